@@ -1,0 +1,174 @@
+"""The backward pass: an iterative walk of the recorded graph that applies each op's rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import set_grad_enabled, state
+from chainrule.autograd.node import Node, _user_frame
+
+if TYPE_CHECKING:
+    from chainrule.tensor import Tensor
+
+
+def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
+    """Step 1: walk the graph from the roots with an explicit stack, counting edges into each node."""
+    consumers: dict[Node, int] = {}
+    stack = []
+    for root in roots:
+        if root not in consumers:
+            consumers[root] = 0
+            stack.append(root)
+    while stack:
+        node = stack.pop()
+        if node.inputs is None:
+            raise RuntimeError(
+                f"backward through '{node.op.name}' a second time: its saved values were freed by "
+                "the first backward; pass retain_graph=True to the first backward() if you need "
+                "to go through the graph again")
+        rules = node.op.grads
+        for i, tensor in enumerate(node.inputs):
+            child = tensor.grad_fn
+            if child is None or not tensor.requires_grad or rules[i] is None:
+                continue
+            if child in consumers:
+                consumers[child] += 1
+            else:
+                consumers[child] = 1
+                stack.append(child)
+    return consumers
+
+
+def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool,
+                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
+                 accumulate: bool = True) -> list[Tensor | None]:
+    """Propagate ``root_grads`` from ``roots`` back to the leaves.
+
+    With ``accumulate`` the leaves' ``.grad`` (and retained grads) are updated, as
+    ``Tensor.backward`` does; otherwise the gradients for ``inputs`` are returned, as
+    ``autograd.grad`` does, and no ``.grad`` is touched.
+    """
+    from chainrule.ops.shape import sum_to
+
+    wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
+    results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
+    # Leaf gradients are summed over all paths before hooks run and .grad is touched, as in PyTorch.
+    leaf_grads: dict[int, list] = {}
+
+    def deliver_leaf(tensor: Tensor, grad: Tensor) -> None:
+        entry = leaf_grads.get(id(tensor))
+        if entry is None:
+            leaf_grads[id(tensor)] = [tensor, grad]
+        else:
+            entry[1] = entry[1] + grad
+
+    root_nodes = []
+    pending: dict[Node, list] = {}  # node -> [accumulated grad, its output tensor (kept alive)]
+    with set_grad_enabled(create_graph):
+        for root, grad in zip(roots, root_grads):
+            if root.grad_fn is None:
+                deliver_leaf(root, grad)
+                continue
+            entry = pending.get(root.grad_fn)
+            if entry is None:
+                pending[root.grad_fn] = [grad, root]
+                root_nodes.append(root.grad_fn)
+            else:
+                entry[0] = entry[0] + grad
+        consumers = _count_consumers(root_nodes)
+        ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
+        while ready:
+            node = ready.pop()
+            grad, out = pending.pop(node)
+            _backward_node(node, grad, out, wanted, results, deliver_leaf, consumers, pending,
+                           ready, sum_to)
+            if not retain_graph:
+                node.release()
+        for tensor, grad in leaf_grads.values():
+            for hook in tensor._hooks or ():
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad = replaced
+            if wanted is not None:
+                index = wanted.get(id(tensor))
+                if index is not None:
+                    results[index] = grad
+            elif accumulate:
+                _accumulate(tensor, grad, create_graph)
+    return results
+
+
+def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
+                   results: list, deliver_leaf, consumers: dict[Node, int],
+                   pending: dict[Node, list], ready: list[Node], sum_to) -> None:
+    """Steps 2-3: finish one node's output gradient, then send a gradient to each input."""
+    if node.inputs is None:
+        raise RuntimeError(
+            f"backward through '{node.op.name}' a second time: its saved values were freed by the "
+            "first backward; pass retain_graph=True to the first backward() if you need to go "
+            "through the graph again")
+    for hook in out._hooks or ():
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced
+    if wanted is not None:
+        index = wanted.get(id(out))
+        if index is not None:
+            results[index] = grad
+    elif out._retains_grad:
+        _accumulate(out, grad, state.grad_enabled)
+    node.check_versions(out)
+    op = node.op
+    inputs = node.inputs
+    for i, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            continue
+        rule = op.grads[i]
+        if rule is None:
+            continue
+        input_grad = rule(grad, out, *inputs, **node.params)
+        if input_grad.shape != tensor.shape:
+            input_grad = sum_to(input_grad, tensor.shape)
+        if input_grad.dtype != tensor.dtype:
+            input_grad = input_grad.to(tensor.dtype)
+        if state.anomaly:
+            _check_backward(node, i, grad, input_grad)
+        child = tensor.grad_fn
+        if child is None:
+            deliver_leaf(tensor, input_grad)
+            continue
+        entry = pending.get(child)
+        if entry is None:
+            pending[child] = [input_grad, tensor]
+        else:
+            entry[0] = entry[0] + input_grad
+        consumers[child] -= 1
+        if consumers[child] == 0:
+            ready.append(child)
+
+
+def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """Add into ``tensor.grad``: a fresh array the first time (a rule may return a shared one)."""
+    from chainrule.tensor import Tensor
+
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
+        tensor.grad = Tensor._wrap(np.array(grad._data, copy=True))
+    elif tensor.grad.requires_grad:
+        tensor.grad = Tensor._wrap(tensor.grad._data + grad._data)
+    else:
+        tensor.grad._data += grad._data
+
+
+def _check_backward(node: Node, index: int, grad: Tensor, input_grad: Tensor) -> None:
+    bad_in = np.isfinite(grad._data).all()
+    if bad_in and not np.isfinite(input_grad._data).all():
+        kind = "nan" if np.isnan(input_grad._data).any() else "inf"
+        where = node.created_at or _user_frame()
+        raise FloatingPointError(
+            f"anomaly: the backward of '{node.op.name}' produced {kind} for input {index} from a "
+            f"finite incoming gradient; the op was created at {where}")

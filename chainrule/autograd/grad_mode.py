@@ -1,0 +1,99 @@
+"""Global switches: whether ops record a graph, and whether anomaly detection is on."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    __slots__ = ("grad_enabled", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    return state.grad_enabled
+
+
+class _GradModeContext:
+    """Base for no_grad / enable_grad / set_grad_enabled: a context manager and a decorator."""
+
+    mode: bool = True
+
+    def __enter__(self) -> None:
+        self._previous = state.grad_enabled
+        state.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = state.grad_enabled
+            state.grad_enabled = mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                state.grad_enabled = previous
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):
+    """Ops inside record no graph (as ``torch.no_grad``)."""
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Ops inside record a graph again, even within ``no_grad``."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._before = state.grad_enabled
+        state.grad_enabled = self.mode  # takes effect at once, as in PyTorch
+
+    def __enter__(self) -> None:
+        self._previous = self._before
+        state.grad_enabled = self.mode
+
+
+class detect_anomaly:
+    """Raise as soon as an op first produces NaN/Inf, forward or backward, naming the op.
+
+    Use as a context manager; ``set_detect_anomaly(True)`` switches it on globally.
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        self._previous = state.anomaly
+        state.anomaly = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        state.anomaly = self._previous
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    state.anomaly = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return state.anomaly

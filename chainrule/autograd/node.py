@@ -1,0 +1,148 @@
+"""Primitives (an op with its derivative rules) and the graph nodes that applying one records."""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import state
+
+if TYPE_CHECKING:
+    from chainrule.tensor import Tensor
+
+# A rule maps (grad, out, *inputs, **params) -> the gradient for one input, as Tensors, so that
+# create_graph=True differentiates the rule itself.
+Rule = Callable[..., "Tensor"]
+
+
+class Primitive:
+    """An op that carries its own derivative: a NumPy forward and one rule per input.
+
+    Parameters
+    ----------
+    name : str
+        The op's name, used in errors, anomaly reports and the explainer.
+    forward : callable
+        ``forward(*arrays, **params) -> ndarray``.
+    grads : sequence of rules
+        ``grads[i](grad, out, *inputs, **params)`` returns dL/d(input i) as a Tensor; ``None``
+        for an input that is never differentiable (an index, a mask).
+    tex : (str, sequence of str), optional
+        The op as LaTeX and each input's local derivative as LaTeX, for the explainer.
+    saves : sequence of int, optional
+        The inputs the rules read (their in-place change is an error); default all.
+    saves_out : bool
+        Whether the rules read ``out``.
+    view : bool
+        The forward may return a view of input 0, so both share one version counter.
+    """
+
+    __slots__ = ("name", "forward", "grads", "tex", "saves", "saves_out", "view")
+
+    def __init__(self, name: str, forward: Callable[..., np.ndarray], grads: Sequence[Rule | None],
+                 tex: tuple[str, Sequence[str]] | None = None, saves: Sequence[int] | None = None,
+                 saves_out: bool = False, view: bool = False) -> None:
+        self.name = name
+        self.forward = forward
+        self.grads = tuple(grads)
+        self.tex = tex
+        self.saves = tuple(range(len(self.grads))) if saves is None else tuple(saves)
+        self.saves_out = saves_out
+        self.view = view
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the forward on the inputs' arrays and, in grad mode, record a Node."""
+        from chainrule.tensor import Tensor
+
+        out_data = self.forward(*[t._data for t in inputs], **params)
+        out = Tensor._wrap(out_data)
+        if self.view and out_data.base is not None:
+            out._vbox = inputs[0]._vbox
+        if state.grad_enabled and out_data.dtype.kind == "f":
+            for t in inputs:
+                if t.requires_grad:
+                    out.requires_grad = True
+                    out.grad_fn = Node(self, inputs, params, out)
+                    break
+        if state.anomaly:
+            _check_forward(self, inputs, out_data)
+        return out
+
+
+class Node:
+    """One recorded application of a primitive: the backward graph's vertex.
+
+    Holds its inputs strongly and its output weakly, so no reference cycle keeps a graph alive,
+    yet rules such as ``grad * out`` see the real output tensor (second derivatives stay right).
+    """
+
+    __slots__ = ("op", "inputs", "params", "out_ref", "versions", "out_version", "created_at",
+                 "__weakref__")
+
+    def __init__(self, op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any],
+                 out: Tensor) -> None:
+        self.op = op
+        self.inputs: tuple[Tensor, ...] | None = inputs
+        self.params = params
+        self.out_ref = weakref.ref(out)
+        self.versions = tuple(inputs[i]._vbox[0] for i in op.saves)
+        self.out_version = out._vbox[0]
+        self.created_at = _user_frame() if state.anomaly else None
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def released(self) -> bool:
+        return self.inputs is None
+
+    def release(self) -> None:
+        """Drop what backward needed; a later backward through this node fails clearly."""
+        self.inputs = None
+        self.params = {}
+
+    def check_versions(self, out: Tensor | None) -> None:
+        assert self.inputs is not None
+        for index, saved in zip(self.op.saves, self.versions):
+            tensor = self.inputs[index]
+            if tensor._vbox[0] != saved:
+                raise RuntimeError(
+                    f"{self.op.name}: input {index} (shape {tuple(tensor.shape)}) was modified "
+                    f"in place after it was saved for backward (version {tensor._vbox[0]}, "
+                    f"expected {saved}); clone it before changing it")
+        if self.op.saves_out and out is not None and out._vbox[0] != self.out_version:
+            raise RuntimeError(
+                f"{self.op.name}: its output (shape {tuple(out.shape)}) was modified in place "
+                f"after it was saved for backward (version {out._vbox[0]}, expected "
+                f"{self.out_version}); clone it before changing it")
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name}Backward>"
+
+
+def _user_frame() -> str:
+    """The innermost stack frame outside chainrule, for anomaly reports."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if "/chainrule/" not in frame.filename.replace("\\", "/"):
+            return f'{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}'
+    return "<unknown>"
+
+
+def _nonfinite(array: np.ndarray) -> bool:
+    return array.dtype.kind == "f" and not np.isfinite(array).all()
+
+
+def _check_forward(op: Primitive, inputs: tuple[Tensor, ...], out_data: np.ndarray) -> None:
+    if _nonfinite(out_data) and not any(_nonfinite(t._data) for t in inputs):
+        bad = "nan" if np.isnan(out_data).any() else "inf"
+        raise FloatingPointError(
+            f"anomaly: '{op.name}' produced {bad} in the forward pass from finite inputs "
+            f"(input shapes {[tuple(t.shape) for t in inputs]}) at {_user_frame()}")

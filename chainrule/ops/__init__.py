@@ -1,0 +1,19 @@
+"""Every op, in one namespace: the primitives with their derivatives, and the ops composed
+from them. ``chainrule.tensor.Tensor`` methods and ``chainrule.<op>`` both resolve here."""
+
+from chainrule.ops.creation import *  # noqa: F403
+from chainrule.ops.elementwise import *  # noqa: F403
+from chainrule.ops.elementwise import abs, pow  # noqa: A004
+from chainrule.ops.indexing import *  # noqa: F403
+from chainrule.ops.linalg import *  # noqa: F403
+from chainrule.ops.nn import *  # noqa: F403
+from chainrule.ops.reduce import *  # noqa: F403
+from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
+from chainrule.ops.shape import *  # noqa: F403
+
+from chainrule.tensor import _METHODS as _method_names  # noqa: E402
+from chainrule.tensor import Tensor as _Tensor  # noqa: E402
+
+# Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
+for _name in _method_names:
+    setattr(_Tensor, _name, globals()[_name])

@@ -1,0 +1,367 @@
+"""Elementwise primitives, each with its derivative rule next to its forward.
+
+Rules see Tensors (so create_graph=True differentiates them) and may return a gradient of the
+broadcast shape: the engine sums it back to the input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import _dtype
+from chainrule.autograd.node import Primitive
+from chainrule.ops._coerce import promote, promote_float, to_tensor
+from chainrule.tensor import Tensor
+
+
+def _zero(grad: Tensor) -> Tensor:
+    return Tensor._wrap(np.zeros((), grad.dtype))
+
+
+# ---- arithmetic -------------------------------------------------------------------------------
+_add = Primitive("add", np.add, saves=(),
+                 grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: grad],
+                 tex=("x + y", ["1", "1"]))
+_sub = Primitive("sub", np.subtract, saves=(),
+                 grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: -grad],
+                 tex=("x - y", ["1", "-1"]))
+_mul = Primitive("mul", np.multiply,
+                 grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * x],
+                 tex=(r"x \cdot y", ["y", "x"]))
+_div = Primitive("div", np.true_divide,
+                 grads=[lambda grad, out, x, y: grad / y,
+                        lambda grad, out, x, y: -grad * x / (y * y)],
+                 tex=(r"\frac{x}{y}", [r"\frac{1}{y}", r"-\frac{x}{y^{2}}"]))
+_neg = Primitive("neg", np.negative, saves=(), grads=[lambda grad, out, x: -grad],
+                 tex=("-x", ["-1"]))
+
+
+def _pow_grad_base(grad: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    # d/dx x^y = y x^(y-1); PyTorch defines it as 0 where y == 0 (even at x == 0)
+    return where(y == 0, _zero(grad), grad * y * x ** (y - 1))
+
+
+def _pow_grad_exponent(grad: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    # d/dy x^y = x^y ln x; PyTorch masks x == 0, y >= 0 to 0 instead of 0 * -inf
+    return where((x == 0) & (y >= 0), _zero(grad), grad * out * log(x))
+
+
+_pow = Primitive("pow", np.power, grads=[_pow_grad_base, _pow_grad_exponent], saves_out=True,
+                 tex=("x^{y}", [r"y\,x^{y-1}", r"x^{y}\ln x"]))
+
+
+def add(input: Any, other: Any, alpha: float = 1) -> Tensor:  # noqa: A002
+    """``input + alpha * other`` with broadcasting and type promotion."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _add(*promote(input, other))
+
+
+def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:  # noqa: A002
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _sub(*promote(input, other))
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _mul(*promote(input, other))
+
+
+def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """True division; integer inputs give the default float dtype, as in PyTorch."""
+    return _div(*promote_float(input, other))
+
+
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    return _neg(input)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
+    return _pow(*promote(input, exponent))
+
+
+def square(input: Tensor) -> Tensor:  # noqa: A002
+    return mul(input, input)
+
+
+def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
+    return div(1.0, input)
+
+
+# ---- unary functions --------------------------------------------------------------------------
+def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
+           saves_out: bool = False, saves_x: bool = True) -> Any:
+    op = Primitive(name, forward, grads=[rule], tex=tex, saves_out=saves_out,
+                   saves=(0,) if saves_x else ())
+
+    def function(input: Tensor) -> Tensor:  # noqa: A002
+        if not isinstance(input, Tensor) or input._data.dtype.kind != "f":
+            (input,) = promote_float(input)
+        return op(input)
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise {name}, as ``torch.{name}``: ${tex[0]}$, derivative ${tex[1][0]}$."
+    function.primitive = op  # type: ignore[attr-defined]
+    return function
+
+
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    # exp of -|x| never overflows, so ±1000 gives 0 and 1 exactly instead of a warning or nan
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+exp = _unary("exp", np.exp, lambda grad, out, x: grad * out, ("e^{x}", ["e^{x}"]),
+             saves_out=True, saves_x=False)
+log = _unary("log", np.log, lambda grad, out, x: grad / x, (r"\ln x", [r"\frac{1}{x}"]))
+log1p = _unary("log1p", np.log1p, lambda grad, out, x: grad / (x + 1),
+               (r"\ln(1 + x)", [r"\frac{1}{1 + x}"]))
+sqrt = _unary("sqrt", np.sqrt, lambda grad, out, x: grad / (out * 2), (r"\sqrt{x}",
+              [r"\frac{1}{2\sqrt{x}}"]), saves_out=True, saves_x=False)
+sin = _unary("sin", np.sin, lambda grad, out, x: grad * cos(x), (r"\sin x", [r"\cos x"]))
+cos = _unary("cos", np.cos, lambda grad, out, x: -grad * sin(x), (r"\cos x", [r"-\sin x"]))
+tanh = _unary("tanh", np.tanh, lambda grad, out, x: grad * (1 - out * out),
+              (r"\tanh x", [r"1 - \tanh^{2} x"]), saves_out=True, saves_x=False)
+# a primitive because the composite 1 / (1 + e^{-x}) overflows for x << 0
+sigmoid = _unary("sigmoid", _sigmoid_array, lambda grad, out, x: grad * out * (1 - out),
+                 (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]), saves_out=True, saves_x=False)
+# relu'(0) = 0, as in PyTorch
+relu = _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+              lambda grad, out, x: grad * (x > 0), (r"\max(0, x)", [r"[x > 0]"]))
+# abs'(0) = sign(0) = 0, as in PyTorch
+abs = _unary("abs", np.abs, lambda grad, out, x: grad * sign(x),  # noqa: A001
+             (r"|x|", [r"\operatorname{sign}(x)"]))
+sign = _unary("sign", np.sign, lambda grad, out, x: grad * 0, (r"\operatorname{sign}(x)", ["0"]),
+              saves_x=False)
+
+
+def _erf_array(x: np.ndarray) -> np.ndarray:
+    # NumPy has no erf; math.erf is exact to the last bit, which the PyTorch comparison needs
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+
+
+erf = _unary("erf", _erf_array,
+             lambda grad, out, x: grad * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),
+             (r"\operatorname{erf}(x)", [r"\frac{2}{\sqrt{\pi}} e^{-x^{2}}"]))
+
+
+def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return pow(input, -0.5)
+
+
+def silu(input: Tensor) -> Tensor:  # noqa: A002
+    """x σ(x), composed from sigmoid."""
+    return input * sigmoid(input)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """Gaussian error linear unit: x Φ(x) exactly, or PyTorch's tanh approximation."""
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1 + tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * input * (1 + erf(input * (1.0 / math.sqrt(2.0))))
+
+
+def _leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
+    return np.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
+
+
+_leaky_relu = Primitive(
+    "leaky_relu", _leaky_relu_forward,
+    grads=[lambda grad, out, x, negative_slope: where(x > 0, grad, grad * negative_slope)],
+    tex=(r"\max(0, x) + s \min(0, x)", [r"[x > 0] + s\,[x \le 0]"]))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    return _leaky_relu(input, negative_slope=negative_slope)
+
+
+def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+
+
+# for x <= 0 the derivative alpha e^x equals out + alpha, so the rule reads the output
+_elu = Primitive("elu", _elu_forward, saves_out=True,
+                 grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (out + alpha))],
+                 tex=(r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
+                      [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"]))
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    return _elu(input, alpha=alpha)
+
+
+def _softplus_forward(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    scaled = x * beta
+    # log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}) never overflows; above threshold PyTorch returns x
+    soft = (np.maximum(scaled, 0) + np.log1p(np.exp(-np.abs(scaled)))) / beta
+    return np.where(scaled > threshold, x, soft).astype(x.dtype, copy=False)
+
+
+_softplus = Primitive(
+    "softplus", _softplus_forward,
+    grads=[lambda grad, out, x, beta, threshold:
+           where(x * beta > threshold, grad, grad * sigmoid(x * beta))],
+    tex=(r"\frac{1}{\beta}\ln(1 + e^{\beta x})", [r"\sigma(\beta x)"]))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    return _softplus(input, beta=beta, threshold=threshold)
+
+
+def _clamp_forward(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noqa: A002
+    out = x
+    if min is not None:
+        out = np.maximum(out, min)
+    if max is not None:
+        out = np.minimum(out, max)
+    return out.astype(x.dtype, copy=False)
+
+
+def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Tensor:  # noqa: A002
+    # the gradient passes at the bounds themselves (min <= x <= max), as in PyTorch
+    mask = np.ones(x.shape, dtype=bool)
+    if min is not None:
+        mask &= x._data >= min
+    if max is not None:
+        mask &= x._data <= max
+    return grad * Tensor._wrap(mask)
+
+
+_clamp = Primitive("clamp", _clamp_forward, grads=[_clamp_grad],
+                   tex=(r"\min(\max(x, a), b)", [r"[a \le x \le b]"]))
+
+
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = input
+        if min is not None:
+            result = maximum(result, min)
+        if max is not None:
+            result = minimum(result, max)
+        return result
+    return _clamp(input, min=min, max=max)
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min: float) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: float) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+# ---- binary selections ------------------------------------------------------------------------
+def _pick_grad(grad: Tensor, mine_wins: Tensor, tie: Tensor) -> Tensor:
+    # ties share the gradient equally between both inputs, as in PyTorch
+    return where(mine_wins, grad, where(tie, grad * 0.5, _zero(grad)))
+
+
+_maximum = Primitive("maximum", np.maximum,
+                     grads=[lambda grad, out, x, y: _pick_grad(grad, x > y, x == y),
+                            lambda grad, out, x, y: _pick_grad(grad, y > x, x == y)],
+                     tex=(r"\max(x, y)", [r"[x > y]", r"[y > x]"]))
+_minimum = Primitive("minimum", np.minimum,
+                     grads=[lambda grad, out, x, y: _pick_grad(grad, x < y, x == y),
+                            lambda grad, out, x, y: _pick_grad(grad, y < x, x == y)],
+                     tex=(r"\min(x, y)", [r"[x < y]", r"[y < x]"]))
+
+
+def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _maximum(*promote(input, other))
+
+
+def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _minimum(*promote(input, other))
+
+
+_where = Primitive("where", np.where, saves=(0,),
+                   grads=[None,
+                          lambda grad, out, cond, x, y: where(cond, grad, _zero(grad)),
+                          lambda grad, out, cond, x, y: where(cond, _zero(grad), grad)],
+                   tex=(r"c\,?\,x : y", ["0", "[c]", "[\\lnot c]"]))
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (broadcast together)."""
+    condition = to_tensor(condition)
+    if condition.dtype != _dtype.bool_:
+        condition = Tensor._wrap(condition._data.astype(bool))
+    x, y = promote(input, other)
+    return _where(condition, x, y)
+
+
+# ---- dtype changes ----------------------------------------------------------------------------
+_cast = Primitive("cast", lambda x, dtype: x.astype(dtype, copy=False), saves=(),
+                  grads=[lambda grad, out, x, dtype: cast(grad, x.dtype)],
+                  tex=("x", ["1"]))
+_clone = Primitive("clone", lambda x: x.copy(), saves=(), grads=[lambda grad, out, x: grad],
+                   tex=("x", ["1"]))
+
+
+def cast(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
+    dtype = _dtype.as_dtype(dtype)
+    if input.dtype == dtype:
+        return input
+    return _cast(input, dtype=dtype)
+
+
+def clone(input: Tensor) -> Tensor:  # noqa: A002
+    return _clone(input)
+
+
+# ---- comparisons and logic (no gradient) -----------------------------------------------------
+def _compare(name: str, ufunc: np.ufunc) -> Any:
+    def function(input: Any, other: Any) -> Tensor:  # noqa: A002
+        x, y = promote(input, other)
+        return Tensor._wrap(ufunc(x._data, y._data))
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."
+    return function
+
+
+eq = _compare("eq", np.equal)
+ne = _compare("ne", np.not_equal)
+lt = _compare("lt", np.less)
+le = _compare("le", np.less_equal)
+gt = _compare("gt", np.greater)
+ge = _compare("ge", np.greater_equal)
+logical_and = _compare("logical_and", np.logical_and)
+logical_or = _compare("logical_or", np.logical_or)
+logical_xor = _compare("logical_xor", np.logical_xor)
+greater, less, equal = gt, lt, eq
+
+
+def logical_not(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.logical_not(to_tensor(input)._data))
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isnan(input._data))
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isfinite(input._data))
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isinf(input._data))
+
+
+def allclose(input: Tensor, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
+    return bool(np.allclose(input._data, to_tensor(other)._data, rtol=rtol, atol=atol))
+
+
+def equal_all(input: Tensor, other: Tensor) -> bool:  # noqa: A002
+    return input.shape == other.shape and bool(np.array_equal(input._data, other._data))

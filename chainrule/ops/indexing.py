@@ -1,0 +1,165 @@
+"""Indexing (basic, advanced, boolean), gather/scatter_add and the ops composed from them.
+
+Backward of an index scatter-adds into zeros, so repeated indices accumulate, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.node import Primitive
+from chainrule.ops._coerce import to_tensor
+from chainrule.ops.elementwise import where
+from chainrule.ops.shape import _normalize_dim, pad
+from chainrule.tensor import Tensor
+
+
+def normalize_key(key: Any) -> Any:
+    """An index as NumPy understands it: Tensors become arrays, lists of ints become arrays."""
+    if isinstance(key, tuple):
+        return tuple(_normalize_part(part) for part in key)
+    return _normalize_part(key)
+
+
+def _normalize_part(part: Any) -> Any:
+    if isinstance(part, Tensor):
+        data = part._data
+        if data.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be integer or bool, got "
+                             f"{data.dtype}")
+        return data
+    if isinstance(part, list):
+        array = np.asarray(part)
+        if array.dtype.kind == "f":
+            raise IndexError("lists used as indices must hold integers or bools")
+        return array
+    return part
+
+
+def _is_basic(key: Any) -> bool:
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
+               for p in parts)
+
+
+def _index_forward(x: np.ndarray, key: Any) -> np.ndarray:
+    try:
+        return x[key]
+    except IndexError as exc:
+        raise IndexError(f"index: {exc} (tensor shape {x.shape})") from None
+
+
+def _scatter_back(grad: np.ndarray, shape: tuple[int, ...], key: Any) -> np.ndarray:
+    out = np.zeros(shape, dtype=grad.dtype)
+    if _is_basic(key):
+        out[key] = grad  # basic indexing never repeats an element
+    else:
+        np.add.at(out, key, grad)
+    return out
+
+
+_index_put_add = Primitive(
+    "index_backward", _scatter_back, saves=(),
+    grads=[lambda grad, out, g, shape, key: index(grad, key)],
+    tex=(r"\operatorname{scatter}(g)", ["1"]))
+_index = Primitive(
+    "index", _index_forward, saves=(), view=True,
+    grads=[lambda grad, out, x, key: _index_put_add(grad, shape=x.shape, key=key)],
+    tex=("x[k]", ["1"]))
+
+
+def index(input: Tensor, key: Any) -> Tensor:  # noqa: A002
+    """``input[key]`` with NumPy/PyTorch semantics; the gradient scatter-adds back."""
+    return _index(input, key=normalize_key(key))
+
+
+# ---- gather / scatter_add --------------------------------------------------------------------
+def _full_index(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
+    """Index arrays addressing element (i, j, index[i, j, k], ...) for each position of index."""
+    grids = np.indices(index.shape, sparse=True)
+    return tuple(index if d == dim else grids[d] for d in range(index.ndim))
+
+
+def _check_index(op: str, x_shape: tuple[int, ...], index: np.ndarray, dim: int) -> None:
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    if index.ndim != len(x_shape):
+        raise ValueError(f"{op}: index has {index.ndim} dimensions but the tensor has "
+                         f"{len(x_shape)} (shapes {index.shape} and {x_shape})")
+    for d, (n, m) in enumerate(zip(index.shape, x_shape)):
+        if d != dim and n > m:
+            raise ValueError(f"{op}: index shape {index.shape} is larger than tensor shape "
+                             f"{x_shape} in dim {d}")
+    if index.size and (index.min() < -x_shape[dim] or index.max() >= x_shape[dim]):
+        raise IndexError(f"{op}: index out of range for dim {dim} of size {x_shape[dim]}")
+
+
+def _gather_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
+    return x[_full_index(index, dim)]
+
+
+def _scatter_add_forward(x: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int
+                         ) -> np.ndarray:
+    out = x.copy()
+    np.add.at(out, _full_index(index, dim), src[tuple(slice(0, n) for n in index.shape)])
+    return out
+
+
+def _scatter_src_grad(grad: Tensor, out: Tensor, x: Tensor, index: Tensor, src: Tensor,
+                      dim: int) -> Tensor:
+    picked = gather(grad, dim, index)
+    if picked.shape == src.shape:
+        return picked
+    widths = []
+    for n, m in reversed(list(zip(picked.shape, src.shape))):
+        widths += [0, m - n]
+    return pad(picked, widths)
+
+
+_gather = Primitive(
+    "gather", _gather_forward, saves=(1,),
+    grads=[lambda grad, out, x, index, dim: scatter_add(
+        Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad), None],
+    tex=(r"x_{\operatorname{index}}", ["1"]))
+_scatter_add = Primitive(
+    "scatter_add", _scatter_add_forward, saves=(1,),
+    grads=[lambda grad, out, x, index, src, dim: grad, None, _scatter_src_grad],
+    tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]))
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+    """``out[i][j] = input[i][index[i][j]]`` for dim=1 (as ``torch.gather``)."""
+    index = to_tensor(index)
+    dim = _normalize_dim(dim, input.ndim, "gather")
+    _check_index("gather", input.shape, index._data, dim)
+    return _gather(input, index, dim=dim)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim``; repeats accumulate."""
+    index = to_tensor(index)
+    src = to_tensor(src, input.dtype)
+    dim = _normalize_dim(dim, input.ndim, "scatter_add")
+    _check_index("scatter_add", input.shape, index._data, dim)
+    if any(n > m for n, m in zip(index.shape, src.shape)):
+        raise ValueError(f"scatter_add: index shape {index.shape} is larger than src shape "
+                         f"{src.shape}")
+    return _scatter_add(input, index, src, dim=dim)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+    index = to_tensor(index)
+    if index.ndim > 1:
+        raise ValueError(f"index_select: index must be 1-d, got shape {index.shape}")
+    dim = _normalize_dim(dim, input.ndim, "index_select")
+    return _index(input, key=(slice(None),) * dim + (index._data.reshape(-1),))
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A002
+    return where(mask, value, input)
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:  # noqa: A002
+    return gather(input, dim, indices)

@@ -1,0 +1,355 @@
+"""Neural-network ops: softmax family, convolution and pooling (via unfold), dropout, embedding
+and normalisation. Primitives only where composing would be unstable (log_softmax) or where no
+composition exists (unfold/fold); everything else is composed and inherits its derivatives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import _dtype
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.node import Primitive
+from chainrule.ops._coerce import to_tensor
+from chainrule.ops.elementwise import cast, exp, where
+from chainrule.ops.indexing import index
+from chainrule.ops.linalg import matmul
+from chainrule.ops.reduce import max, mean, sum
+from chainrule.ops.shape import _normalize_dim, pad, reshape, stack
+from chainrule.random import generator
+from chainrule.tensor import Tensor
+
+
+# ---- softmax family: primitives for stability ------------------------------------------------
+def _softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
+    shifted = np.exp(x - np.amax(x, axis=dim, keepdims=True))
+    return shifted / shifted.sum(axis=dim, keepdims=True)
+
+
+def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
+    shifted = x - np.amax(x, axis=dim, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+_softmax = Primitive(
+    "softmax", _softmax_forward, saves=(), saves_out=True,
+    grads=[lambda grad, out, x, dim: out * (grad - sum(grad * out, dim=dim, keepdim=True))],
+    tex=(r"\frac{e^{x_i}}{\sum_j e^{x_j}}", [r"s_i(\delta_{ij} - s_j)"]))
+_log_softmax = Primitive(
+    "log_softmax", _log_softmax_forward, saves=(), saves_out=True,
+    grads=[lambda grad, out, x, dim: grad - exp(out) * sum(grad, dim=dim, keepdim=True)],
+    tex=(r"x_i - \ln\sum_j e^{x_j}", [r"\delta_{ij} - s_j"]))
+
+
+def _float_input(input: Any, dtype: Any) -> Tensor:  # noqa: A002
+    input = to_tensor(input)
+    if dtype is not None:
+        return cast(input, dtype)
+    if input.dtype.kind != "f":
+        return cast(input, _dtype.get_default_dtype())
+    return input
+
+
+def softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:  # noqa: A002
+    """exp(x) / sum(exp(x)) along ``dim``, computed with the max subtracted."""
+    input = _float_input(input, dtype)
+    return _softmax(input, dim=_normalize_dim(dim, input.ndim, "softmax"))
+
+
+def log_softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:  # noqa: A002
+    """x - logsumexp(x) along ``dim``: finite for inputs of ±1000."""
+    input = _float_input(input, dtype)
+    return _log_softmax(input, dim=_normalize_dim(dim, input.ndim, "log_softmax"))
+
+
+def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
+    """int64 one-hot encoding, a new last dimension of size ``num_classes``."""
+    labels = to_tensor(input)._data
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: needs an integer tensor of class indices, got {labels.dtype}")
+    if num_classes < 0:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in 0..{num_classes - 1}, got "
+                         f"{labels.min()}..{labels.max()}")
+    return Tensor._wrap((labels[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+# ---- unfold / fold: the two primitives under convolution and pooling --------------------------
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _window(i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int],
+            dilation: tuple[int, int]) -> tuple[slice, slice]:
+    """The strided slice of the (padded) input seen by kernel offset (i, j)."""
+    top, left = i * dilation[0], j * dilation[1]
+    return (slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
+            slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]))
+
+
+def _unfold_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int]) -> np.ndarray:
+    B, C, H, W = x.shape
+    kh, kw = kernel
+    oh, ow = _out_size(H, kh, stride[0], dilation[0]), _out_size(W, kw, stride[1], dilation[1])
+    cols = np.empty((B, C, kh, kw, oh, ow), dtype=x.dtype)  # (B, C, kh, kw, oh, ow)
+    # one strided copy per kernel offset beats sliding_window_view here (see issue 5 notes)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            cols[:, :, i, j] = x[:, :, rows, columns]
+    return cols
+
+
+def _fold_forward(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
+                  dilation: tuple[int, int]) -> np.ndarray:
+    B, C, kh, kw, oh, ow = cols.shape
+    out = np.zeros(shape, dtype=cols.dtype)  # (B, C, H, W)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            out[:, :, rows, columns] += cols[:, :, i, j]
+    return out
+
+
+_unfold = Primitive(
+    "unfold", _unfold_forward, saves=(),
+    grads=[lambda grad, out, x, kernel, stride, dilation:
+           _fold(grad, shape=x.shape, stride=stride, dilation=dilation)],
+    tex=(r"\operatorname{im2col}(x)", ["1"]))
+_fold = Primitive(
+    "fold", _fold_forward, saves=(),
+    grads=[lambda grad, out, cols, shape, stride, dilation:
+           _unfold(grad, kernel=cols.shape[2:4], stride=stride, dilation=dilation)],
+    tex=(r"\operatorname{col2im}(x)", ["1"]))
+
+
+def unfold_windows(input: Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,  # noqa: A002
+                   dilation: Any = 1, pad_value: float = 0.0) -> Tensor:
+    """Sliding windows of a (B, C, H, W) tensor as (B, C, kh, kw, oh, ow)."""
+    kernel, stride_, dilation_ = (_pair(kernel_size, "kernel_size"), _pair(stride, "stride"),
+                                  _pair(dilation, "dilation"))
+    ph, pw = _pair(padding, "padding")
+    if ph or pw:
+        input = pad(input, (pw, pw, ph, ph), value=pad_value)
+    H, W = input.shape[2:]
+    if _out_size(H, kernel[0], stride_[0], dilation_[0]) <= 0 or _out_size(
+            W, kernel[1], stride_[1], dilation_[1]) <= 0:
+        raise ValueError(f"kernel {kernel} (dilation {dilation_}) is larger than the padded "
+                         f"input {H}x{W}")
+    return _unfold(input, kernel=kernel, stride=stride_, dilation=dilation_)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation as PyTorch computes it: unfold, then one batched matmul per group."""
+    if input.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
+                         f"got shapes {tuple(input.shape)} and {tuple(weight.shape)}")
+    B, C, H, W = input.shape
+    O, Cg, kh, kw = weight.shape
+    if C % groups or O % groups or C // groups != Cg:
+        raise ValueError(f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
+                         f"groups={groups} expects {Cg * groups}")
+    if padding == "same":
+        d = _pair(dilation, "dilation")
+        total = (d[0] * (kh - 1), d[1] * (kw - 1))
+        input = pad(input, (total[1] // 2, total[1] - total[1] // 2,
+                            total[0] // 2, total[0] - total[0] // 2))
+        padding = 0
+    elif padding == "valid":
+        padding = 0
+    cols = unfold_windows(input, (kh, kw), stride, padding, dilation)  # (B, C, kh, kw, oh, ow)
+    oh, ow = cols.shape[4:]
+    cols = reshape(cols, (B, groups, Cg * kh * kw, oh * ow))  # (B, G, K, L)
+    kernel = reshape(weight, (groups, O // groups, Cg * kh * kw))  # (G, Og, K)
+    out = reshape(matmul(kernel, cols), (B, O, oh, ow))  # (B, O, oh, ow)
+    if bias is not None:
+        out = out + reshape(bias, (1, O, 1, 1))
+    return out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,  # noqa: A002
+           padding: Any = 0, dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation, run as conv2d on a height-1 image."""
+    if input.ndim != 3 or weight.ndim != 3:
+        raise ValueError(f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
+                         f"shapes {tuple(input.shape)} and {tuple(weight.shape)}")
+    pad_arg = padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0]))
+    if padding == "same":
+        k = weight.shape[-1]
+        total = int(dilation) * (k - 1)
+        input = pad(input, (total // 2, total - total // 2))
+        pad_arg = 0
+    out = conv2d(reshape(input, input.shape[:2] + (1, input.shape[2])),
+                 reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
+                 stride=(1, int(_pair(stride, "stride")[0])), padding=pad_arg,
+                 dilation=(1, int(_pair(dilation, "dilation")[0])), groups=groups)
+    return reshape(out, out.shape[:2] + (out.shape[3],))
+
+
+# ---- pooling ---------------------------------------------------------------------------------
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over each window; the gradient goes to the first maximum, as in PyTorch."""
+    if ceil_mode:
+        raise NotImplementedError("max_pool2d: ceil_mode=True is not supported")
+    squeeze = input.ndim == 3
+    if squeeze:
+        input = reshape(input, (1,) + input.shape)
+    kh, kw = _pair(kernel_size, "kernel_size")
+    ph, pw = _pair(padding, "padding")
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"max_pool2d: padding {padding} must be at most half the kernel "
+                         f"{(kh, kw)}")
+    cols = unfold_windows(input, (kh, kw), stride if stride is not None else (kh, kw), padding,
+                          dilation, pad_value=-np.inf)  # (B, C, kh, kw, oh, ow)
+    B, C, _, _, oh, ow = cols.shape
+    values, indices = max(reshape(cols, (B, C, kh * kw, oh, ow)), dim=2)
+    if squeeze:
+        values = reshape(values, values.shape[1:])
+    if return_indices:
+        return values, indices
+    return values
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over each window (padding counted, by default, as PyTorch does)."""
+    if ceil_mode:
+        raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported")
+    squeeze = input.ndim == 3
+    if squeeze:
+        input = reshape(input, (1,) + input.shape)
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = stride if stride is not None else kernel
+    cols = unfold_windows(input, kernel, stride, padding)  # (B, C, kh, kw, oh, ow)
+    total = sum(cols, dim=(2, 3))
+    if divisor_override:
+        out = total / divisor_override
+    elif count_include_pad or _pair(padding, "padding") == (0, 0):
+        out = total / (kernel[0] * kernel[1])
+    else:
+        ones = Tensor._wrap(np.ones((1, 1) + input.shape[2:], input.dtype))
+        counts = sum(unfold_windows(ones, kernel, stride, padding), dim=(2, 3))
+        out = total / counts
+    return reshape(out, out.shape[1:]) if squeeze else out
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Average pooling to a fixed output size, with PyTorch's window boundaries."""
+    H, W = input.shape[-2:]
+    oh, ow = _pair(output_size, "output_size") if output_size is not None else (H, W)
+    oh, ow = oh or H, ow or W
+    if H % oh == 0 and W % ow == 0:
+        kernel = (H // oh, W // ow)
+        if input.ndim == 4 and kernel == (H, W):
+            return mean(input, dim=(2, 3), keepdim=True)  # global average pooling
+        return avg_pool2d(input, kernel, kernel)
+    rows = []
+    for i in range(oh):
+        top, bottom = (i * H) // oh, -(-((i + 1) * H) // oh)
+        cells = []
+        for j in range(ow):
+            left, right = (j * W) // ow, -(-((j + 1) * W) // ow)
+            cells.append(mean(input[..., top:bottom, left:right], dim=(-2, -1)))
+        rows.append(stack(cells, dim=-1))
+    return stack(rows, dim=-2)
+
+
+# ---- dropout, embedding ----------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = generator().random(input.shape) >= p
+    return input * Tensor._wrap((keep / (1.0 - p)).astype(input.dtype))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """Rows of ``weight`` picked by integer ``input``; the padding row gets no gradient."""
+    indices = to_tensor(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    if indices.numel() and (indices._data.min() < 0 or indices._data.max() >= weight.shape[0]):
+        raise IndexError(f"embedding: index out of range for {weight.shape[0]} embeddings")
+    out = index(weight, indices._data)
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        is_pad = Tensor._wrap((indices._data == padding_idx)[..., None])
+        out = where(is_pad, out.detach(), out)
+    return out
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dims with the biased variance."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[-len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input shape {tuple(input.shape)} doesn't end with "
+                         f"normalized_shape {shape}")
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - mean(input, dim=dims, keepdim=True)
+    variance = mean(centred * centred, dim=dims, keepdim=True)
+    out = centred * (variance + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise over every dim but the channel dim (1); in training, batch statistics are used
+    and the running ones updated with the unbiased variance, as in PyTorch."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expects (B, C, ...) input, got shape {tuple(input.shape)}")
+    C = input.shape[1]
+    dims = (0,) + tuple(range(2, input.ndim))
+    stat_shape = (1, C) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // C
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input shape {tuple(input.shape)}")
+        batch_mean = mean(input, dim=dims, keepdim=True)
+        centred = input - batch_mean
+        batch_var = mean(centred * centred, dim=dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                m = momentum
+                running_mean.mul_(1 - m).add_(batch_mean._data.reshape(C), alpha=m)
+                unbiased = batch_var._data.reshape(C) * (count / (count - 1))
+                running_var.mul_(1 - m).add_(unbiased, alpha=m)
+        out = centred * (batch_var + eps) ** -0.5
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
+        scale = (reshape(running_var, stat_shape) + eps) ** -0.5
+        out = (input - reshape(running_mean, stat_shape)) * scale
+    if weight is not None:
+        out = out * reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + reshape(bias, stat_shape)
+    return out

@@ -1,0 +1,288 @@
+"""Reductions over dimensions (``dim``/``keepdim`` as in PyTorch) and their derivatives."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from chainrule import _dtype
+from chainrule.autograd.node import Primitive
+from chainrule.ops._coerce import to_tensor
+from chainrule.ops.elementwise import cast, exp, sqrt
+from chainrule.ops.shape import expand, normalize_dims, reshape
+from chainrule.tensor import Tensor
+
+Dims = int | Sequence[int] | None
+
+
+def _keep_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape a reduction over ``axes`` has with keepdim=True."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
+    """Bring a reduced gradient back to keepdim shape so it broadcasts against ``x``."""
+    return reshape(grad, _keep_shape(x.shape, axes))
+
+
+# ---- sum / mean ------------------------------------------------------------------------------
+_sum = Primitive(
+    "sum", lambda x, axes, keepdim: np.sum(x, axis=axes, keepdims=keepdim), saves=(),
+    grads=[lambda grad, out, x, axes, keepdim: expand(_unreduce(grad, x, axes), x.shape)],
+    tex=(r"\sum_i x_i", ["1"]))
+
+
+def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001, A002
+    """Sum over ``dim`` (all dimensions by default); bools and ints sum as int64."""
+    input = to_tensor(input)
+    if dtype is not None:
+        input = cast(input, dtype)
+    elif input.dtype.kind in "bui":
+        input = cast(input, _dtype.int64)
+    axes = normalize_dims(dim, input.ndim, "sum")
+    return _sum(input, axes=axes, keepdim=keepdim)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[a] for a in axes])) if axes else 1
+
+
+def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A002
+    """Mean over ``dim``; an integer tensor needs a float ``dtype``, as in PyTorch."""
+    input = to_tensor(input)
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input.dtype.kind != "f":
+        raise TypeError(f"mean: needs a floating-point tensor, got {input.dtype}; "
+                        "pass dtype= or call .float() first")
+    axes = normalize_dims(dim, input.ndim, "mean")
+    total = _sum(input, axes=axes, keepdim=keepdim)
+    count = _count(input.shape, axes)
+    # an empty reduction is 0/0 = nan, as in PyTorch
+    return total / count if count else total * np.nan
+
+
+# ---- amax / amin: ties share the gradient evenly, as in PyTorch -------------------------------
+def _extreme_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...],
+                  keepdim: bool) -> Tensor:
+    kept = out if keepdim else _unreduce(out, x, axes)
+    mask = Tensor._wrap((x._data == kept._data).astype(x.dtype))
+    count = Tensor._wrap(mask._data.sum(axis=axes, keepdims=True))
+    return _unreduce(grad, x, axes) * mask / count
+
+
+def _check_nonempty(x: np.ndarray, axes: tuple[int, ...], op: str) -> None:
+    if builtins.any(x.shape[a] == 0 for a in axes) or (not axes and x.size == 0):
+        raise ValueError(f"{op}: can't reduce over an empty dimension (shape {x.shape})")
+
+
+def _amax_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    _check_nonempty(x, axes, "amax")
+    return np.amax(x, axis=axes, keepdims=keepdim)
+
+
+def _amin_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    _check_nonempty(x, axes, "amin")
+    return np.amin(x, axis=axes, keepdims=keepdim)
+
+
+_amax = Primitive("amax", _amax_forward, grads=[_extreme_grad], saves_out=True,
+                  tex=(r"\max_i x_i", [r"[x_i = \max]"]))
+_amin = Primitive("amin", _amin_forward, grads=[_extreme_grad], saves_out=True,
+                  tex=(r"\min_i x_i", [r"[x_i = \min]"]))
+
+
+def amax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return _amax(input, axes=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim)
+
+
+def amin(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return _amin(input, axes=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim)
+
+
+class MaxMin(NamedTuple):
+    """``values, indices`` as ``torch.return_types.max``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _values_at(input: Tensor, indices: np.ndarray, dim: int, keepdim: bool) -> Tensor:
+    from chainrule.ops.indexing import gather
+
+    kept = np.expand_dims(indices, dim)
+    values = gather(input, dim, Tensor._wrap(kept))
+    return values if keepdim else reshape(values, indices.shape)
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """Largest element; with ``dim`` also its index (the gradient goes to that index only)."""
+    if isinstance(dim, Tensor):
+        from chainrule.ops.elementwise import maximum
+
+        return maximum(input, dim)
+    if dim is None:
+        return amax(input)
+    axis = normalize_dims(dim, input.ndim, "max")[0]
+    _check_nonempty(input._data, (axis,), "max")
+    indices = np.argmax(input._data, axis=axis) if input.ndim else np.zeros((), np.int64)
+    values = _values_at(input, indices, axis, keepdim) if input.ndim else input
+    idx = np.expand_dims(indices, axis) if keepdim and input.ndim else indices
+    return MaxMin(values, Tensor._wrap(idx.astype(np.int64)))
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """Smallest element; with ``dim`` also its index (the gradient goes to that index only)."""
+    if isinstance(dim, Tensor):
+        from chainrule.ops.elementwise import minimum
+
+        return minimum(input, dim)
+    if dim is None:
+        return amin(input)
+    axis = normalize_dims(dim, input.ndim, "min")[0]
+    _check_nonempty(input._data, (axis,), "min")
+    indices = np.argmin(input._data, axis=axis) if input.ndim else np.zeros((), np.int64)
+    values = _values_at(input, indices, axis, keepdim) if input.ndim else input
+    idx = np.expand_dims(indices, axis) if keepdim and input.ndim else indices
+    return MaxMin(values, Tensor._wrap(idx.astype(np.int64)))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """Index of the first largest element (of the flattened tensor when ``dim`` is None)."""
+    if dim is None:
+        return Tensor._wrap(np.asarray(np.argmax(input._data), dtype=np.int64))
+    axis = normalize_dims(dim, input.ndim, "argmax")[0]
+    return Tensor._wrap(np.argmax(input._data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    if dim is None:
+        return Tensor._wrap(np.asarray(np.argmin(input._data), dtype=np.int64))
+    axis = normalize_dims(dim, input.ndim, "argmin")[0]
+    return Tensor._wrap(np.argmin(input._data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+# ---- prod ------------------------------------------------------------------------------------
+def _prod_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
+               ) -> Tensor:
+    grad = _unreduce(grad, x, axes)
+    if np.all(x._data != 0):
+        # the product of the others is out / x: differentiable, so Hessians stay right
+        return grad * (out if keepdim else _unreduce(out, x, axes)) / x
+    # with zeros, the product of the others from exclusive cumulative products (first order only)
+    moved = np.moveaxis(x._data, axes, tuple(range(-len(axes), 0)))
+    flat = moved.reshape(moved.shape[: moved.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    others = np.moveaxis(others, tuple(range(-len(axes), 0)), axes)
+    return grad * Tensor._wrap(others)
+
+
+_prod = Primitive("prod", lambda x, axes, keepdim: np.prod(x, axis=axes, keepdims=keepdim),
+                  grads=[_prod_grad], saves_out=True,
+                  tex=(r"\prod_i x_i", [r"\prod_{j \ne i} x_j"]))
+
+
+def prod(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A002
+    input = to_tensor(input)
+    if dtype is not None:
+        input = cast(input, dtype)
+    return _prod(input, axes=normalize_dims(dim, input.ndim, "prod"), keepdim=keepdim)
+
+
+# ---- var / std -------------------------------------------------------------------------------
+def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: float | None = None) -> Tensor:  # noqa: A002
+    """Variance with Bessel's correction by default (``correction=1``), as in PyTorch."""
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = normalize_dims(dim, input.ndim, "var")
+    centred = input - mean(input, dim=axes, keepdim=True)
+    count = _count(input.shape, axes)
+    denominator = count - correction
+    total = sum(centred * centred, dim=axes, keepdim=keepdim)
+    return total / denominator if denominator > 0 else total * np.inf
+
+
+def std(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: float | None = None) -> Tensor:  # noqa: A002
+    return sqrt(var(input, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
+
+
+def var_mean(input: Tensor, dim: Dims = None, unbiased: bool | None = None,
+             keepdim: bool = False, correction: float | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+    return (var(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim))
+
+
+# ---- logsumexp -------------------------------------------------------------------------------
+def _logsumexp_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    # subtract the max so exp never overflows; an all -inf slice gives -inf, not nan
+    peak = np.amax(x, axis=axes, keepdims=True) if x.size else np.zeros(
+        tuple(1 if i in axes else n for i, n in enumerate(x.shape)), x.dtype)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    out = np.log(np.sum(np.exp(x - peak), axis=axes, keepdims=True)) + peak
+    return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                 if i not in axes))
+
+
+_logsumexp = Primitive(
+    "logsumexp", _logsumexp_forward, saves_out=True,
+    grads=[lambda grad, out, x, axes, keepdim:
+           _unreduce(grad, x, axes) * exp(x - (out if keepdim else _unreduce(out, x, axes)))],
+    tex=(r"\ln \sum_i e^{x_i}", [r"\operatorname{softmax}(x)_i"]))
+
+
+def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """log(sum(exp(x))) over ``dim``, computed stably."""
+    (input,) = [to_tensor(input)]
+    if input.dtype.kind != "f":
+        input = cast(input, _dtype.get_default_dtype())
+    return _logsumexp(input, axes=normalize_dims(dim, input.ndim, "logsumexp"), keepdim=keepdim)
+
+
+# ---- cumulative sum --------------------------------------------------------------------------
+def _cumsum_grad(grad: Tensor, out: Tensor, x: Tensor, dim: int) -> Tensor:
+    return flip(cumsum(flip(grad, dim), dim), dim)
+
+
+_cumsum = Primitive("cumsum", lambda x, dim: np.cumsum(x, axis=dim), grads=[_cumsum_grad],
+                    saves=(), tex=(r"\sum_{j \le i} x_j", [r"[j \le i]"]))
+_flip = Primitive("flip", lambda x, dim: np.flip(x, axis=dim), saves=(), view=True,
+                  grads=[lambda grad, out, x, dim: flip(grad, dim)], tex=("x", ["1"]))
+
+
+def cumsum(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    return _cumsum(input, dim=normalize_dims(dim, input.ndim, "cumsum")[0])
+
+
+def flip(input: Tensor, dims: Dims) -> Tensor:  # noqa: A002
+    return _flip(input, dim=normalize_dims(dims, input.ndim, "flip"))
+
+
+# ---- logic and norms -------------------------------------------------------------------------
+def all(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    axes = normalize_dims(dim, input.ndim, "all")
+    return Tensor._wrap(np.all(input._data, axis=axes, keepdims=keepdim))
+
+
+def any(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    axes = normalize_dims(dim, input.ndim, "any")
+    return Tensor._wrap(np.any(input._data, axis=axes, keepdims=keepdim))
+
+
+def norm(input: Tensor, p: float | str = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """Vector p-norm over ``dim`` (all elements by default); 'fro' means 2."""
+    from chainrule.ops.elementwise import abs as abs_
+
+    if p in ("fro", 2, 2.0):
+        return sqrt(sum(input * input, dim=dim, keepdim=keepdim))
+    if p in (float("inf"), "inf"):
+        return amax(abs_(input), dim=dim, keepdim=keepdim)
+    if p == 1:
+        return sum(abs_(input), dim=dim, keepdim=keepdim)
+    return sum(abs_(input) ** p, dim=dim, keepdim=keepdim) ** (1.0 / p)

@@ -1,0 +1,342 @@
+"""Shape primitives: reshape, permute, broadcasting, concatenation, padding and the ops composed
+from them. None reads its input's values, so none saves anything for backward."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.node import Primitive
+from chainrule.ops._coerce import promote, to_tensor
+from chainrule.tensor import Tensor
+
+
+def _normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """A dim in range(ndim), from a possibly negative one; a clear error when out of range."""
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension"
+                         f"{'' if ndim == 1 else 's'} (expected {-size}..{size - 1})")
+    return dim % size
+
+
+def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
+    """``dim`` as a sorted tuple of non-negative axes; None means all of them."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (_normalize_dim(int(dim), ndim, op),)
+    axes = tuple(sorted(_normalize_dim(int(d), ndim, op) for d in dim))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {tuple(dim)} names an axis twice")
+    return axes
+
+
+# ---- sum_to / expand: each other's derivative ------------------------------------------------
+def _sum_to_forward(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    out = x.sum(axis=axes) if axes else x
+    return out.reshape(shape)
+
+
+_sum_to = Primitive("sum_to", _sum_to_forward, saves=(),
+                    grads=[lambda grad, out, x, shape: expand(grad, x.shape)],
+                    tex=(r"\textstyle\sum_{\text{broadcast}} x", ["1"]))
+_expand = Primitive("expand", lambda x, shape: np.broadcast_to(x, shape), saves=(), view=True,
+                    grads=[lambda grad, out, x, shape: sum_to(grad, x.shape)],
+                    tex=("x", ["1"]))
+
+
+def sum_to(input: Tensor, shape: Sequence[int]) -> Tensor:  # noqa: A002
+    """Sum ``input`` down to ``shape`` (the reverse of broadcasting ``shape`` up to input's)."""
+    shape = tuple(shape)
+    if input.shape == shape:
+        return input
+    return _sum_to(input, shape=shape)
+
+
+def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} can't "
+                         "be broadcast together") from None
+
+
+def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
+    """Broadcast to ``sizes`` without copying; -1 keeps a dimension, as ``torch.Tensor.expand``."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise ValueError(f"expand: can't expand shape {input.shape} to fewer dimensions {sizes}")
+    shape = tuple(input.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(sizes))
+    if shape == input.shape:
+        return input
+    broadcast_shapes(input.shape, shape, op="expand")
+    if broadcast_shapes(input.shape, shape) != shape:
+        raise ValueError(f"expand: shape {input.shape} can't be expanded to {shape}")
+    return _expand(input, shape=shape)
+
+
+def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:  # noqa: A002
+    return expand(input, tuple(shape))
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    return expand(input, other.shape)
+
+
+def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
+    shape = broadcast_shapes(*[t.shape for t in tensors], op="broadcast_tensors")
+    return [expand(t, shape) for t in tensors]
+
+
+# ---- reshape / permute -----------------------------------------------------------------------
+_reshape = Primitive("reshape", lambda x, shape: x.reshape(shape), saves=(), view=True,
+                     grads=[lambda grad, out, x, shape: reshape(grad, x.shape)],
+                     tex=("x", ["1"]))
+
+
+def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(int(s) for s in sizes)
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
+    """Same elements, new shape (one dimension may be -1)."""
+    shape = _shape_arg(shape)
+    if shape == input.shape:
+        return input
+    known = int(np.prod([s for s in shape if s != -1]))
+    count = sum(1 for s in shape if s == -1)
+    if count > 1 or (count == 0 and known != input.numel()) or (
+            count == 1 and (known == 0 or input.numel() % known)):
+        raise ValueError(f"reshape: shape {tuple(input.shape)} ({input.numel()} elements) "
+                         f"can't be viewed as {shape}")
+    return _reshape(input, shape=shape)
+
+
+view = reshape
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    return reshape(input, other.shape)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    start = _normalize_dim(start_dim, input.ndim, "flatten")
+    end = _normalize_dim(end_dim, input.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = input.shape[:start] + (-1 if input.numel() else
+                                   int(np.prod(input.shape[start:end + 1])),) + input.shape[end + 1:]
+    if input.numel() == 0:
+        shape = tuple(int(s) for s in shape)
+    return reshape(input, shape)
+
+
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa: A002
+    dim = _normalize_dim(dim, input.ndim, "unflatten")
+    return reshape(input, input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
+
+
+def squeeze(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:  # noqa: A002
+    """Drop size-1 dimensions (all, or those in ``dim`` that have size 1, as PyTorch)."""
+    axes = normalize_dims(dim, input.ndim, "squeeze")
+    shape = tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1))
+    return reshape(input, shape)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    dim = _normalize_dim(dim, input.ndim + 1, "unsqueeze")
+    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
+
+
+_permute = Primitive("permute", lambda x, dims: x.transpose(dims), saves=(), view=True,
+                     grads=[lambda grad, out, x, dims: permute(grad, tuple(np.argsort(dims)))],
+                     tex=("x^{T}", ["1"]))
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
+    dims = _shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise ValueError(f"permute: dims {dims} don't match the tensor's {input.ndim} dimensions")
+    axes = tuple(_normalize_dim(d, input.ndim, "permute") for d in dims)
+    if sorted(axes) != list(range(input.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of 0..{input.ndim - 1}")
+    if axes == tuple(range(input.ndim)):
+        return input
+    return _permute(input, dims=axes)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    axes = list(range(input.ndim))
+    d0 = _normalize_dim(dim0, input.ndim, "transpose")
+    d1 = _normalize_dim(dim1, input.ndim, "transpose")
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(input, tuple(axes))
+
+
+swapaxes = transpose
+
+
+def t(input: Tensor) -> Tensor:  # noqa: A002
+    if input.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got {input.ndim}")
+    return transpose(input, 0, -1) if input.ndim == 2 else input
+
+
+# ---- concatenation ---------------------------------------------------------------------------
+def _cat_grad(index: int) -> Any:
+    def rule(grad: Tensor, out: Tensor, *inputs: Tensor, dim: int) -> Tensor:
+        start = sum(inputs[j].shape[dim] for j in range(index))
+        key = (slice(None),) * dim + (slice(start, start + inputs[index].shape[dim]),)
+        return grad[key]
+
+    return rule
+
+
+class _Cat(Primitive):
+    """cat takes any number of inputs, so its per-input rules are made on demand."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("cat", lambda *xs, dim: np.concatenate(xs, axis=dim), grads=[],
+                         tex=(r"[x_1; x_2; \dots]", ["1"]))
+
+    def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
+        op = Primitive("cat", self.forward, grads=[_cat_grad(i) for i in range(len(inputs))],
+                       saves=(), tex=self.tex)
+        return op(*inputs, **params)
+
+
+_cat = _Cat()
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = promote(*tensors) if len(tensors) > 1 else [to_tensor(tensors[0])]
+    if not tensors:
+        raise ValueError("cat: needs at least one tensor")
+    ndim = tensors[0].ndim
+    dim = _normalize_dim(dim, ndim, "cat")
+    for t_ in tensors[1:]:
+        if t_.ndim != ndim or any(a != b for i, (a, b) in enumerate(zip(t_.shape, tensors[0].shape))
+                                  if i != dim):
+            raise ValueError(f"cat: shapes {[tuple(x.shape) for x in tensors]} don't match "
+                             f"outside dim {dim}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return _cat(*tensors, dim=dim)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along a new dimension."""
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    tensors = [to_tensor(x) for x in tensors]
+    shapes = {tuple(x.shape) for x in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got "
+                         f"{[tuple(x.shape) for x in tensors]}")
+    dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([unsqueeze(x, dim) for x in tensors], dim=dim)
+
+
+def split(input: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+          ) -> tuple[Tensor, ...]:  # noqa: A002
+    dim = _normalize_dim(dim, input.ndim, "split")
+    length = input.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split size must be positive, got {size}")
+        sizes = [min(size, length - s) for s in range(0, length, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise ValueError(f"split: sections {sizes} don't add up to dim {dim}'s size {length}")
+    pieces = []
+    start = 0
+    for size in sizes:
+        key = (slice(None),) * dim + (slice(start, start + size),)
+        pieces.append(input[key])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    length = input.shape[_normalize_dim(dim, input.ndim, "chunk")]
+    size = -(-length // chunks) if length else 1
+    return split(input, size, dim)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    dim = _normalize_dim(dim, input.ndim, "unbind")
+    return tuple(input[(slice(None),) * dim + (i,)] for i in range(input.shape[dim]))
+
+
+def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
+    """Tile the tensor (as ``torch.Tensor.repeat``), composed from expand and reshape."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a {input.ndim}-d tensor")
+    x = reshape(input, (1,) * (len(sizes) - input.ndim) + input.shape)
+    interleaved = []
+    for n, s in zip(sizes, x.shape):
+        interleaved += [1, s]
+    x = reshape(x, tuple(interleaved))
+    target = []
+    for n, s in zip(sizes, x.shape[1::2]):
+        target += [n, s]
+    x = expand(x, tuple(target))
+    return reshape(x, tuple(n * s for n, s in zip(sizes, x.shape[1::2])))
+
+
+# ---- padding ---------------------------------------------------------------------------------
+def _pad_widths(ndim: int, pad: Sequence[int]) -> list[tuple[int, int]]:
+    # PyTorch lists pads from the last dimension backwards: (left, right, top, bottom, ...)
+    widths = [(0, 0)] * ndim
+    for i in range(len(pad) // 2):
+        widths[ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return widths
+
+
+def _pad_grad(grad: Tensor, out: Tensor, x: Tensor, pad: tuple[int, ...], value: float) -> Tensor:
+    widths = _pad_widths(x.ndim, pad)
+    key = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))
+    return grad[key]
+
+
+_pad = Primitive("pad", lambda x, pad, value: np.pad(x, _pad_widths(x.ndim, pad),
+                                                     constant_values=value),
+                 grads=[_pad_grad], saves=(), tex=(r"\operatorname{pad}(x)", ["1"]))
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0
+        ) -> Tensor:  # noqa: A002
+    """Constant padding, pads given from the last dimension backwards (as ``F.pad``)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: {len(pad)} pad values don't fit a {input.ndim}-d tensor "
+                         "(give an even number, at most two per dimension)")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    return _pad(input, pad=tuple(int(p) for p in pad), value=value)

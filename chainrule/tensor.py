@@ -1,0 +1,476 @@
+"""Tensor: a NumPy array plus the autograd fields; its methods delegate to ``chainrule.ops``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import _dtype
+from chainrule.autograd.grad_mode import state
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, as ``torch.Tensor``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([0.5], requires_grad=True)
+    >>> loss = ((w * 1.0 - 0.0) ** 2).sum()
+    >>> loss.backward()
+    >>> w.grad.tolist()
+    [1.0]
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_hooks",
+                 "_retains_grad", "name", "element_names", "__weakref__")
+    # NumPy hands binary operators with a Tensor on the right back to us (np.float64(2) * t).
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        array = _as_array(data, dtype)
+        self._data = array
+        self.requires_grad = False
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self._vbox = [0]
+        self._hooks: list[Callable] | None = None
+        self._retains_grad = False
+        self.name: str | None = None
+        self.element_names: np.ndarray | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray) -> Tensor:
+        """Fast constructor for op results: no conversion, no checks."""
+        t = object.__new__(cls)
+        t._data = array
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._vbox = [0]
+        t._hooks = None
+        t._retains_grad = False
+        t.name = None
+        t.element_names = None
+        return t
+
+    # ---- properties ---------------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """The same storage, detached from the graph (as ``torch.Tensor.data``)."""
+        t = Tensor._wrap(self._data)
+        t._vbox = self._vbox
+        return t
+
+    @data.setter
+    def data(self, value: Tensor | np.ndarray) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        return self._vbox[0]
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return _ops.transpose(self, -2, -1)
+
+    @property
+    def is_floating_point_(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # ---- autograd -----------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad=True needs a floating-point tensor; this one is {self.dtype} "
+                "(only float tensors can have gradients; convert with .float() or .double())")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (as ``torch.Tensor.backward``)."""
+        from chainrule.autograd.functional_api import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        Returns a function that removes the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook on a tensor that doesn't require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        hooks = self._hooks
+
+        def remove() -> None:
+            if hook in hooks:
+                hooks.remove(hook)
+
+        return remove
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad on a tensor that doesn't require grad")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def detach(self) -> Tensor:
+        """The same storage, cut from the graph."""
+        t = Tensor._wrap(self._data)
+        t._vbox = self._vbox
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ---- conversion ---------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
+        return self._data
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has "
+                             f"{self._data.size} (shape {tuple(self.shape)})")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self._data.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self._data.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert dtype (differentiable); device strings such as 'cpu' are accepted and ignored."""
+        dtype = kwargs.get("dtype", dtype)
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda"):
+            dtype = args[0] if args else None
+        if dtype is None:
+            return self
+        return _ops.cast(self, _dtype.as_dtype(dtype))
+
+    def type(self, dtype: Any) -> Tensor:
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, _dtype.float32)
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, _dtype.float64)
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, _dtype.int64)
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, _dtype.int32)
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, _dtype.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    # ---- printing -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self._data.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool_):
+            extras.append(f"dtype=chainrule.{self._data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ---- in-place (never recorded; bumps the version counter) ---------------------------------
+    def _inplace_check(self, what: str) -> None:
+        if state.grad_enabled and self.requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"{what}: a leaf tensor that requires grad can't be changed in place while "
+                    "grad mode is on; wrap the update in chainrule.no_grad()")
+            raise RuntimeError(
+                f"{what}: in-place ops on a tensor that is part of a graph are not recorded by "
+                "chainrule; use the out-of-place form (x = x + y) or run under no_grad()")
+
+    def _set_data(self, what: str, array: np.ndarray) -> Tensor:
+        """Write ``array`` into this tensor's storage, as every in-place op does."""
+        self._inplace_check(what)
+        if array.dtype != self._data.dtype and self._data.dtype.kind != "f" and array.dtype.kind == "f":
+            raise RuntimeError(f"{what}: result type {array.dtype} can't be cast to the "
+                               f"tensor's dtype {self._data.dtype}")
+        self._data[...] = array
+        self._vbox[0] += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        other = _raw(other)
+        return self._set_data("add_", self._data + (other if alpha == 1 else alpha * other))
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        other = _raw(other)
+        return self._set_data("sub_", self._data - (other if alpha == 1 else alpha * other))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._set_data("mul_", self._data * _raw(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._set_data("div_", self._data / _raw(other))
+
+    def addcmul_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
+        return self._set_data("addcmul_", self._data + value * _raw(a) * _raw(b))
+
+    def addcdiv_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
+        return self._set_data("addcdiv_", self._data + value * _raw(a) / _raw(b))
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._set_data("pow_", self._data ** _raw(exponent))
+
+    def sqrt_(self) -> Tensor:
+        return self._set_data("sqrt_", np.sqrt(self._data))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._set_data("clamp_", np.clip(self._data, _raw(min), _raw(max)))
+
+    def copy_(self, src: Any) -> Tensor:
+        return self._set_data("copy_", np.asarray(_raw(src)))
+
+    def zero_(self) -> Tensor:
+        return self._set_data("zero_", np.zeros((), self._data.dtype))
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._set_data("fill_", np.asarray(_raw(value)))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        from chainrule.random import generator
+
+        return self._set_data("uniform_", generator().uniform(a, b, self.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from chainrule.random import generator
+
+        return self._set_data("normal_", generator().normal(mean, std, self.shape))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._inplace_check("__setitem__")
+        self._data[_ops.normalize_key(key)] = _raw(value)
+        self._vbox[0] += 1
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    # ---- operators (recorded) -----------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _ops.index(self, key)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.ge(self, other)
+
+    def __invert__(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.logical_or(self, other)
+
+    __hash__ = object.__hash__
+
+
+def _raw(value: Any) -> Any:
+    """The array behind a Tensor, or the value itself."""
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """Build the array for a new tensor with PyTorch's dtype inference (floats become float32)."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if dtype is not None:
+        return np.array(data, dtype=_dtype.as_dtype(dtype))
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    if isinstance(data, np.generic):
+        return np.array(data)
+    array = np.array(data)
+    if array.dtype.kind == "f":
+        return array.astype(_dtype.get_default_dtype(), copy=False)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64, copy=False)
+    if array.dtype.kind == "O":
+        raise TypeError(f"can't build a tensor from {type(data).__name__}: the data must be "
+                        "numbers, nested lists of numbers, or an array")
+    return array
+
+
+# Method delegations: each a one-liner onto the op of the same name in chainrule.ops.
+_METHODS = (
+    "exp log log1p sqrt rsqrt sin cos tanh sigmoid relu abs neg sign square reciprocal "
+    "add sub mul div pow maximum minimum clamp clip where eq ne lt le gt ge logical_not "
+    "isnan isfinite sum mean amax amin max min prod var std logsumexp argmax argmin all any "
+    "norm cumsum reshape view flatten squeeze unsqueeze transpose permute expand expand_as "
+    "broadcast_to split chunk gather scatter_add index_select masked_fill matmul mm bmm "
+    "softmax log_softmax view_as repeat t"
+).split()
+
+
+from chainrule import ops as _ops  # noqa: E402 - ops import Tensor, so they come last
+# chainrule/ops/__init__.py binds the _METHODS onto Tensor once every op exists.
