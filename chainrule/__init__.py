@@ -11,7 +11,7 @@ Examples
 1.0
 """
 
-from chainrule import autograd
+from chainrule import autograd, nn, optim, utils
 from chainrule._dtype import (
     bool_,
     float16,
