@@ -17,3 +17,9 @@ from chainrule.tensor import Tensor as _Tensor  # noqa: E402
 # Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
 for _name in _method_names:
     setattr(_Tensor, _name, globals()[_name])
+
+# The public surface: every function or class defined in an ops module (not the submodules, not
+# the helpers they import such as np or Tensor).
+__all__ = [_n for _n, _v in list(globals().items())
+           if not _n.startswith("_") and getattr(_v, "__module__", "").startswith("chainrule.ops")
+           and callable(_v)]
