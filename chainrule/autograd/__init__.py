@@ -2,7 +2,7 @@
 
 from chainrule.autograd import functional
 from chainrule.autograd.functional_api import backward, grad
-from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.autograd.grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -14,6 +14,6 @@ from chainrule.autograd.grad_mode import (
 )
 from chainrule.autograd.node import Node, Primitive
 
-__all__ = ["Node", "Primitive", "backward", "detect_anomaly", "enable_grad", "functional", "grad",
-           "gradcheck", "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
-           "set_detect_anomaly", "set_grad_enabled"]
+__all__ = ["GradcheckError", "Node", "Primitive", "backward", "detect_anomaly", "enable_grad",
+           "functional", "grad", "gradcheck", "gradgradcheck", "is_anomaly_enabled",
+           "is_grad_enabled", "no_grad", "set_detect_anomaly", "set_grad_enabled"]

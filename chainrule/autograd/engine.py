@@ -67,43 +67,51 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
 
     root_nodes = []
     pending: dict[Node, list] = {}  # node -> [accumulated grad, its output tensor (kept alive)]
-    with set_grad_enabled(create_graph):
-        for root, grad in zip(roots, root_grads):
-            if root.grad_fn is None:
-                deliver_leaf(root, grad)
-                continue
-            entry = pending.get(root.grad_fn)
-            if entry is None:
-                pending[root.grad_fn] = [grad, root]
-                root_nodes.append(root.grad_fn)
-            else:
-                entry[0] = entry[0] + grad
-        consumers = _count_consumers(root_nodes)
-        ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
-        while ready:
-            node = ready.pop()
-            grad, out = pending.pop(node)
-            _backward_node(node, grad, out, wanted, results, deliver_leaf, consumers, pending,
-                           ready, sum_to)
-            if not retain_graph:
-                node.release()
-        for tensor, grad in leaf_grads.values():
-            for hook in tensor._hooks or ():
-                replaced = hook(grad)
-                if replaced is not None:
-                    grad = replaced
-            if wanted is not None:
-                index = wanted.get(id(tensor))
-                if index is not None:
-                    results[index] = grad
-            elif accumulate:
-                _accumulate(tensor, grad, create_graph)
+    # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
+    # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
+    anomaly = state.anomaly
+    state.anomaly = False
+    try:
+        with set_grad_enabled(create_graph):
+            for root, grad in zip(roots, root_grads):
+                if root.grad_fn is None:
+                    deliver_leaf(root, grad)
+                    continue
+                entry = pending.get(root.grad_fn)
+                if entry is None:
+                    pending[root.grad_fn] = [grad, root]
+                    root_nodes.append(root.grad_fn)
+                else:
+                    entry[0] = entry[0] + grad
+            consumers = _count_consumers(root_nodes)
+            ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
+            while ready:
+                node = ready.pop()
+                grad, out = pending.pop(node)
+                _backward_node(node, grad, out, wanted, results, deliver_leaf, consumers,
+                               pending, ready, sum_to, anomaly)
+                if not retain_graph:
+                    node.release()
+            for tensor, grad in leaf_grads.values():
+                for hook in tensor._hooks or ():
+                    replaced = hook(grad)
+                    if replaced is not None:
+                        grad = replaced
+                if wanted is not None:
+                    index = wanted.get(id(tensor))
+                    if index is not None:
+                        results[index] = grad
+                elif accumulate:
+                    _accumulate(tensor, grad, create_graph)
+    finally:
+        state.anomaly = anomaly
     return results
 
 
 def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
                    results: list, deliver_leaf, consumers: dict[Node, int],
-                   pending: dict[Node, list], ready: list[Node], sum_to) -> None:
+                   pending: dict[Node, list], ready: list[Node], sum_to,
+                   anomaly: bool) -> None:
     """Steps 2-3: finish one node's output gradient, then send a gradient to each input."""
     if node.inputs is None:
         raise RuntimeError(
@@ -134,7 +142,7 @@ def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int]
             input_grad = sum_to(input_grad, tensor.shape)
         if input_grad.dtype != tensor.dtype:
             input_grad = input_grad.to(tensor.dtype)
-        if state.anomaly:
+        if anomaly:
             _check_backward(node, i, grad, input_grad)
         child = tensor.grad_fn
         if child is None:

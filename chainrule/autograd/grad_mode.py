@@ -73,6 +73,11 @@ class set_grad_enabled(_GradModeContext):
         self._previous = self._before
         state.grad_enabled = self.mode
 
+    def __call__(self, func: F) -> F:
+        # As a decorator it must not leave the mode that __init__ switched on behind.
+        state.grad_enabled = self._before
+        return super().__call__(func)
+
 
 class detect_anomaly:
     """Raise as soon as an op first produces NaN/Inf, forward or backward, naming the op.

@@ -61,7 +61,12 @@ class Primitive:
         """Run the forward on the inputs' arrays and, in grad mode, record a Node."""
         from chainrule.tensor import Tensor
 
-        out_data = self.forward(*[t._data for t in inputs], **params)
+        try:
+            out_data = self.forward(*[t._data for t in inputs], **params)
+        except (ValueError, IndexError) as exc:
+            # NumPy's message names neither the op nor which operands; ours names both. The try
+            # costs nothing until something fails.
+            raise _forward_error(self, inputs, exc) from None
         out = Tensor._wrap(out_data)
         if self.view and out_data.base is not None:
             out._vbox = inputs[0]._vbox
@@ -126,6 +131,20 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
+
+
+def _forward_error(op: Primitive, inputs: tuple[Tensor, ...], exc: Exception) -> Exception:
+    """The error a failed forward raises: the op's name, its inputs' shapes, NumPy's reason."""
+    message = str(exc).strip()
+    if message.startswith(f"{op.name}:"):
+        return exc  # already ours
+    shapes = [str(tuple(t.shape)) for t in inputs]
+    listed = shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
+    kind = IndexError if isinstance(exc, IndexError) else ValueError
+    if "broadcast" in message:
+        return kind(f"{op.name}: shapes {listed} can't be broadcast together")
+    dtypes = ", ".join(str(t.dtype) for t in inputs)
+    return kind(f"{op.name}: {message} (inputs of shape {listed}, dtype {dtypes})")
 
 
 def _user_frame() -> str:

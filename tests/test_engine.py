@@ -1,0 +1,575 @@
+"""The backward engine: graph shapes, retain_graph, accumulation, hooks, grad modes, the version
+counter, higher order, determinism, freeing, and ``autograd.grad``'s arguments."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+import weakref
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd.node import Node
+
+
+def leaf(values, requires_grad: bool = True) -> cr.Tensor:
+    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def randn(*shape: int, seed: int = 0, requires_grad: bool = True) -> cr.Tensor:
+    data = np.random.default_rng(seed).standard_normal(shape)
+    return cr.tensor(data, dtype=cr.float64, requires_grad=requires_grad)
+
+
+# ---- graph shapes -------------------------------------------------------------------------------
+def test_reused_node_sums_both_uses():
+    a = leaf([1.5, -2.0, 3.0])
+    b = a + a  # both inputs of one node are the same tensor
+    c = b * b  # and again
+    c.backward(cr.tensor([1.0, 2.0, -1.0], dtype=cr.float64))
+    # c = 4 a², dc/da = 8 a, times the upstream gradient
+    np.testing.assert_array_equal(a.grad.numpy(), 8 * np.array([1.5, -2.0, 3.0]) * [1, 2, -1])
+
+
+def test_diamond_graph():
+    x = leaf(0.7)
+    s, c = x.sin(), x.cos()  # two branches from x ...
+    y = s * c + s  # ... that meet twice
+    y.backward()
+    expected = np.cos(2 * 0.7) + np.cos(0.7)  # d/dx (sin x cos x + sin x)
+    assert x.grad.item() == pytest.approx(expected, rel=1e-14)
+
+
+def test_diamond_runs_each_node_once_after_all_its_consumers():
+    x = leaf(2.0)
+    h = x * 3.0
+    calls = []
+    h.register_hook(lambda grad: calls.append(grad.item()))
+    y = h.exp() + h.sin() + h * h
+    y.backward()
+    assert calls == [pytest.approx(np.exp(6.0) + np.cos(6.0) + 12.0)]  # one call, the full sum
+    assert x.grad.item() == pytest.approx(3 * (np.exp(6.0) + np.cos(6.0) + 12.0))
+
+
+def _chain(n: int) -> tuple[cr.Tensor, cr.Tensor]:
+    x = leaf(1.0)
+    y = x
+    for _ in range(n):
+        y = y * 1.00001
+    return x, y
+
+
+def test_100k_op_chain_backward_is_iterative():
+    assert sys.getrecursionlimit() <= 10_000  # a recursive walk could not get through 100k nodes
+    x, y = _chain(100_000)
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.00001 ** 100_000, rel=1e-10)
+    assert y.grad_fn.released
+
+
+def _backward_seconds(n: int) -> float:
+    x, y = _chain(n)
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        y.backward()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def test_backward_time_grows_linearly_with_chain_length():
+    small = min(_backward_seconds(20_000) for _ in range(2))
+    large = _backward_seconds(40_000)
+    # linear gives ~2x; a quadratic walk would give 4x. Loose, because the machine is shared.
+    assert large < 3.5 * small, (small, large)
+
+
+# ---- retain_graph and the freed graph -----------------------------------------------------------
+def test_second_backward_without_retain_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph") as info:
+        y.backward()
+    assert "mul" in str(info.value) or "sum" in str(info.value)
+
+
+def test_retain_graph_allows_second_backward_and_accumulates():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    np.testing.assert_allclose(first, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])), rtol=1e-14)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * first)
+
+
+def test_graph_is_freed_after_backward():
+    x = leaf([1.0, 2.0])
+    h = x * 2.0
+    y = (h.exp()).sum()
+    nodes = [y.grad_fn, h.grad_fn, y.grad_fn.inputs[0].grad_fn]
+    assert all(not n.released for n in nodes)
+    y.backward()
+    for node in nodes:
+        assert node.released and node.inputs is None
+
+
+def test_retained_graph_keeps_inputs():
+    x = leaf([1.0, 2.0])
+    y = (x * 2.0).sum()
+    y.backward(retain_graph=True)
+    assert y.grad_fn.inputs is not None
+
+
+def test_no_reference_cycle_keeps_intermediates_alive():
+    x = leaf([1.0, 2.0, 3.0])
+    gc.collect()
+    gc.disable()  # anything that dies below dies by reference counting, not the cycle collector
+    try:
+        h = x * 2.0
+        y = h.exp()
+        h_ref, node_ref, y_ref = weakref.ref(h), weakref.ref(h.grad_fn), weakref.ref(y)
+        del h
+        assert h_ref() is not None  # y's node still needs it
+        del y
+        assert y_ref() is None and h_ref() is None and node_ref() is None
+    finally:
+        gc.enable()
+
+
+def test_nodes_hold_their_output_weakly_but_rules_see_it():
+    x = leaf(0.3)
+    y = x.exp()
+    assert isinstance(y.grad_fn, Node) and y.grad_fn.out_ref() is y
+    (g,) = cr.autograd.grad(y, x, create_graph=True)
+    (gg,) = cr.autograd.grad(g, x)
+    assert gg.item() == pytest.approx(np.exp(0.3), rel=1e-14)
+
+
+# ---- accumulation, gradient=, inputs= -----------------------------------------------------------
+def test_leaf_grad_accumulates_across_backward_calls():
+    w = leaf([1.0, -1.0])
+    (w * 3.0).sum().backward()
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0 + 2.0, 3.0 - 2.0])
+    w.grad = None
+    (w * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
+
+
+def test_accumulated_grad_is_not_aliased_to_a_rule_result():
+    w = leaf([1.0, 2.0])
+    y = w * 1.0
+    y.backward(cr.tensor([1.0, 1.0], dtype=cr.float64))
+    first = w.grad
+    (w * 1.0).backward(cr.tensor([5.0, 5.0], dtype=cr.float64))
+    assert w.grad is first  # accumulated in place, as PyTorch does
+    np.testing.assert_array_equal(w.grad.numpy(), [6.0, 6.0])
+
+
+def test_backward_with_gradient():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = x * x
+    v = cr.tensor([[0.5, -1.0], [2.0, 0.0]], dtype=cr.float64)
+    y.backward(gradient=v)
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * x.detach().numpy() * v.numpy())
+
+
+def test_backward_gradient_broadcast_input_is_summed_back():
+    x = leaf([1.0, 2.0, 3.0])
+    b = leaf([[10.0], [20.0]])
+    y = x * b  # (2, 3)
+    y.backward(cr.ones(2, 3, dtype=cr.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [30.0, 30.0, 30.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [[6.0], [6.0]])
+
+
+def test_backward_inputs_only_accumulates_those():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = (a * b).sum()
+    y.backward(inputs=[a])
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
+    assert b.grad is None
+
+
+def test_backward_on_several_roots():
+    x = leaf([1.0, 2.0])
+    y1, y2 = (x * x).sum(), (x * 3.0).sum()
+    cr.autograd.backward([y1, y2])
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 3.0, 4.0 + 3.0])
+
+
+# ---- hooks and retain_grad ----------------------------------------------------------------------
+def test_hook_on_leaf_sees_total_grad_and_can_replace_it():
+    x = leaf([1.0, 2.0])
+    seen = []
+
+    def hook(grad):
+        seen.append(grad.numpy().copy())
+        return grad * 10.0
+
+    x.register_hook(hook)
+    (x * x + x).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], [3.0, 5.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [30.0, 50.0])
+
+
+def test_hook_on_non_leaf_replaces_what_flows_on():
+    x = leaf([1.0, 2.0])
+    h = x * 2.0
+    h.register_hook(lambda grad: grad * 0.0 + 1.0)
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])  # 1 from the hook, times dh/dx
+
+
+def test_hook_returning_none_leaves_grad_unchanged():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda grad: seen.append(grad.numpy().copy()))
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(seen[0], [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_hooks_run_in_registration_order_and_chain():
+    x = leaf([1.0])
+    x.register_hook(lambda grad: grad + 1.0)
+    x.register_hook(lambda grad: grad * 10.0)
+    (x * 2.0).sum().backward()
+    assert x.grad.item() == (2.0 + 1.0) * 10.0
+
+
+def test_removed_hook_does_not_run():
+    x = leaf([1.0, 2.0])
+    remove = x.register_hook(lambda grad: grad * 100.0)
+    remove()
+    remove()  # removing twice is harmless
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_register_hook_needs_requires_grad():
+    with pytest.raises(RuntimeError, match="doesn't require grad"):
+        leaf([1.0], requires_grad=False).register_hook(lambda grad: grad)
+
+
+def test_retain_grad_keeps_non_leaf_grad():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    k = x * 4.0
+    h.retain_grad()
+    assert h.retains_grad and not k.retains_grad
+    (h * h + k).sum().backward()
+    np.testing.assert_array_equal(h.grad.numpy(), 2 * h.detach().numpy())
+    assert k.grad is None
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * 3.0 * h.detach().numpy() + 4.0)
+
+
+def test_retain_grad_sees_the_grad_after_hooks():
+    x = leaf([1.0])
+    h = x * 1.0
+    h.retain_grad()
+    h.register_hook(lambda grad: grad * 7.0)
+    h.sum().backward()
+    assert h.grad.item() == 7.0 and x.grad.item() == 7.0
+
+
+# ---- grad modes ---------------------------------------------------------------------------------
+def test_no_grad_records_nothing():
+    x = leaf([1.0])
+    with cr.no_grad():
+        y = x * 2.0
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+    assert cr.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad_and_nesting():
+    x = leaf([1.0])
+    with cr.no_grad():
+        with cr.enable_grad():
+            y = x * 2.0
+            with cr.no_grad():
+                z = x * 2.0
+            w = x * 2.0
+        u = x * 2.0
+    assert y.requires_grad and w.requires_grad
+    assert not z.requires_grad and not u.requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_grad_modes_as_decorators():
+    x = leaf([1.0])
+
+    @cr.no_grad()
+    def off():
+        return x * 2.0, cr.is_grad_enabled()
+
+    @cr.enable_grad()
+    def on():
+        return x * 2.0
+
+    @cr.set_grad_enabled(False)
+    def off_too():
+        return x * 2.0
+
+    assert cr.is_grad_enabled()  # decorating changed nothing
+    y, enabled = off()
+    assert not y.requires_grad and not enabled
+    with cr.no_grad():
+        assert on().requires_grad
+        assert not cr.is_grad_enabled()
+    assert not off_too().requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_decorated_function_restores_mode_after_an_exception():
+    @cr.no_grad()
+    def boom():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        boom()
+    assert cr.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_call_and_context():
+    x = leaf([1.0])
+    with cr.set_grad_enabled(False):
+        assert not (x * 2.0).requires_grad
+        with cr.set_grad_enabled(True):
+            assert (x * 2.0).requires_grad
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    cr.set_grad_enabled(False)  # as a plain call it takes effect at once, as in PyTorch
+    try:
+        assert not (x * 2.0).requires_grad
+    finally:
+        cr.set_grad_enabled(True)
+    assert (x * 2.0).requires_grad
+
+
+def test_context_restores_mode_after_exception():
+    with pytest.raises(ValueError):
+        with cr.no_grad():
+            raise ValueError
+    assert cr.is_grad_enabled()
+
+
+# ---- detach, requires_grad_, is_leaf, .data -----------------------------------------------------
+def test_detach_shares_storage_and_cuts_the_graph():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    with cr.no_grad():
+        d.mul_(10.0)
+    np.testing.assert_array_equal(y.detach().numpy(), [20.0, 40.0])  # same storage
+    z = (d * x).sum()
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [20.0, 40.0])  # d is a constant
+
+
+def test_requires_grad_and_is_leaf():
+    x = leaf([1.0, 2.0], requires_grad=False)
+    assert x.is_leaf and not x.requires_grad
+    assert x.requires_grad_() is x and x.requires_grad
+    y = x * 2.0
+    assert not y.is_leaf and y.requires_grad and y.grad_fn.name == "mul"
+    with pytest.raises(RuntimeError, match="detach"):
+        y.requires_grad_(False)
+    x.requires_grad_(False)
+    assert not (x * 2.0).requires_grad
+
+
+def test_data_is_detached_and_shares_storage():
+    x = leaf([1.0, 2.0])
+    d = x.data
+    assert not d.requires_grad and d.grad_fn is None
+    d.mul_(3.0)  # allowed even in grad mode: .data is not part of the graph
+    np.testing.assert_array_equal(x.detach().numpy(), [3.0, 6.0])
+    x.data = cr.tensor([7.0, 8.0], dtype=cr.float64)
+    (x * 1.0).sum().backward()
+    np.testing.assert_array_equal(x.detach().numpy(), [7.0, 8.0])
+    assert x.requires_grad and x.grad is not None
+
+
+# ---- the version counter ------------------------------------------------------------------------
+def test_in_place_change_of_saved_input_is_reported():
+    w = leaf([1.0, 2.0])
+    x = leaf([3.0, 4.0], requires_grad=False)
+    y = (w * x).sum()
+    with cr.no_grad():
+        x.add_(1.0)
+    assert x._version == 1
+    with pytest.raises(RuntimeError, match=r"mul: input 1 .*modified in place"):
+        y.backward()
+
+
+def test_in_place_change_through_a_view_bumps_the_base_version():
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    x = leaf([[1.0, 2.0], [3.0, 4.0]], requires_grad=False)
+    y = (w * x).sum()
+    v = x.reshape(4)
+    v.mul_(2.0)
+    assert x._version == 1 and v._version == 1
+    np.testing.assert_array_equal(x.numpy(), [[2.0, 4.0], [6.0, 8.0]])
+    with pytest.raises(RuntimeError, match="mul: input 1"):
+        y.backward()
+
+
+def test_in_place_change_of_saved_output_is_reported():
+    x = leaf([1.0, 2.0])
+    y = x.exp()  # exp's rule reads its output
+    z = y.detach()
+    with cr.no_grad():
+        z.zero_()
+    with pytest.raises(RuntimeError, match="exp: its output .*modified in place"):
+        y.sum().backward()
+
+
+def test_in_place_change_of_an_unsaved_input_is_fine():
+    x = leaf([1.0, 2.0])
+    c = leaf([5.0, 5.0], requires_grad=False)
+    y = (x + c).sum()  # add saves nothing
+    with cr.no_grad():
+        c.add_(1.0)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_in_place_on_leaf_requiring_grad_in_grad_mode_raises():
+    w = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+        w.add_(1.0)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w[0] = 5.0
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, 2.0])  # nothing was written
+    with cr.no_grad():
+        w.sub_(1.0)
+    np.testing.assert_array_equal(w.detach().numpy(), [0.0, 1.0])
+
+
+def test_in_place_on_non_leaf_in_grad_mode_raises():
+    y = leaf([1.0, 2.0]) * 2.0
+    with pytest.raises(RuntimeError, match="mul_: in-place ops on a tensor that is part of a graph"):
+        y.mul_(2.0)
+
+
+# ---- higher order -------------------------------------------------------------------------------
+def test_create_graph_second_derivative_of_cube():
+    x = leaf([0.5, -2.0, 3.0])
+    y = (x ** 3).sum()
+    y.backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    np.testing.assert_allclose(g.detach().numpy(), 3 * np.array([0.5, -2.0, 3.0]) ** 2, rtol=1e-14)
+    x.grad = None
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, -2.0, 3.0]), rtol=1e-14)
+
+
+def test_third_derivative_through_grad():
+    x = leaf(0.4)
+    (d1,) = cr.autograd.grad(x.sin() * x, x, create_graph=True)
+    (d2,) = cr.autograd.grad(d1, x, create_graph=True)
+    (d3,) = cr.autograd.grad(d2, x)
+    v = 0.4
+    assert d1.item() == pytest.approx(np.cos(v) * v + np.sin(v), rel=1e-13)
+    assert d2.item() == pytest.approx(-np.sin(v) * v + 2 * np.cos(v), rel=1e-13)
+    assert d3.item() == pytest.approx(-np.cos(v) * v - 3 * np.sin(v), rel=1e-13)
+
+
+# ---- determinism --------------------------------------------------------------------------------
+def _traced_run() -> tuple[list[str], dict[str, bytes]]:
+    order: list[str] = []
+    a, b = randn(3, 4, seed=1), randn(4, 2, seed=2)
+    h = (a @ b).tanh()
+    k = h * h + h.sin()
+    m = (k.exp() + h).sum(dim=0)
+    for name, t in [("h", h), ("k", k), ("m", m)]:
+        t.register_hook(lambda grad, name=name: order.append(name))
+    for name, t in [("a", a), ("b", b)]:
+        t.register_hook(lambda grad, name=name: order.append(name))
+    (m * m).sum().backward()
+    return order, {"a": a.grad.numpy().tobytes(), "b": b.grad.numpy().tobytes()}
+
+
+def test_two_runs_give_identical_order_and_bits():
+    first, second = _traced_run(), _traced_run()
+    assert first[0] == second[0] == ["m", "k", "h", "a", "b"]
+    assert first[1] == second[1]
+
+
+# ---- autograd.grad ------------------------------------------------------------------------------
+def test_grad_returns_gradients_and_leaves_dot_grad_alone():
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    z = (x * y + x).sum()
+    gx, gy = cr.autograd.grad(z, [x, y])
+    np.testing.assert_array_equal(gx.numpy(), [4.0, 5.0])
+    np.testing.assert_array_equal(gy.numpy(), [1.0, 2.0])
+    assert x.grad is None and y.grad is None
+
+
+def test_grad_with_grad_outputs():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * x
+    (gx,) = cr.autograd.grad(y, x, grad_outputs=cr.tensor([1.0, 0.5, -2.0], dtype=cr.float64))
+    np.testing.assert_array_equal(gx.numpy(), [2.0, 2.0, -12.0])
+
+
+def test_grad_of_intermediate_tensor():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    z = (h * h).sum()
+    gh, gx = cr.autograd.grad(z, [h, x])
+    np.testing.assert_array_equal(gh.numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal(gx.numpy(), [18.0, 36.0])
+
+
+def test_grad_retain_graph():
+    x = leaf([1.0, 2.0])
+    z = (x.exp()).sum()
+    (g1,) = cr.autograd.grad(z, x, retain_graph=True)
+    (g2,) = cr.autograd.grad(z, x)
+    np.testing.assert_array_equal(g1.numpy(), g2.numpy())
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        cr.autograd.grad(z, x)
+
+
+def test_grad_create_graph_gives_differentiable_result():
+    x = leaf([1.0, 2.0])
+    (g,) = cr.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None
+    (gg,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(gg.numpy(), [6.0, 12.0])
+    (plain,) = cr.autograd.grad((x ** 3).sum(), x)
+    assert not plain.requires_grad
+
+
+def test_grad_allow_unused():
+    x, unused = leaf([1.0]), leaf([2.0])
+    with pytest.raises(RuntimeError, match="input 1 .*allow_unused=True"):
+        cr.autograd.grad((x * 2.0).sum(), [x, unused])
+    gx, gu = cr.autograd.grad((x * 2.0).sum(), [x, unused], allow_unused=True)
+    assert gx.item() == 2.0 and gu is None
+
+
+def test_grad_input_must_require_grad():
+    x = leaf([1.0])
+    with pytest.raises(RuntimeError, match="input 1 does not require grad"):
+        cr.autograd.grad((x * 2.0).sum(), [x, leaf([1.0], requires_grad=False)])
+
+
+def test_grad_does_not_fill_retained_grads():
+    x = leaf([1.0])
+    h = x * 2.0
+    h.retain_grad()
+    cr.autograd.grad((h * h).sum(), x)
+    assert h.grad is None and x.grad is None
