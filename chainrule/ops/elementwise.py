@@ -93,13 +93,14 @@ def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
 
 # ---- unary functions --------------------------------------------------------------------------
 def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
-           saves_out: bool = False, saves_x: bool = True) -> Any:
+           saves_out: bool = False, saves_x: bool = True, keeps_int: bool = False) -> Any:
     op = Primitive(name, forward, grads=[rule], tex=tex, saves_out=saves_out,
                    saves=(0,) if saves_x else ())
 
     def function(input: Tensor) -> Tensor:  # noqa: A002
         if not isinstance(input, Tensor) or input._data.dtype.kind != "f":
-            (input,) = promote_float(input)
+            # integer inputs stay integer where PyTorch keeps them (abs, relu, sign)
+            (input,) = promote(input) if keeps_int else promote_float(input)
         return op(input)
 
     function.__name__ = name
@@ -130,12 +131,12 @@ sigmoid = _unary("sigmoid", _sigmoid_array, lambda grad, out, x: grad * out * (1
                  (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]), saves_out=True, saves_x=False)
 # relu'(0) = 0, as in PyTorch
 relu = _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-              lambda grad, out, x: grad * (x > 0), (r"\max(0, x)", [r"[x > 0]"]))
+              lambda grad, out, x: grad * (x > 0), (r"\max(0, x)", [r"[x > 0]"]), keeps_int=True)
 # abs'(0) = sign(0) = 0, as in PyTorch
 abs = _unary("abs", np.abs, lambda grad, out, x: grad * sign(x),  # noqa: A001
-             (r"|x|", [r"\operatorname{sign}(x)"]))
+             (r"|x|", [r"\operatorname{sign}(x)"]), keeps_int=True)
 sign = _unary("sign", np.sign, lambda grad, out, x: grad * 0, (r"\operatorname{sign}(x)", ["0"]),
-              saves_x=False)
+              saves_x=False, keeps_int=True)
 
 
 def _erf_array(x: np.ndarray) -> np.ndarray:

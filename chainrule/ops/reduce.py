@@ -23,6 +23,12 @@ def _keep_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _axes(dim: Dims, ndim: int, op: str) -> tuple[int, ...]:
+    # PyTorch reduces over every dimension when dim is empty (dim=() or dim=[])
+    empty = isinstance(dim, (tuple, list)) and len(dim) == 0
+    return normalize_dims(None if empty else dim, ndim, op)
+
+
 def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
     """Bring a reduced gradient back to keepdim shape so it broadcasts against ``x``."""
     return reshape(grad, _keep_shape(x.shape, axes))
@@ -42,7 +48,7 @@ def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = Non
         input = cast(input, dtype)
     elif input.dtype.kind in "bui":
         input = cast(input, _dtype.int64)
-    axes = normalize_dims(dim, input.ndim, "sum")
+    axes = _axes(dim, input.ndim, "sum")
     return _sum(input, axes=axes, keepdim=keepdim)
 
 
@@ -58,7 +64,7 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
     if input.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating-point tensor, got {input.dtype}; "
                         "pass dtype= or call .float() first")
-    axes = normalize_dims(dim, input.ndim, "mean")
+    axes = _axes(dim, input.ndim, "mean")
     total = _sum(input, axes=axes, keepdim=keepdim)
     count = _count(input.shape, axes)
     # an empty reduction is 0/0 = nan, as in PyTorch
@@ -96,11 +102,11 @@ _amin = Primitive("amin", _amin_forward, grads=[_extreme_grad], saves_out=True,
 
 
 def amax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    return _amax(input, axes=normalize_dims(dim, input.ndim, "amax"), keepdim=keepdim)
+    return _amax(input, axes=_axes(dim, input.ndim, "amax"), keepdim=keepdim)
 
 
 def amin(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    return _amin(input, axes=normalize_dims(dim, input.ndim, "amin"), keepdim=keepdim)
+    return _amin(input, axes=_axes(dim, input.ndim, "amin"), keepdim=keepdim)
 
 
 class MaxMin(NamedTuple):
@@ -201,7 +207,7 @@ def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: 
     """Variance with Bessel's correction by default (``correction=1``), as in PyTorch."""
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = normalize_dims(dim, input.ndim, "var")
+    axes = _axes(dim, input.ndim, "var")
     centred = input - mean(input, dim=axes, keepdim=True)
     count = _count(input.shape, axes)
     denominator = count - correction
@@ -242,7 +248,7 @@ def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     (input,) = [to_tensor(input)]
     if input.dtype.kind != "f":
         input = cast(input, _dtype.get_default_dtype())
-    return _logsumexp(input, axes=normalize_dims(dim, input.ndim, "logsumexp"), keepdim=keepdim)
+    return _logsumexp(input, axes=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
 
 
 # ---- cumulative sum --------------------------------------------------------------------------
