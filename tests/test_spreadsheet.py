@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import chainrule as cr
+from chainrule.datasets import TWO_LAYER
 from chainrule.explain import spreadsheet
 from chainrule.explain.spreadsheet import (
-    DEFAULT_WEIGHTS,
     FIRST_DATA_ROW,
     PARAMETER_ROW,
     PARAMETERS,
@@ -25,6 +25,7 @@ from chainrule.explain.spreadsheet import (
 openpyxl = pytest.importorskip("openpyxl")
 
 STEPS = 30
+DEFAULT_WEIGHTS = TWO_LAYER.weights
 
 
 def engine_rows(lr: float, weights: tuple[float, ...], steps: int,
@@ -55,7 +56,7 @@ def engine_rows(lr: float, weights: tuple[float, ...], steps: int,
         row.update({f"∂E/∂w{j}": float(wt.grad.item()) for j, wt in enumerate(ws, start=1)})
         row.update({f"w{j}": v for j, v in enumerate(w, start=1)})
         rows.append(row)
-        w = [v - lr * float(wt.grad.item()) for v, wt in zip(w, ws)]
+        w = [v - lr * float(wt.grad.item()) for v, wt in zip(w, ws, strict=True)]
     return rows
 
 
@@ -80,14 +81,14 @@ def recalculate(path: Path, workdir: Path) -> Path:
 def sheet_rows(path: Path) -> list[dict[str, float]]:
     sheet = openpyxl.load_workbook(path, data_only=True).active
     header = [c.value for c in sheet[TABLE_HEADER_ROW]]
-    return [dict(zip(header, row))
+    return [dict(zip(header, row, strict=True))
             for row in sheet.iter_rows(min_row=FIRST_DATA_ROW, values_only=True)]
 
 
 def assert_same(got: list[dict[str, float]], expected: list[dict[str, float]]) -> None:
     assert len(got) == len(expected)
     assert list(got[0]) == list(expected[0]), "sheet columns differ from the engine's names"
-    for row_got, row_expected in zip(got, expected):
+    for row_got, row_expected in zip(got, expected, strict=True):
         for name, value in row_expected.items():
             cell = row_got[name]
             assert isinstance(cell, (int, float)), (

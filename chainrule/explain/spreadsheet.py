@@ -12,12 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-# The starting values of the course exercise the seed comes from (see SPEC.md, issue 4).
-DEFAULT_INPUTS = (0.05, 0.10)
-DEFAULT_TARGETS = (0.5, 0.5)
-DEFAULT_WEIGHTS = (0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55)
-DEFAULT_LR = 0.5
+from typing import Any
 
 WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
 GRADIENTS = tuple(f"∂E/∂w{k}" for k in range(1, 9))
@@ -137,10 +132,11 @@ def cell_formula(column: Column, row: int, columns: Sequence[Column]) -> str:
 
 
 def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", *, steps: int = 100,
-                      lr: float = DEFAULT_LR, inputs: Sequence[float] = DEFAULT_INPUTS,
-                      targets: Sequence[float] = DEFAULT_TARGETS,
-                      weights: Sequence[float] = DEFAULT_WEIGHTS,
-                      output_activation: str = "sigmoid") -> Path:
+                      example: Any = None, lr: float | None = None,
+                      inputs: Sequence[float] | None = None,
+                      targets: Sequence[float] | None = None,
+                      weights: Sequence[float] | None = None,
+                      output_activation: str | None = None) -> Path:
     """Write the seed network's gradient-descent training as live formulas.
 
     Row ``k`` of the table (iteration ``k``) holds the forward pass, the error and every
@@ -153,8 +149,11 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", *, steps: in
         Where to write the ``.xlsx``.
     steps : int
         Number of gradient-descent updates.
-    lr, inputs, targets, weights : the starting values (w1..w8 in the seeds' wiring).
-    output_activation : {"sigmoid", "identity"}
+    example : TwoLayerExample, optional
+        The starting values; ``chainrule.datasets.TWO_LAYER`` (the seed's) by default.
+    lr, inputs, targets, weights, output_activation : optional
+        Override the example's learning rate, inputs, targets, w1..w8 (the seeds' wiring) and
+        output activation ("sigmoid" or "identity").
 
     Returns
     -------
@@ -168,6 +167,15 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", *, steps: in
         raise ImportError("the spreadsheet export needs openpyxl: "
                           "pip install 'chainrule[spreadsheets]' (or pip install openpyxl)"
                           ) from error
+    if example is None:
+        from chainrule.datasets.seeds import TWO_LAYER
+
+        example = TWO_LAYER
+    lr = example.learning_rate if lr is None else lr
+    inputs = example.inputs if inputs is None else inputs
+    targets = example.targets if targets is None else targets
+    weights = example.weights if weights is None else weights
+    output_activation = output_activation or example.output_activation
     if steps < 0:
         raise ValueError(f"steps must be >= 0, not {steps}")
     if len(inputs) != 2 or len(targets) != 2 or len(weights) != 8:
@@ -184,8 +192,9 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", *, steps: in
                "Change a yellow cell (learning rate, input, target, starting weight) and every "
                "row recomputes.").font = bold
     values = [lr, *inputs, *targets, *weights]
-    for index, (name, value) in enumerate(zip(PARAMETERS, values), start=1):
-        sheet.cell(PARAMETER_HEADER_ROW, index, "learning rate" if name == "lr" else name).font = bold
+    for index, (name, value) in enumerate(zip(PARAMETERS, values, strict=True), start=1):
+        label = "learning rate" if name == "lr" else name
+        sheet.cell(PARAMETER_HEADER_ROW, index, label).font = bold
         cell = sheet.cell(PARAMETER_ROW, index, float(value))
         cell.fill = editable
 
@@ -198,7 +207,8 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", *, steps: in
         row = FIRST_DATA_ROW + k
         sheet.cell(row, 1, k)
         for index, column in enumerate(columns, start=2):
-            sheet.cell(row, index, cell_formula(column, row, columns)).number_format = "0.000000000"
+            cell = sheet.cell(row, index, cell_formula(column, row, columns))
+            cell.number_format = "0.000000000"
 
     sheet.column_dimensions["A"].width = 13
     for index in range(2, len(columns) + 2):

@@ -1,0 +1,348 @@
+"""Pictures as data: the computation graph of a recorded loss and the seed network's neurons
+and weights, as plain :class:`Graph` records; DOT text and Graphviz's SVG/PNG are views of them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GRAPHVIZ_MISSING = ("Graphviz's 'dot' is not installed, so only the DOT text was written; "
+                    "install it (Debian/Ubuntu: apt-get install graphviz, macOS: brew install "
+                    "graphviz) or paste the .dot file into any Graphviz viewer")
+
+
+class GraphvizMissingError(RuntimeError):
+    """Raised by :func:`render` when ``dot`` is not on PATH; the DOT text is written anyway."""
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A vertex: ``kind`` picks its look ("tensor", "parameter", "op", "input", "neuron",
+    "target", "loss"); ``lines`` are its label, first line the name."""
+
+    id: str
+    kind: str
+    lines: tuple[str, ...]
+    rank: int | None = None
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    tail: str
+    head: str
+    label: str = ""
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A picture as data. ``rank`` groups nodes into columns (left to right)."""
+
+    name: str
+    title: str
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def number(value: float) -> str:
+    """A value as the pictures print it: 6 significant digits, no trailing noise.
+
+    Examples
+    --------
+    >>> number(0.506874566764534), number(0.15), number(-3.1699e-04)
+    ('0.506875', '0.15', '-0.00031699')
+    """
+    text = f"{value:.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if -6 <= int(exponent) < -3:
+            return f"{value:.{5 - int(exponent)}f}".rstrip("0")
+    return text
+
+
+# ---- the seed network ----------------------------------------------------------------------
+
+# The seeds' wiring: (weight, from, to).
+SEED_WIRING = (("w1", "i1", "h1"), ("w2", "i2", "h1"), ("w3", "i1", "h2"), ("w4", "i2", "h2"),
+               ("w5", "a_h1", "o1"), ("w6", "a_h2", "o1"), ("w7", "a_h1", "o2"),
+               ("w8", "a_h2", "o2"))
+# Columns of the picture, left to right, as in the seeds' figure.
+SEED_LAYERS = (("i1", "i2"), ("h1", "h2"), ("a_h1", "a_h2"), ("o1", "o2"), ("a_o1", "a_o2"),
+               ("E1", "E2"), ("E_total",))
+
+
+def network_graph(values: Mapping[str, float] | None = None,
+                  gradients: Mapping[str, float] | None = None,
+                  output_activation: str = "sigmoid") -> Graph:
+    """The seed network's picture: neurons i1, i2, h1 → a_h1, …, a_o2, the errors E1, E2 and
+    E_total, edges labelled w1..w8 in the seeds' wiring.
+
+    Parameters
+    ----------
+    values : mapping, optional
+        Numbers to print under the names (``{"h1": 0.0275, "w1": 0.15, ...}``).
+    gradients : mapping, optional
+        ∂E_total/∂name for any name (``{"w5": 0.0129, ...}``), printed under the value.
+    output_activation : {"sigmoid", "identity"}
+        The label of the o → a_o edges.
+
+    Examples
+    --------
+    >>> g = network_graph()
+    >>> [e.label for e in g.edges if e.label.startswith("w")]
+    ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8']
+    """
+    values = dict(values or {})
+    gradients = dict(gradients or {})
+
+    def lines(name: str, joined: bool = False) -> tuple[str, ...]:
+        out = [name]
+        if name in values:
+            if joined:
+                out = [f"{name} = {number(values[name])}"]
+            else:
+                out.append(number(values[name]))
+        if name in gradients:
+            out.append(f"∂E/∂{name} = {number(gradients[name])}")
+        return tuple(out)
+
+    kinds = {"i": "input", "h": "neuron", "a": "neuron", "o": "neuron", "E": "loss"}
+    nodes = [GraphNode(name, kinds[name[0]], lines(name), rank)
+             for rank, layer in enumerate(SEED_LAYERS) for name in layer]
+    nodes += [GraphNode(t, "target", lines(t, joined=True)) for t in ("t1", "t2")]
+    activation = "σ" if output_activation == "sigmoid" else "identity"
+    edges = [GraphEdge(tail, head, "\n".join(lines(w, joined=True)))
+             for w, tail, head in SEED_WIRING]
+    edges += [GraphEdge(f"{p}{k}", f"a_{p}{k}", "σ" if p == "h" else activation)
+              for p in ("h", "o") for k in (1, 2)]
+    edges += [GraphEdge(f"a_o{k}", f"E{k}", "½(t−a)²") for k in (1, 2)]
+    edges += [GraphEdge(f"t{k}", f"E{k}", dashed=True) for k in (1, 2)]
+    edges += [GraphEdge(f"E{k}", "E_total", "+") for k in (1, 2)]
+    return Graph("network", "The seed network", tuple(nodes), tuple(edges))
+
+
+# ---- the computation graph of a recorded loss ----------------------------------------------
+
+SMALL = 6  # tensors with at most this many elements print every value
+
+
+def _array_text(array: Any) -> str:
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return number(float(array))
+    if array.size > SMALL:
+        return f"shape {tuple(array.shape)}, mean {number(float(array.mean()))}"
+    if array.ndim == 1:
+        return "[" + ", ".join(number(float(v)) for v in array) + "]"
+    rows = array.reshape(-1, array.shape[-1])
+    return "\n".join("[" + ", ".join(number(float(v)) for v in row) + "]" for row in rows)
+
+
+def _named(tensor: Any) -> bool:
+    names = tensor.element_names
+    return names is not None and names.size <= SMALL and names.shape == tuple(tensor.shape)
+
+
+def _tensor_title(tensor: Any, index: int) -> str:
+    if tensor.name:
+        return str(tensor.name)
+    if _named(tensor):
+        return "tensor"
+    return f"t{index}" + (f" {tuple(tensor.shape)}" if tensor.ndim else "")
+
+
+def _element_lines(tensor: Any, array: Any, prefix: str) -> list[str]:
+    """``w1 = 0.15   w2 = 0.2`` per row: element names next to their numbers."""
+    names = tensor.element_names.reshape(-1, tensor.element_names.shape[-1] if
+                                         tensor.element_names.ndim else 1)
+    values = array.reshape(names.shape)
+    return ["   ".join(f"{prefix}{n} = {number(float(v))}"
+                       for n, v in zip(row_names, row, strict=True))
+            for row_names, row in zip(names, values, strict=True)]
+
+
+def walk(loss: Any) -> tuple[list[Any], list[Any]]:
+    """The tensors and nodes recorded behind ``loss``, inputs before the ops that use them.
+
+    Iterative depth-first order over each node's inputs in argument order, so the same
+    program always gives the same order (STYLE principle 4).
+    """
+    tensors: dict[int, Any] = {}
+    nodes: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(loss, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if id(tensor) in tensors:
+            continue
+        node = tensor.grad_fn
+        if expanded or node is None:
+            tensors[id(tensor)] = tensor
+            if node is not None:
+                nodes[id(node)] = node
+            continue
+        if node.released:
+            raise RuntimeError("computation_graph: the graph behind this loss was freed by "
+                               "backward(); draw it before backward(), or call "
+                               "backward(retain_graph=True)")
+        stack.append((tensor, True))
+        stack.extend((t, False) for t in reversed(node.inputs))
+    return list(tensors.values()), list(nodes.values())
+
+
+def computation_graph(loss: Any, title: str | None = None, gradients: bool = True) -> Graph:
+    """The recorded graph behind a scalar ``loss``: one box per tensor (its name, value and
+    ∂loss/∂tensor) and one ellipse per op, edges in the direction of the forward pass.
+
+    The gradients come from the engine (``autograd.grad`` over every tensor that requires
+    one, graph retained), so the picture shows exactly what backward computes.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor(0.5, requires_grad=True); w.name = "W"
+    >>> z = w * 1.0; z.name = "z"
+    >>> loss = (z - 0.0) ** 2; loss.name = "Loss"
+    >>> g = computation_graph(loss)
+    >>> [n.lines for n in g.nodes if n.lines[0] in ("W", "Loss")]
+    [('W', '= 0.5', 'grad 1'), ('Loss', '= 0.25', 'grad 1')]
+    """
+    from chainrule.autograd import grad as autograd_grad
+
+    tensors, _ = walk(loss)
+    index = {id(t): i for i, t in enumerate(tensors)}
+    grads: dict[int, Any] = {}
+    if gradients and loss.requires_grad:
+        needing = [t for t in tensors if t.requires_grad]
+        found = autograd_grad(loss, needing, retain_graph=True, allow_unused=True)
+        grads = {id(t): g for t, g in zip(needing, found, strict=True) if g is not None}
+    nodes: list[GraphNode] = []
+    edges: list[GraphEdge] = []
+    for tensor in tensors:
+        i = index[id(tensor)]
+        kind = ("parameter" if tensor.requires_grad else "constant") if tensor.grad_fn is None \
+            else "tensor"
+        lines = [_tensor_title(tensor, i)]
+        grad = grads.get(id(tensor))
+        if _named(tensor):
+            lines += _element_lines(tensor, tensor._data, "")
+            if grad is not None:
+                lines += _element_lines(tensor, grad._data, "∂/∂")
+        else:
+            lines.append(f"= {_array_text(tensor._data)}")
+            if kind == "constant" and tensor.name is None:
+                lines = [_array_text(tensor._data)]  # a literal such as 0.5 speaks for itself
+            if grad is not None:
+                lines.append(f"grad {_array_text(grad._data)}")
+        nodes.append(GraphNode(f"t{i}", kind, tuple(lines)))
+        node = tensor.grad_fn
+        if node is not None:
+            nodes.append(GraphNode(f"op{i}", "op", (node.op.name,)))
+            edges += [GraphEdge(f"t{index[id(t)]}", f"op{i}") for t in node.inputs]
+            edges.append(GraphEdge(f"op{i}", f"t{i}"))
+    name = loss.name or "loss"
+    return Graph("computation", title or f"Computation graph of {name}", tuple(nodes),
+                 tuple(edges))
+
+
+# ---- DOT -----------------------------------------------------------------------------------
+
+_LOOK = {
+    "input": 'shape=circle, width=0.95, style=filled, fillcolor="#dbeafe", color="#1d4ed8"',
+    "neuron": 'shape=circle, width=0.95, style=filled, fillcolor="#dcfce7", color="#15803d"',
+    "target": 'shape=plaintext, fontcolor="#6b7280"',
+    "loss": 'shape=doublecircle, width=0.95, style=filled, fillcolor="#fee2e2", color="#b91c1c"',
+    "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6", color="#6b7280", fontsize=11',
+    "tensor": 'shape=box, style="rounded,filled", fillcolor="#dcfce7", color="#15803d"',
+    "parameter": 'shape=box, style="rounded,filled", fillcolor="#fef3c7", color="#b45309"',
+    "constant": 'shape=box, style="rounded,filled", fillcolor="#f9fafb", color="#9ca3af"',
+}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(graph: Graph) -> str:
+    """The graph as Graphviz DOT text; the same graph always gives the same text.
+
+    Examples
+    --------
+    >>> print(to_dot(Graph("g", "tiny", (GraphNode("t", "target", ("t",)),), ())), end="")
+    digraph "g" {
+      graph [rankdir=LR, fontname="Helvetica", labelloc=t, label="tiny", nodesep=0.35, ranksep=0.9];
+      node [fontname="Helvetica", fontsize=12];
+      edge [fontname="Helvetica", fontsize=11, color="#4b5563"];
+      "t" [label="t", shape=plaintext, fontcolor="#6b7280"];
+    }
+    """
+    out = [f"digraph {_quote(graph.name)} {{",
+           f"  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label={_quote(graph.title)}"
+           ", nodesep=0.35, ranksep=0.9];",
+           '  node [fontname="Helvetica", fontsize=12];',
+           '  edge [fontname="Helvetica", fontsize=11, color="#4b5563"];']
+    for node in graph.nodes:
+        out.append(f"  {_quote(node.id)} [label={_quote(chr(10).join(node.lines))}, "
+                   f"{_LOOK[node.kind]}];")
+    ranks: dict[int, list[str]] = {}
+    for node in graph.nodes:
+        if node.rank is not None:
+            ranks.setdefault(node.rank, []).append(node.id)
+    for rank in sorted(ranks):
+        out.append("  { rank=same; " + " ".join(_quote(i) + ";" for i in ranks[rank]) + " }")
+    for edge in graph.edges:
+        attrs = []
+        if edge.label:
+            attrs.append(f"label={_quote(edge.label)}")
+        if edge.dashed:
+            attrs.append("style=dashed")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        out.append(f"  {_quote(edge.tail)} -> {_quote(edge.head)}{suffix};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def render(graph: Graph | str, path: str | Path, formats: Sequence[str] = ("svg",)) -> list[Path]:
+    """Write ``path`` with suffix ``.dot`` and, with Graphviz's ``dot``, one file per format.
+
+    Returns the paths written, the ``.dot`` first. Without ``dot`` the DOT text is still
+    written and :class:`GraphvizMissingError` says how to install it.
+    """
+    dot_text = graph if isinstance(graph, str) else to_dot(graph)
+    base = Path(path)
+    if base.suffix in (".dot", ".svg", ".png", ".pdf"):
+        base = base.with_suffix("")
+    dot_path = base.with_name(base.name + ".dot")
+    dot_path.write_text(dot_text, encoding="utf-8")
+    written = [dot_path]
+    executable = shutil.which("dot")
+    if executable is None:
+        raise GraphvizMissingError(f"{GRAPHVIZ_MISSING} ({dot_path})")
+    for fmt in formats:
+        target = base.with_name(base.name + "." + fmt)
+        result = subprocess.run([executable, f"-T{fmt}", "-o", str(target)], input=dot_text,
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"dot -T{fmt} failed on {dot_path}: {result.stderr.strip()}")
+        written.append(target)
+    return written
+
+
+def svg_text(graph: Graph | str) -> str:
+    """The picture as SVG markup (for inlining in HTML); needs Graphviz's ``dot``."""
+    executable = shutil.which("dot")
+    if executable is None:
+        raise GraphvizMissingError(GRAPHVIZ_MISSING)
+    dot_text = graph if isinstance(graph, str) else to_dot(graph)
+    result = subprocess.run([executable, "-Tsvg"], input=dot_text, capture_output=True,
+                            text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot -Tsvg failed: {result.stderr.strip()}")
+    return result.stdout

@@ -1,0 +1,143 @@
+"""Learning-rate sweeps: the engine's numbers against an independent plain-Python training of
+the seed network (1e-12), carrying weights from one rate to the next, the table, JSON and the
+matplotlib figure."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainrule.datasets import TWO_LAYER, TWO_LAYER_IDENTITY_OUTPUT
+from chainrule.explain import curves
+from chainrule.explain.curves import (
+    DEFAULT_LRS,
+    save_figure,
+    sweep,
+    sweep_figure,
+    sweep_table,
+    train_seed_network,
+    training_figure,
+)
+
+
+def plain_python_training(lr: float, epochs: int, weights: tuple[float, ...],
+                          identity: bool = False) -> tuple[list[float], list[float], list[float]]:
+    """The seed network by hand: the chain rule written out, no engine. Returns the errors
+    (epochs + 1), the final weights and the final outputs."""
+    i1, i2, t1, t2 = 0.05, 0.10, 0.5, 0.5
+    w = list(weights)
+
+    def sigma(x: float) -> float:
+        return 1 / (1 + math.exp(-x))
+
+    errors = []
+    for epoch in range(epochs + 1):
+        a_h1 = sigma(w[0] * i1 + w[1] * i2)
+        a_h2 = sigma(w[2] * i1 + w[3] * i2)
+        o1 = w[4] * a_h1 + w[5] * a_h2
+        o2 = w[6] * a_h1 + w[7] * a_h2
+        a_o1, a_o2 = (o1, o2) if identity else (sigma(o1), sigma(o2))
+        errors.append(0.5 * (t1 - a_o1) ** 2 + 0.5 * (t2 - a_o2) ** 2)
+        if epoch == epochs:
+            return errors, w, [a_o1, a_o2]
+        d1 = (a_o1 - t1) * (1 if identity else a_o1 * (1 - a_o1))
+        d2 = (a_o2 - t2) * (1 if identity else a_o2 * (1 - a_o2))
+        dh1 = (d1 * w[4] + d2 * w[6]) * a_h1 * (1 - a_h1)
+        dh2 = (d1 * w[5] + d2 * w[7]) * a_h2 * (1 - a_h2)
+        grads = [dh1 * i1, dh1 * i2, dh2 * i1, dh2 * i2,
+                 d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2]
+        w = [wk - lr * gk for wk, gk in zip(w, grads, strict=True)]
+    raise AssertionError("unreachable")
+
+
+def close(got: list[float] | tuple[float, ...], expected: list[float], what: str) -> None:
+    assert len(got) == len(expected), what
+    for k, (a, b) in enumerate(zip(got, expected, strict=True)):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-18), (
+            f"{what}[{k}]: engine {a!r}, by hand {b!r}")
+
+
+def test_default_sweep_equals_plain_python() -> None:
+    result = sweep()
+    assert [run.lr for run in result.runs] == list(DEFAULT_LRS) and result.epochs == 100
+    for run in result.runs:
+        errors, weights, outputs = plain_python_training(run.lr, 100, TWO_LAYER.weights)
+        close(run.errors, errors, f"lr={run.lr} errors")
+        close(run.final_weights, weights, f"lr={run.lr} weights")
+        close(run.final_outputs, outputs, f"lr={run.lr} outputs")
+        assert run.start_weights == TWO_LAYER.weights
+    # a larger rate converges faster on this network
+    finals = [run.final_error for run in result.runs]
+    assert finals == sorted(finals, reverse=True)
+
+
+def test_carry_weights_starts_each_rate_where_the_last_ended() -> None:
+    result = sweep([0.1, 0.5, 1.0], epochs=20, carry_weights=True)
+    assert result.runs[0].start_weights == TWO_LAYER.weights
+    weights = TWO_LAYER.weights
+    for before, run in zip((None, *result.runs), result.runs, strict=False):
+        if before is not None:
+            assert run.start_weights == before.final_weights
+        errors, weights, _ = plain_python_training(run.lr, 20, weights)
+        close(run.errors, errors, f"lr={run.lr}")
+        assert run.errors[0] == pytest.approx(
+            before.final_error if before else run.errors[0], rel=1e-15)
+
+
+def test_identity_output_variant() -> None:
+    run = train_seed_network(0.2, 15, TWO_LAYER_IDENTITY_OUTPUT)
+    errors, weights, outputs = plain_python_training(0.2, 15, TWO_LAYER.weights, identity=True)
+    close(run.errors, errors, "errors")
+    close(run.final_outputs, outputs, "outputs")
+
+
+def test_table_and_json() -> None:
+    result = sweep([0.5, 2.0], epochs=5)
+    table = sweep_table(result)
+    lines = table.splitlines()
+    assert lines[0] == "learning-rate sweep: 5 epochs, weights reset for each rate"
+    assert lines[1].split() == ["lr", "E_total", "a_o1", "a_o2", *curves.WEIGHT_NAMES]
+    assert lines[2].split()[0] == "0.5" and lines[3].split()[0] == "2"
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["epochs"] == 5 and data["carry_weights"] is False
+    run = data["runs"][1]
+    assert run["lr"] == 2.0 and len(run["errors"]) == 6
+    assert run["final_error"] == result.runs[1].final_error
+    assert set(run["final_weights"]) == set(curves.WEIGHT_NAMES)
+    assert set(run["final_outputs"]) == {"a_o1", "a_o2"}
+
+
+def test_bad_sweeps_say_why() -> None:
+    with pytest.raises(ValueError, match="epochs"):
+        sweep(epochs=-1)
+    with pytest.raises(ValueError, match="learning rate"):
+        sweep([])
+
+
+def test_figures_are_written(tmp_path: Path) -> None:
+    result = sweep([0.1, 1.0], epochs=10)
+    png = save_figure(sweep_figure(result), tmp_path / "sweep.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    svg = save_figure(sweep_figure(result), tmp_path / "sweep.svg")
+    text = svg.read_text()
+    assert "<svg" in text
+    # same sweep, same SVG bytes (no date stamp)
+    again = save_figure(sweep_figure(result), tmp_path / "again.svg")
+    assert again.read_bytes() == svg.read_bytes()
+    carried = sweep([0.1, 1.0], epochs=10, carry_weights=True)
+    figure = sweep_figure(carried)
+    assert figure.axes[0].get_xlabel() == "epoch (cumulative)"
+    assert list(figure.axes[0].lines[1].get_xdata())[0] == 10
+    save_figure(figure, tmp_path / "carried.png")
+    curve = save_figure(training_figure(result.runs[0].errors), tmp_path / "curve.png")
+    assert curve.exists()
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[plots\]'"):
+        sweep_figure(sweep([0.5], epochs=1))

@@ -1,0 +1,158 @@
+"""Graph pictures: the seed network in the seeds' wiring, the computation graph of any recorded
+loss with the engine's values and gradients, deterministic DOT, Graphviz rendering, and a clear
+message when Graphviz is missing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.explain import graphs
+from chainrule.explain.graphs import (
+    GraphvizMissingError,
+    computation_graph,
+    network_graph,
+    number,
+    render,
+    to_dot,
+)
+from chainrule.nn.init import assign_
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz's dot is not installed (apt-get install graphviz)")
+
+EDGE = re.compile(r'^  "([^"]+)" -> "([^"]+)"(?: \[label="([^"]*)")?', re.M)
+
+
+def seed_loss() -> tuple[cr.Tensor, dict[str, cr.Tensor]]:
+    """The seed network as named scalars (so every neuron is one tensor node)."""
+    named: dict[str, cr.Tensor] = {}
+    for name, value in zip(("i1", "i2", "t1", "t2"), (0.05, 0.10, 0.5, 0.5), strict=True):
+        named[name] = cr.tensor(value, dtype=cr.float64)
+    for k, value in enumerate((0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55), start=1):
+        named[f"w{k}"] = cr.tensor(value, dtype=cr.float64, requires_grad=True)
+    n = named
+    n["h1"] = n["w1"] * n["i1"] + n["w2"] * n["i2"]
+    n["h2"] = n["w3"] * n["i1"] + n["w4"] * n["i2"]
+    n["a_h1"], n["a_h2"] = n["h1"].sigmoid(), n["h2"].sigmoid()
+    n["o1"] = n["w5"] * n["a_h1"] + n["w6"] * n["a_h2"]
+    n["o2"] = n["w7"] * n["a_h1"] + n["w8"] * n["a_h2"]
+    n["a_o1"], n["a_o2"] = n["o1"].sigmoid(), n["o2"].sigmoid()
+    n["E1"] = 0.5 * (n["t1"] - n["a_o1"]) ** 2
+    n["E2"] = 0.5 * (n["t2"] - n["a_o2"]) ** 2
+    n["E_total"] = n["E1"] + n["E2"]
+    for name, tensor in n.items():
+        tensor.name = name
+    return n["E_total"], n
+
+
+def test_network_picture_has_the_seeds_wiring() -> None:
+    dot = to_dot(network_graph())
+    edges = {(tail, head): label for tail, head, label in EDGE.findall(dot)}
+    assert {label: pair for pair, label in edges.items() if label.startswith("w")} == {
+        "w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
+        "w5": ("a_h1", "o1"), "w6": ("a_h2", "o1"), "w7": ("a_h1", "o2"), "w8": ("a_h2", "o2")}
+    for neuron in ("i1", "i2", "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E_total"):
+        assert f'"{neuron}" [label="{neuron}' in dot
+    assert edges[("E1", "E_total")] == "+" and edges[("E2", "E_total")] == "+"
+
+
+def test_network_picture_prints_values_and_gradients() -> None:
+    dot = to_dot(network_graph({"w5": 0.4, "a_h1": 0.506874566764534}, {"w5": 0.0128808186}))
+    assert 'label="w5 = 0.4\\n∂E/∂w5 = 0.0128808"' in dot
+    assert '"a_h1" [label="a_h1\\n0.506875"' in dot
+    identity = to_dot(network_graph(output_activation="identity"))
+    assert '"o1" -> "a_o1" [label="identity"]' in identity
+
+
+def test_same_program_same_dot() -> None:
+    first = to_dot(computation_graph(seed_loss()[0]))
+    second = to_dot(computation_graph(seed_loss()[0]))
+    assert first == second
+    assert to_dot(network_graph()) == to_dot(network_graph())
+
+
+def test_computation_graph_shows_the_engines_values_and_gradients() -> None:
+    loss, named = seed_loss()
+    picture = computation_graph(loss)
+    labels = {node.lines[0]: node.lines for node in picture.nodes if node.kind != "op"}
+    loss.backward(retain_graph=True)
+    for k in range(1, 9):
+        w = named[f"w{k}"]
+        expected = (f"w{k}", f"= {number(w.item())}", f"grad {number(w.grad.item())}")
+        assert labels[f"w{k}"] == expected
+    assert labels["a_h1"][1] == f"= {number(named['a_h1'].item())}"
+    assert labels["E_total"][2] == "grad 1"
+    assert labels["i1"] == ("i1", "= 0.05")  # a constant: no gradient
+    ops = [node.lines[0] for node in picture.nodes if node.kind == "op"]
+    assert ops.count("sigmoid") == 4 and "pow" in ops
+    # every op node has an edge out to its result and in from each input
+    ids = {node.id for node in picture.nodes}
+    assert all(edge.tail in ids and edge.head in ids for edge in picture.edges)
+
+
+def test_element_names_label_a_small_weight_matrix() -> None:
+    hidden = cr.zeros(2, 2, requires_grad=True)
+    assign_(hidden, [[0.15, 0.20], [0.25, 0.30]], names=[["w1", "w2"], ["w3", "w4"]], name="W1")
+    x = cr.tensor([0.05, 0.10])
+    loss = (hidden @ x).sigmoid().sum()
+    picture = computation_graph(loss)
+    node = next(n for n in picture.nodes if n.lines[0] == "W1")
+    assert node.kind == "parameter"
+    assert node.lines[1] == "w1 = 0.15   w2 = 0.2"
+    loss.backward()
+    grads = hidden.grad.numpy()
+    row = f"∂/∂w1 = {number(float(grads[0, 0]))}   ∂/∂w2 = {number(float(grads[0, 1]))}"
+    assert node.lines[3] == row
+
+
+def test_big_tensors_print_their_shape() -> None:
+    w = cr.ones(3, 4, requires_grad=True)
+    w.name = "W"
+    loss = (w * 2.0).sum()
+    node = next(n for n in computation_graph(loss).nodes if n.lines[0] == "W")
+    assert node.lines[1] == "= shape (3, 4), mean 1"
+    assert node.lines[2] == "grad shape (3, 4), mean 2"
+
+
+def test_a_freed_graph_says_what_to_do() -> None:
+    loss, _ = seed_loss()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        computation_graph(loss)
+
+
+@needs_dot
+def test_render_writes_dot_svg_and_png(tmp_path: Path) -> None:
+    loss, _ = seed_loss()
+    written = render(computation_graph(loss), tmp_path / "graph", formats=("svg", "png"))
+    assert [p.name for p in written] == ["graph.dot", "graph.svg", "graph.png"]
+    svg = written[1].read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "E_total" in svg
+    assert written[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    network_svg = graphs.svg_text(network_graph())
+    assert all(f">w{k}<" in network_svg for k in range(1, 9))
+
+
+def test_without_graphviz_the_dot_text_is_written_and_the_message_says_how(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
+    with pytest.raises(GraphvizMissingError, match="apt-get install graphviz") as caught:
+        render(network_graph(), tmp_path / "network.svg")
+    dot_file = tmp_path / "network.dot"
+    assert dot_file.read_text() == to_dot(network_graph())
+    assert str(dot_file) in str(caught.value)
+    assert not (tmp_path / "network.svg").exists()
+    with pytest.raises(GraphvizMissingError):
+        graphs.svg_text(network_graph())
+
+
+def test_number_format() -> None:
+    assert [number(v) for v in (0.0275, 1.0, -3.1699339591029e-4, 2.5468e-8, 1234567.0)] == [
+        "0.0275", "1", "-0.000316993", "2.5468e-08", "1.23457e+06"]
+    assert np.isclose(float(number(0.506874566764534)), 0.506875)
