@@ -1,0 +1,122 @@
+"""Convolution layers: Conv1d and Conv2d (cross-correlation, as PyTorch computes it)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule.nn import init
+from chainrule.nn.linear import _empty
+from chainrule.nn.module import Module
+from chainrule.ops import conv1d, conv2d
+from chainrule.tensor import Tensor
+
+
+def _tuple(value: int | tuple[int, ...], n: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+    return value
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, parameters, PyTorch's default init, repr."""
+
+    _dims = 0
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        n = self._dims
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) "
+                             f"must both be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"padding_mode={padding_mode!r} is not supported; "
+                                      "only 'zeros'")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid' or ints, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in _tuple(stride, n, "stride")):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n, "kernel_size")
+        self.stride = _tuple(stride, n, "stride")
+        self.padding = padding if isinstance(padding, str) else _tuple(padding, n, "padding")
+        self.dilation = _tuple(dilation, n, "dilation")
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
+        if bias:
+            self.bias = _empty((out_channels,), dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,) * self._dims:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) inputs, as ``torch.nn.Conv1d``; weight
+    (C_out, C_in/groups, k).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Conv1d(2, 4, 3, padding=1)(cr.zeros(1, 2, 10)).shape
+    (1, 4, 10)
+    """
+
+    _dims = 1
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return conv1d(input, self.weight, self.bias, self.stride[0], padding, self.dilation[0],
+                      self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) inputs, as ``torch.nn.Conv2d``; weight
+    (C_out, C_in/groups, kh, kw), default init as PyTorch's.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> conv = nn.Conv2d(1, 8, kernel_size=3)
+    >>> conv
+    Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1))
+    >>> conv(cr.zeros(2, 1, 28, 28)).shape
+    (2, 8, 26, 26)
+    """
+
+    _dims = 2
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)
