@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,6 +10,33 @@ import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import state
+
+
+def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Give an in-place method's NumPy shape errors the method's name and the shapes involved
+    (the try costs nothing until something fails)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        try:
+            return method(self, *args, **kwargs)
+        except ValueError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise _in_place_error(name, self, args, exc) from None
+
+    return wrapper
+
+
+def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> ValueError:
+    if "read-only" in str(exc):
+        return ValueError(f"{name}: this tensor is a broadcast view (from expand) and can't be "
+                          "written in place; .clone() it first")
+    shapes = [tuple(tensor.shape)] + [np.shape(_raw(a)) for a in args if a is not None]
+    listed = ", ".join(str(s) for s in shapes[:-1]) + " and " + str(shapes[-1])
+    return ValueError(f"{name}: shapes {listed} can't be broadcast into the tensor's own shape "
+                      f"{tuple(tensor.shape)}")
 
 
 class Tensor:
@@ -139,7 +167,8 @@ class Tensor:
                  inputs)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces it.
 
         Returns a function that removes the hook.
         """
@@ -280,48 +309,59 @@ class Tensor:
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
         self._inplace_check(what)
-        if array.dtype != self._data.dtype and self._data.dtype.kind != "f" and array.dtype.kind == "f":
+        if (array.dtype != self._data.dtype and self._data.dtype.kind != "f"
+                and array.dtype.kind == "f"):
             raise RuntimeError(f"{what}: result type {array.dtype} can't be cast to the "
                                f"tensor's dtype {self._data.dtype}")
         self._data[...] = array
         self._vbox[0] += 1
         return self
 
+    @_in_place
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         other = _raw(other)
         return self._set_data("add_", self._data + (other if alpha == 1 else alpha * other))
 
+    @_in_place
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         other = _raw(other)
         return self._set_data("sub_", self._data - (other if alpha == 1 else alpha * other))
 
+    @_in_place
     def mul_(self, other: Any) -> Tensor:
         return self._set_data("mul_", self._data * _raw(other))
 
+    @_in_place
     def div_(self, other: Any) -> Tensor:
         return self._set_data("div_", self._data / _raw(other))
 
+    @_in_place
     def addcmul_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
         return self._set_data("addcmul_", self._data + value * _raw(a) * _raw(b))
 
+    @_in_place
     def addcdiv_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
         return self._set_data("addcdiv_", self._data + value * _raw(a) / _raw(b))
 
+    @_in_place
     def pow_(self, exponent: Any) -> Tensor:
         return self._set_data("pow_", self._data ** _raw(exponent))
 
     def sqrt_(self) -> Tensor:
         return self._set_data("sqrt_", np.sqrt(self._data))
 
+    @_in_place
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return self._set_data("clamp_", np.clip(self._data, _raw(min), _raw(max)))
 
+    @_in_place
     def copy_(self, src: Any) -> Tensor:
         return self._set_data("copy_", np.asarray(_raw(src)))
 
     def zero_(self) -> Tensor:
         return self._set_data("zero_", np.zeros((), self._data.dtype))
 
+    @_in_place
     def fill_(self, value: Any) -> Tensor:
         return self._set_data("fill_", np.asarray(_raw(value)))
 
@@ -337,7 +377,13 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._inplace_check("__setitem__")
-        self._data[_ops.normalize_key(key)] = _raw(value)
+        key = _ops.normalize_key(key)
+        try:
+            self._data[key] = _raw(value)
+        except (ValueError, IndexError) as exc:
+            kind = IndexError if isinstance(exc, IndexError) else ValueError
+            raise kind(f"__setitem__: {exc} (tensor shape {tuple(self.shape)}, value shape "
+                       f"{np.shape(_raw(value))})") from None
         self._vbox[0] += 1
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -444,6 +490,21 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """Build the array for a new tensor with PyTorch's dtype inference (floats become float32)."""
     if isinstance(data, Tensor):
         data = data._data
+    try:
+        array = _infer_array(data, dtype)
+    except ValueError as exc:
+        if "inhomogeneous" in str(exc) or "sequence" in str(exc):
+            raise ValueError("tensor: the nested lists have different lengths; every row must "
+                             "have the same number of elements") from None
+        raise
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"can't build a tensor from {type(data).__name__} data (dtype "
+                        f"{array.dtype}): the data must be numbers, nested lists of numbers, or "
+                        "an array of them")
+    return array
+
+
+def _infer_array(data: Any, dtype: Any) -> np.ndarray:
     if dtype is not None:
         return np.array(data, dtype=_dtype.as_dtype(dtype))
     if isinstance(data, np.ndarray):
@@ -455,9 +516,6 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         return array.astype(_dtype.get_default_dtype(), copy=False)
     if array.dtype.kind in "iu":
         return array.astype(np.int64, copy=False)
-    if array.dtype.kind == "O":
-        raise TypeError(f"can't build a tensor from {type(data).__name__}: the data must be "
-                        "numbers, nested lists of numbers, or an array")
     return array
 
 

@@ -325,7 +325,11 @@ def clone(input: Tensor) -> Tensor:  # noqa: A002
 def _compare(name: str, ufunc: np.ufunc) -> Any:
     def function(input: Any, other: Any) -> Tensor:  # noqa: A002
         x, y = promote(input, other)
-        return Tensor._wrap(ufunc(x._data, y._data))
+        try:
+            return Tensor._wrap(ufunc(x._data, y._data))
+        except ValueError:
+            raise ValueError(f"{name}: shapes {tuple(x.shape)} and {tuple(y.shape)} can't be "
+                             "broadcast together") from None
 
     function.__name__ = name
     function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."

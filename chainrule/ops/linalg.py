@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote
-from chainrule.ops.shape import broadcast_shapes, reshape, transpose
+from chainrule.ops.shape import reshape, transpose
 from chainrule.tensor import Tensor
 
 
@@ -34,7 +34,12 @@ def _check(a: Tensor, b: Tensor, op: str) -> None:
         raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} don't line up "
                          f"({k_a} ≠ {k_b})")
     if a.ndim > 2 and b.ndim > 2:
-        broadcast_shapes(a.shape[:-2], b.shape[:-2], op=f"{op} (batch dimensions)")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"{op}: the batch dimensions of shapes {tuple(a.shape)} and "
+                             f"{tuple(b.shape)} can't be broadcast together ({tuple(a.shape[:-2])} "
+                             f"vs {tuple(b.shape[:-2])})") from None
 
 
 def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002

@@ -163,6 +163,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     if C % groups or O % groups or C // groups != Cg:
         raise ValueError(f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
                          f"groups={groups} expects {Cg * groups}")
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise ValueError(f"conv2d: bias of shape {tuple(bias.shape)} doesn't match the weight's "
+                         f"{O} output channels (expected ({O},))")
     if padding == "same":
         d = _pair(dilation, "dilation")
         total = (d[0] * (kh - 1), d[1] * (kw - 1))
@@ -187,6 +190,10 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
     if input.ndim != 3 or weight.ndim != 3:
         raise ValueError(f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
                          f"shapes {tuple(input.shape)} and {tuple(weight.shape)}")
+    if input.shape[1] != weight.shape[1] * groups:
+        raise ValueError(f"conv1d: input has {input.shape[1]} channels but weight "
+                         f"{tuple(weight.shape)} with groups={groups} expects "
+                         f"{weight.shape[1] * groups}")
     pad_arg = padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0]))
     if padding == "same":
         k = weight.shape[-1]

@@ -217,6 +217,7 @@ def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: 
 
 def std(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
         correction: float | None = None) -> Tensor:  # noqa: A002
+    dim = _axes(dim, input.ndim, "std")  # so a bad dim is reported as std's, not var's
     return sqrt(var(input, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
