@@ -201,7 +201,7 @@ def save(obj: Mapping[str, Any], f: str | os.PathLike[str],
     >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
     >>> save({"weight": cr.tensor([[1.0, 2.0]]), "steps": cr.tensor(3)}, path)
     >>> {k: v.tolist() for k, v in load(path).items()}
-    {'steps': 3, 'weight': [[1.0, 2.0]]}
+    {'weight': [[1.0, 2.0]], 'steps': 3}
     """
     path = Path(f)
     arrays, structure = _flatten(obj)

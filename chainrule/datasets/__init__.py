@@ -4,7 +4,6 @@ two moons, spirals, scikit-learn's 8×8 digits; plus MNIST and Fashion-MNIST fro
 Nothing here touches the network unless a dataset is created with ``download=True``.
 """
 
-from chainrule.datasets.digits import digits, digits_split_indices
 from chainrule.datasets.idx import IDXError, read_idx, write_idx
 from chainrule.datasets.mnist import MNIST, DownloadError, FashionMNIST, download_file
 from chainrule.datasets.seeds import (
@@ -14,6 +13,7 @@ from chainrule.datasets.seeds import (
     OneWeightExample,
     TwoLayerExample,
 )
+from chainrule.datasets.sklearn_digits import digits, digits_split_indices
 from chainrule.datasets.synthetic import moons, spirals, xor
 
 __all__ = ["MNIST", "ONE_WEIGHT", "TWO_LAYER", "TWO_LAYER_IDENTITY_OUTPUT", "DownloadError",

@@ -95,8 +95,8 @@ class MNIST(Dataset):
     (uint8, (N, H, W)) and ``targets`` (int64, (N,)) hold the whole split as tensors.
     """
 
-    base_url: ClassVar[str] = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-    checksums: ClassVar[dict[str, str]] = {
+    base_url: str = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    checksums: dict[str, str] = {
         "train-images-idx3-ubyte.gz": "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "train-labels-idx1-ubyte.gz": "md5:d53e105ee54ea40749a09fcbcd1e9432",
         "t10k-images-idx3-ubyte.gz": "md5:9fb629c4189551a2d022fa330f9573f3",
@@ -195,8 +195,8 @@ class MNIST(Dataset):
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: MNIST's file names and format, clothing classes."""
 
-    base_url: ClassVar[str] = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-    checksums: ClassVar[dict[str, str]] = {
+    base_url: str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    checksums: dict[str, str] = {
         "train-images-idx3-ubyte.gz": "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
         "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
         "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",

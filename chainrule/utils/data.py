@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import _dtype
 from chainrule import random as _random
 from chainrule.tensor import Tensor
 
