@@ -141,7 +141,8 @@ sign = _unary("sign", np.sign, lambda grad, out, x: grad * 0, (r"\operatorname{s
 
 def _erf_array(x: np.ndarray) -> np.ndarray:
     # NumPy has no erf; math.erf is exact to the last bit, which the PyTorch comparison needs
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    # asarray: on a 0-d input frompyfunc returns a bare Python float
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
 erf = _unary("erf", _erf_array,

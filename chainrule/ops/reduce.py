@@ -11,7 +11,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import cast, exp, sqrt
+from chainrule.ops.elementwise import cast, exp, sqrt, where
 from chainrule.ops.shape import expand, normalize_dims, reshape
 from chainrule.tensor import Tensor
 
@@ -215,10 +215,20 @@ def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: 
     return total / denominator if denominator > 0 else total * np.inf
 
 
+def _std_grad(grad: Tensor, out: Tensor, variance: Tensor) -> Tensor:
+    # d sqrt(v)/dv = 1 / (2 std); PyTorch gives a zero-variance slice a zero gradient, not inf
+    zero = out == 0
+    return where(zero, 0.0, grad / (where(zero, 1.0, out) * 2))
+
+
+_std = Primitive("std", np.sqrt, grads=[_std_grad], saves=(), saves_out=True,
+                 tex=(r"\sqrt{\operatorname{var}(x)}", [r"\frac{1}{2 \operatorname{std}(x)}"]))
+
+
 def std(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
         correction: float | None = None) -> Tensor:  # noqa: A002
     dim = _axes(dim, input.ndim, "std")  # so a bad dim is reported as std's, not var's
-    return sqrt(var(input, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
+    return _std(var(input, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
 def var_mean(input: Tensor, dim: Dims = None, unbiased: bool | None = None,
