@@ -269,6 +269,25 @@ class Tensor:
     def bool(self) -> Tensor:
         return _ops.cast(self, _dtype.bool_)
 
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _ops.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        return _ops.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
     def cpu(self) -> Tensor:
         return self
 
@@ -526,7 +545,8 @@ _METHODS = (
     "isnan isfinite sum mean amax amin max min prod var std logsumexp argmax argmin all any "
     "norm cumsum reshape view flatten squeeze unsqueeze transpose permute expand expand_as "
     "broadcast_to split chunk gather scatter_add index_select masked_fill matmul mm bmm "
-    "softmax log_softmax view_as repeat t"
+    "softmax log_softmax view_as repeat t unbind flip clamp_min clamp_max isinf logical_and "
+    "logical_or logical_xor take_along_dim unflatten dot outer allclose"
 ).split()
 
 

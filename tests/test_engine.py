@@ -83,10 +83,10 @@ def _backward_seconds(n: int) -> float:
 
 
 def test_backward_time_grows_linearly_with_chain_length():
-    small = min(_backward_seconds(20_000) for _ in range(2))
-    large = _backward_seconds(40_000)
-    # linear gives ~2x; a quadratic walk would give 4x. Loose, because the machine is shared.
-    assert large < 3.5 * small, (small, large)
+    small = min(_backward_seconds(10_000) for _ in range(3))
+    large = min(_backward_seconds(30_000) for _ in range(2))
+    # linear gives ~3x; a quadratic walk would give 9x. Loose, because the machine is shared.
+    assert large < 6 * small, (small, large)
 
 
 # ---- retain_graph and the freed graph -----------------------------------------------------------
@@ -424,6 +424,58 @@ def test_in_place_change_through_a_view_bumps_the_base_version():
         y.backward()
 
 
+VIEWS = {
+    "index": lambda x: x[0],
+    "slice": lambda x: x[:, 1:],
+    "T": lambda x: x.T,
+    "transpose": lambda x: x.transpose(0, 1),
+    "permute": lambda x: x.permute(1, 0),
+    "reshape": lambda x: x.reshape(6),
+    "view": lambda x: x.view(3, 2),
+    "flatten": lambda x: x.flatten(),
+    "unsqueeze": lambda x: x.unsqueeze(0),
+    "split": lambda x: x.split(1)[1],
+    "unbind": lambda x: x.unbind(0)[1],
+    "detach": lambda x: x.detach(),
+    "view_of_view": lambda x: x.reshape(6)[2:],
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_in_place_change_through_any_view_is_reported(name):
+    w = leaf(np.ones((2, 3)))
+    x = leaf(np.arange(6.0).reshape(2, 3), requires_grad=False)
+    y = (w * x).sum()
+    view = VIEWS[name](x)
+    assert view._vbox is x._vbox
+    with cr.no_grad():
+        view.mul_(2.0)
+    with pytest.raises(RuntimeError, match="mul: input 1"):
+        y.backward()
+
+
+def test_change_to_base_is_seen_by_a_saved_view():
+    w = leaf([1.0, 2.0, 3.0])
+    x = leaf(np.ones((2, 3)), requires_grad=False)
+    y = (w * x[0]).sum()  # the saved tensor is the view
+    with cr.no_grad():
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match="mul: input 1"):
+        y.backward()
+
+
+def test_a_copying_reshape_has_its_own_version_counter():
+    x = leaf(np.arange(6.0).reshape(2, 3), requires_grad=False)
+    w = leaf(np.ones((2, 3)))
+    y = (w * x).sum()
+    copy = x.T.reshape(6)  # NumPy must copy here, as PyTorch does
+    assert copy._vbox is not x._vbox
+    with cr.no_grad():
+        copy.mul_(2.0)
+    y.backward()  # x itself never changed
+    np.testing.assert_array_equal(w.grad.numpy(), np.arange(6.0).reshape(2, 3))
+
+
 def test_in_place_change_of_saved_output_is_reported():
     x = leaf([1.0, 2.0])
     y = x.exp()  # exp's rule reads its output
@@ -565,6 +617,24 @@ def test_grad_input_must_require_grad():
     x = leaf([1.0])
     with pytest.raises(RuntimeError, match="input 1 does not require grad"):
         cr.autograd.grad((x * 2.0).sum(), [x, leaf([1.0], requires_grad=False)])
+
+
+def test_grad_runs_no_hooks_of_leaves_it_was_not_asked_for():
+    x, z = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    calls = []
+    z.register_hook(lambda grad: calls.append("z"))
+    x.register_hook(lambda grad: calls.append("x") or grad * 2.0)
+    (gx,) = cr.autograd.grad((x * z).sum(), x)
+    assert calls == ["x"]
+    np.testing.assert_array_equal(gx.numpy(), [6.0, 8.0])  # the hook's replacement is returned
+
+
+def test_backward_inputs_can_be_a_non_leaf():
+    x, z = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    h = x * 2.0
+    (h * z).sum().backward(inputs=[h])
+    np.testing.assert_array_equal(h.grad.numpy(), [3.0, 4.0])
+    assert x.grad is None and z.grad is None
 
 
 def test_grad_does_not_fill_retained_grads():

@@ -93,14 +93,15 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
                 if not retain_graph:
                     node.release()
             for tensor, grad in leaf_grads.values():
+                index = wanted.get(id(tensor)) if wanted is not None else None
+                if wanted is not None and index is None:
+                    continue  # a leaf grad() wasn't asked for: no hooks, as in PyTorch
                 for hook in tensor._hooks or ():
                     replaced = hook(grad)
                     if replaced is not None:
                         grad = replaced
-                if wanted is not None:
-                    index = wanted.get(id(tensor))
-                    if index is not None:
-                        results[index] = grad
+                if index is not None:
+                    results[index] = grad
                 elif accumulate:
                     _accumulate(tensor, grad, create_graph)
     finally:

@@ -68,7 +68,7 @@ class Primitive:
             # costs nothing until something fails.
             raise _forward_error(self, inputs, exc) from None
         out = Tensor._wrap(out_data)
-        if self.view and out_data.base is not None:
+        if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
             out._vbox = inputs[0]._vbox
         if state.grad_enabled and out_data.dtype.kind == "f":
             for t in inputs:
@@ -131,6 +131,13 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
+
+
+def _shares(out: np.ndarray, source: np.ndarray) -> bool:
+    """Whether a view op's result is a real view (one version counter) and not a copy, as a
+    reshape of a transposed array is. Identity checks first; the memory-range test is rarer."""
+    base = out.base
+    return base is source or base is source.base or np.may_share_memory(out, source)
 
 
 def _forward_error(op: Primitive, inputs: tuple[Tensor, ...], exc: Exception) -> Exception:
