@@ -11,7 +11,7 @@ Examples
 1.0
 """
 
-from chainrule import autograd, nn, optim, utils
+from chainrule import autograd, datasets, nn, optim, serialization, utils
 from chainrule._dtype import (
     bool_,
     float16,
@@ -35,6 +35,7 @@ from chainrule.autograd.grad_mode import (
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import abs, all, any, max, min, pow, sum  # noqa: A004
 from chainrule.random import manual_seed
+from chainrule.serialization import CheckpointError, load, save
 from chainrule.tensor import Tensor
 
 __version__ = "0.1.0"
