@@ -190,6 +190,16 @@ def test_backward_gradient_broadcast_input_is_summed_back():
     np.testing.assert_array_equal(b.grad.numpy(), [[6.0], [6.0]])
 
 
+def test_root_gradient_takes_the_output_dtype():
+    x = cr.ones(2, requires_grad=True)  # float32
+    x.backward(cr.ones(2, dtype=cr.float64))  # a leaf as the root
+    (x * 2.0).backward(cr.ones(2, dtype=cr.float64))
+    assert x.grad.dtype == cr.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    (g,) = cr.autograd.grad(x * 1.0, x, grad_outputs=[[1.0, 1.0]])  # a list is accepted too
+    assert g.dtype == cr.float32
+
+
 def test_backward_inputs_only_accumulates_those():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     y = (a * b).sum()

@@ -45,6 +45,8 @@ def _root_grads(outputs: list[Tensor], grad_outputs: list | None, op: str) -> li
         if tuple(given.shape) != tuple(out.shape):
             raise RuntimeError(f"{op}: gradient of shape {tuple(given.shape)} doesn't match output "
                                f"{i} of shape {tuple(out.shape)}")
+        if given.dtype != out.dtype:
+            given = given.to(out.dtype)  # as PyTorch: a leaf's .grad keeps the leaf's dtype
         grads.append(given)
     return grads
 
