@@ -694,7 +694,9 @@ def assert_close(op: str, what: str, got: np.ndarray, expected: np.ndarray, rtol
     else:
         both_nan = np.isnan(got) & np.isnan(expected)
         same_inf = np.isinf(expected) & (got == expected)
-        bad = ~(both_nan | same_inf | (np.abs(got - expected) <= atol + rtol * np.abs(expected)))
+        with np.errstate(invalid="ignore"):  # inf - inf where both are inf: handled above
+            close = np.abs(got - expected) <= atol + rtol * np.abs(expected)
+        bad = ~(both_nan | same_inf | close)
     if np.any(bad):
         error = np.where(bad, np.abs(got.astype(np.float64) - expected.astype(np.float64)), -1)
         error = np.nan_to_num(error, nan=np.inf)
