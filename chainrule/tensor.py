@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import state
+
+if TYPE_CHECKING:
+    from chainrule.autograd.node import Node
 
 
 def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -62,7 +65,7 @@ class Tensor:
         self._data = array
         self.requires_grad = False
         self.grad: Tensor | None = None
-        self.grad_fn = None
+        self.grad_fn: Node | None = None
         self._vbox = [0]
         self._hooks: list[Callable] | None = None
         self._retains_grad = False

@@ -2,7 +2,6 @@
 
 from chainrule.autograd import functional
 from chainrule.autograd.functional_api import backward, grad
-from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.autograd.grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -12,6 +11,7 @@ from chainrule.autograd.grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.autograd.node import Node, Primitive
 
 __all__ = ["GradcheckError", "Node", "Primitive", "backward", "detect_anomaly", "enable_grad",

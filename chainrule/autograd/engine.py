@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 
 def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
-    """Step 1: walk the graph from the roots with an explicit stack, counting edges into each node."""
+    """Step 1: walk the graph from the roots with an explicit stack, counting edges into each
+    node."""
     consumers: dict[Node, int] = {}
-    stack = []
+    stack: list[Node] = []
     for root in roots:
         if root not in consumers:
             consumers[root] = 0
@@ -56,7 +57,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
     # Leaf gradients are summed over all paths before hooks run and .grad is touched, as in PyTorch.
-    leaf_grads: dict[int, list] = {}
+    leaf_grads: dict[int, list[Any]] = {}
 
     def deliver_leaf(tensor: Tensor, grad: Tensor) -> None:
         entry = leaf_grads.get(id(tensor))
@@ -65,15 +66,15 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
         else:
             entry[1] = entry[1] + grad
 
-    root_nodes = []
-    pending: dict[Node, list] = {}  # node -> [accumulated grad, its output tensor (kept alive)]
+    root_nodes: list[Node] = []
+    pending: dict[Node, list[Any]] = {}  # node -> [summed grad, its output (kept alive)]
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
     anomaly = state.anomaly
     state.anomaly = False
     try:
         with set_grad_enabled(create_graph):
-            for root, grad in zip(roots, root_grads):
+            for root, grad in zip(roots, root_grads, strict=True):
                 if root.grad_fn is None:
                     deliver_leaf(root, grad)
                     continue
@@ -110,9 +111,9 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
 
 
 def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
-                   results: list, deliver_leaf, consumers: dict[Node, int],
-                   pending: dict[Node, list], ready: list[Node], sum_to,
-                   anomaly: bool) -> None:
+                   results: list[Tensor | None], deliver_leaf: Callable[[Tensor, Tensor], None],
+                   consumers: dict[Node, int], pending: dict[Node, list[Any]], ready: list[Node],
+                   sum_to: Callable[..., Tensor], anomaly: bool) -> None:
     """Steps 2-3: finish one node's output gradient, then send a gradient to each input."""
     if node.inputs is None:
         raise RuntimeError(

@@ -10,8 +10,10 @@ import numpy as np
 from chainrule.autograd.functional_api import grad
 from chainrule.autograd.grad_mode import enable_grad
 
+Func = Callable[..., Any]
 
-def _tuple(value: Any) -> tuple[tuple, bool]:
+
+def _tuple(value: Any) -> tuple[tuple[Any, ...], bool]:
     from chainrule.tensor import Tensor
 
     if isinstance(value, Tensor):
@@ -19,7 +21,7 @@ def _tuple(value: Any) -> tuple[tuple, bool]:
     return tuple(value), False
 
 
-def _prepare(inputs: Any, create_graph: bool) -> tuple[tuple, bool]:
+def _prepare(inputs: Any, create_graph: bool) -> tuple[tuple[Any, ...], bool]:
     """Fresh leaves that require grad (views of the caller's tensors)."""
     xs, single = _tuple(inputs)
     prepared = []
@@ -37,13 +39,14 @@ def _zeros_for(x: Any) -> Any:
     return Tensor._wrap(np.zeros(x.shape, x.dtype))
 
 
-def _grads(outputs: Any, inputs: tuple, grad_outputs: Any, create_graph: bool) -> tuple:
+def _grads(outputs: Any, inputs: tuple[Any, ...], grad_outputs: Any,
+           create_graph: bool) -> tuple[Any, ...]:
     found = grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create_graph,
                  allow_unused=True)
-    return tuple(_zeros_for(x) if g is None else g for x, g in zip(inputs, found))
+    return tuple(_zeros_for(x) if g is None else g for x, g in zip(inputs, found, strict=True))
 
 
-def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
+def vjp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple[Any, ...]:
     """(func(inputs), vᵀJ): one backward pass."""
     from chainrule.tensor import Tensor
 
@@ -63,7 +66,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
     return outputs, (result[0] if single else result)
 
 
-def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
+def jvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple[Any, ...]:
     """(func(inputs), J v), computed by differentiating the (linear) vjp with respect to its
     cotangent: the double-backward trick, so no forward-mode rules are needed."""
     from chainrule.tensor import Tensor
@@ -79,11 +82,12 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
         vs, _ = _tuple(v)
         dummies = [Tensor._wrap(np.zeros(o.shape, o.dtype)).requires_grad_(True) for o in outs]
         grads_x = _grads(list(outs), xs, dummies, create_graph=True)
-        connected = [(g, vv) for g, vv in zip(grads_x, vs) if g.requires_grad]
+        connected = [(g, vv) for g, vv in zip(grads_x, vs, strict=True) if g.requires_grad]
         if connected:
             found = grad([g for g, _ in connected], dummies, [vv for _, vv in connected],
                          retain_graph=True, create_graph=create_graph, allow_unused=True)
-            result = tuple(_zeros_for(d) if g is None else g for d, g in zip(dummies, found))
+            result = tuple(_zeros_for(d) if g is None else g
+                           for d, g in zip(dummies, found, strict=True))
         else:
             result = tuple(_zeros_for(d) for d in dummies)
     if not create_graph:
@@ -92,7 +96,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
     return (outs[0] if single_out else outs), (result[0] if single_out else result)
 
 
-def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
+def jacobian(func: Func, inputs: Any, create_graph: bool = False) -> Any:
     """The Jacobian of each output with respect to each input, shape ``out.shape + in.shape``."""
     from chainrule.ops.shape import reshape, stack
     from chainrule.tensor import Tensor
@@ -118,7 +122,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     return table[0] if single_out else tuple(table)
 
 
-def hessian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
+def hessian(func: Func, inputs: Any, create_graph: bool = False) -> Any:
     """The Hessian of a scalar function: the Jacobian of its gradient."""
     xs, single = _tuple(inputs)
 
@@ -133,14 +137,14 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     return jacobian(gradient, xs[0] if single else xs, create_graph=create_graph)
 
 
-def hvp(func: Callable, inputs: Any, v: Any, create_graph: bool = False) -> tuple:
+def hvp(func: Func, inputs: Any, v: Any, create_graph: bool = False) -> tuple[Any, ...]:
     """(func(inputs), H v) for a scalar function, by differentiating ⟨∇f, v⟩."""
     with enable_grad():
         xs, single = _prepare(inputs, create_graph)
         out = func(*xs)
         vs, _ = _tuple(v)
         grads_x = _grads([out], xs, None, create_graph=True)
-        inner = sum((g * vv).sum() for g, vv in zip(grads_x, vs))
+        inner = sum((g * vv).sum() for g, vv in zip(grads_x, vs, strict=True))
         result = _grads([inner], xs, None, create_graph)
     if not create_graph:
         out = out.detach()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
 
-def _as_list(value: Tensor | Sequence[Tensor] | None) -> list | None:
+def _as_list(value: Tensor | Sequence[Tensor] | None) -> list[Any] | None:
     from chainrule.tensor import Tensor
 
     if value is None:
@@ -23,7 +23,7 @@ def _as_list(value: Tensor | Sequence[Tensor] | None) -> list | None:
     return list(value)
 
 
-def _root_grads(outputs: list[Tensor], grad_outputs: list | None, op: str) -> list[Tensor]:
+def _root_grads(outputs: list[Tensor], grad_outputs: list[Any] | None, op: str) -> list[Tensor]:
     """The seed gradient of each output: ones for a scalar, else the one the caller gave."""
     from chainrule.tensor import Tensor
 
@@ -51,20 +51,21 @@ def _root_grads(outputs: list[Tensor], grad_outputs: list | None, op: str) -> li
     return grads
 
 
-def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence | None = None,
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence[Any] | None = None,
              retain_graph: bool | None = None, create_graph: bool = False,
              inputs: Sequence[Tensor] | None = None) -> None:
-    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad`` (``torch.autograd.backward``)."""
+    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
+    (``torch.autograd.backward``)."""
     outputs = _as_list(tensors) or []
     grads = _root_grads(outputs, _as_list(grad_tensors), "backward()")
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
-        inputs = _as_list(inputs)
-        found = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs)
+        targets = _as_list(inputs) or []
+        found = run_backward(outputs, grads, retain_graph, create_graph, inputs=targets)
         from chainrule.autograd.engine import _accumulate
 
-        for tensor, grad in zip(inputs, found):
+        for tensor, grad in zip(targets, found, strict=True):
             if grad is not None:
                 _accumulate(tensor, grad, create_graph)
         return
@@ -72,7 +73,7 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence | None =
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Tensor | Sequence | None = None, retain_graph: bool | None = None,
+         grad_outputs: Tensor | Sequence[Any] | None = None, retain_graph: bool | None = None,
          create_graph: bool = False, allow_unused: bool = False,
          materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
@@ -98,7 +99,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         retain_graph = create_graph
     found = run_backward(outs, grads, retain_graph, create_graph, inputs=ins)
     results = []
-    for i, (tensor, g) in enumerate(zip(ins, found)):
+    for i, (tensor, g) in enumerate(zip(ins, found, strict=True)):
         if g is None:
             if materialize_grads:
                 g = Tensor._wrap(np.zeros(tensor.shape, tensor.dtype))

@@ -51,19 +51,19 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):
+class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
     """Ops inside record no graph (as ``torch.no_grad``)."""
 
     mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
     """Ops inside record a graph again, even within ``no_grad``."""
 
     mode = True
 
 
-class set_grad_enabled(_GradModeContext):
+class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self._before = state.grad_enabled
@@ -79,7 +79,7 @@ class set_grad_enabled(_GradModeContext):
         return super().__call__(func)
 
 
-class detect_anomaly:
+class detect_anomaly:  # noqa: N801 - PyTorch's name
     """Raise as soon as an op first produces NaN/Inf, forward or backward, naming the op.
 
     Use as a context manager; ``set_detect_anomaly(True)`` switches it on globally.

@@ -10,28 +10,31 @@ import numpy as np
 from chainrule.autograd.functional_api import grad as autograd_grad
 from chainrule.autograd.grad_mode import no_grad
 
+Func = Callable[..., Any]
+
 
 class GradcheckError(RuntimeError):
     """Analytic and numeric gradients disagree; the message names the input and element."""
 
 
-def _as_tuple(value: Any) -> tuple:
+def _as_tuple(value: Any) -> tuple[Any, ...]:
     from chainrule.tensor import Tensor
 
     return (value,) if isinstance(value, Tensor) else tuple(value)
 
 
-def _outputs(func: Callable, inputs: tuple) -> list:
+def _outputs(func: Func, inputs: tuple[Any, ...]) -> list[Any]:
     return [o for o in _as_tuple(func(*inputs))]
 
 
-def _flat_outputs(func: Callable, inputs: tuple) -> np.ndarray:
+def _flat_outputs(func: Func, inputs: tuple[Any, ...]) -> np.ndarray:
     outs = _outputs(func, inputs)  # grad mode stays on: gradgradcheck's func differentiates
     return np.concatenate([np.asarray(o._data, dtype=np.float64).ravel() for o in outs]) \
         if outs else np.zeros(0)
 
 
-def _analytic_vjp(func: Callable, inputs: tuple, diff: list[int], v: np.ndarray) -> list[np.ndarray]:
+def _analytic_vjp(func: Func, inputs: tuple[Any, ...], diff: list[int],
+                  v: np.ndarray) -> list[np.ndarray]:
     """vᵀJ for each differentiable input, from one backward pass."""
     from chainrule.tensor import Tensor
 
@@ -47,10 +50,10 @@ def _analytic_vjp(func: Callable, inputs: tuple, diff: list[int], v: np.ndarray)
         return [np.zeros(inputs[i].shape) for i in diff]
     found = autograd_grad(used, [inputs[i] for i in diff], grads_out, allow_unused=True)
     return [np.zeros(inputs[i].shape) if g is None else np.asarray(g._data, np.float64)
-            for i, g in zip(diff, found)]
+            for i, g in zip(diff, found, strict=True)]
 
 
-def _numeric_directional(func: Callable, inputs: tuple, directions: dict[int, np.ndarray],
+def _numeric_directional(func: Func, inputs: tuple[Any, ...], directions: dict[int, np.ndarray],
                          eps: float) -> np.ndarray:
     """(f(x + eps u) - f(x - eps u)) / 2 eps, perturbing the inputs' arrays in place."""
     originals = {i: inputs[i]._data.copy() for i in directions}
@@ -64,10 +67,11 @@ def _numeric_directional(func: Callable, inputs: tuple, directions: dict[int, np
     finally:
         for i, original in originals.items():
             inputs[i]._data[...] = original
-    return (plus - minus) / (2 * eps)
+    difference: np.ndarray = (plus - minus) / (2 * eps)
+    return difference
 
 
-def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck(func: Func, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, raise_exception: bool = True, fast_mode: bool | None = None,
               max_elements: int = 2000, seed: int = 0) -> bool:
     """Compare backward's gradients of ``func(*inputs)`` with central differences.
@@ -108,7 +112,7 @@ def gradcheck(func: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5
     return True
 
 
-def _check_full(func: Callable, inputs: tuple, diff: list[int], n_out: int, eps: float,
+def _check_full(func: Func, inputs: tuple[Any, ...], diff: list[int], n_out: int, eps: float,
                 atol: float, rtol: float) -> None:
     for position, i in enumerate(diff):
         size = inputs[i].numel()
@@ -126,17 +130,19 @@ def _check_full(func: Callable, inputs: tuple, diff: list[int], n_out: int, eps:
         bad = ~np.isclose(analytic, numeric, rtol=rtol, atol=atol)
         if bad.any():
             error = np.abs(analytic - numeric)
-            row, col = np.unravel_index(np.argmax(np.where(bad, error, -1)), error.shape)
+            row, col = (int(k) for k in np.unravel_index(np.argmax(np.where(bad, error, -1)),
+                                                         error.shape))
             element = np.unravel_index(col, inputs[i].shape) if inputs[i].ndim else ()
             raise GradcheckError(
                 f"gradcheck: Jacobian mismatch for input {i}, output element {row}, input "
-                f"element {tuple(int(e) for e in element)}: analytic {float(analytic[row, col])!r}, "
-                f"numeric {float(numeric[row, col])!r} (|diff| {error[row, col]:.3g}; "
+                f"element {tuple(int(e) for e in element)}: analytic "
+                f"{float(analytic[row, col])!r}, numeric {float(numeric[row, col])!r} "
+                f"(|diff| {error[row, col]:.3g}; "
                 f"{int(bad.sum())} of {bad.size} entries outside rtol={rtol}, atol={atol})")
         del position
 
 
-def _check_directions(func: Callable, inputs: tuple, diff: list[int], n_out: int, eps: float,
+def _check_directions(func: Func, inputs: tuple[Any, ...], diff: list[int], n_out: int, eps: float,
                       atol: float, rtol: float, seed: int, trials: int = 3) -> None:
     rng = np.random.default_rng(seed)
     for trial in range(trials):
@@ -154,8 +160,9 @@ def _check_directions(func: Callable, inputs: tuple, diff: list[int], n_out: int
                 f"numeric {n!r}")
 
 
-def _locate(func: Callable, inputs: tuple, v: np.ndarray, vjps: dict[int, np.ndarray],
-            directions: dict[int, np.ndarray], eps: float) -> tuple[int, tuple, float, float]:
+def _locate(func: Func, inputs: tuple[Any, ...], v: np.ndarray, vjps: dict[int, np.ndarray],
+            directions: dict[int, np.ndarray],
+            eps: float) -> tuple[int, tuple[Any, ...], float, float]:
     """Find one input element behind a failed random-direction check, by bisection.
 
     The discrepancy ⟨v, J u⟩ (backward minus finite differences) is a sum over input elements,
@@ -183,7 +190,7 @@ def _locate(func: Callable, inputs: tuple, v: np.ndarray, vjps: dict[int, np.nda
     return i, element, float(vjps[i].ravel()[k]), numeric
 
 
-def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Sequence | None = None,
+def gradgradcheck(func: Func, inputs: Any, grad_outputs: Sequence[Any] | None = None,
                   eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                   raise_exception: bool = True, fast_mode: bool | None = None,
                   seed: int = 0) -> bool:
@@ -202,7 +209,7 @@ def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Sequence | None = N
     diff = [i for i, t in enumerate(inputs) if getattr(t, "requires_grad", False)]
     n_in = len(inputs)
 
-    def first_derivative(*args: Any) -> tuple:
+    def first_derivative(*args: Any) -> tuple[Any, ...]:
         xs, vs = args[:n_in], args[n_in:]
         results = [o for o in _outputs(func, xs) if o.requires_grad]
         found = autograd_grad(results, [xs[i] for i in diff], list(vs)[:len(results)],

@@ -116,7 +116,7 @@ class Node:
 
     def check_versions(self, out: Tensor | None) -> None:
         assert self.inputs is not None
-        for index, saved in zip(self.op.saves, self.versions):
+        for index, saved in zip(self.op.saves, self.versions, strict=True):
             tensor = self.inputs[index]
             if tensor._vbox[0] != saved:
                 raise RuntimeError(
