@@ -46,6 +46,7 @@ CASES = [
     LayerCase("batchnorm2d", lambda nn: nn.BatchNorm2d(3), (4, 3, 5, 5)),
     LayerCase("batchnorm2d_cumulative", lambda nn: nn.BatchNorm2d(2, momentum=None), (3, 2, 4, 4)),
     LayerCase("batchnorm2d_no_affine", lambda nn: nn.BatchNorm2d(2, affine=False), (3, 2, 3, 3)),
+    LayerCase("batchnorm2d_no_bias", lambda nn: nn.BatchNorm2d(2, bias=False), (3, 2, 3, 3)),
     LayerCase("batchnorm1d_untracked",
               lambda nn: nn.BatchNorm1d(3, track_running_stats=False), (6, 3)),
     LayerCase("layernorm", lambda nn: nn.LayerNorm(5), (3, 4, 5)),
