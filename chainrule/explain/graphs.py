@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class Graph:
     title: str
     nodes: tuple[GraphNode, ...]
     edges: tuple[GraphEdge, ...]
-    notes: tuple[str, ...] = field(default=())
+    rankdir: str = "LR"  # the direction of the forward pass: LR (left to right) or TB
 
 
 def number(value: float) -> str:
@@ -249,7 +249,7 @@ def computation_graph(loss: Any, title: str | None = None, gradients: bool = Tru
             edges.append(GraphEdge(f"op{i}", f"t{i}"))
     name = loss.name or "loss"
     return Graph("computation", title or f"Computation graph of {name}", tuple(nodes),
-                 tuple(edges))
+                 tuple(edges), rankdir="TB")
 
 
 # ---- DOT -----------------------------------------------------------------------------------
@@ -284,8 +284,9 @@ def to_dot(graph: Graph) -> str:
     }
     """
     out = [f"digraph {_quote(graph.name)} {{",
-           f"  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label={_quote(graph.title)}"
-           ", nodesep=0.35, ranksep=0.9];",
+           f"  graph [rankdir={graph.rankdir}, fontname=\"Helvetica\", labelloc=t, "
+           f"label={_quote(graph.title)}, nodesep=0.35, "
+           f"ranksep={0.9 if graph.rankdir == 'LR' else 0.35}];",
            '  node [fontname="Helvetica", fontsize=12];',
            '  edge [fontname="Helvetica", fontsize=11, color="#4b5563"];']
     for node in graph.nodes:
