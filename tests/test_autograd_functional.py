@@ -268,3 +268,31 @@ def test_hessian_of_output_reading_rules(name):
 
     assert_same(F.hessian(func, ours(value)[0]),
                 torch.autograd.functional.hessian(func, theirs(value)[0]))
+
+
+# ---- outputs that don't depend on the inputs: zeros, as PyTorch's helpers give ----------------
+def constant(x):
+    return x.detach() * 0.0 + 1.0
+
+
+def linear(x):
+    return (x * 2.0).sum()
+
+
+def identity(x):
+    return x
+
+
+@pytest.mark.parametrize("helper, func, needs_v", [
+    ("jacobian", constant, False), ("jacobian", identity, False), ("hessian", linear, False),
+    ("vjp", constant, True), ("jvp", constant, True), ("jvp", identity, True),
+    ("hvp", linear, True),
+], ids=["jacobian_constant", "jacobian_identity", "hessian_linear", "vjp_constant",
+        "jvp_constant", "jvp_identity", "hvp_linear"])
+def test_disconnected_and_trivial_functions_match_torch(helper, func, needs_v):
+    (value,) = arrays((3,), seed=51)
+    (v,) = arrays((3,), seed=52)
+    mine_args = (func, ours(value)[0]) + ((ours(v)[0],) if needs_v else ())
+    ref_args = (func, theirs(value)[0]) + ((theirs(v)[0],) if needs_v else ())
+    assert_same(getattr(F, helper)(*mine_args),
+                getattr(torch.autograd.functional, helper)(*ref_args))

@@ -39,8 +39,16 @@ def _zeros_for(x: Any) -> Any:
     return Tensor._wrap(np.zeros(x.shape, x.dtype))
 
 
-def _grads(outputs: Any, inputs: tuple[Any, ...], grad_outputs: Any,
+def _grads(outputs: list[Any], inputs: tuple[Any, ...], grad_outputs: list[Any] | None,
            create_graph: bool) -> tuple[Any, ...]:
+    """d(outputs)/d(inputs) against grad_outputs; zeros where nothing connects, as PyTorch's
+    helpers give (an output that doesn't depend on the inputs, the gradient of a linear map)."""
+    keep = [k for k, o in enumerate(outputs) if o.requires_grad]
+    if not keep:
+        return tuple(_zeros_for(x) for x in inputs)
+    if len(keep) < len(outputs):
+        outputs = [outputs[k] for k in keep]
+        grad_outputs = None if grad_outputs is None else [grad_outputs[k] for k in keep]
     found = grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create_graph,
                  allow_unused=True)
     return tuple(_zeros_for(x) if g is None else g for x, g in zip(inputs, found, strict=True))
