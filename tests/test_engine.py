@@ -163,7 +163,7 @@ def test_leaf_grad_accumulates_across_backward_calls():
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
 
 
-def test_accumulated_grad_is_not_aliased_to_a_rule_result():
+def test_second_backward_accumulates_into_the_same_grad_tensor():
     w = leaf([1.0, 2.0])
     y = w * 1.0
     y.backward(cr.tensor([1.0, 1.0], dtype=cr.float64))
