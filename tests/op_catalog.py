@@ -425,6 +425,7 @@ OTHER: list[OpCase] = [
     OpCase("where", lambda m, c, x, y: m.where(c, x, y), (B(3, 4), R(3, 4), R(3, 4))),
     OpCase("where_broadcast", lambda m, c, x, y: m.where(c, x, y), (B(3, 1), R(1, 4), R(3, 4))),
     OpCase("where_scalar", lambda m, c, x: m.where(c, x, 0.0), (B(3, 4), R(3, 4))),
+    OpCase("where_scalar_first", lambda m, c, y: m.where(c, 1.5, y), (B(3, 4), R(4,))),
     OpCase("where_cmp", lambda m, x, y: m.where(x > y, x, y * 2), (R(3, 4), R(4,))),
     # comparisons with a scalar
     OpCase("gt_scalar", lambda m, x: x > 0, (T(3, 4),), second_order=NO_GRAD),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_catalog import CATALOG, OpCase, make_inputs, outputs_of
+from op_catalog import CATALOG, OpCase, R, make_inputs, outputs_of
 
 import chainrule as cr
 from chainrule.autograd import gradcheck, gradgradcheck
@@ -42,6 +42,29 @@ def test_gradcheck(case):
 def test_gradgradcheck(case):
     f, xs = _function_of_differentiable_inputs(case)
     assert gradgradcheck(f, xs, eps=1e-6, atol=1e-5, rtol=1e-3), case.name
+
+
+BIG = [
+    OpCase("conv2d, big", lambda m, x, w, b: m.conv2d(x, w, b, stride=2, padding=1, groups=2),
+           (R(4, 6, 12, 12), R(8, 3, 3, 3), R(8))),
+    OpCase("matmul, big batched", lambda m, a, b: a @ b, (R(4, 16, 24), R(24, 20))),
+    OpCase("log_softmax, big", lambda m, x: m.log_softmax(x, dim=1), (R(32, 50),)),
+    OpCase("layer_norm, big", lambda m, x, w, b: m.layer_norm(x, (40,), w, b),
+           (R(16, 10, 40), R(40), R(40))),
+    OpCase("batch_norm train, big", lambda m, x: m.batch_norm(x, None, None, training=True),
+           (R(16, 8, 6, 6),)),
+    OpCase("max_pool2d, big", lambda m, x: m.max_pool2d(x, 3, stride=2, padding=1),
+           (R(4, 4, 16, 16),)),
+    OpCase("gelu * tanh chain, big", lambda m, x: m.gelu(x) * m.tanh(x).sum(dim=0),
+           (R(64, 64),)),
+]
+
+
+@pytest.mark.parametrize("case", BIG, ids=lambda c: c.name)
+def test_random_direction_gradcheck_on_big_inputs(case):
+    """⟨v, J u⟩ from backward against a central difference along random u (STYLE.md)."""
+    f, xs = _function_of_differentiable_inputs(case)
+    assert gradcheck(f, xs, eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True), case.name
 
 
 def test_second_order_skips_say_why():

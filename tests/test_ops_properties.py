@@ -90,8 +90,8 @@ def _dims(draw, shape: tuple[int, ...], reduction) -> tuple:
     if kind == "int":
         return draw(st.integers(-ndim, ndim - 1)), keepdim
     axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
-    signed = tuple(a - ndim if draw(st.booleans()) else a for a in axes)
-    return signed, keepdim
+    signed = [a - ndim if draw(st.booleans()) else a for a in axes]
+    return (signed if draw(st.booleans()) else tuple(signed)), keepdim
 
 
 # a slice no larger than the correction has no variance: nan in both, with a warning in both
@@ -107,4 +107,38 @@ def test_reduction_random_dims_match_torch(reduction, data):
     case = OpCase(f"{reduction.name} over {shape} dim={dim} keepdim={keepdim}",
                   lambda m, x: reduction.fn(m, x, dim, keepdim),
                   (Arg(shape, reduction.domain, grad=None if reduction.differentiable else False),))
+    _check_against_torch(case, seed)
+
+
+@PROPERTY
+@given(shapes=mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", min_dims=0,
+                                            max_dims=2, min_side=1, max_side=3),
+       seed=st.integers(0, 2**16))
+def test_matmul_broadcasting_matches_torch(shapes, seed):
+    """matmul over NumPy's gufunc signature: 1-D operands, batch dimensions broadcast."""
+    sa, sb = (tuple(s) for s in shapes.input_shapes)
+    case = OpCase("matmul" + _shape_label((sa, sb)), lambda m, a, b: a @ b, (Arg(sa), Arg(sb)))
+    _check_against_torch(case, seed)
+
+
+ALONG_DIM = {
+    "softmax": lambda m, x, dim: m.softmax(x, dim=dim),
+    "log_softmax": lambda m, x, dim: m.log_softmax(x, dim=dim),
+    "cat": lambda m, x, dim: m.cat([x, x * 2], dim=dim),
+    "stack": lambda m, x, dim: m.stack([x, -x], dim=dim),
+    "unsqueeze": lambda m, x, dim: x.unsqueeze(dim),
+    "chunk": lambda m, x, dim: x.chunk(2, dim=dim),
+}
+
+
+@pytest.mark.parametrize("name", list(ALONG_DIM))
+@PROPERTY
+@given(data=st.data())
+def test_ops_along_a_random_dim_match_torch(name, data):
+    shape = tuple(data.draw(array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)))
+    ndim = len(shape) + (1 if name in ("stack", "unsqueeze") else 0)
+    dim = data.draw(st.integers(-ndim, ndim - 1))
+    seed = data.draw(st.integers(0, 2**16))
+    fn = ALONG_DIM[name]
+    case = OpCase(f"{name} over {shape} dim={dim}", lambda m, x: fn(m, x, dim), (Arg(shape),))
     _check_against_torch(case, seed)

@@ -173,6 +173,19 @@ def test_gradient_dtype_matches_input(name):
         np.testing.assert_allclose(g, e, rtol=1e-6, err_msg=f"{name}: gradient values")
 
 
+@pytest.mark.parametrize("compare", [lambda x, y: x < y, lambda x, y: x == y,
+                                     lambda x, y: x >= 0.5, lambda x, y: x != y],
+                         ids=["lt", "eq", "ge_scalar", "ne"])
+def test_comparisons_carry_no_gradient(compare):
+    """A comparison of tensors that require grad is a bool tensor outside the graph."""
+    for m in (torch_namespace(), cr):
+        x = m.tensor([0.0, 1.0, 2.0], requires_grad=True)
+        y = m.tensor([1.0, 1.0, 1.0], requires_grad=True)
+        out = compare(x, y)
+        assert str(out.dtype).removeprefix("torch.") == "bool"
+        assert not out.requires_grad and out.grad_fn is None, f"{m}: comparison requires grad"
+
+
 # ---- dropout in train mode: masks differ, the relation does not ---------------------------------
 
 def test_dropout_train_mask_relation():
