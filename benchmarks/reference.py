@@ -104,23 +104,29 @@ def _conv_backward(
     return dx, dw, db
 
 
-def _pool_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2×2 max pooling, stride 2, odd edges dropped (PyTorch's floor mode)."""
-    C, B, H, W = x.shape
-    oh, ow = H // 2, W // 2
-    windows = x[:, :, : 2 * oh, : 2 * ow].reshape(C, B, oh, 2, ow, 2)
-    out = windows.max(axis=(3, 5))
-    # ties only occur at ReLU's zeros, where the gradient below is zero anyway
-    mask = windows == out[:, :, :, None, :, None]
-    return out, mask
+def _pool_forward(x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """2×2 max pooling, stride 2, odd edges dropped (PyTorch's floor mode).
+
+    The maximum of four strided views: a 6-D reshape-and-reduce was several times slower."""
+    H, W = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
+    quads = [x[:, :, i:H:2, j:W:2] for i in (0, 1) for j in (0, 1)]  # each (C, B, H/2, W/2)
+    out = np.maximum(np.maximum(quads[0], quads[1]), np.maximum(quads[2], quads[3]))
+    # the gradient goes to the first maximum in window order, as in PyTorch
+    masks, taken = [], np.zeros(out.shape, dtype=bool)
+    for q in quads:
+        mask = (q == out) & ~taken
+        taken |= mask
+        masks.append(mask)
+    return out, masks
 
 
-def _pool_backward(grad: np.ndarray, mask: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
-    C, B, oh, _, ow, _ = mask.shape
+def _pool_backward(
+    grad: np.ndarray, masks: list[np.ndarray], x_shape: tuple[int, ...]
+) -> np.ndarray:
     dx = np.zeros(x_shape, dtype=grad.dtype)
-    dx[:, :, : 2 * oh, : 2 * ow] = (mask * grad[:, :, :, None, :, None]).reshape(
-        C, B, 2 * oh, 2 * ow
-    )
+    H, W = x_shape[2] // 2 * 2, x_shape[3] // 2 * 2
+    for (i, j), mask in zip(((0, 0), (0, 1), (1, 0), (1, 1)), masks, strict=True):
+        dx[:, :, i:H:2, j:W:2] = grad * mask
     return dx
 
 
