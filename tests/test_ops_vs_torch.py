@@ -188,16 +188,16 @@ def test_comparisons_carry_no_gradient(compare):
 
 # ---- dropout in train mode: masks differ, the relation does not ---------------------------------
 
-def test_dropout_train_mask_relation():
+def test_dropout_train_mask_relation(rng):
     """out is 0 or x/(1-p); the gradient is grad/(1-p) exactly where out kept x, 0 elsewhere."""
     p = 0.3
     cr.manual_seed(3)
-    x_data = np.random.default_rng(0).standard_normal((40, 50)) + 5.0  # no zeros in x
+    x_data = rng.standard_normal((40, 50)) + 5.0  # no zeros in x
     x = cr.tensor(x_data, requires_grad=True)
     out = cr.dropout(x, p, training=True)
     kept = out.detach().numpy() != 0
     np.testing.assert_allclose(out.detach().numpy()[kept], x_data[kept] / (1 - p), rtol=1e-12)
-    upstream = np.random.default_rng(1).standard_normal(x_data.shape)
+    upstream = rng.standard_normal(x_data.shape)
     out.backward(cr.tensor(upstream))
     np.testing.assert_allclose(x.grad.numpy(), np.where(kept, upstream / (1 - p), 0.0),
                                rtol=1e-12, err_msg="dropout: gradient isn't mask / (1 - p)")
@@ -236,8 +236,8 @@ def test_dropout_p1_zeroes_everything():
 # ---- batch_norm's running statistics --------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 4)])
-def test_batch_norm_running_stats_match_torch(shape):
-    data = np.random.default_rng(5).standard_normal(shape) * 2 + 1
+def test_batch_norm_running_stats_match_torch(shape, rng):
+    data = rng.standard_normal(shape) * 2 + 1
     results = {}
     for name, m in (("torch", torch_namespace()), ("chainrule", cr)):
         running_mean = m.tensor(np.array([0.1, -0.2, 0.3]))
