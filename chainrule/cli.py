@@ -1,0 +1,275 @@
+"""The ``chainrule`` command: argparse, one small ``cmd_*`` function per subcommand.
+
+Adding a subcommand: write ``_<name>_arguments(parser)`` and ``cmd_<name>(args) -> int`` and add
+one row to ``COMMANDS``. Shared helpers (``add_network_arguments``, ``network_options``,
+``add_format_arguments``, ``emit``) keep the options of ``tutorial``, ``sweep``, ``sheet`` and
+``report`` the same. Raise ``CLIError`` (or ``ValueError``/``OSError``) for a user's mistake:
+``main`` turns it into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+PROG = "chainrule"
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A mistake in the command line or its files: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block) and go through ``main``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# ---- argument types ------------------------------------------------------------------------------
+def finite_float(text: str) -> float:
+    """A float that is neither nan nor ±inf."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+# ---- shared option groups ------------------------------------------------------------------------
+def add_network_arguments(parser: argparse.ArgumentParser, lr: float | None = None,
+                          steps: int | None = 1, example: bool = True) -> None:
+    """The seed network's options: --lr --steps --output-activation --inputs --targets
+    --weights --biases --train-biases (and --example unless ``example=False``)."""
+    group = parser.add_argument_group("network (defaults: the seeds' course exercise)")
+    if example:
+        group.add_argument("--example", choices=("seed", "one-weight"), default="seed",
+                           help="the 2-2-2 network of seeds 000/001 (default) or seed 002's "
+                                "one-weight example")
+    group.add_argument("--lr", type=positive_float, default=lr, metavar="ETA",
+                       help="learning rate η (default: 0.5 for the seed network, 0.1 for "
+                            "one-weight)")
+    if steps is not None:
+        group.add_argument("--steps", type=positive_int, default=steps, metavar="N",
+                           help=f"gradient-descent steps to run (default: {steps})")
+    group.add_argument("--output-activation", choices=("sigmoid", "identity"),
+                       default="sigmoid",
+                       help="sigmoid (seed 001, default) or identity (seed 000)")
+    group.add_argument("--inputs", type=finite_float, nargs="+", metavar="X",
+                       help="i1 i2 (default 0.05 0.10); one-weight: x (default 1.0)")
+    group.add_argument("--targets", type=finite_float, nargs="+", metavar="T",
+                       help="t1 t2 (default 0.5 0.5); one-weight: y (default 0.0)")
+    group.add_argument("--weights", type=finite_float, nargs="+", metavar="W",
+                       help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55); "
+                            "one-weight: W (default 0.5)")
+    group.add_argument("--biases", type=finite_float, nargs="+", metavar="B",
+                       help="b1 b2, one per layer (default: no biases); one-weight: b "
+                            "(default 0.0)")
+    group.add_argument("--train-biases", action="store_true",
+                       help="update the biases by gradient descent too (default: keep them)")
+
+
+def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(example, keyword options for ``chainrule.explain.seeds.tutorial``) from the arguments."""
+    example = getattr(args, "example", "seed")
+    options: dict[str, Any] = {}
+    if getattr(args, "steps", None) is not None:
+        options["steps"] = args.steps
+    if args.lr is not None:
+        options["lr"] = args.lr
+    if example == "seed":
+        options["output_activation"] = args.output_activation
+        for key in ("inputs", "targets", "weights", "biases"):
+            if getattr(args, key) is not None:
+                options[key] = tuple(getattr(args, key))
+        options["train_biases"] = args.train_biases
+        return example, options
+    if args.output_activation != "sigmoid":
+        raise CLIError("--output-activation applies to the seed network; the one-weight "
+                       "example's activation is the identity")
+    for key, field in (("inputs", "x"), ("targets", "y"), ("weights", "W"), ("biases", "b")):
+        values = getattr(args, key)
+        if values is not None:
+            if len(values) != 1:
+                raise CLIError(f"--{key} takes 1 value ({field}) for the one-weight example, "
+                               f"got {len(values)}")
+            options[field] = values[0]
+    options["train_biases"] = args.train_biases
+    return example, options
+
+
+def add_format_arguments(parser: argparse.ArgumentParser,
+                         formats: Sequence[str] = ("text", "markdown", "json", "html")) -> None:
+    """--format, --json (same as --format json), --color, -o/--output."""
+    parser.add_argument("--format", choices=tuple(formats), default=formats[0],
+                        help=f"output format (default: {formats[0]})")
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable JSON on stdout (same as --format json)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour in text output (default: auto, when stdout is a terminal "
+                             "and NO_COLOR is unset)")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write to FILE instead of stdout")
+
+
+def output_format(args: argparse.Namespace) -> str:
+    return "json" if getattr(args, "json", False) else args.format
+
+
+def use_color(args: argparse.Namespace, stream: TextIO) -> bool:
+    choice = getattr(args, "color", "auto")
+    if choice != "auto":
+        return choice == "always"
+    if getattr(args, "output", None) is not None or os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def emit(text: str, args: argparse.Namespace) -> None:
+    """Print ``text``, or write it to ``--output`` whole (a temporary file renamed into place,
+    so a failure never leaves half a file)."""
+    path = getattr(args, "output", None)
+    if path is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    write_atomic(Path(path), text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a whole file or nothing."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CLIError(f"can't write {path}: the directory {directory} does not exist")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# ---- subcommands ---------------------------------------------------------------------------------
+def _version_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print {\"version\": ...}")
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from chainrule import __version__
+
+    if args.json:
+        print(json.dumps({"version": __version__, "python": sys.version.split()[0],
+                          "numpy": np.__version__}))
+    else:
+        print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy "
+              f"{np.__version__})")
+    return 0
+
+
+def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    add_format_arguments(parser)
+
+
+def cmd_tutorial(args: argparse.Namespace) -> int:
+    from chainrule.explain import render
+    from chainrule.explain.seeds import tutorial
+
+    example, options = network_options(args)
+    run = tutorial(example, **options)
+    fmt = output_format(args)
+    emit(render(run, fmt, color=use_color(args, sys.stdout), full_page=True), args)
+    return 0
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
+                Callable[[argparse.Namespace], int]]
+
+# name, one-line help, arguments, run: add a subcommand by adding a row
+COMMANDS: list[Command] = [
+    ("tutorial", "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
+                 "chain-rule products, weight updates", _tutorial_arguments, cmd_tutorial),
+    ("version", "print chainrule's version", _version_arguments, cmd_version),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="chainrule: backpropagation you can see. Run 'chainrule tutorial' to walk "
+                    "through the seeds' worked example, every number produced by the engine.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, summary, arguments, run in COMMANDS:
+        child = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
+        arguments(child)
+        child.set_defaults(func=run)
+    return parser
+
+
+def _fail(message: str) -> int:
+    first = " ".join(str(message).split())
+    print(f"{PROG}: error: {first}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad arguments or files)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 0
+        return args.func(args)
+    except SystemExit as stop:  # --help and --version exit through argparse
+        return stop.code if isinstance(stop.code, int) else 0
+    except BrokenPipeError:  # `chainrule tutorial | head`
+        return 0
+    except (CLIError, ValueError, OSError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug of ours: still one line, unless asked for the traceback
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(error).__name__}: {error} (set CHAINRULE_DEBUG=1 "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The explainer: chain-rule derivations of any small graph, the seeds' worked examples, and
+their views as text, Markdown, JSON and HTML.
+
+``chainrule.explain`` is both this package and a function: ``chainrule.explain(loss)`` is
+:func:`chainrule.explain.derive.explain`.
+
+Examples
+--------
+>>> import chainrule as cr
+>>> from chainrule.explain import explain, render_text
+>>> W = cr.name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
+>>> L = cr.name((W * 1.0) ** 2, "L")
+>>> explain(L)["W"].total
+1.0
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from chainrule.explain.derive import (
+    Array,
+    Derivation,
+    Explanation,
+    Path,
+    Quantity,
+    Step,
+    TensorDerivation,
+    TensorPath,
+    TensorStep,
+    explain,
+)
+from chainrule.explain.render_html import render_html
+from chainrule.explain.render_json import from_json, render_json, to_dict
+from chainrule.explain.render_markdown import render_markdown
+from chainrule.explain.render_text import render_text
+from chainrule.explain.seeds import (
+    OneWeightConfig,
+    SeedConfig,
+    Tutorial,
+    TutorialStep,
+    one_weight_tutorial,
+    seed_tutorial,
+    tutorial,
+)
+
+__all__ = ["Array", "Derivation", "Explanation", "OneWeightConfig", "Path", "Quantity",
+           "SeedConfig", "Step", "TensorDerivation", "TensorPath", "TensorStep", "Tutorial",
+           "TutorialStep", "explain", "from_json", "one_weight_tutorial", "render",
+           "render_html", "render_json", "render_markdown", "render_text", "seed_tutorial",
+           "to_dict", "tutorial"]
+
+FORMATS = ("text", "markdown", "json", "html")
+
+
+def render(record: Any, format: str = "text", color: bool | None = False,  # noqa: A002
+           full_page: bool = False) -> str:
+    """Render a record in one of ``FORMATS`` (``full_page``: a whole HTML document)."""
+    if format == "text":
+        return render_text(record, color=color)
+    if format == "markdown":
+        return render_markdown(record)
+    if format == "json":
+        return render_json(record) + "\n"
+    if format == "html":
+        return render_html(record, full_page=full_page)
+    raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``chainrule.explain(loss)`` call :func:`explain` while ``chainrule.explain.seeds``
+    and friends stay importable as the package's modules."""
+
+    def __call__(self, loss: Any, params: Any = None, **options: Any) -> Explanation:
+        return explain(loss, params, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

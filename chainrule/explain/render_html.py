@@ -1,0 +1,169 @@
+"""HTML: the explainer's records as a self-contained fragment (for Jupyter and the HTML report)
+or a whole page. Formulas are Unicode with sub/superscripts, so they display offline; each one
+keeps its LaTeX in ``data-tex`` for a page that loads a TeX renderer."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from chainrule.explain.render_text import (
+    DIGITS,
+    _backprop_order,
+    _settings,
+    _unique_steps,
+    format_value,
+    tex_to_text,
+)
+
+__all__ = ["CSS", "render_html", "tex_to_html"]
+
+CSS = """
+.chainrule { font-family: system-ui, sans-serif; line-height: 1.45; color: #1d2330; }
+.chainrule h2, .chainrule h3 { margin: 1.2em 0 0.4em; }
+.chainrule table { border-collapse: collapse; margin: 0.3em 0 0.8em; }
+.chainrule td, .chainrule th { padding: 0.15em 0.7em; border-bottom: 1px solid #e3e6ec;
+  text-align: left; }
+.chainrule td.num { text-align: right; font-family: ui-monospace, monospace; }
+.chainrule .f { font-family: "Cambria Math", "STIX Two Math", serif; color: #7a4a00; }
+.chainrule .name { font-family: "Cambria Math", "STIX Two Math", serif; font-style: italic; }
+.chainrule .ok { color: #127a2e; font-weight: 600; }
+.chainrule .bad { color: #b3261e; font-weight: 700; }
+.chainrule .path { margin: 0.2em 0 0.2em 1.2em; }
+.chainrule .muted { color: #6b7280; }
+"""
+
+
+def tex_to_html(tex: str | None) -> str:
+    """LaTeX as escaped HTML: ``a_{o1}`` -> ``a<sub>o1</sub>``, ``x^{2}`` kept as ``x²``."""
+    text = html.escape(tex_to_text(tex))
+    return re.sub(r"(?<![\w])([A-Za-zσδαβγεηθλμτφψω∂])_(\w+)", r"\1<sub>\2</sub>", text)
+
+
+def _formula(tex: str | None) -> str:
+    data = html.escape(tex or "", quote=True)
+    return f'<span class="f" data-tex="{data}">{tex_to_html(tex)}</span>'
+
+
+def _name(text: str) -> str:
+    return f'<span class="name">{tex_to_html(text)}</span>'
+
+
+def _partial(upper: str, lower: str) -> str:
+    return f"∂{_name(upper)}/∂{_name(lower)}"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return f'<td class="num">{html.escape(format_value(value, digits))}</td>'
+
+
+def render_html(record: Any, full_page: bool = False, digits: int = DIGITS) -> str:
+    """A record (Tutorial, Explanation, Derivation) as an HTML fragment, or a whole page."""
+    from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
+    from chainrule.explain.seeds import Tutorial
+
+    if isinstance(record, Tutorial):
+        body, title = _tutorial(record, digits), record.title
+    elif isinstance(record, Explanation):
+        body, title = _explanation(record, digits), f"∂{record.loss}: the chain rule"
+    elif isinstance(record, Derivation | TensorDerivation):
+        body, title = _derivation(record, digits), f"∂{record.loss}/∂{record.parameter}"
+    else:
+        raise TypeError(f"render_html: can't render a {type(record).__name__}")
+    fragment = f'<div class="chainrule">\n<style>{CSS}</style>\n{body}\n</div>'
+    if not full_page:
+        return fragment
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{fragment}\n</body>\n"
+            "</html>\n")
+
+
+def _tutorial(run: Any, digits: int) -> str:
+    parts = [f"<h2>{html.escape(run.title)}</h2>",
+             f'<p class="muted">From seed <code>{html.escape(run.source)}</code>. Every number '
+             "is computed by chainrule's engine; every formula comes from its derivative "
+             "table.</p>",
+             f"<p><b>Settings:</b> {html.escape(_settings(run, digits))}</p>"]
+    if run.explanation is not None:
+        parts.append(_explanation(run.explanation, digits, numbered=True))
+    lr = format_value(run.config["lr"])
+    rows = "".join(
+        f"<tr><td>{_name(key)}</td>{_num(run.values[key], digits)}"
+        f"{_num(run.gradients[key], digits)}{_num(run.updated[key], digits)}</tr>"
+        for key in run.parameters)
+    parts.append(f"<h3>4. Update: w ← w − η·∂{_name(run.loss)}/∂w, η = {html.escape(lr)}</h3>"
+                 "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
+                 f"</tr>{rows}</table>")
+    if len(run.steps) > 1:
+        outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
+        head = "".join(f"<th>{_name(k)}</th>" for k in [run.loss] + outputs)
+        rows = "".join(
+            f"<tr><td>{s.step}</td>" + "".join(_num(s.values[k], digits)
+                                               for k in [run.loss] + outputs) + "</tr>"
+            for s in run.steps)
+        parts.append(f"<h3>5. Training: {len(run.steps)} steps</h3>"
+                     f"<table><tr><th>step</th>{head}</tr>{rows}</table>")
+    return "\n".join(parts)
+
+
+def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
+    number = iter(range(1, 10))
+
+    def title(text: str) -> str:
+        return f"<h3>{next(number)}. {text}</h3>" if numbered else f"<h3>{text}</h3>"
+
+    rows = []
+    for q in explanation.quantities:
+        definition = "" if q.formula is None else _formula(q.formula)
+        value = (f'<td class="num">shape {q.shape}</td>' if q.value is None
+                 else _num(q.value, digits))
+        rows.append(f"<tr><td>{_name(q.tex)}</td><td>{definition}</td>{value}</tr>")
+    parts = [title("Forward pass"), "<table><tr><th>quantity</th><th>definition</th>"
+             f"<th>value</th></tr>{''.join(rows)}</table>"]
+    rows = [f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(s.formula)}</td>"
+            f"{_num(s.value, digits)}<td class=\"muted\">{html.escape(', '.join(s.ops))}</td></tr>"
+            for s in _unique_steps(explanation)]
+    parts += [title("Backward pass: local derivatives"),
+              "<table><tr><th>derivative</th><th>formula</th><th>value</th><th>ops</th></tr>"
+              f"{''.join(rows)}</table>", title("Chain rule, path by path")]
+    parts += [_derivation(d, digits) for d in _backprop_order(explanation.derivations)]
+    return "\n".join(parts)
+
+
+def _check(derivation: Any) -> str:
+    if derivation.difference == 0:
+        detail = "identical"
+    else:
+        detail = f"differs by {derivation.difference:.1e}, {derivation.ulps:.0f} ulp"
+    if derivation.agrees:
+        return f'<span class="ok">✓ equals the engine\'s .grad ({detail})</span>'
+    return f'<span class="bad">✗ differs from the engine\'s .grad ({detail})</span>'
+
+
+def _derivation(derivation: Any, digits: int) -> str:
+    from chainrule.explain.derive import TensorDerivation
+
+    head = _partial(derivation.loss_tex, derivation.parameter_tex)
+    if isinstance(derivation, TensorDerivation):
+        parts = [f"<p><b>{head}</b>, shape {derivation.shape}, tensor level "
+                 f"(δ<sub>x</sub> = ∂{_name(derivation.loss_tex)}/∂x)</p>"]
+        for path in derivation.paths:
+            rows = "".join(f"<tr><td>δ<sub>{tex_to_html(s.lower_tex)}</sub></td>"
+                           f"<td>{_formula(s.formula)}</td><td>{s.shape}</td></tr>"
+                           for s in path.steps)
+            parts.append(f'<div class="path">path {html.escape(" → ".join(path.nodes))}'
+                         f"<table>{rows}</table></div>")
+        parts.append(f"<p>{_check(derivation)}</p>")
+        return "\n".join(parts)
+    parts = [f"<p><b>{head}</b> = sum over {len(derivation.paths)} path"
+             f"{'s' if len(derivation.paths) != 1 else ''}</p>"]
+    for path in derivation.paths:
+        symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
+        formulas = " · ".join(f"({_formula(s.formula)})" for s in path.steps)
+        numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
+        parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
+                     f"<b>{html.escape(format_value(path.product, digits))}</b></div>")
+    parts.append(f"<p>= <b>{html.escape(format_value(derivation.total, digits))}</b> "
+                 f"{_check(derivation)}</p>")
+    return "\n".join(parts)

@@ -1,0 +1,162 @@
+"""Markdown with LaTeX (``$...$``, ``$$...$$``): the explainer's records for notebooks, READMEs
+and course notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.explain.render_text import (
+    DIGITS,
+    _backprop_order,
+    _unique_steps,
+    format_value,
+)
+
+__all__ = ["partial_tex", "render_markdown"]
+
+
+def partial_tex(upper_tex: str, lower_tex: str) -> str:
+    r"""``\frac{\partial E_{total}}{\partial w_{5}}``."""
+    return rf"\frac{{\partial {upper_tex}}}{{\partial {lower_tex}}}"
+
+
+def _number(value: float | None, digits: int) -> str:
+    text = format_value(value, digits)
+    if "e" in text:
+        mantissa, _, exponent = text.partition("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+def render_markdown(record: Any, digits: int = DIGITS) -> str:
+    """A record (Tutorial, Explanation, Derivation) as Markdown with LaTeX formulas."""
+    from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
+    from chainrule.explain.seeds import Tutorial
+
+    if isinstance(record, Tutorial):
+        lines = _tutorial(record, digits)
+    elif isinstance(record, Explanation):
+        lines = _explanation(record, digits, level=2)
+    elif isinstance(record, Derivation | TensorDerivation):
+        lines = _derivation(record, digits)
+    else:
+        raise TypeError(f"render_markdown: can't render a {type(record).__name__}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _tutorial(run: Any, digits: int) -> list[str]:
+    from chainrule.explain.render_text import _settings
+
+    lines = [f"# {run.title}", "",
+             f"From seed `{run.source}`. Every number is computed by chainrule's engine and every "
+             "formula comes from its derivative table.", "",
+             f"**Settings:** {_settings(run, digits)}", ""]
+    if run.explanation is not None:
+        lines += _explanation(run.explanation, digits, level=2, numbered=True)
+    loss_tex = run.explanation.loss_tex if run.explanation is not None else run.loss
+    lr = format_value(run.config["lr"])
+    lines += ["", f"## 4. Update: $w \\leftarrow w - \\eta \\, "
+                  f"\\frac{{\\partial {loss_tex}}}{{\\partial w}}$, $\\eta = {lr}$", "",
+              "| parameter | before | gradient | after |", "|---|---:|---:|---:|"]
+    for key in run.parameters:
+        lines.append(f"| ${_tex(run, key)}$ | {format_value(run.values[key], digits)} | "
+                     f"{format_value(run.gradients[key], digits)} | "
+                     f"{format_value(run.updated[key], digits)} |")
+    if len(run.steps) > 1:
+        outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
+        lines += ["", f"## 5. Training: {len(run.steps)} steps", "",
+                  "| step | " + " | ".join(f"${_tex(run, k)}$" for k in [run.loss] + outputs)
+                  + " |", "|---:|" + "---:|" * (1 + len(outputs))]
+        for step in run.steps:
+            lines.append(f"| {step.step} | " + " | ".join(
+                format_value(step.values[k], digits) for k in [run.loss] + outputs) + " |")
+        lines += ["", f"Parameters after step {len(run.steps)}: " + ", ".join(
+            f"${_tex(run, k)} = {format_value(run.final[k], digits)}$" for k in run.parameters)]
+    return lines
+
+
+def _tex(run: Any, name: str) -> str:
+    from chainrule.names import tex_name
+
+    return tex_name(name)
+
+
+def _explanation(explanation: Any, digits: int, level: int, numbered: bool = False) -> list[str]:
+    hashes = "#" * level
+    number = iter(range(1, 10))
+
+    def title(text: str) -> str:
+        return f"{hashes} {next(number)}. {text}" if numbered else f"{hashes} {text}"
+
+    lines = [title("Forward pass"), "", "| quantity | definition | value |", "|---|---|---:|"]
+    for q in explanation.quantities:
+        definition = "" if q.formula is None else f"${q.tex} = {q.formula}$"
+        value = f"shape {q.shape}" if q.value is None else format_value(q.value, digits)
+        lines.append(f"| ${q.tex}$ | {definition} | {value} |")
+    lines += ["", title("Backward pass: local derivatives"), "",
+              "| derivative | formula | value | ops |", "|---|---|---:|---|"]
+    for step in _unique_steps(explanation):
+        formula = "?" if step.formula is None else f"${step.formula}$"
+        lines.append(f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
+                     f"{format_value(step.value, digits)} | {', '.join(step.ops)} |")
+    lines += ["", title("Chain rule, path by path"), ""]
+    for derivation in _backprop_order(explanation.derivations):
+        lines += _derivation(derivation, digits) + [""]
+    return lines
+
+
+def _check(derivation: Any) -> str:
+    if derivation.difference == 0:
+        detail = "identical"
+    else:
+        detail = f"differs by {derivation.difference:.1e} ({derivation.ulps:.0f} ulp)"
+    mark = "✓" if derivation.agrees else "✗ **mismatch**"
+    return f"{mark} equals the engine's `.grad` ({detail})"
+
+
+def _derivation(derivation: Any, digits: int) -> list[str]:
+    from chainrule.explain.derive import TensorDerivation
+
+    if isinstance(derivation, TensorDerivation):
+        return _tensor_derivation(derivation, digits)
+    head = partial_tex(derivation.loss_tex, derivation.parameter_tex)
+    if not derivation.paths:
+        return [f"$${head} = 0$$ (no path)"]
+    rows = []
+    for path in derivation.paths:
+        symbols = r" \cdot ".join(partial_tex(s.upper_tex, s.lower_tex) for s in path.steps)
+        formulas = r" \cdot ".join(f"({s.formula})" if s.formula else "?" for s in path.steps)
+        numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
+        rows.append((symbols, formulas, numbers, _number(path.product, digits)))
+    lines = ["$$", r"\begin{aligned}"]
+    if len(rows) == 1:
+        symbols, formulas, numbers, product = rows[0]
+        lines += [rf"{head} &= {symbols} \\", rf"&= {formulas} \\", rf"&= {numbers} \\",
+                  rf"&= {product}"]
+    else:
+        lines.append(rf"{head} &= " + " + ".join(rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}}"
+                                                  for i, r in enumerate(rows, 1)) + r" \\")
+        for i, (_, formulas, numbers, product) in enumerate(rows, 1):
+            lines.append(rf"\text{{path {i}}} &= {formulas} = {numbers} = {product} \\")
+        lines.append(rf"&= {' + '.join(r[3] for r in rows)} = "
+                     rf"{_number(derivation.total, digits)}")
+    lines += [r"\end{aligned}", "$$", "", _check(derivation)]
+    return lines
+
+
+def _tensor_derivation(derivation: Any, digits: int) -> list[str]:
+    head = partial_tex(derivation.loss_tex, derivation.parameter_tex)
+    lines = [f"**${head}$**, shape {derivation.shape}, tensor level "
+             f"($\\delta_{{x}} = \\partial {derivation.loss_tex} / \\partial x$):", ""]
+    for number, path in enumerate(derivation.paths, 1):
+        lines += [f"Path {number}: " + " → ".join(f"${n}$" for n in _path_tex(path)), "",
+                  "| gradient | formula | shape |", "|---|---|---|"]
+        for s in path.steps:
+            lines.append(f"| $\\delta_{{{s.lower_tex}}}$ | ${s.formula}$ | {s.shape} |")
+        lines.append("")
+    return lines + [_check(derivation)]
+
+
+def _path_tex(path: Any) -> list[str]:
+    first = path.steps[0].upper_tex if path.steps else path.nodes[0]
+    return [first] + [s.lower_tex for s in path.steps]

@@ -1,0 +1,392 @@
+"""Terminal text: the explainer's records as aligned columns, with ANSI colour when asked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["format_value", "render_text", "tex_to_text"]
+
+DIGITS = 12
+
+
+# ---- LaTeX to plain text -------------------------------------------------------------------------
+_SYMBOLS = {
+    r"\sigma": "σ", r"\delta": "δ", r"\alpha": "α", r"\beta": "β", r"\gamma": "γ",
+    r"\epsilon": "ε", r"\eta": "η", r"\theta": "θ", r"\lambda": "λ", r"\mu": "μ", r"\tau": "τ",
+    r"\phi": "φ", r"\psi": "ψ", r"\omega": "ω", r"\pi": "π", r"\partial": "∂", r"\odot": "⊙",
+    r"\times": "×", r"\cdot": "·", r"\le": "≤", r"\ge": "≥", r"\ne": "≠", r"\infty": "∞",
+    r"\lnot": "¬", r"\sum": "Σ", r"\prod": "Π", r"\ln": "ln", r"\exp": "exp", r"\tanh": "tanh",
+    r"\sin": "sin", r"\cos": "cos", r"\max": "max", r"\min": "min", r"\sqrt": "√",
+    r"\dots": "…", r"\textstyle": "", r"\displaystyle": "", r"\left": "", r"\right": "",
+}
+_SUPERSCRIPTS = str.maketrans("0123456789-+T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ᵀ")
+_FRAC = re.compile(r"\\[td]?frac\{([^{}]*)\}\{([^{}]*)\}")
+_WORD = re.compile(r"\\(?:operatorname|mathrm|text)\s*\{([^{}]*)\}")
+_SQRT = re.compile(r"\\sqrt\{([^{}]*)\}")
+_SUP = re.compile(r"\^\{([^{}]*)\}")
+_SUB = re.compile(r"([A-Za-zσδαβγεηθλμτφψω])_\{([^{}]*)\}")
+
+
+def _group(text: str) -> str:
+    return text if re.fullmatch(r"[\w.·]+|\(.*\)", text) else f"({text})"
+
+
+def tex_to_text(tex: str | None) -> str:
+    """Plain Unicode for the LaTeX the explainer writes: ``a_{o1}\\,(1 - a_{o1})`` ->
+    ``a_o1·(1 − a_o1)``, ``w_{1}`` -> ``w1``, ``\\frac{1}{x}`` -> ``1/x``."""
+    if tex is None:
+        return "?"
+    text = tex
+    if text == r"\tfrac{1}{2}":
+        return "½"
+    text = text.replace(r"\tfrac{1}{2}", "½")
+    text = _WORD.sub(r"\1", text)
+    while True:
+        replaced = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", text)
+        replaced = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", replaced)
+        if replaced == text:
+            break
+        text = replaced
+    text = text.replace(r"\,", "·").replace(r"\;", " ").replace(r"\!", "")
+    for command in sorted(_SYMBOLS, key=len, reverse=True):
+        text = re.sub(re.escape(command) + r"(?![A-Za-z])", _SYMBOLS[command], text)
+    text = _SUB.sub(lambda m: m.group(1) + (m.group(2) if m.group(2).isdigit() and
+                                             len(m.group(1)) == 1 else "_" + m.group(2)), text)
+
+    def superscript(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        if re.fullmatch(r"[0-9T+-]+", inner):
+            return inner.translate(_SUPERSCRIPTS)
+        return "^" + _group(inner)
+
+    text = _SUP.sub(superscript, text)
+    text = text.replace("{", "").replace("}", "")
+    text = re.sub(r"(?<=[\w)]) - ", " − ", text).replace("(-", "(−")
+    if text.startswith("-"):
+        text = "−" + text[1:]
+    return re.sub(r" {2,}", " ", text).strip()
+
+
+# ---- numbers and colour --------------------------------------------------------------------------
+def format_value(value: float | None, digits: int = DIGITS) -> str:
+    """A number to ``digits`` significant digits, trailing zeros dropped: 0.0275, 0.506874566765."""
+    if value is None:
+        return "—"
+    return format(float(value), f".{digits}g")
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def heading(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def name(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def formula(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+
+def _visible(text: str) -> int:
+    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _visible(text))
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") -> list[str]:
+    """Rows of cells as aligned columns (ANSI codes don't count towards a cell's width)."""
+    if not rows:
+        return []
+    widths = [max(_visible(row[c]) for row in rows if c < len(row))
+              for c in range(max(len(r) for r in rows))]
+    lines = []
+    for row in rows:
+        cells = [_pad(cell, widths[c]) if c < len(row) - 1 else cell for c, cell in enumerate(row)]
+        lines.append((indent + gap.join(cells)).rstrip())
+    return lines
+
+
+# ---- records -------------------------------------------------------------------------------------
+def render_text(record: Any, color: bool | None = None, digits: int = DIGITS,
+                width: int = 100) -> str:
+    """A record (Tutorial, Explanation, Derivation) as terminal text.
+
+    ``color=None`` colours only when stdout is a terminal and ``NO_COLOR`` is unset.
+    """
+    from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
+    from chainrule.explain.seeds import Tutorial
+
+    if color is None:
+        import os
+        import sys
+
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    style = _Style(bool(color))
+    if isinstance(record, Tutorial):
+        lines = _tutorial(record, style, digits, width)
+    elif isinstance(record, Explanation):
+        lines = _explanation(record, style, digits, width, numbered=False)
+    elif isinstance(record, Derivation | TensorDerivation):
+        lines = _derivation(record, style, digits, width)
+    else:
+        raise TypeError(f"render_text: can't render a {type(record).__name__}")
+    return "\n".join(lines) + "\n"
+
+
+def _partial(upper: str, lower: str) -> str:
+    return f"∂{upper}/∂{lower}"
+
+
+def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
+    config = run.config
+    lines = [style.heading(f"chainrule tutorial · {run.title}"),
+             style.dim(f"  from seed {run.source}; every number is computed by chainrule's "
+                       "engine, every formula comes from its derivative table"), ""]
+    settings = _settings(run, digits)
+    lines += _table([[style.name("settings"), settings]], indent="  ")
+    lines.append("")
+    if run.explanation is not None:
+        lines += _explanation(run.explanation, style, digits, width, numbered=True)
+    lines += _updates(run, style, digits)
+    if len(run.steps) > 1:
+        lines += _training(run, style, digits)
+    else:
+        lines += ["", style.dim(f"  run 'chainrule tutorial --steps 20' to watch {run.loss} fall "
+                                "step by step; --json for every number")]
+    del config
+    return lines
+
+
+def _settings(run: Any, digits: int) -> str:
+    v = run.values
+    if run.example == "seed":
+        parts = [", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("i1", "i2")),
+                 ", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("t1", "t2"))]
+        if "b1" in v:
+            trained = " (trained)" if run.config.get("train_biases") else " (fixed)"
+            parts.append(f"b1 = {format_value(v['b1'])}, b2 = {format_value(v['b2'])}{trained}")
+        parts.append(f"output activation {run.config['output_activation']}")
+    else:
+        parts = [f"x = {format_value(v['x'])}", f"y = {format_value(v['y'])}",
+                 f"b = {format_value(v['b'])}" + (" (trained)" if "b" in run.parameters else "")]
+    steps = len(run.steps)
+    parts += [f"η = {format_value(run.config['lr'])}", f"{steps} step{'s' if steps > 1 else ''}"]
+    return " · ".join(parts)
+
+
+def _explanation(explanation: Any, style: _Style, digits: int, width: int,
+                 numbered: bool) -> list[str]:
+    number = iter(range(1, 10))
+
+    def title(text: str) -> str:
+        return style.heading(f"{next(number)}. {text}" if numbered else text)
+
+    lines = [title("Forward pass")]
+    rows = []
+    for q in explanation.quantities:
+        if q.value is None:
+            rows.append([style.name(q.name), "", f"tensor of shape {q.shape}"])
+            continue
+        formula = "" if q.formula is None else tex_to_text(q.formula)
+        rows.append([style.name(q.name), "=", style.formula(formula) if formula else "",
+                     "=" if formula else "", format_value(q.value, digits)])
+    lines += _table([r if len(r) == 5 else r for r in _squeeze(rows)])
+    lines += ["", title(f"Backward pass: local derivatives (∂ of each quantity by the one "
+                        "below it)")]
+    rows = []
+    for step in _unique_steps(explanation):
+        rows.append([style.name(_partial(step.upper, step.lower)), "=",
+                     style.formula(tex_to_text(step.formula)), "=",
+                     format_value(step.value, digits), style.dim("  " + " ∘ ".join(step.ops))])
+    lines += _table(rows) or ["  (none: no element-level derivation)"]
+    gradients = [q for q in explanation.quantities
+                 if q.grad is not None and q.kind in ("intermediate",)]
+    if gradients:
+        lines += ["", title(f"Backward pass: ∂{explanation.loss}/∂ each quantity (the engine's "
+                            "backward)")]
+        lines += _table([[style.name(_partial(explanation.loss, q.name)), "=",
+                          format_value(q.grad, digits)] for q in reversed(gradients)])
+    lines += ["", title(f"Chain rule: ∂{explanation.loss}/∂ each parameter, path by path")]
+    for derivation in _backprop_order(explanation.derivations):
+        lines += _derivation(derivation, style, digits, width)
+    return lines
+
+
+def _squeeze(rows: list[list[str]]) -> list[list[str]]:
+    """Leaves (no formula) read ``name = value`` with the value in the formula's column."""
+    out = []
+    for row in rows:
+        if len(row) == 5 and not row[2]:
+            out.append([row[0], row[1], row[4]])
+        else:
+            out.append(row)
+    return out
+
+
+def _unique_steps(explanation: Any) -> list[Any]:
+    """Every distinct local derivative, nearest the loss first (the order backprop meets them)."""
+    from chainrule.explain.derive import Derivation
+
+    first: dict[tuple[str, str], tuple[int, int, Any]] = {}
+    counter = 0
+    for derivation in explanation.derivations:
+        if not isinstance(derivation, Derivation):
+            continue
+        for path in derivation.paths:
+            for depth, step in enumerate(path.steps):
+                key = (step.upper, step.lower)
+                if key not in first:
+                    first[key] = (depth, counter, step)
+                    counter += 1
+                elif depth < first[key][0]:
+                    first[key] = (depth, first[key][1], step)
+    return [step for _, _, step in sorted(first.values(), key=lambda t: (t[0], t[1]))]
+
+
+def _backprop_order(derivations: Iterable[Any]) -> list[Any]:
+    """Parameters nearest the loss first, as backpropagation reaches them (w5..w8, then w1..w4)."""
+    items = list(derivations)
+
+    def depth(d: Any) -> int:
+        return min((len(p.steps) for p in d.paths), default=0)
+
+    return sorted(items, key=depth)
+
+
+def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list[str]:
+    from chainrule.explain.derive import TensorDerivation
+
+    if isinstance(derivation, TensorDerivation):
+        return _tensor_derivation(derivation, style, digits)
+    head = _partial(derivation.loss, derivation.parameter)
+    lines = []
+    paths = derivation.paths
+    if not paths:
+        return [f"  {style.name(head)} = 0 (no path from {derivation.loss})"]
+    symbolic = " · ".join(_partial(s.upper, s.lower) for s in paths[0].steps)
+    if len(paths) == 1:
+        lines.append(f"  {style.name(head)} = {symbolic}")
+        indent = " " * (len(head) + 3)
+        lines += _factors(paths[0], indent, digits, width)
+    else:
+        lines.append(f"  {style.name(head)} = sum over {len(paths)} paths")
+        for path in paths:
+            via = ", ".join(path.nodes[1:-1])
+            lines.append(f"    via {via}:")
+            lines.append(f"      {' · '.join(_partial(s.upper, s.lower) for s in path.steps)}")
+            lines += _factors(path, "      ", digits, width)
+        indent = " " * (len(head) + 3)
+        terms = " + ".join(format_value(p.product, digits) for p in paths)
+        lines.append(f"{indent}= {terms}")
+    lines.append(f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
+                 f"   {_check(derivation, style, digits)}")
+    return lines
+
+
+def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:
+    values = [format_value(s.value, digits) for s in path.steps]
+    lines, current = [], indent + "= "
+    for number, value in enumerate(values):
+        piece = value if number == 0 else f" × {value}"
+        if _visible(current) + len(piece) > width and current.strip() != "=":
+            lines.append(current)
+            current = indent + "  " + piece.lstrip()
+        else:
+            current += piece
+    lines.append(current)
+    lines.append(f"{indent}= {format_value(path.product, digits)}")
+    return lines
+
+
+def _check(derivation: Any, style: _Style, digits: int) -> str:
+    engine = derivation.engine
+    if hasattr(engine, "numpy"):
+        engine_text = "engine .grad"
+    else:
+        engine_text = f"engine .grad = {format_value(engine, digits)}"
+    if derivation.difference == 0:
+        detail = "identical"
+    else:
+        detail = f"differs by {derivation.difference:.1e}, {derivation.ulps:.0f} ulp"
+    mark = style.good("✓") if derivation.agrees else style.bad("✗ MISMATCH")
+    return f"{mark} {engine_text} ({detail})"
+
+
+def _tensor_derivation(derivation: Any, style: _Style, digits: int) -> list[str]:
+    head = _partial(derivation.loss, derivation.parameter)
+    count = len(derivation.paths)
+    lines = [f"  {style.name(head)}   shape {derivation.shape}, tensor level, {count} "
+             f"path{'s' if count != 1 else ''}   (δ_x = ∂{derivation.loss}/∂x)"]
+    for path in derivation.paths:
+        lines.append(f"    path {' → '.join(path.nodes)}")
+        rows = [[style.name(f"δ_{s.lower}"), "=", style.formula(tex_to_text(s.formula)),
+                 f"shape {s.shape}", style.dim(f"‖·‖ = {format_value(s.norm, 6)}")]
+                for s in path.steps]
+        lines += _table(rows, indent="      ")
+    total = derivation.total.numpy()
+    lines.append(f"    = {_array_text(total, digits)}   {_check(derivation, style, digits)}")
+    return lines
+
+
+def _array_text(array: np.ndarray, digits: int) -> str:
+    if array.size > 16:
+        return (f"tensor of shape {array.shape}, ‖·‖ = "
+                f"{format_value(float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))), 6)}")
+    return np.array2string(array, separator=", ", formatter={
+        "float_kind": lambda v: format_value(v, digits)}).replace("\n", "")
+
+
+def _updates(run: Any, style: _Style, digits: int) -> list[str]:
+    loss = run.loss
+    count = sum(1 for line in [run.explanation] if line is not None)
+    lines = ["", style.heading(f"{4 if count else 1}. Update: w ← w − η · ∂{loss}/∂w, "
+                               f"η = {format_value(run.config['lr'])}")]
+    rows = []
+    lr = format_value(run.config["lr"])
+    for key in run.parameters:
+        rows.append([style.name(key), "=", format_value(run.values[key], digits), "−", lr, "×",
+                     format_value(run.gradients[key], digits), "=",
+                     style.name(format_value(run.updated[key], digits))])
+    return lines + _table(rows)
+
+
+def _training(run: Any, style: _Style, digits: int) -> list[str]:
+    loss = run.loss
+    lines = ["", style.heading(f"5. Training: {len(run.steps)} steps of gradient descent")]
+    outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
+    rows = [["step", loss] + outputs]
+    steps = run.steps
+    chosen = list(range(len(steps)))
+    if len(steps) > 24:
+        chosen = list(range(10)) + [-1] + list(range(len(steps) - 10, len(steps)))
+    for number in chosen:
+        if number == -1:
+            rows.append(["…"])
+            continue
+        step = steps[number]
+        rows.append([str(step.step)] + [format_value(step.values[k], digits)
+                                        for k in [loss] + outputs])
+    lines += _table(rows)
+    lines += ["", style.heading(f"   parameters after step {len(steps)}")]
+    lines += _table([[style.name(k), "=", format_value(run.final[k], digits)] for k in run.parameters])
+    return lines

@@ -1,0 +1,555 @@
+"""Trace a recorded graph back from a loss: its tensors in topological order, a name and LaTeX
+label for each tensor and each element of a small one, and each edge's local derivative, both
+as a formula (the primitive's ``tex``, instantiated with the names) and as a number (the
+primitive's own gradient rule, called on a one-hot upstream gradient).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.names import element_name, tex_name
+from chainrule.tensor import Tensor
+
+# ops whose output element k depends on input elements at k's broadcast position only
+ELEMENTWISE = frozenset({
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "sqrt", "sin", "cos",
+    "tanh", "sigmoid", "relu", "abs", "sign", "erf", "leaky_relu", "elu", "softplus", "clamp",
+    "maximum", "minimum", "where", "cast", "clone"})
+# ops that only move or copy elements: an element keeps the name of the element it came from
+PASS_THROUGH = frozenset({"reshape", "permute", "expand", "index", "flip", "clone", "cast"})
+SUMS = frozenset({"sum", "sum_to"})
+# the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
+_INPUT_LETTERS = {"where": ("c", "x", "y")}
+_PARAM_LETTERS = {"leaky_relu": {"s": "negative_slope"}, "elu": {r"\alpha": "alpha"},
+                  "softplus": {r"\beta": "beta"}, "clamp": {"a": "min", "b": "max"}}
+# add and sub need no parentheses around the operand on their left
+_BARE_OPERANDS = {"add": ("x", "y"), "sub": ("x",)}
+
+
+def _bare(op: str) -> tuple[str, ...]:
+    return _BARE_OPERANDS.get(op, ())
+MAX_EXPRESSION = 64
+MAX_LABELLED = 256
+
+_TOKEN = re.compile(r"\\(?:operatorname|text|mathrm)\s*\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z]|\s+|.")
+
+
+# ---- LaTeX helpers -------------------------------------------------------------------------------
+def format_number(value: float, dtype: Any = np.float64) -> str:
+    """The shortest text that reads back as ``value`` in its dtype: 0.5, 2, -1, 1e-05."""
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    scalar = np.dtype(dtype).type(value) if np.dtype(dtype).kind == "f" else value
+    if 1e-4 <= abs(value) < 1e15:
+        return np.format_float_positional(scalar, unique=True, trim="-")
+    return np.format_float_scientific(scalar, unique=True, trim="-")
+
+
+def number_tex(value: float, dtype: Any = np.float64) -> str:
+    text = format_number(value, dtype)
+    if "e" in text:
+        mantissa, _, exponent = text.partition("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+def _top_level(text: str) -> list[tuple[int, str]]:
+    """(position, char) of the characters outside any {} or () group."""
+    depth = 0
+    found = []
+    for position, char in enumerate(text):
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            depth -= 1
+        elif depth == 0:
+            found.append((position, char))
+    return found
+
+
+def is_atomic(tex: str, weak: bool = False) -> bool:
+    """Whether ``tex`` can sit next to an operator without parentheses (``weak``: next to a
+    product, where only a sum, a difference or a sign needs them)."""
+    if tex.startswith("(") and _wrapped(tex):
+        return True
+    return not any(char in ("+-" if weak else "+-^/ ,") for _, char in _top_level(tex))
+
+
+def _wrapped(tex: str) -> bool:
+    depth = 0
+    for position, char in enumerate(tex):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and position < len(tex) - 1:
+            return False
+    return tex.endswith(")")
+
+
+def paren(tex: str) -> str:
+    return tex if is_atomic(tex) else f"({tex})"
+
+
+def substitute(template: str, mapping: Mapping[str, str], bare: Iterable[str] = ()) -> str:
+    """Replace the single-letter (or command) tokens of ``template`` found in ``mapping``,
+    each in parentheses where its place needs them: none inside ``(x)`` or ``{x}``, for a
+    compound base of a power (``x^{2}``), and for a sum or difference next to any operator.
+    Letters in ``bare`` are never wrapped (the left operand of x + y)."""
+    tokens = _TOKEN.findall(template)
+    out = []
+    for position, token in enumerate(tokens):
+        value = mapping.get(token)
+        if value is None:
+            out.append(token)
+            continue
+        before = tokens[position - 1] if position else ""
+        after = tokens[position + 1] if position + 1 < len(tokens) else ""
+        if token in bare or (before in ("(", "{") and after in (")", "}")) or (
+                not before.strip() and not after.strip() and len(tokens) == 1):
+            out.append(value)
+        elif after == "^":
+            out.append(paren(value))
+        else:
+            out.append(value if is_atomic(value, weak=True) else f"({value})")
+    return "".join(out)
+
+
+_EXPONENT = re.compile(r"\{(-?\d+(?:\.\d+)?)-1\}")
+
+
+def simplify(tex: str) -> str:
+    """Tidy an instantiated formula: ``x^{2-1}`` -> ``x``, ``x^{0.5-1}`` -> ``x^{-0.5}``."""
+    tex = _EXPONENT.sub(lambda m: "{" + format_number(float(m.group(1)) - 1) + "}", tex)
+    return tex.replace("^{1}", "")
+
+
+def split_factors(tex: str) -> tuple[float, list[str]]:
+    """A product as (numeric coefficient, symbolic factors): ``2\\,(t - a)`` -> (2, ["(t - a)"])."""
+    tex = tex.strip()
+    coefficient = 1.0
+    if tex.startswith("-") and not any(c in "+-" for _, c in _top_level(tex[1:])):
+        coefficient, tex = -1.0, tex[1:].strip()
+    if any(c in "+-" for _, c in _top_level(tex)):  # a sum is one factor
+        return coefficient, [tex]
+    parts, start = [], 0
+    for position, char in _top_level(tex):
+        if char == "\\" and tex.startswith((r"\,", r"\cdot"), position):
+            parts.append(tex[start:position])
+            start = position + (2 if tex.startswith(r"\,", position) else 5)
+    parts.append(tex[start:])
+    factors = []
+    for part in (p.strip() for p in parts):
+        try:
+            coefficient *= float(part)
+        except ValueError:
+            if part:
+                factors.append(part)
+    return coefficient, factors
+
+
+def product_tex(formulas: list[str | None]) -> str | None:
+    """The product of several local-derivative formulas, numeric factors folded together."""
+    coefficient, factors = 1.0, []
+    for formula in formulas:
+        if formula is None:
+            return None
+        c, f = split_factors(formula)
+        coefficient *= c
+        factors.extend(f)
+    if not factors:
+        return number_tex(coefficient)
+    body = factors[0] if len(factors) == 1 and coefficient == 1 else r"\,".join(
+        paren(f) for f in factors)
+    if coefficient == 1:
+        return body
+    if coefficient == -1:
+        return "-" + paren(body) if len(factors) == 1 else "-" + body
+    return number_tex(coefficient) + r"\," + body
+
+
+# ---- the traced graph ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Traced:
+    """One tensor of the graph, with its labels."""
+
+    tensor: Tensor
+    position: int
+    inputs: tuple[int, ...]       # positions of the node's inputs (empty for a leaf)
+    kind: str                     # loss | parameter | input | constant | intermediate
+    name: str                     # a user's name, a parameter's key or an automatic one
+    named: bool                   # named by the user or as a parameter (not automatic)
+    tex: str
+    element_names: np.ndarray | None = None   # identifiers, for named/auto-named elements
+    element_tex: np.ndarray | None = None     # LaTeX for every element of a small tensor
+    alias: bool = False           # labels copied from the input of a pass-through op
+    expression: bool = False      # labels are formulas of other elements
+
+    @property
+    def node(self) -> Any:
+        return self.tensor.grad_fn
+
+    @property
+    def differentiable(self) -> bool:
+        return self.tensor.requires_grad
+
+    def boundary(self, index: tuple[int, ...]) -> bool:
+        """Whether element ``index`` is a named quantity (a stop in a derivation's steps)."""
+        return not (self.alias or self.expression)
+
+
+class Graph:
+    """The recorded graph from ``loss``: tensors in topological order (inputs first)."""
+
+    def __init__(self, loss: Tensor, parameter_names: Mapping[int, str]) -> None:
+        order = _topological(loss)
+        self.loss = loss
+        self.position = {id(t): p for p, t in enumerate(order)}
+        self.items: list[Traced] = []
+        self._rows: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        counters = {"u": 0, "c": 0, "p": 0}
+        self._tensor_tex: list[str] = []
+        for position, tensor in enumerate(order):
+            node = tensor.grad_fn
+            inputs = tuple(self.position[id(t)] for t in node.inputs) if node else ()
+            self.items.append(self._label(tensor, position, inputs, parameter_names, counters))
+            self._tensor_tex.append(self._whole_tex(self.items[-1]))
+
+    # ---- labels ---------------------------------------------------------------------------------
+    def _label(self, tensor: Tensor, position: int, inputs: tuple[int, ...],
+               parameter_names: Mapping[int, str], counters: dict[str, int]) -> Traced:
+        name = tensor.name or parameter_names.get(id(tensor))
+        leaf = tensor.grad_fn is None
+        if tensor is self.loss:
+            kind = "loss"
+        elif leaf:
+            kind = ("parameter" if tensor.requires_grad else "input" if name else "constant")
+        else:
+            kind = "intermediate"
+        named = name is not None
+        if name is None:
+            prefix = "u" if not leaf else "p" if tensor.requires_grad else "c"
+            counters[prefix] += 1
+            name = f"{prefix}{counters[prefix]}"
+        item = Traced(tensor, position, inputs, kind, name, named, tex_name(name))
+        if kind == "constant" and tensor.ndim == 0:
+            item.tex = number_tex(tensor._data.item(), tensor.dtype)
+        if tensor._data.size <= MAX_LABELLED:
+            self._label_elements(item, named)
+        return item
+
+    def _label_elements(self, item: Traced, named: bool) -> None:
+        tensor = item.tensor
+        shape = tensor.shape
+        if named or tensor.element_names is not None:
+            names = np.empty(shape, dtype=object)
+            for index in np.ndindex(*shape):
+                names[index] = element_name(tensor, index) or _element_id(item.name, index)
+            item.element_names = names
+            item.element_tex = _map(names, tex_name)
+            return
+        if item.kind == "constant":
+            item.element_tex = _map(tensor._data, lambda v: number_tex(v, tensor.dtype))
+            return
+        if item.inputs and self._alias_labels(item):
+            return
+        if item.inputs:
+            expressions = np.empty(shape, dtype=object)
+            for index in np.ndindex(*shape):
+                expression = self.element_expression(item, index)
+                if expression is None or len(expression) > MAX_EXPRESSION:
+                    break
+                expressions[index] = expression
+            else:
+                item.element_tex, item.expression = expressions, True
+                return
+        names = np.empty(shape, dtype=object)
+        for index in np.ndindex(*shape):
+            names[index] = _element_id(item.name, index)
+        item.element_names, item.element_tex = names, _map(names, tex_name)
+
+    def source_map(self, item: Traced) -> np.ndarray | None:
+        """For a pass-through op: the flat index of the input element behind each element."""
+        node = item.node
+        if node is None or node.op.name not in PASS_THROUGH:
+            return None
+        source = self.items[item.inputs[0]].tensor
+        flat = np.arange(source._data.size).reshape(source.shape)
+        if node.op.name in ("clone", "cast"):
+            return flat
+        try:
+            mapped = np.asarray(node.op.forward(flat, **node.params))
+        except Exception:  # an op that can't move an index array: no names carried over
+            return None
+        return mapped if mapped.shape == item.tensor.shape else None
+
+    def _alias_labels(self, item: Traced) -> bool:
+        source = self.items[item.inputs[0]]
+        mapped = self.source_map(item)
+        if mapped is None or source.element_tex is None:
+            return False
+        item.element_tex = _map(mapped, lambda k: source.element_tex.reshape(-1)[k])
+        if source.element_names is not None:
+            item.element_names = _map(mapped, lambda k: source.element_names.reshape(-1)[k])
+        item.alias, item.expression = True, source.expression
+        return True
+
+    def element_tex(self, position: int, index: tuple[int, ...]) -> str:
+        item = self.items[position]
+        if item.element_tex is not None:
+            return str(item.element_tex[index])
+        return f"{item.tex}[{','.join(map(str, index))}]" if index else item.tex
+
+    def element_label(self, position: int, index: tuple[int, ...]) -> str:
+        """An identifier for an element: its name, else the LaTeX of its expression."""
+        item = self.items[position]
+        if item.element_names is not None and item.element_names[index] is not None:
+            return str(item.element_names[index])
+        return self.element_tex(position, index)
+
+    def is_weight(self, position: int) -> bool:
+        """A parameter, or a pass-through view of one (as nn.Linear's transposed weight)."""
+        item = self.items[position]
+        while item.kind == "intermediate" and item.alias:
+            item = self.items[item.inputs[0]]
+        return item.kind == "parameter"
+
+    def _operand(self, position: int, out_index: tuple[int, ...], out_shape: tuple[int, ...]) -> str:
+        item = self.items[position]
+        return self.element_tex(position, broadcast_index(out_index, out_shape, item.tensor.shape))
+
+    def element_expression(self, item: Traced, index: tuple[int, ...]) -> str | None:
+        """The forward formula of one element of a non-leaf tensor, in its inputs' labels."""
+        node = item.node
+        op = node.op.name
+        shape = item.tensor.shape
+        mapped = self.source_map(item)
+        if mapped is not None:
+            source = self.items[item.inputs[0]]
+            source_index = np.unravel_index(int(mapped[index]), source.tensor.shape)
+            return self.element_tex(source.position, tuple(int(i) for i in source_index))
+        if op in ELEMENTWISE and node.op.tex is not None:
+            letters = _INPUT_LETTERS.get(op, ("x", "y"))
+            mapping = {letters[k]: self._operand(position, index, shape)
+                       for k, position in enumerate(item.inputs)}
+            mapping.update(self._param_mapping(op, node.params))
+            return simplify(substitute(node.op.tex[0], mapping, _bare(op)))
+        if op == "matmul":
+            return self._matmul_expression(item, index)
+        if op in SUMS:
+            terms = self._summed_elements(item, index)
+            return None if terms is None or len(terms) > 4 else " + ".join(terms)
+        return None
+
+    def _param_mapping(self, op: str, params: Mapping[str, Any]) -> dict[str, str]:
+        mapping = {}
+        for letter, key in _PARAM_LETTERS.get(op, {}).items():
+            value = params.get(key)
+            mapping[letter] = r"-\infty" if value is None and letter == "a" else (
+                r"\infty" if value is None else number_tex(value))
+        return mapping
+
+    def _matmul_expression(self, item: Traced, index: tuple[int, ...]) -> str | None:
+        a, b = (self.items[p] for p in item.inputs)
+        m = a.tensor.shape[-1]
+        if m > 4:
+            return None
+        weight_first = self.is_weight(b.position) and not self.is_weight(a.position)
+        terms = []
+        for j in range(m):
+            ia = broadcast_index(index[:-2], item.tensor.shape[:-2], a.tensor.shape[:-2]) + (index[-2], j)
+            ib = broadcast_index(index[:-2], item.tensor.shape[:-2], b.tensor.shape[:-2]) + (j, index[-1])
+            left, right = paren(self.element_tex(a.position, ia)), paren(self.element_tex(b.position, ib))
+            terms.append(rf"{right}\,{left}" if weight_first else rf"{left}\,{right}")
+        return " + ".join(terms)
+
+    def _summed_elements(self, item: Traced, index: tuple[int, ...]) -> list[str] | None:
+        source = self.items[item.inputs[0]]
+        size = source.tensor._data.size
+        if size > 16:
+            return None
+        terms = []
+        for j in np.ndindex(*source.tensor.shape):
+            if self._sum_target(item, j) == index:
+                terms.append(self.element_tex(source.position, j))
+        return terms
+
+    def _sum_target(self, item: Traced, j: tuple[int, ...]) -> tuple[int, ...]:
+        node = item.node
+        source_shape = self.items[item.inputs[0]].tensor.shape
+        if node.op.name == "sum":
+            axes, keepdim = node.params["axes"], node.params["keepdim"]
+            return tuple(0 if d in axes else i for d, i in enumerate(j) if keepdim or d not in axes)
+        return broadcast_index(j, source_shape, item.tensor.shape)
+
+    # ---- edges and local derivatives --------------------------------------------------------------
+    def edges(self, position: int) -> list[tuple[int, int]]:
+        """(input slot, input position) of every input the backward pass sends a gradient to."""
+        item = self.items[position]
+        node = item.node
+        if node is None:
+            return []
+        out = []
+        for slot, input_position in enumerate(item.inputs):
+            child = self.items[input_position]
+            if child.tensor.requires_grad and node.op.grads[slot] is not None:
+                out.append((slot, input_position))
+        return out
+
+    def apply_rule(self, position: int, slot: int, grad: np.ndarray) -> np.ndarray:
+        """Step 3 of the engine's backward loop for one input: call the op's rule, sum to the
+        input's shape, cast to its dtype — the same arithmetic as ``backward()``."""
+        from chainrule.ops.shape import sum_to
+
+        item = self.items[position]
+        node = item.node
+        target = node.inputs[slot]
+        with no_grad(), np.errstate(all="ignore"):
+            result = node.op.grads[slot](Tensor._wrap(grad), item.tensor, *node.inputs,
+                                         **node.params)
+            if result.shape != target.shape:
+                result = sum_to(result, target.shape)
+            if result.dtype != target.dtype:
+                result = result.to(target.dtype)
+        return np.asarray(result._data)
+
+    def jacobian_row(self, position: int, slot: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(structure, value) of ∂out[k]/∂input over the input's flat elements.
+
+        The structure comes from a NaN in the upstream gradient (every input element whose
+        gradient reads it turns NaN, even where the derivative is 0); the value from a one.
+        """
+        key = (position, slot, k)
+        cached = self._rows.get(key)
+        if cached is None:
+            out = self.items[position].tensor
+            probe = np.zeros(out.shape, dtype=out.dtype)
+            probe.reshape(-1)[k] = np.nan
+            structure = np.isnan(self.apply_rule(position, slot, probe)).reshape(-1)
+            probe.reshape(-1)[k] = 1
+            value = self.apply_rule(position, slot, probe).reshape(-1)
+            cached = self._rows[key] = (structure, value)
+        return cached
+
+    def local_tex(self, position: int, slot: int, out_index: tuple[int, ...],
+                  in_index: tuple[int, ...]) -> str | None:
+        """The local derivative ∂out[out_index]/∂input[in_index] as LaTeX, or None if unknown."""
+        item = self.items[position]
+        node = item.node
+        op = node.op.name
+        if op in PASS_THROUGH or op in SUMS:
+            return "1"
+        if op == "matmul":
+            a, b = item.inputs
+            batch_a = broadcast_index(out_index[:-2], item.tensor.shape[:-2],
+                                      self.items[a].tensor.shape[:-2])
+            batch_b = broadcast_index(out_index[:-2], item.tensor.shape[:-2],
+                                      self.items[b].tensor.shape[:-2])
+            if slot == 0:  # ∂(AB)_{ik}/∂A_{ij} = B_{jk}
+                return self.element_tex(b, batch_b + (in_index[-1], out_index[-1]))
+            return self.element_tex(a, batch_a + (out_index[-2], in_index[-2]))
+        if op not in ELEMENTWISE or node.op.tex is None:
+            return None
+        template = node.op.tex[1][slot]
+        if len(node.op.tex[0]) > 1 and item.element_tex is not None:
+            # σ'(x) = σ(x)(1 − σ(x)) reads a_o1 (1 − a_o1) when the output is named a_o1
+            template = template.replace(node.op.tex[0], "\0")
+        letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        mapping = {letters[k]: self._operand(p, out_index, item.tensor.shape)
+                   for k, p in enumerate(item.inputs)}
+        mapping.update(self._param_mapping(op, node.params))
+        tex = substitute(template, mapping)
+        if "\0" in tex:
+            tex = tex.replace("\0", paren(self.element_tex(position, out_index)))
+        return simplify(tex)
+
+    def local_tex_tensor(self, position: int, slot: int, tensor_tex: Any) -> str | None:
+        """An elementwise op's local derivative for a whole tensor, in the tensors' names."""
+        item = self.items[position]
+        node = item.node
+        op = node.op.name
+        if op not in ELEMENTWISE or node.op.tex is None:
+            return None
+        template = node.op.tex[1][slot]
+        if len(node.op.tex[0]) > 1 and item.named:
+            template = template.replace(node.op.tex[0], "\0")
+        letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        mapping = {letters[k]: tensor_tex(self, p) for k, p in enumerate(item.inputs)}
+        mapping.update(self._param_mapping(op, node.params))
+        tex = substitute(template, mapping).replace("\0", paren(item.tex))
+        return simplify(tex)
+
+    def tensor_tex(self, position: int) -> str:
+        """A whole tensor's LaTeX: its name; through a pass-through view, its source's; for an
+        unnamed elementwise result, its formula when short (t - a_{o}), else its automatic name."""
+        return self._tensor_tex[position]
+
+    def _whole_tex(self, item: Traced) -> str:
+        if item.named or not item.inputs:
+            return item.tex
+        node = item.node
+        op = node.op.name
+        if op in PASS_THROUGH:
+            return self._tensor_tex[item.inputs[0]]
+        if (op in ELEMENTWISE or op == "matmul") and node.op.tex is not None:
+            letters = ("A", "B") if op == "matmul" else _INPUT_LETTERS.get(op, ("x", "y"))
+            mapping = {letters[k]: self._tensor_tex[p] for k, p in enumerate(item.inputs)}
+            mapping.update(self._param_mapping(op, node.params))
+            tex = simplify(substitute(node.op.tex[0], mapping, _bare(op)))
+            if len(tex) <= MAX_EXPRESSION // 2:
+                return tex
+        return item.tex
+
+
+def _element_id(name: str, index: tuple[int, ...]) -> str:
+    return f"{name}[{','.join(map(str, index))}]" if index else name
+
+
+def broadcast_index(index: tuple[int, ...], out_shape: tuple[int, ...],
+                    in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The element of an input of shape ``in_shape`` that broadcasting sent to ``index``."""
+    lead = len(out_shape) - len(in_shape)
+    return tuple(0 if n == 1 else index[lead + d] for d, n in enumerate(in_shape))
+
+
+def _map(array: np.ndarray, function: Any) -> np.ndarray:
+    out = np.empty(array.shape, dtype=object)
+    for index in np.ndindex(*array.shape):
+        out[index] = function(array[index])
+    return out
+
+
+def _topological(loss: Tensor) -> list[Tensor]:
+    """Every tensor the loss was computed from, inputs before outputs, by an explicit-stack DFS
+    in argument order (so two runs give the same order)."""
+    order: list[Tensor] = []
+    state: dict[int, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[tuple[Tensor, int]] = [(loss, 0)]
+    state[id(loss)] = 1
+    while stack:
+        tensor, next_input = stack.pop()
+        node = tensor.grad_fn
+        if node is not None and node.inputs is None:
+            raise ValueError(
+                f"explain: the graph through '{node.op.name}' was freed by backward(); call "
+                "explain() before backward(), or pass retain_graph=True to backward()")
+        inputs = node.inputs if node is not None else ()
+        if next_input < len(inputs):
+            stack.append((tensor, next_input + 1))
+            child = inputs[next_input]
+            if id(child) not in state:
+                state[id(child)] = 1
+                stack.append((child, 0))
+            continue
+        state[id(tensor)] = 2
+        order.append(tensor)
+    return order
