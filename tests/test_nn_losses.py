@@ -32,8 +32,8 @@ def _soft_labels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
 
 @dataclass(frozen=True)
 class LossCase:
-    """``call(F, lib, input, target, reduction)`` runs with either library (lib) and its
-    functional module (F);
+    """``call(f, lib, input, target, reduction)`` runs with either library (lib) and its
+    functional module (f);
     ``module(nn, reduction)`` builds the module form; ``data(rng)`` gives input and target
     arrays; ``target_grad`` says whether PyTorch differentiates the target."""
 
@@ -56,83 +56,85 @@ def _weight(lib: object, values: list[float]) -> object:
 CLASS_WEIGHTS = [0.3, 1.0, 2.5, 0.7]
 
 
-def _labels_with_ignored(rng: np.random.Generator, shape: tuple[int, ...], C: int) -> np.ndarray:
-    labels = rng.integers(0, C, shape)
+def _labels_with_ignored(rng: np.random.Generator, shape: tuple[int, ...], classes: int
+                         ) -> np.ndarray:
+    labels = rng.integers(0, classes, shape)
     labels.flat[1] = -100
     labels.flat[-1] = 2
     return labels
 
 
 CASES = [
-    LossCase("mse", lambda F, lib, x, t, r: F.mse_loss(x, t, reduction=r),
+    LossCase("mse", lambda f, lib, x, t, r: f.mse_loss(x, t, reduction=r),
              lambda nn, r: nn.MSELoss(reduction=r), _float_pair((4, 3))),
-    LossCase("l1", lambda F, lib, x, t, r: F.l1_loss(x, t, reduction=r),
+    LossCase("l1", lambda f, lib, x, t, r: f.l1_loss(x, t, reduction=r),
              lambda nn, r: nn.L1Loss(reduction=r), _float_pair((4, 3))),
-    LossCase("huber", lambda F, lib, x, t, r: F.huber_loss(x, t, reduction=r, delta=0.7),
+    LossCase("huber", lambda f, lib, x, t, r: f.huber_loss(x, t, reduction=r, delta=0.7),
              lambda nn, r: nn.HuberLoss(reduction=r, delta=0.7), _float_pair((5, 3))),
-    LossCase("smooth_l1", lambda F, lib, x, t, r: F.smooth_l1_loss(x, t, reduction=r, beta=0.5),
+    LossCase("smooth_l1", lambda f, lib, x, t, r: f.smooth_l1_loss(x, t, reduction=r, beta=0.5),
              lambda nn, r: nn.SmoothL1Loss(reduction=r, beta=0.5), _float_pair((5, 3))),
-    LossCase("bce", lambda F, lib, x, t, r: F.binary_cross_entropy(x, t, reduction=r),
+    LossCase("bce", lambda f, lib, x, t, r: f.binary_cross_entropy(x, t, reduction=r),
              lambda nn, r: nn.BCELoss(reduction=r),
              lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3)))),
     LossCase("bce_weight",
-             lambda F, lib, x, t, r: F.binary_cross_entropy(
+             lambda f, lib, x, t, r: f.binary_cross_entropy(
                  x, t, weight=_weight(lib, [0.5, 2.0, 1.5]),
                  reduction=r),
              None, lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3)))),
     LossCase("bce_logits",
-             lambda F, lib, x, t, r: F.binary_cross_entropy_with_logits(x, t, reduction=r),
+             lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(x, t, reduction=r),
              lambda nn, r: nn.BCEWithLogitsLoss(reduction=r),
              lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3)))),
     LossCase("bce_logits_weights",
-             lambda F, lib, x, t, r: F.binary_cross_entropy_with_logits(
+             lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(
                  x, t, reduction=r,
                  weight=_weight(lib, [0.5, 2.0, 1.5]),
                  pos_weight=_weight(lib, [3.0, 0.2, 1.0])),
              None, lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3)))),
-    LossCase("nll", lambda F, lib, x, t, r: F.nll_loss(x, t, reduction=r),
+    LossCase("nll", lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r),
              lambda nn, r: nn.NLLLoss(reduction=r),
              lambda rng: (rng.standard_normal((6, 4)), rng.integers(0, 4, 6)), False),
     LossCase("nll_weight_ignore",
-             lambda F, lib, x, t, r: F.nll_loss(
+             lambda f, lib, x, t, r: f.nll_loss(
                  x, t, reduction=r, ignore_index=-100,
                  weight=_weight(lib, CLASS_WEIGHTS)),
              None, lambda rng: (rng.standard_normal((6, 4)), _labels_with_ignored(rng, 6, 4)),
              False),
-    LossCase("nll_spatial", lambda F, lib, x, t, r: F.nll_loss(x, t, reduction=r, ignore_index=1),
+    LossCase("nll_spatial", lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r, ignore_index=1),
              lambda nn, r: nn.NLLLoss(reduction=r, ignore_index=1),
              lambda rng: (rng.standard_normal((2, 4, 3, 2)), rng.integers(0, 4, (2, 3, 2))),
              False),
-    LossCase("cross_entropy", lambda F, lib, x, t, r: F.cross_entropy(x, t, reduction=r),
+    LossCase("cross_entropy", lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
              lambda nn, r: nn.CrossEntropyLoss(reduction=r),
              lambda rng: (rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)), False),
     LossCase("cross_entropy_weight_ignore_smoothing",
-             lambda F, lib, x, t, r: F.cross_entropy(
+             lambda f, lib, x, t, r: f.cross_entropy(
                  x, t, reduction=r, ignore_index=-100, label_smoothing=0.15,
                  weight=_weight(lib, CLASS_WEIGHTS)),
              None, lambda rng: (rng.standard_normal((7, 4)) * 3, _labels_with_ignored(rng, 7, 4)),
              False),
     LossCase("cross_entropy_smoothing_spatial",
-             lambda F, lib, x, t, r: F.cross_entropy(x, t, reduction=r, ignore_index=0,
+             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r, ignore_index=0,
                                                 label_smoothing=0.3),
              lambda nn, r: nn.CrossEntropyLoss(reduction=r, ignore_index=0, label_smoothing=0.3),
              lambda rng: (rng.standard_normal((2, 4, 3, 3)), rng.integers(0, 4, (2, 3, 3))),
              False),
-    LossCase("cross_entropy_single_sample", lambda F, lib, x, t, r: F.cross_entropy(x, t, reduction=r),
+    LossCase("cross_entropy_single_sample",
+             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
              None, lambda rng: (rng.standard_normal(5), np.array(3)), False),
     LossCase("cross_entropy_probabilities",
-             lambda F, lib, x, t, r: F.cross_entropy(x, t, reduction=r),
+             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
              lambda nn, r: nn.CrossEntropyLoss(reduction=r),
              lambda rng: (rng.standard_normal((5, 4)), _soft_labels(rng, (5, 4)))),
     LossCase("cross_entropy_probabilities_weight_smoothing",
-             lambda F, lib, x, t, r: F.cross_entropy(
+             lambda f, lib, x, t, r: f.cross_entropy(
                  x, t, reduction=r, label_smoothing=0.2,
                  weight=_weight(lib, CLASS_WEIGHTS)),
              None, lambda rng: (rng.standard_normal((2, 4, 3)), _soft_labels(rng, (2, 4, 3)))),
 ]
 
 
-def _run(lib_F: object, lib: object, x: np.ndarray, t: np.ndarray, case: LossCase,
+def _run(lib_functional: object, lib: object, x: np.ndarray, t: np.ndarray, case: LossCase,
          reduction: str, upstream: np.ndarray | None, module: bool) -> tuple:
     """Loss value and (input grad, target grad) in one library."""
     if lib is cr:
@@ -144,7 +146,7 @@ def _run(lib_F: object, lib: object, x: np.ndarray, t: np.ndarray, case: LossCas
     if module:
         loss = case.module(nn if lib is cr else torch.nn, reduction)(x_t, t_t)
     else:
-        loss = case.call(lib_F, lib, x_t, t_t, reduction)
+        loss = case.call(lib_functional, lib, x_t, t_t, reduction)
     if upstream is None:
         upstream = np.random.default_rng(7).standard_normal(tuple(loss.shape))
     loss.backward(lib.tensor(upstream, dtype=lib.float64))  # type: ignore[attr-defined]
@@ -159,7 +161,7 @@ def _check(case: LossCase, reduction: str, rng: np.random.Generator, module: boo
     what = f"{case.name} ({'module' if module else 'functional'}, reduction={reduction})"
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL, err_msg=f"{what}: value")
-    for label, mine, other in zip(("input", "target"), our_grads, their_grads):
+    for label, mine, other in zip(("input", "target"), our_grads, their_grads, strict=True):
         if other is None:
             continue
         assert mine is not None, f"{what}: no {label} gradient"
@@ -252,9 +254,9 @@ def test_losses_have_second_derivatives_like_torch(rng: np.random.Generator) -> 
     """The BCE primitives' rules are differentiable: a gradient penalty matches PyTorch."""
     x, t = rng.standard_normal(5) * 3, _probabilities(rng, (5,))
     values = []
-    for lib, lib_F in ((cr, F), (torch, torch.nn.functional)):
+    for lib, lib_functional in ((cr, F), (torch, torch.nn.functional)):
         xt = lib.tensor(x, requires_grad=True)
-        loss = lib_F.binary_cross_entropy_with_logits(
+        loss = lib_functional.binary_cross_entropy_with_logits(
             xt, lib.tensor(t), pos_weight=lib.tensor([2.0], dtype=lib.float64), reduction="sum")
         (g,) = (cr.autograd.grad if lib is cr else torch.autograd.grad)(loss, xt,
                                                                        create_graph=True)

@@ -98,7 +98,8 @@ def test_zero_grad_and_requires_grad() -> None:
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None for g in grads)
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is g and not g.numpy().any() for p, g in zip(model.parameters(), grads))
+    for param, grad in zip(model.parameters(), grads, strict=True):
+        assert param.grad is grad and not grad.numpy().any()
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
     model.hidden.requires_grad_(False)
@@ -199,7 +200,8 @@ def test_deepcopy_and_pickle_give_independent_equal_models() -> None:
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
-        for (name, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
+        for (name, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items(),
+                                            strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
         with cr.no_grad():
             clone[0].weight.fill_(7.0)

@@ -100,9 +100,11 @@ LAYERS = [
     lambda nn: nn.Conv2d(4, 8, (3, 1), stride=2, groups=4),
     lambda nn: nn.BatchNorm1d(3, momentum=None, affine=False),
     lambda nn: nn.BatchNorm2d(3, bias=False),
-    lambda nn: nn.LayerNorm((2, 3), elementwise_affine=False), lambda nn: nn.LayerNorm(4, bias=False),
+    lambda nn: nn.LayerNorm((2, 3), elementwise_affine=False),
+    lambda nn: nn.LayerNorm(4, bias=False),
     lambda nn: nn.Dropout(0.2), lambda nn: nn.MaxPool2d(3, 1, 1), lambda nn: nn.AvgPool2d(2),
-    lambda nn: nn.AdaptiveAvgPool2d((2, 3)), lambda nn: nn.Flatten(0), lambda nn: nn.Unflatten(1, (2, 3)),
+    lambda nn: nn.AdaptiveAvgPool2d((2, 3)), lambda nn: nn.Flatten(0),
+    lambda nn: nn.Unflatten(1, (2, 3)),
     lambda nn: nn.Embedding(5, 3, padding_idx=1), lambda nn: nn.Identity(),
     lambda nn: nn.ReLU(inplace=True), lambda nn: nn.LeakyReLU(0.2), lambda nn: nn.ELU(),
     lambda nn: nn.GELU("tanh"), lambda nn: nn.Sigmoid(), lambda nn: nn.Tanh(), lambda nn: nn.SiLU(),
@@ -153,7 +155,8 @@ def test_loading_torch_tensors_directly_and_float32_cast(torch: ModuleType) -> N
     theirs = make_mlp(torch.nn).double()
     ours = make_mlp(nn)  # float32
     ours.load_state_dict(theirs.state_dict())
-    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
+                                     strict=True):
         assert p.dtype == np.float32
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6,
                                    err_msg=name)
@@ -229,7 +232,8 @@ def test_batchnorm_state_dict_keys_and_dtypes() -> None:
     bn = nn.BatchNorm2d(4)
     state = bn.state_dict()
     assert list(state) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-    assert state["num_batches_tracked"].dtype == np.int64 and state["num_batches_tracked"].shape == ()
+    counter = state["num_batches_tracked"]
+    assert counter.dtype == np.int64 and counter.shape == ()
     assert list(nn.BatchNorm1d(3, affine=False, track_running_stats=False).state_dict()) == []
     assert list(nn.BatchNorm1d(3, affine=False).state_dict()) == [
         "running_mean", "running_var", "num_batches_tracked"]

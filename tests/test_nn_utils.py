@@ -26,7 +26,7 @@ def _grads(rng: np.random.Generator) -> list[np.ndarray]:
 
 def _ours(grads: list[np.ndarray]) -> list[cr.Tensor]:
     params = [nn.Parameter(cr.zeros(*g.shape, dtype=cr.float64)) for g in grads]
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         p.grad = cr.tensor(g)
     return params
 
@@ -40,12 +40,12 @@ def test_clip_grad_norm_equals_torch(norm_type: float, max_norm: float,
     grads = _grads(rng)
     ours = _ours(grads)
     theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for p, g in zip(theirs, grads):
+    for p, g in zip(theirs, grads, strict=True):
         p.grad = torch.from_numpy(g.copy())
     total = clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert total.item() == pytest.approx(expected.item(), rel=1e-12)
-    for p, q in zip(ours, theirs):
+    for p, q in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
     clipped = max_norm < total.item()
     assert clipped == (max_norm == 0.5)
@@ -72,11 +72,11 @@ def test_clip_grad_value_equals_torch(rng: np.random.Generator) -> None:
     grads = _grads(rng)
     ours = _ours(grads)
     theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for p, g in zip(theirs, grads):
+    for p, g in zip(theirs, grads, strict=True):
         p.grad = torch.from_numpy(g.copy())
     clip_grad_value_(ours, 0.3)
     torch.nn.utils.clip_grad_value_(theirs, 0.3)
-    for p, q in zip(ours, theirs):
+    for p, q in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
     assert max(np.abs(p.grad.numpy()).max() for p in ours) == 0.3
 

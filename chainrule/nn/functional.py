@@ -28,6 +28,7 @@ from chainrule.ops import (
     norm,
     one_hot,
     pad,
+    reshape,
     sigmoid,
     softplus,
     squeeze,
@@ -40,11 +41,12 @@ from chainrule.ops import elu as _elu
 from chainrule.ops import gelu as _gelu
 from chainrule.ops import leaky_relu as _leaky_relu
 from chainrule.ops import log_softmax as _log_softmax
+from chainrule.ops import losses as _losses
 from chainrule.ops import relu as _relu
 from chainrule.ops import silu as _silu
 from chainrule.ops import softmax as _softmax
-from chainrule.ops import losses as _losses
 from chainrule.ops._coerce import to_tensor
+from chainrule.ops.elementwise import abs
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -167,7 +169,7 @@ def half_squared_error(input: Tensor, target: Tensor, reduction: str = "sum") ->
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """|x − y|, reduced (gradient sign(x − y), 0 at a tie)."""
     input, target = _pair(input, target, "l1_loss")
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+    return _reduce(abs(input - target), reduction, "l1_loss")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
@@ -177,7 +179,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: 
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = _pair(input, target, "huber_loss")
     diff = input - target
-    size = diff.abs()
+    size = abs(diff)
     loss = where(size < delta, 0.5 * (diff * diff), delta * (size - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
 
@@ -187,7 +189,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # no
     """½(x − y)²/beta where |x − y| < beta, else |x − y| − ½ beta (Huber divided by beta)."""
     input, target = _pair(input, target, "smooth_l1_loss")
     diff = input - target
-    size = diff.abs()
+    size = abs(diff)
     if beta == 0:
         return _reduce(size, reduction, "smooth_l1_loss")
     loss = where(size < beta, (0.5 / beta) * (diff * diff), size - 0.5 * beta)
@@ -273,13 +275,14 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int, op: str
 
 
 def _class_weights(weight: Tensor | None, labels: np.ndarray, ignored: np.ndarray,
-                   dtype: np.dtype, C: int, op: str) -> np.ndarray:
+                   dtype: np.dtype, num_classes: int, op: str) -> np.ndarray:
     """Each target's class weight (0 where ignored): PyTorch's w[y_i]."""
     if weight is None:
         return (~ignored).astype(dtype)
     w = to_tensor(weight)._data.astype(dtype, copy=False)
-    if w.shape != (C,):
-        raise ValueError(f"{op}: weight must have shape ({C},), one per class, got {w.shape}")
+    if w.shape != (num_classes,):
+        raise ValueError(f"{op}: weight must have shape ({num_classes},), one per class, got "
+                         f"{w.shape}")
     return np.where(ignored, 0, w[labels]).astype(dtype, copy=False)
 
 
@@ -358,7 +361,7 @@ def _along(weight: Any, input: Tensor, class_dim: int) -> Tensor:
     if tuple(w.shape) != (C,):
         raise ValueError(f"cross_entropy: weight must have shape ({C},), one per class, got "
                          f"{tuple(w.shape)}")
-    return w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))
+    return reshape(w, (C,) + (1,) * (input.ndim - class_dim - 1))
 
 
 def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Any,

@@ -17,7 +17,8 @@ from chainrule.tensor import Tensor
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` could not match (as PyTorch's ``_IncompatibleKeys``)."""
+    """The keys ``load_state_dict(strict=False)`` could not match (PyTorch's
+    ``_IncompatibleKeys``)."""
 
     missing_keys: list[str]
     unexpected_keys: list[str]

@@ -24,7 +24,8 @@ def _bce_forward(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         log_x = np.maximum(np.log(x), _LOG_FLOOR)
         log_1mx = np.maximum(np.log1p(-x), _LOG_FLOOR)
-    return ((t - 1) * log_1mx - t * log_x).astype(x.dtype, copy=False)
+    out: np.ndarray = ((t - 1) * log_1mx - t * log_x).astype(x.dtype, copy=False)
+    return out
 
 
 def _bce_grad_input(grad: Tensor, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
@@ -33,7 +34,8 @@ def _bce_grad_input(grad: Tensor, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
 
 def _bce_grad_target(grad: Tensor, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
     # -logit(x), unclamped, as PyTorch's binary_cross_entropy_target_backward
-    return grad * (log1p(-x) - log(x))
+    result: Tensor = grad * (log1p(-x) - log(x))
+    return result
 
 
 binary_cross_entropy = Primitive(
@@ -44,26 +46,31 @@ binary_cross_entropy = Primitive(
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     # min(x, 0) − log(1 + e^{−|x|}): no exp of a large positive number, for any x
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    out: np.ndarray = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return out
 
 
 def _bce_logits_forward(x: np.ndarray, t: np.ndarray, pos_weight: np.ndarray) -> np.ndarray:
     # (1 − t) x − (1 + (p − 1) t) log σ(x), PyTorch's formula
     log_weight = (pos_weight - 1) * t + 1
-    return ((1 - t) * x - log_weight * _log_sigmoid(x)).astype(x.dtype, copy=False)
+    out: np.ndarray = ((1 - t) * x - log_weight * _log_sigmoid(x)).astype(x.dtype, copy=False)
+    return out
 
 
 def _bce_logits_grad_input(grad: Tensor, out: Tensor, x: Tensor, t: Tensor,
                            pos_weight: Tensor) -> Tensor:
-    # (1 + (p − 1) t) σ(x) − p t, which is σ(x) − t for p = 1: no cancellation of large terms
-    weighted_t = pos_weight * t
-    return grad * ((weighted_t + 1 - t) * sigmoid(x) - weighted_t)
+    # (1 + (p − 1) t) σ(x) − p t: exactly σ(x) − t for p = 1, with no cancellation of large
+    # terms (the composite's 1 − σ(−x) − t loses every digit for large |x|)
+    result: Tensor = grad * ((1 + (pos_weight - 1) * t) * sigmoid(x) - pos_weight * t)
+    return result
 
 
 def _bce_logits_grad_target(grad: Tensor, out: Tensor, x: Tensor, t: Tensor,
                             pos_weight: Tensor) -> Tensor:
     # log σ(−x) − p log σ(x) = p softplus(−x) − softplus(x); no threshold, so it is exact
-    return grad * (pos_weight * softplus(-x, threshold=np.inf) - softplus(x, threshold=np.inf))
+    result: Tensor = grad * (pos_weight * softplus(-x, threshold=np.inf)
+                             - softplus(x, threshold=np.inf))
+    return result
 
 
 binary_cross_entropy_with_logits = Primitive(
