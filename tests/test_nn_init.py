@@ -141,3 +141,26 @@ def test_assign_sets_the_seeds_named_weights() -> None:
         init.assign_(hidden.weight, [0.1, 0.2])
     with pytest.raises(ValueError, match="names of shape"):
         init.assign_(hidden.weight, [[0.1, 0.2], [0.3, 0.4]], names=["w1", "w2"])
+
+
+def test_seed_network_from_layers_with_named_weights() -> None:
+    """Seed 001's 2-2-2 sigmoid network built from nn layers, weights w1..w8 set by hand: the
+    engine's gradients equal the seed's chain-rule formulas, the hidden layer's included."""
+    i = np.array([0.05, 0.10])
+    t = np.array([0.01, 0.99])
+    w_hidden = np.array([[0.15, 0.20], [0.25, 0.30]])  # [[w1, w2], [w3, w4]]
+    w_out = np.array([[0.40, 0.45], [0.50, 0.55]])  # [[w5, w6], [w7, w8]]
+    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Sigmoid(), nn.Linear(2, 2, bias=False),
+                        nn.Sigmoid()).double()
+    init.assign_(net[0].weight, w_hidden, names=[["w1", "w2"], ["w3", "w4"]])
+    init.assign_(net[2].weight, w_out, names=[["w5", "w6"], ["w7", "w8"]])
+    loss = nn.HalfSquaredError()(net(cr.tensor(i)), cr.tensor(t))
+    loss.backward()
+    a_h = 1 / (1 + np.exp(-(w_hidden @ i)))
+    a_o = 1 / (1 + np.exp(-(w_out @ a_h)))
+    assert loss.item() == pytest.approx(0.5 * np.sum((t - a_o) ** 2), rel=1e-14)
+    delta_o = -(t - a_o) * a_o * (1 - a_o)  # ∂E_total/∂o
+    np.testing.assert_allclose(net[2].weight.grad.numpy(), np.outer(delta_o, a_h), rtol=1e-13)
+    delta_h = (w_out.T @ delta_o) * a_h * (1 - a_h)  # the part the seed leaves out
+    np.testing.assert_allclose(net[0].weight.grad.numpy(), np.outer(delta_h, i), rtol=1e-13)
+    assert str(net[2].weight.element_names[0, 0]) == "w5"
