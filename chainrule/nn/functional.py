@@ -304,6 +304,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     """
     input = to_tensor(input)
     labels, ignored, C = _class_targets(input, target, ignore_index, "nll_loss")
+    if weight is None and not ignored.any():  # the common case: a plain mean, no masks
+        return _reduce(-_pick(input, labels), reduction, "nll_loss")
     weights = _class_weights(weight, labels, ignored, input.dtype, C, "nll_loss")
     loss = -_pick(input, labels) * Tensor._wrap(weights)
     if reduction == "mean":
