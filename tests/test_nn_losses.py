@@ -302,3 +302,14 @@ def test_loss_errors_are_clear() -> None:
         F.cross_entropy(cr.zeros(2, 3), cr.tensor([0, 1, 2]))
     with pytest.warns(UserWarning, match="broadcasting"):
         F.mse_loss(cr.zeros(3, 1), cr.zeros(3))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_every_target_ignored_gives_nan_like_torch(smoothing: float,
+                                                   rng: np.random.Generator) -> None:
+    x, labels = rng.standard_normal((3, 4)), np.full(3, -100)
+    ours = F.cross_entropy(cr.tensor(x), cr.tensor(labels), label_smoothing=smoothing)
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(labels),
+                                               label_smoothing=smoothing)
+    assert np.isnan(ours.item()) and np.isnan(theirs.item())
+    assert F.cross_entropy(cr.tensor(x), cr.tensor(labels), reduction="sum").item() == 0.0

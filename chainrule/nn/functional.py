@@ -309,8 +309,14 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     weights = _class_weights(weight, labels, ignored, input.dtype, C, "nll_loss")
     loss = -_pick(input, labels) * Tensor._wrap(weights)
     if reduction == "mean":
-        return sum(loss) / Tensor._wrap(np.asarray(weights.sum(), input.dtype))
+        return _weighted_mean(loss, weights.sum())
     return _reduce(loss, reduction, "nll_loss")
+
+
+def _weighted_mean(loss: Tensor, total_weight: float) -> Tensor:
+    """Σ loss / Σ w; nan, quietly, when every target is ignored (as in PyTorch)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sum(loss) / Tensor._wrap(np.asarray(total_weight, loss.dtype))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
@@ -350,7 +356,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     smooth = where(Tensor._wrap(ignored), 0.0, -sum(weighted, dim=class_dim))
     if reduction == "mean":
         total = _class_weights(weight, labels, ignored, input.dtype, C, "cross_entropy").sum()
-        smooth = sum(smooth) / Tensor._wrap(np.asarray(total, input.dtype))
+        smooth = _weighted_mean(smooth, total)
     else:
         smooth = _reduce(smooth, reduction, "cross_entropy")
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / C)
