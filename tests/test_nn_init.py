@@ -43,9 +43,16 @@ def test_gain_and_fan_errors() -> None:
         init.kaiming_uniform_(cr.zeros(3, 3), mode="fan_avg")
 
 
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Statistics are checked on fixed draws, whatever ran before."""
+    cr.manual_seed(1234)
+
+
 def _check_uniform(values: np.ndarray, bound: float) -> None:
     """Within ±bound, reaching close to it, with the variance bound²/3 of U(−bound, bound)."""
-    assert np.abs(values).max() <= bound
+    # float32 storage may round a draw just below the bound up to it, hence the 1e-7 slack
+    assert np.abs(values).max() <= bound * (1 + 1e-7)
     assert np.abs(values).max() > 0.98 * bound
     assert abs(values.mean()) < 0.02 * bound
     assert values.var() == pytest.approx(bound**2 / 3, rel=0.03)
@@ -115,7 +122,7 @@ def test_default_init_of_linear_and_conv_follows_pytorch(make, fan_in: int) -> N
     bound = 1 / math.sqrt(fan_in)
     _check_uniform(layer.weight.detach().numpy().astype(np.float64), bound)
     bias = layer.bias.detach().numpy()
-    assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0.9 * bound
+    assert np.abs(bias).max() <= bound * (1 + 1e-7) and np.abs(bias).max() > 0.9 * bound
     assert layer.weight.dtype == np.float32
 
 

@@ -137,7 +137,7 @@ def test_sequential_indexing_and_editing() -> None:
     assert model(cr.ones(4, 2)).shape == (4, 1)
     del model[1]
     assert list(model) == [a, c] and [n for n, _ in model.named_children()] == ["0", "1"]
-    model.insert(1, b)
+    model.insert(-1, b)  # before the last, as list.insert and PyTorch
     assert list(model) == [a, b, c]
     model[1] = nn.Tanh()
     assert isinstance(model[1], nn.Tanh)

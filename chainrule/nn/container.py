@@ -83,7 +83,7 @@ class Sequential(Module):
         size = len(modules)
         if not -size <= index <= size:
             raise IndexError(f"index {index} is out of range for insertion into length {size}")
-        modules.insert(index % (size + 1) if index < 0 else index, module)
+        modules.insert(index, module)
         self._modules.clear()
         for position, item in enumerate(modules):
             self.add_module(str(position), item)
