@@ -208,25 +208,27 @@ def test_param_groups_with_their_own_lr_match_torch(name: str) -> None:
     assert [g["lr"] for g in opt.param_groups] == [0.03, 0.003]
 
 
+def closure_run(lib: Any) -> tuple[list[float], list[np.ndarray]]:
+    x, labels, targets = make_data(np.float64)
+    params = [lib.tensor(a, requires_grad=True) for a in make_arrays(np.float64)]
+    opt = lib.optim.SGD(params, lr=0.1, momentum=0.5)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = loss_fn(lib, params, lib.tensor(x), lib.tensor(labels), lib.tensor(targets),
+                       "ce")
+        loss.backward()
+        return loss
+
+    losses = [opt.step(closure).item() for _ in range(20)]
+    return losses, [p.detach().numpy() for p in params]
+
+
 def test_closure_loss_and_trajectory_match_torch() -> None:
     """step(closure) re-evaluates the loss itself, as with LBFGS-style use."""
-    results = []
-    for lib in (cr, torch):
-        x, labels, targets = make_data(np.float64)
-        params = [lib.tensor(a, requires_grad=True) for a in make_arrays(np.float64)]
-        opt = lib.optim.SGD(params, lr=0.1, momentum=0.5)
-
-        def closure(lib: Any = lib, params: list[Any] = params) -> Any:
-            opt.zero_grad()
-            loss = loss_fn(lib, params, lib.tensor(x), lib.tensor(labels),
-                           lib.tensor(targets), "ce")
-            loss.backward()
-            return loss
-
-        losses = [opt.step(closure).item() for _ in range(20)]
-        results.append((losses, [p.detach().numpy() for p in params]))
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
-    for a, b in zip(results[0][1], results[1][1], strict=True):
+    (losses, params), (torch_losses, torch_params) = closure_run(cr), closure_run(torch)
+    np.testing.assert_allclose(losses, torch_losses, rtol=1e-12)
+    for a, b in zip(params, torch_params, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
