@@ -36,6 +36,7 @@ from chainrule.ops import *  # noqa: F403
 from chainrule.ops import abs, all, any, max, min, pow, sum  # noqa: A004
 from chainrule.random import manual_seed
 from chainrule.serialization import CheckpointError, load, save
+from chainrule.summary import summary
 from chainrule.tensor import Tensor
 
 __version__ = "0.1.0"
