@@ -4,11 +4,12 @@ w1..w8, E_total) comes out of the explainer as written, and named weights can be
 Examples
 --------
 >>> import chainrule as cr
->>> W1 = cr.name_elements(cr.zeros(2, 2, dtype=cr.float64), [["w1", "w2"], ["w3", "w4"]])
->>> cr.set_named({"w1": 0.15, "w4": 0.30}, [W1])
+>>> from chainrule.names import get_named, name_elements, set_named
+>>> W1 = name_elements(cr.zeros(2, 2, dtype=cr.float64), [["w1", "w2"], ["w3", "w4"]])
+>>> set_named({"w1": 0.15, "w4": 0.30}, [W1])
 >>> W1.tolist()
 [[0.15, 0.0], [0.0, 0.3]]
->>> cr.get_named([W1])
+>>> get_named([W1])
 {'w1': 0.15, 'w2': 0.0, 'w3': 0.0, 'w4': 0.3}
 """
 
@@ -51,7 +52,8 @@ def name(tensor: Tensor, name: str, elements: Any = None) -> Tensor:
     Examples
     --------
     >>> import chainrule as cr
-    >>> loss = cr.name(cr.tensor(0.25), "E_total")
+    >>> from chainrule.names import name
+    >>> loss = name(cr.tensor(0.25), "E_total")
     >>> loss.name
     'E_total'
     """
@@ -71,8 +73,9 @@ def name_elements(tensor: Tensor, names: Any) -> Tensor:
     Examples
     --------
     >>> import chainrule as cr
-    >>> h = cr.name_elements(cr.zeros(2), ["h1", "h2"])
-    >>> cr.element_name(h, (1,))
+    >>> from chainrule.names import element_name, name_elements
+    >>> h = name_elements(cr.zeros(2), ["h1", "h2"])
+    >>> element_name(h, (1,))
     'h2'
     """
     if not isinstance(tensor, Tensor):

@@ -7,9 +7,10 @@ their views as text, Markdown, JSON and HTML.
 Examples
 --------
 >>> import chainrule as cr
->>> from chainrule.explain import explain, render_text
->>> W = cr.name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
->>> L = cr.name((W * 1.0) ** 2, "L")
+>>> from chainrule.explain import explain
+>>> from chainrule.names import name
+>>> W = name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
+>>> L = name((W * 1.0) ** 2, "L")
 >>> explain(L)["W"].total
 1.0
 """

@@ -72,6 +72,8 @@ class Step:
 
     Between two named quantities the engine may run several primitives (``ops``); the formula
     and value are then their product, e.g. ∂E1/∂a_o1 through mul, pow and sub = −(t1 − a_o1).
+    ``slots`` is the input of each op the path goes through (0 = first), which tells apart the
+    two paths of x·x.
     """
 
     upper: str
@@ -81,6 +83,7 @@ class Step:
     formula: str | None
     value: float
     ops: tuple[str, ...]
+    slots: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,12 +229,16 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
     Examples
     --------
     >>> import chainrule as cr
-    >>> x = cr.name(cr.tensor(1.0, dtype=cr.float64), "x")
-    >>> W = cr.name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
-    >>> L = cr.name((W * x - 0.0) ** 2, "L")
-    >>> d = cr.explain(L)["W"]
-    >>> [step.formula for step in d.paths[0].steps], d.total, d.agrees
-    (['2\\\\,(W\\\\,x)', 'x'], 1.0, True)
+    >>> from chainrule.names import name
+    >>> x = name(cr.tensor(1.0, dtype=cr.float64), "x")
+    >>> W = name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
+    >>> z = name(W * x, "z")
+    >>> L = name((z - 0.0) ** 2, "L")
+    >>> d = explain(L)["W"]
+    >>> [(step.upper, step.lower, step.formula, step.value) for step in d.paths[0].steps]
+    [('L', 'z', '2\\\\,(z - 0)', 1.0), ('z', 'W', 'x', 1.0)]
+    >>> d.total, d.engine, d.agrees
+    (1.0, 1.0, True)
     """
     if not isinstance(loss, Tensor):
         raise TypeError(f"explain: expected the loss as a Tensor, got {type(loss).__name__}")
@@ -243,8 +250,9 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
     names = _parameter_names(params)
     graph = Graph(loss, names)
     chosen = _chosen(graph, params, names)
-    named = [item for item in graph.items
-             if (item.named or item.kind == "loss") and item.kind != "constant"]
+    named = _reading_order(graph, [item for item in graph.items
+                                   if (item.named or item.kind in ("loss", "parameter"))
+                                   and item.kind != "constant"])
     wanted = [item.tensor for item in chosen] + [
         item.tensor for item in named if item.tensor.requires_grad and item not in chosen]
     engine = _engine_gradients(loss, wanted)
@@ -258,6 +266,19 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
             derivations.append(_derive_tensor(graph, item, gradient, max_paths))
     return Explanation(graph.items[-1].name, graph.items[-1].tex, float(loss._data.item()),
                        _quantities(graph, named, engine), tuple(derivations))
+
+
+def _reading_order(graph: Graph, items: list[Traced]) -> list[Traced]:
+    """Inputs, then parameters (each group in the order the computation first uses them), then
+    the computed quantities in topological order: i1 i2 t1 t2 w1..w8 h1 … E_total."""
+    first_use = [len(graph.items)] * len(graph.items)
+    for item in graph.items:
+        for position in item.inputs:
+            first_use[position] = min(first_use[position], item.position)
+    rank = {"input": 0, "parameter": 1}
+    return sorted(items, key=lambda item: (rank.get(item.kind, 2),
+                                           first_use[item.position] if item.kind in rank
+                                           else item.position))
 
 
 def _parameter_names(params: Any) -> dict[int, str]:
@@ -422,19 +443,21 @@ def _element_path(graph: Graph, edges: tuple, carried: Any) -> Path:
     formulas: list[str | None] = []
     value = 1.0
     ops: list[str] = []
+    slots: list[int] = []
     for number, (position, slot, k, child, j, local) in enumerate(edges):
         out_index = _unflat(graph, position, k)
         in_index = _unflat(graph, child, j)
         formulas.append(graph.local_tex(position, slot, out_index, in_index))
         value *= local
         ops.append(graph.items[position].node.op.name)
+        slots.append(slot)
         child_item = graph.items[child]
         if child_item.boundary(in_index) or number == len(edges) - 1:
             steps.append(Step(
                 graph.element_label(*upper), graph.element_label(child, in_index),
                 graph.element_tex(*upper), graph.element_tex(child, in_index),
-                product_tex(formulas), value, tuple(ops)))
-            upper, formulas, value, ops = (child, in_index), [], 1.0, []
+                product_tex(formulas), value, tuple(ops), tuple(slots)))
+            upper, formulas, value, ops, slots = (child, in_index), [], 1.0, [], []
     nodes = (steps[0].upper,) + tuple(s.lower for s in steps) if steps else ()
     return Path(nodes, tuple(steps), float(carried))
 

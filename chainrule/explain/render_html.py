@@ -92,7 +92,7 @@ def _tutorial(run: Any, digits: int) -> str:
         f"<tr><td>{_name(key)}</td>{_num(run.values[key], digits)}"
         f"{_num(run.gradients[key], digits)}{_num(run.updated[key], digits)}</tr>"
         for key in run.parameters)
-    parts.append(f"<h3>4. Update: w ← w − η·∂{_name(run.loss)}/∂w, η = {html.escape(lr)}</h3>"
+    parts.append(f"<h3>5. Update: w ← w − η·∂{_name(run.loss)}/∂w, η = {html.escape(lr)}</h3>"
                  "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
                  f"</tr>{rows}</table>")
     if len(run.steps) > 1:
@@ -102,7 +102,7 @@ def _tutorial(run: Any, digits: int) -> str:
             f"<tr><td>{s.step}</td>" + "".join(_num(s.values[k], digits)
                                                for k in [run.loss] + outputs) + "</tr>"
             for s in run.steps)
-        parts.append(f"<h3>5. Training: {len(run.steps)} steps</h3>"
+        parts.append(f"<h3>6. Training: {len(run.steps)} steps</h3>"
                      f"<table><tr><th>step</th>{head}</tr>{rows}</table>")
     return "\n".join(parts)
 

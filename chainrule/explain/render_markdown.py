@@ -55,7 +55,7 @@ def _tutorial(run: Any, digits: int) -> list[str]:
         lines += _explanation(run.explanation, digits, level=2, numbered=True)
     loss_tex = run.explanation.loss_tex if run.explanation is not None else run.loss
     lr = format_value(run.config["lr"])
-    lines += ["", f"## 4. Update: $w \\leftarrow w - \\eta \\, "
+    lines += ["", f"## 5. Update: $w \\leftarrow w - \\eta \\, "
                   f"\\frac{{\\partial {loss_tex}}}{{\\partial w}}$, $\\eta = {lr}$", "",
               "| parameter | before | gradient | after |", "|---|---:|---:|---:|"]
     for key in run.parameters:
@@ -64,7 +64,7 @@ def _tutorial(run: Any, digits: int) -> list[str]:
                      f"{format_value(run.updated[key], digits)} |")
     if len(run.steps) > 1:
         outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
-        lines += ["", f"## 5. Training: {len(run.steps)} steps", "",
+        lines += ["", f"## 6. Training: {len(run.steps)} steps", "",
                   "| step | " + " | ".join(f"${_tex(run, k)}$" for k in [run.loss] + outputs)
                   + " |", "|---:|" + "---:|" * (1 + len(outputs))]
         for step in run.steps:

@@ -222,14 +222,29 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
     gradients = [q for q in explanation.quantities
                  if q.grad is not None and q.kind in ("intermediate",)]
     if gradients:
-        lines += ["", title(f"Backward pass: ∂{explanation.loss}/∂ each quantity (the engine's "
-                            "backward)")]
+        lines += ["", title(f"Backward pass: ∂{explanation.loss}/∂ each quantity, from the "
+                            "loss down (the engine's backward)")]
         lines += _table([[style.name(_partial(explanation.loss, q.name)), "=",
-                          format_value(q.grad, digits)] for q in reversed(gradients)])
+                          format_value(q.grad, digits)] for q in _loss_first(gradients)])
     lines += ["", title(f"Chain rule: ∂{explanation.loss}/∂ each parameter, path by path")]
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, style, digits, width)
     return lines
+
+
+def _loss_first(quantities: list[Any]) -> list[Any]:
+    """Quantities from the loss down, the elements of one tensor in their own order."""
+    groups: list[list[Any]] = []
+    for q in quantities:
+        if groups and _stem(groups[-1][0].name) == _stem(q.name):
+            groups[-1].append(q)
+        else:
+            groups.append([q])
+    return [q for group in reversed(groups) for q in group]
+
+
+def _stem(name: str) -> str:
+    return name.rstrip("0123456789]").split("[")[0]
 
 
 def _squeeze(rows: list[list[str]]) -> list[list[str]]:
@@ -287,12 +302,11 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
     if len(paths) == 1:
         lines.append(f"  {style.name(head)} = {symbolic}")
         indent = " " * (len(head) + 3)
-        lines += _factors(paths[0], indent, digits, width)
+        lines += _factors(paths[0], indent, digits, width)[:-1]
     else:
         lines.append(f"  {style.name(head)} = sum over {len(paths)} paths")
-        for path in paths:
-            via = ", ".join(path.nodes[1:-1])
-            lines.append(f"    via {via}:")
+        for path, via in zip(paths, path_labels(paths), strict=True):
+            lines.append(f"    {via}:")
             lines.append(f"      {' · '.join(_partial(s.upper, s.lower) for s in path.steps)}")
             lines += _factors(path, "      ", digits, width)
         indent = " " * (len(head) + 3)
@@ -301,6 +315,27 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
     lines.append(f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
                  f"   {_check(derivation, style, digits)}")
     return lines
+
+
+def path_labels(paths: Sequence[Any]) -> list[str]:
+    """"via E1, a_o1, o1" for each path; paths through the same quantities (x·x) also say
+    which input of which op they take."""
+    labels = []
+    for path in paths:
+        inner = path.nodes[1:-1]
+        label = "via " + ", ".join(inner) if inner else "directly"
+        twins = [p for p in paths if p.nodes == path.nodes]
+        if len(twins) > 1:
+            inputs = ", ".join(f"input {slot + 1} of {op}" for step in path.steps
+                               for op, slot in zip(step.ops, step.slots, strict=False)
+                               if op in _SHARED_OPS)
+            label += f" ({inputs})" if inputs else f" (path {twins.index(path) + 1})"
+        labels.append(label)
+    return labels
+
+
+# binary ops whose two inputs can be the same tensor
+_SHARED_OPS = ("mul", "add", "sub", "div", "matmul", "maximum", "minimum", "pow")
 
 
 def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:
@@ -358,8 +393,8 @@ def _array_text(array: np.ndarray, digits: int) -> str:
 
 def _updates(run: Any, style: _Style, digits: int) -> list[str]:
     loss = run.loss
-    count = sum(1 for line in [run.explanation] if line is not None)
-    lines = ["", style.heading(f"{4 if count else 1}. Update: w ← w − η · ∂{loss}/∂w, "
+    number = 5 if run.explanation is not None else 1
+    lines = ["", style.heading(f"{number}. Update: w ← w − η · ∂{loss}/∂w, "
                                f"η = {format_value(run.config['lr'])}")]
     rows = []
     lr = format_value(run.config["lr"])
@@ -372,7 +407,7 @@ def _updates(run: Any, style: _Style, digits: int) -> list[str]:
 
 def _training(run: Any, style: _Style, digits: int) -> list[str]:
     loss = run.loss
-    lines = ["", style.heading(f"5. Training: {len(run.steps)} steps of gradient descent")]
+    lines = ["", style.heading(f"6. Training: {len(run.steps)} steps of gradient descent")]
     outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
     rows = [["step", loss] + outputs]
     steps = run.steps

@@ -7,7 +7,7 @@ Examples
 >>> from chainrule.explain.seeds import seed_tutorial, one_weight_tutorial
 >>> run = seed_tutorial()
 >>> round(run.values["E_total"], 12), round(run.updated["w5"], 12)
-(0.000434245309, 0.401120297066)
+(0.014181377938, 0.393559590684)
 >>> one_weight_tutorial().updated["W"]
 0.4
 """
@@ -267,7 +267,7 @@ def seed_tutorial(config: SeedConfig | None = None, explain: bool = True,
     --------
     >>> run = seed_tutorial(steps=3)
     >>> [round(s.values["E_total"], 9) for s in run.steps]
-    [0.000434245, 0.000421616, 0.000409383]
+    [0.014181378, 0.013777062, 0.013382934]
     """
     config = replace(config or SeedConfig(), **options)
     start = dict(zip(WEIGHT_NAMES, map(float, config.weights), strict=True))

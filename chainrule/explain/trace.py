@@ -228,6 +228,8 @@ class Graph:
     def _label(self, tensor: Tensor, position: int, inputs: tuple[int, ...],
                parameter_names: Mapping[int, str], counters: dict[str, int]) -> Traced:
         name = tensor.name or parameter_names.get(id(tensor))
+        if name is None and tensor is self.loss:
+            name = "L"  # an unnamed loss reads as seed 002's L
         leaf = tensor.grad_fn is None
         if tensor is self.loss:
             kind = "loss"
