@@ -554,4 +554,7 @@ _METHODS = (
 
 
 from chainrule import ops as _ops  # noqa: E402 - ops import Tensor, so they come last
+from chainrule.autograd import node as _node  # noqa: E402
+
+_node._wrap = Tensor._wrap  # every op result is made by this, without an import per call
 # chainrule/ops/__init__.py binds the _METHODS onto Tensor once every op exists.

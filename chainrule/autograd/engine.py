@@ -13,6 +13,11 @@ from chainrule.autograd.node import Node, _user_frame
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
+# Bound by chainrule.ops once the ops exist (the engine is imported before them).
+sum_to: Callable[..., Tensor]
+cast: Callable[..., Tensor]
+Tensor: type  # noqa: F811 - the class itself at run time
+
 
 def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
     """Step 1: walk the graph from the roots with an explicit stack, counting edges into each
@@ -52,20 +57,11 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
     ``Tensor.backward`` does; otherwise the gradients for ``inputs`` are returned, as
     ``autograd.grad`` does, and no ``.grad`` is touched.
     """
-    from chainrule.ops.shape import sum_to
-
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
-    # Leaf gradients are summed over all paths before hooks run and .grad is touched, as in PyTorch.
+    # Leaf gradients are summed over all paths before hooks run and .grad is touched, as in
+    # PyTorch: id -> [leaf, summed grad, whether that grad's array is ours to keep].
     leaf_grads: dict[int, list[Any]] = {}
-
-    def deliver_leaf(tensor: Tensor, grad: Tensor) -> None:
-        entry = leaf_grads.get(id(tensor))
-        if entry is None:
-            leaf_grads[id(tensor)] = [tensor, grad]
-        else:
-            entry[1] = entry[1] + grad
-
     root_nodes: list[Node] = []
     pending: dict[Node, list[Any]] = {}  # node -> [summed grad, its output (kept alive)]
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
@@ -75,99 +71,124 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
     try:
         with set_grad_enabled(create_graph):
             for root, grad in zip(roots, root_grads, strict=True):
-                if root.grad_fn is None:
-                    deliver_leaf(root, grad)
-                    continue
-                entry = pending.get(root.grad_fn)
-                if entry is None:
-                    pending[root.grad_fn] = [grad, root]
-                    root_nodes.append(root.grad_fn)
+                node = root.grad_fn
+                if node is None:
+                    _deliver(leaf_grads, root, grad, False)
+                elif node in pending:
+                    pending[node][0] = pending[node][0] + grad
                 else:
-                    entry[0] = entry[0] + grad
+                    pending[node] = [grad, root]
+                    root_nodes.append(node)
             consumers = _count_consumers(root_nodes)
             ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
             while ready:
                 node = ready.pop()
                 grad, out = pending.pop(node)
-                _backward_node(node, grad, out, wanted, results, deliver_leaf, consumers,
-                               pending, ready, sum_to, anomaly)
+                _backward_node(node, grad, out, wanted, results, leaf_grads, consumers, pending,
+                               ready, anomaly)
                 if not retain_graph:
                     node.release()
-            for tensor, grad in leaf_grads.values():
-                index = wanted.get(id(tensor)) if wanted is not None else None
-                if wanted is not None and index is None:
-                    continue  # a leaf grad() wasn't asked for: no hooks, as in PyTorch
-                for hook in tensor._hooks or ():
-                    replaced = hook(grad)
-                    if replaced is not None:
-                        grad = replaced
-                if index is not None:
-                    results[index] = grad
-                elif accumulate:
-                    _accumulate(tensor, grad, create_graph)
+            _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
     finally:
         state.anomaly = anomaly
     return results
 
 
+def _deliver(leaf_grads: dict[int, list[Any]], leaf: Tensor, grad: Tensor, fresh: bool) -> None:
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, grad, fresh]
+    else:
+        entry[1] = entry[1] + grad
+        entry[2] = True
+
+
 def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
-                   results: list[Tensor | None], deliver_leaf: Callable[[Tensor, Tensor], None],
+                   results: list[Tensor | None], leaf_grads: dict[int, list[Any]],
                    consumers: dict[Node, int], pending: dict[Node, list[Any]], ready: list[Node],
-                   sum_to: Callable[..., Tensor], anomaly: bool) -> None:
+                   anomaly: bool) -> None:
     """Steps 2-3: finish one node's output gradient, then send a gradient to each input."""
-    if node.inputs is None:
+    inputs = node.inputs
+    if inputs is None:
         raise RuntimeError(
             f"backward through '{node.op.name}' a second time: its saved values were freed by the "
             "first backward; pass retain_graph=True to the first backward() if you need to go "
             "through the graph again")
-    for hook in out._hooks or ():
-        replaced = hook(grad)
-        if replaced is not None:
-            grad = replaced
+    if out._hooks:
+        for hook in out._hooks:
+            replaced = hook(grad)
+            if replaced is not None:
+                grad = replaced
     if wanted is not None:
         index = wanted.get(id(out))
         if index is not None:
             results[index] = grad
     elif out._retains_grad:
-        _accumulate(out, grad, state.grad_enabled)
-    node.check_versions(out)
-    op = node.op
-    inputs = node.inputs
+        _accumulate(out, grad, state.grad_enabled, False)
+    if node.versions or node.op.saves_out:
+        node.check_versions(out)
+    rules = node.op.grads
+    params = node.params
     for i, tensor in enumerate(inputs):
         if not tensor.requires_grad:
             continue
-        rule = op.grads[i]
+        rule = rules[i]
         if rule is None:
             continue
-        input_grad = rule(grad, out, *inputs, **node.params)
-        if input_grad.shape != tensor.shape:
-            input_grad = sum_to(input_grad, tensor.shape)
-        if input_grad.dtype != tensor.dtype:
-            input_grad = input_grad.to(tensor.dtype)
+        input_grad = rule(grad, out, *inputs, **params)
+        data = input_grad._data
+        if data.shape != tensor._data.shape:
+            input_grad = sum_to(input_grad, tensor._data.shape)
+        if input_grad._data.dtype != tensor._data.dtype:
+            input_grad = cast(input_grad, tensor._data.dtype)
         if anomaly:
             _check_backward(node, i, grad, input_grad)
         child = tensor.grad_fn
         if child is None:
-            deliver_leaf(tensor, input_grad)
+            # A rule may hand back the incoming gradient itself or a view of it (add, reshape):
+            # such an array is not ours to keep as .grad, a freshly computed one is.
+            data = input_grad._data
+            fresh = (data.base is None and data is not grad._data and data.flags.writeable
+                     and all(data is not t._data for t in inputs))
+            _deliver(leaf_grads, tensor, input_grad, fresh)
             continue
         entry = pending.get(child)
         if entry is None:
             pending[child] = [input_grad, tensor]
         else:
             entry[0] = entry[0] + input_grad
-        consumers[child] -= 1
-        if consumers[child] == 0:
+        remaining = consumers[child] - 1
+        consumers[child] = remaining
+        if remaining == 0:
             ready.append(child)
 
 
-def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
-    """Add into ``tensor.grad``: a fresh array the first time (a rule may return a shared one)."""
-    from chainrule.tensor import Tensor
+def _finish_leaves(leaf_grads: dict[int, list[Any]], wanted: dict[int, int] | None,
+                   results: list[Tensor | None], accumulate: bool, create_graph: bool) -> None:
+    """Step 3 at the leaves: run hooks on each leaf's total gradient, then store it."""
+    for tensor, grad, fresh in leaf_grads.values():
+        index = wanted.get(id(tensor)) if wanted is not None else None
+        if wanted is not None and index is None:
+            continue  # a leaf grad() wasn't asked for: no hooks, as in PyTorch
+        if tensor._hooks:
+            for hook in tensor._hooks:
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad, fresh = replaced, False
+        if index is not None:
+            results[index] = grad
+        elif accumulate:
+            _accumulate(tensor, grad, create_graph, fresh)
 
+
+def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = False) -> None:
+    """Add into ``tensor.grad``; the first time, keep ``grad`` itself only if its array is
+    ``fresh`` (computed for this purpose, shared with nothing), else a copy of it."""
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
-        tensor.grad = Tensor._wrap(np.array(grad._data, copy=True))
+        tensor.grad = grad if fresh and grad.grad_fn is None else Tensor._wrap(
+            np.array(grad._data, copy=True))
     elif tensor.grad.requires_grad:
         tensor.grad = Tensor._wrap(tensor.grad._data + grad._data)
     else:

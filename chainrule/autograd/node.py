@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import traceback
 import weakref
 from collections.abc import Callable, Sequence
@@ -59,26 +60,30 @@ class Primitive:
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on the inputs' arrays and, in grad mode, record a Node."""
-        from chainrule.tensor import Tensor
-
         try:
-            out_data = self.forward(*[t._data for t in inputs], **params)
+            out_data = self.forward(*map(_data_of, inputs), **params)
         except (ValueError, IndexError) as exc:
             # NumPy's message names neither the op nor which operands; ours names both. The try
             # costs nothing until something fails.
             raise _forward_error(self, inputs, exc) from None
-        out = Tensor._wrap(out_data)
+        out = _wrap(out_data)
         if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
             out._vbox = inputs[0]._vbox
-        if state.grad_enabled and out_data.dtype.kind == "f":
+        if state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
-                    out.requires_grad = True
-                    out.grad_fn = Node(self, inputs, params, out)
+                    if out_data.dtype.kind == "f":
+                        out.requires_grad = True
+                        out.grad_fn = Node(self, inputs, params, out)
                     break
         if state.anomaly:
             _check_forward(self, inputs, out_data)
         return out
+
+
+_data_of = operator.attrgetter("_data")
+# Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
+_wrap: Callable[[np.ndarray], Tensor]
 
 
 class Node:
@@ -97,7 +102,7 @@ class Node:
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
         self.out_ref = weakref.ref(out)
-        self.versions = tuple(inputs[i]._vbox[0] for i in op.saves)
+        self.versions = [inputs[i]._vbox[0] for i in op.saves] if op.saves else ()
         self.out_version = out._vbox[0]
         self.created_at = _user_frame() if state.anomaly else None
 

@@ -14,6 +14,13 @@ from chainrule.ops.shape import *  # noqa: F403
 from chainrule.tensor import _METHODS as _method_names  # noqa: E402
 from chainrule.tensor import Tensor as _Tensor  # noqa: E402
 
+from chainrule.autograd import engine as _engine  # noqa: E402
+
+# The engine needs a few ops (sum_to undoes broadcasting, cast fixes a gradient's dtype).
+_engine.sum_to = sum_to  # noqa: F405
+_engine.cast = cast  # noqa: F405
+_engine.Tensor = _Tensor
+
 # Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
 for _name in _method_names:
     setattr(_Tensor, _name, globals()[_name])
