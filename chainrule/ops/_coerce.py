@@ -24,12 +24,29 @@ def to_tensor(value: Any, dtype: np.dtype | None = None) -> Tensor:
     return Tensor._wrap(np.asarray(value, dtype=dtype))
 
 
+_NUMBERS = (float, int)
+_wrap = Tensor._wrap
+
+
 def promote(*values: Any) -> list[Tensor]:
     """Tensors for ``values`` in their common dtype (torch.result_type)."""
     first = values[0]
-    if isinstance(first, Tensor) and all(
+    if len(values) == 2:
+        # The cases every expression hits, decided without building dtype lists: two tensors of
+        # one dtype, or a float tensor with a Python number (which never changes its dtype).
+        second = values[1]
+        if isinstance(first, Tensor):
+            if isinstance(second, Tensor):
+                if first._data.dtype == second._data.dtype:
+                    return [first, second]
+            elif type(second) in _NUMBERS and first._data.dtype.kind == "f":
+                return [first, _wrap(np.array(second, first._data.dtype))]
+        elif isinstance(second, Tensor) and type(first) in _NUMBERS and \
+                second._data.dtype.kind == "f":
+            return [_wrap(np.array(first, second._data.dtype)), second]
+    elif isinstance(first, Tensor) and all(
             isinstance(v, Tensor) and v._data.dtype == first._data.dtype for v in values[1:]):
-        return list(values)  # the common case: nothing to convert
+        return list(values)
     dims: list[np.dtype] = []
     zero_dims: list[np.dtype] = []
     scalars: list[Any] = []

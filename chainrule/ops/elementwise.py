@@ -79,7 +79,32 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
     return _neg(input)
 
 
+def _pow_scalar_forward(x: np.ndarray, exponent: float) -> np.ndarray:
+    return x * x if exponent == 2 else np.power(x, exponent)
+
+
+def _pow_scalar_grad(grad: Tensor, out: Tensor, x: Tensor, exponent: float) -> Tensor:
+    # n x^(n-1), spelled out for the common exponents so backward runs one or two ops, not six;
+    # 0 for n == 0 even at x == 0, as in PyTorch
+    if exponent == 0:
+        return grad * 0.0
+    if exponent == 1:
+        return grad
+    if exponent == 2:
+        return grad * (x * 2.0)
+    return grad * (x ** (exponent - 1) * exponent)
+
+
+# A tensor to a fixed Python power (x ** 2): the exponent is a parameter, not an input, so it
+# needs neither promotion nor the exponent's derivative — a benchmark-driven special case of pow.
+_pow_scalar = Primitive("pow", _pow_scalar_forward, grads=[_pow_scalar_grad],
+                        tex=("x^{n}", [r"n\,x^{n-1}"]))
+
+
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
+    if type(exponent) in (int, float) and isinstance(input, Tensor) and \
+            input._data.dtype.kind == "f":
+        return _pow_scalar(input, exponent=exponent)
     return _pow(*promote(input, exponent))
 
 

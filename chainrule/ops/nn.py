@@ -24,12 +24,12 @@ from chainrule.tensor import Tensor
 
 # ---- softmax family: primitives for stability ------------------------------------------------
 def _softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
-    shifted = np.exp(x - np.amax(x, axis=dim, keepdims=True))
+    shifted = np.exp(x - x.max(axis=dim, keepdims=True))
     return shifted / shifted.sum(axis=dim, keepdims=True)
 
 
 def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
-    shifted = x - np.amax(x, axis=dim, keepdims=True)
+    shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -12,7 +13,7 @@ from chainrule import _dtype
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import to_tensor
 from chainrule.ops.elementwise import cast, exp, sqrt, where
-from chainrule.ops.shape import expand, normalize_dims, reshape
+from chainrule.ops.shape import _reshape, expand, normalize_dims, reshape, sum_to
 from chainrule.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -35,10 +36,35 @@ def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
 
 
 # ---- sum / mean ------------------------------------------------------------------------------
+def _spread(grad: Tensor, out: Tensor, g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return sum_to(grad, g._data.shape)
+
+
+def _spread_forward(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    # a small filled array costs less than np.broadcast_to's view machinery (and is writable)
+    if math.prod(shape) <= 4096:
+        out = np.empty(shape, g.dtype)
+        out[...] = g
+        return out
+    return np.broadcast_to(g, shape)
+
+
+# sum's derivative: the reduced gradient copied back over the summed dimensions
+_spread_grad = Primitive("spread", _spread_forward, saves=(), grads=[_spread],
+                         tex=("g", ["1"]))
+
+
+def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
+              ) -> Tensor:
+    shape = x._data.shape
+    if not keepdim and grad._data.ndim != len(shape):
+        grad = _reshape(grad, shape=_keep_shape(shape, axes))
+    return _spread_grad(grad, shape=shape)
+
+
 _sum = Primitive(
-    "sum", lambda x, axes, keepdim: np.sum(x, axis=axes, keepdims=keepdim), saves=(),
-    grads=[lambda grad, out, x, axes, keepdim: expand(_unreduce(grad, x, axes), x.shape)],
-    tex=(r"\sum_i x_i", ["1"]))
+    "sum", lambda x, axes, keepdim: x.sum(axis=axes, keepdims=keepdim), saves=(),
+    grads=[_sum_grad], tex=(r"\sum_i x_i", ["1"]))
 
 
 def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001, A002
@@ -87,12 +113,12 @@ def _check_nonempty(x: np.ndarray, axes: tuple[int, ...], op: str) -> None:
 
 def _amax_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     _check_nonempty(x, axes, "amax")
-    return np.amax(x, axis=axes, keepdims=keepdim)
+    return x.max(axis=axes, keepdims=keepdim)
 
 
 def _amin_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     _check_nonempty(x, axes, "amin")
-    return np.amin(x, axis=axes, keepdims=keepdim)
+    return x.min(axis=axes, keepdims=keepdim)
 
 
 _amax = Primitive("amax", _amax_forward, grads=[_extreme_grad], saves_out=True,

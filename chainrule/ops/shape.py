@@ -3,6 +3,7 @@ from them. None reads its input's values, so none saves anything for backward.""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,7 +99,7 @@ def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
 
 # ---- reshape / permute -----------------------------------------------------------------------
 _reshape = Primitive("reshape", lambda x, shape: x.reshape(shape), saves=(), view=True,
-                     grads=[lambda grad, out, x, shape: reshape(grad, x.shape)],
+                     grads=[lambda grad, out, x, shape: _reshape(grad, shape=x._data.shape)],
                      tex=("x", ["1"]))
 
 
@@ -111,10 +112,10 @@ def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
 def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
     """Same elements, new shape (one dimension may be -1)."""
     shape = _shape_arg(shape)
-    if shape == input.shape:
+    if shape == input._data.shape:
         return input
-    known = int(np.prod([s for s in shape if s != -1]))
-    count = sum(1 for s in shape if s == -1)
+    count = shape.count(-1)
+    known = math.prod(shape) * (-1 if count % 2 else 1)
     if count > 1 or (count == 0 and known != input.numel()) or (
             count == 1 and (known == 0 or input.numel() % known)):
         raise ValueError(f"reshape: shape {tuple(input.shape)} ({input.numel()} elements) "
