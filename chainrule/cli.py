@@ -215,6 +215,223 @@ def cmd_tutorial(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- sweep, graph, sheet, report: the explainer's files -----------------------------------------
+def write_via(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Let ``write(temporary)`` make the file, then rename it into place: all or nothing."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise CLIError(f"can't write {path}: the directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix,
+                                         dir=directory)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)  # as a plain open() would, not mkstemp's 0600
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_suffix(path: Path, suffixes: Sequence[str], what: str) -> Path:
+    if path.suffix.lower() not in suffixes:
+        choices = suffixes[0] if len(suffixes) == 1 else (
+            f"{', '.join(suffixes[:-1])} or {suffixes[-1]}")
+        raise CLIError(f"{path}: {what} must end in {choices}")
+    return path
+
+
+def seed_config(args: argparse.Namespace, command: str) -> Any:
+    """The SeedConfig of the network options (``--lr`` is not one of a sweep's)."""
+    from chainrule.explain.seeds import SeedConfig
+
+    _, options = network_options(args)
+    steps = options.pop("steps", None)
+    lr = options.pop("lr", None)
+    if command == "sweep" and lr is not None:
+        raise CLIError("sweep runs several learning rates: give them with --lrs, not --lr")
+    return SeedConfig(**options, **({"lr": lr} if lr is not None else {}),
+                      **({"steps": steps} if steps is not None else {}))
+
+
+def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    from chainrule.explain.curves import DEFAULT_EPOCHS, DEFAULT_LRS
+
+    group = parser.add_argument_group("learning-rate sweep")
+    group.add_argument("--lrs", type=positive_float, nargs="+", default=list(DEFAULT_LRS),
+                       metavar="ETA", help="learning rates, in the order they run (default: "
+                                           f"{' '.join(f'{lr:g}' for lr in DEFAULT_LRS)})")
+    group.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, metavar="N",
+                       help=f"gradient-descent steps per learning rate (default: "
+                            f"{DEFAULT_EPOCHS})")
+    group.add_argument("--carry-weights", action="store_true",
+                       help="start each rate from the previous rate's final weights (default: "
+                            "every rate starts from the same weights)")
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_sweep_arguments(parser)
+    add_network_arguments(parser, steps=None, example=False)
+    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-sweep.png"),
+                        metavar="FILE", help="the figure: .png, .svg or .pdf (default: "
+                                             "chainrule-sweep.png)")
+    parser.add_argument("--no-figure", action="store_true", help="print the table only")
+    parser.add_argument("--json", action="store_true",
+                        help="print the table (final error, outputs, weights and every epoch's "
+                             "error per rate) and the figure's path as JSON")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.explain.curves import save_figure, sweep, sweep_figure, sweep_table
+
+    config = seed_config(args, "sweep")
+    figure_path = None if args.no_figure else _check_suffix(args.output, (".png", ".svg", ".pdf"),
+                                                            "the figure")
+    result = sweep(args.lrs, args.epochs, carry_weights=args.carry_weights, config=config)
+    problem = None
+    if figure_path is not None:
+        try:
+            figure = sweep_figure(result)
+        except ImportError as missing:
+            problem, figure_path = str(missing), None
+        else:
+            write_via(figure_path, lambda temporary: save_figure(figure, temporary))
+    if args.json:
+        print(json.dumps({**result.to_dict(), "figure": str(figure_path) if figure_path else None}))
+    else:
+        sys.stdout.write(sweep_table(result))
+        if figure_path is not None:
+            print(f"wrote {figure_path}", file=sys.stderr)
+    if problem:
+        print(f"{PROG}: no figure: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _graph_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser, steps=None)
+    parser.add_argument("--which", choices=("network", "computation"), nargs="+",
+                        default=["network", "computation"],
+                        help="the network picture (neurons, weights w1..w8) and/or the "
+                             "computation graph (ops, tensors with value and gradient); "
+                             "default both (the one-weight example has no network picture)")
+    parser.add_argument("--format", choices=("svg", "png", "pdf"), nargs="+",
+                        default=["svg", "png"], help="picture formats besides the .dot text "
+                                                     "(default: svg png)")
+    parser.add_argument("-o", "--output", default="chainrule", metavar="PREFIX",
+                        help="file-name prefix (default: chainrule, writing "
+                             "chainrule-network.svg, chainrule-graph.svg, ...)")
+    parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.explain import graphs
+    from chainrule.explain.seeds import (
+        WEIGHT_NAMES,
+        OneWeightConfig,
+        build_one_weight,
+        build_seed_network,
+        tutorial,
+    )
+
+    example, options = network_options(args)
+    which = list(dict.fromkeys(args.which))
+    if example == "one-weight" and "network" in which:
+        if args.which != ["network", "computation"]:
+            raise CLIError("the network picture is of the 2-2-2 network; the one-weight example "
+                           "has only --which computation")
+        which = ["computation"]
+    prefix = Path(args.output)
+    if not (prefix.parent if str(prefix.parent) else Path(".")).is_dir():
+        raise CLIError(f"can't write {prefix}-*: the directory {prefix.parent} does not exist")
+    run = tutorial(example, explain=False, **options)
+    first = run.steps[0]
+    pictures = {}
+    if "network" in which:
+        gradients = {k: v for k, v in first.gradients.items() if k in run.parameters}
+        pictures["network"] = graphs.network_graph(first.values, gradients,
+                                                   options["output_activation"])
+    if "computation" in which:
+        if example == "seed":
+            config = seed_config(args, "graph")
+            start = dict(zip(WEIGHT_NAMES, config.weights, strict=True))
+            start.update(zip(("b1", "b2"), config.biases or (), strict=False))
+            loss = build_seed_network(config, start).loss
+        else:
+            config = OneWeightConfig(**options)
+            loss = build_one_weight(config, {"W": config.W, "b": config.b}).loss
+        pictures["graph"] = graphs.computation_graph(loss)
+    written: list[str] = []
+    problem = None
+    for kind, picture in pictures.items():
+        try:
+            written += map(str, graphs.render(picture, f"{prefix}-{kind}", args.format))
+        except graphs.GraphvizMissingError:
+            written.append(f"{prefix}-{kind}.dot")
+            problem = graphs.GRAPHVIZ_MISSING
+    if args.json:
+        print(json.dumps({"written": written, "error": problem}))
+    else:
+        for path in written:
+            print(f"wrote {path}")
+    if problem:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser, steps=100, example=False)
+    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-training.xlsx"),
+                        metavar="FILE", help="the workbook (default: chainrule-training.xlsx)")
+    parser.add_argument("--json", action="store_true", help="print the written path as JSON")
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.explain.spreadsheet import write_spreadsheet
+
+    config = seed_config(args, "sheet")
+    path = _check_suffix(args.output, (".xlsx",), "the workbook")
+    try:
+        write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
+    except ImportError as missing:
+        print(f"{PROG}: {missing}", file=sys.stderr)
+        return 1
+    print(json.dumps({"sheet": str(path)}) if args.json else f"wrote {path}")
+    return 0
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser, steps=10, example=False)
+    _add_sweep_arguments(parser)
+    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-report.html"),
+                        metavar="FILE", help="the page (default: chainrule-report.html)")
+    parser.add_argument("--json", action="store_true", help="print the written path as JSON")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.explain.report import build_report, render_report
+
+    config = seed_config(args, "report")
+    path = _check_suffix(args.output, (".html", ".htm"), "the report")
+    page = render_report(build_report(config, steps=args.steps, lrs=args.lrs,
+                                      epochs=args.epochs, carry_weights=args.carry_weights))
+    write_via(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
+    print(json.dumps({"report": str(path)}) if args.json else f"wrote {path}")
+    return 0
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
                 Callable[[argparse.Namespace], int]]
 
@@ -222,6 +439,14 @@ Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
 COMMANDS: list[Command] = [
     ("tutorial", "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
                  "chain-rule products, weight updates", _tutorial_arguments, cmd_tutorial),
+    ("sweep", "learning-rate sweep of the seed network: error-vs-epoch curves in one figure "
+              "and the table of final weights, error and outputs", _sweep_arguments, cmd_sweep),
+    ("graph", "pictures of the seed network (neurons, weights w1..w8) and of its computation "
+              "graph (values and gradients), via Graphviz", _graph_arguments, cmd_graph),
+    ("sheet", "the seed network's training as an .xlsx of live formulas (change the learning "
+              "rate or a weight and it recomputes)", _sheet_arguments, cmd_sheet),
+    ("report", "one self-contained HTML page: network picture, derivation, computation graph, "
+               "training steps, learning-rate curves", _report_arguments, cmd_report),
     ("version", "print chainrule's version", _version_arguments, cmd_version),
 ]
 

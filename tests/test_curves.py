@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.datasets import TWO_LAYER, TWO_LAYER_IDENTITY_OUTPUT
+from chainrule.datasets import TWO_LAYER
 from chainrule.explain import curves
 from chainrule.explain.curves import (
     DEFAULT_LRS,
@@ -22,6 +22,7 @@ from chainrule.explain.curves import (
     train_seed_network,
     training_figure,
 )
+from chainrule.explain.seeds import SeedConfig
 
 
 def plain_python_training(lr: float, epochs: int, weights: tuple[float, ...],
@@ -89,7 +90,7 @@ def test_carry_weights_starts_each_rate_where_the_last_ended() -> None:
 
 
 def test_identity_output_variant() -> None:
-    run = train_seed_network(0.2, 15, TWO_LAYER_IDENTITY_OUTPUT)
+    run = train_seed_network(0.2, 15, SeedConfig(output_activation="identity"))
     errors, weights, outputs = plain_python_training(0.2, 15, TWO_LAYER.weights, identity=True)
     close(run.errors, errors, "errors")
     close(run.final_outputs, outputs, "outputs")
@@ -116,6 +117,8 @@ def test_bad_sweeps_say_why() -> None:
         sweep(epochs=-1)
     with pytest.raises(ValueError, match="learning rate"):
         sweep([])
+    with pytest.raises(ValueError, match="learning rate must be"):
+        sweep([0.5, -1.0], epochs=2)
 
 
 def test_figures_are_written(tmp_path: Path) -> None:
@@ -141,3 +144,76 @@ def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install 'chainrule\[plots\]'"):
         sweep_figure(sweep([0.5], epochs=1))
+
+
+# ---- the command line ------------------------------------------------------------------------
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_cli_sweep_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0] == "learning-rate sweep: 100 epochs, weights reset for each rate"
+    assert [line.split()[0] for line in lines[2:]] == ["0.1", "0.2", "0.5", "0.8", "1", "2"]
+    assert (tmp_path / "chainrule-sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert out.err == "wrote chainrule-sweep.png\n"
+
+
+def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    figure = tmp_path / "sweep.svg"
+    assert main(["sweep", "--json", "--epochs", "5", "--lrs", "0.5", "1", "--carry-weights",
+                 "--weights", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8",
+                 "-o", str(figure)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["figure"] == str(figure) and "<svg" in figure.read_text()
+    assert data["carry_weights"] is True and [r["lr"] for r in data["runs"]] == [0.5, 1.0]
+    first, second = data["runs"]
+    assert first["start_weights"]["w8"] == 0.8
+    assert second["start_weights"] == first["final_weights"]
+    errors, weights, _ = plain_python_training(0.5, 5, (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8))
+    close(first["errors"], errors, "errors")
+
+
+@pytest.mark.parametrize("argv", [["--lr", "0.5"], ["--lrs", "abc"], ["--lrs", "0"],
+                                  ["--epochs", "0"], ["-o", "figure.txt"],
+                                  ["-o", "no/such/dir/f.png"], ["--weights", "1", "2"],
+                                  ["--output-activation", "tanh"], ["--bogus"]])
+def test_cli_sweep_bad_arguments(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--epochs", "2", *argv]) == 2
+    assert one_line_error(capsys).startswith("chainrule: error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_sweep_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    assert main(["sweep", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(option in out for option in ("--lrs", "--epochs", "--carry-weights", "--output",
+                                            "--json"))
+
+
+def test_cli_sweep_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["sweep", "--epochs", "2"]) == 1
+    out = capsys.readouterr()
+    assert "learning-rate sweep" in out.out and "pip install" in out.err
+    assert list(tmp_path.iterdir()) == []

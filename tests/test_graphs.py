@@ -4,6 +4,7 @@ message when Graphviz is missing."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -156,3 +157,64 @@ def test_number_format() -> None:
     assert [number(v) for v in (0.0275, 1.0, -3.1699339591029e-4, 2.5468e-8, 1234567.0)] == [
         "0.0275", "1", "-0.000316993", "2.5468e-08", "1.23457e+06"]
     assert np.isclose(float(number(0.506874566764534)), 0.506875)
+
+
+# ---- the command line ------------------------------------------------------------------------
+@needs_dot
+def test_cli_graph_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph"]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"chainrule-{kind}.{ext}" for kind in ("network", "graph")
+                           for ext in ("dot", "svg", "png"))
+    assert "wrote chainrule-network.svg" in capsys.readouterr().out
+    network = (tmp_path / "chainrule-network.svg").read_text()
+    assert "w5 = 0.4" in network and "∂E/∂w5 = 0.0128808" in network
+    graph = (tmp_path / "chainrule-graph.dot").read_text()
+    assert "E_total" in graph and "sigmoid" in graph
+
+
+@needs_dot
+def test_cli_graph_one_weight_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    prefix = tmp_path / "one"
+    assert main(["graph", "--example", "one-weight", "--format", "svg", "--json",
+                 "-o", str(prefix)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {"written": [f"{prefix}-graph.dot", f"{prefix}-graph.svg"], "error": None}
+    dot = Path(data["written"][0]).read_text()
+    assert 'label="W\\n= 0.5\\ngrad 1"' in dot and 'label="L\\n= 0.25\\ngrad 1"' in dot
+
+
+def test_cli_graph_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
+    assert main(["graph", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)["written"] == ["chainrule-network.dot", "chainrule-graph.dot"]
+    assert "apt-get install graphviz" in out.err and out.err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chainrule-graph.dot",
+                                                          "chainrule-network.dot"]
+
+
+@pytest.mark.parametrize("argv", [["--format", "gif"], ["--which", "tree"],
+                                  ["--example", "one-weight", "--which", "network"],
+                                  ["-o", "no/such/dir/x"], ["--weights", "0.1"],
+                                  ["--inputs", "nan", "1"]])
+def test_cli_graph_bad_arguments(argv: list[str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

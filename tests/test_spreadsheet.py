@@ -4,6 +4,7 @@ cell and a starting weight are changed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,59 +12,43 @@ from pathlib import Path
 
 import pytest
 
-import chainrule as cr
-from chainrule.datasets import TWO_LAYER
 from chainrule.explain import spreadsheet
+from chainrule.explain.seeds import SeedConfig, seed_tutorial
 from chainrule.explain.spreadsheet import (
     FIRST_DATA_ROW,
     PARAMETER_ROW,
-    PARAMETERS,
     TABLE_HEADER_ROW,
+    seed_layout,
     write_spreadsheet,
 )
 
 openpyxl = pytest.importorskip("openpyxl")
 
 STEPS = 30
-DEFAULT_WEIGHTS = TWO_LAYER.weights
+SEED_WEIGHTS = SeedConfig().weights
 
 
-def engine_rows(lr: float, weights: tuple[float, ...], steps: int,
-                output_activation: str = "sigmoid") -> list[dict[str, float]]:
-    """The seed network trained by chainrule's engine, one dict per iteration, keyed like the
-    sheet's header. Scalar tensors so each named quantity is one engine value."""
-    i1, i2, t1, t2 = (cr.tensor(v, dtype=cr.float64) for v in (0.05, 0.10, 0.5, 0.5))
-    w = [float(v) for v in weights]
+def engine_rows(config: SeedConfig, steps: int) -> list[dict[str, float]]:
+    """The explainer's recorded training (the real engine), one dict per sheet row, keyed like
+    the sheet's header: row k is step k + 1's forward pass and gradients."""
+    run = seed_tutorial(config, explain=False, steps=steps + 1)
+    header = [c.name for c in seed_layout(config).columns]
     rows = []
-    for k in range(steps + 1):
-        ws = [cr.tensor(v, dtype=cr.float64, requires_grad=True) for v in w]
-        h1 = ws[0] * i1 + ws[1] * i2
-        h2 = ws[2] * i1 + ws[3] * i2
-        a_h1, a_h2 = h1.sigmoid(), h2.sigmoid()
-        o1 = ws[4] * a_h1 + ws[5] * a_h2
-        o2 = ws[6] * a_h1 + ws[7] * a_h2
-        act = (lambda x: x.sigmoid()) if output_activation == "sigmoid" else (lambda x: x)
-        a_o1, a_o2 = act(o1), act(o2)
-        E1 = 0.5 * (t1 - a_o1) ** 2
-        E2 = 0.5 * (t2 - a_o2) ** 2
-        E_total = E1 + E2
-        E_total.backward()
-        named = dict(iteration=k, i1=i1, i2=i2, t1=t1, t2=t2, h1=h1, a_h1=a_h1, h2=h2,
-                     a_h2=a_h2, o1=o1, a_o1=a_o1, o2=o2, a_o2=a_o2, E1=E1, E2=E2,
-                     E_total=E_total)
-        row = {name: float(v.item()) if isinstance(v, cr.Tensor) else v
-               for name, v in named.items()}
-        row.update({f"∂E/∂w{j}": float(wt.grad.item()) for j, wt in enumerate(ws, start=1)})
-        row.update({f"w{j}": v for j, v in enumerate(w, start=1)})
+    for k, step in enumerate(run.steps):
+        row: dict[str, float] = {"iteration": k}
+        for name in header:
+            if name.startswith("∂E/∂"):
+                row[name] = step.gradients[name.removeprefix("∂E/∂")]
+            else:
+                row[name] = step.values[name]
         rows.append(row)
-        w = [v - lr * float(wt.grad.item()) for v, wt in zip(w, ws, strict=True)]
     return rows
 
 
-def recalculate(path: Path, workdir: Path) -> Path:
-    """LibreOffice headless opens the sheet (computing every formula) and saves it again, with
-    the computed values cached in the file. Its own profile directory, so parallel runs and
-    other LibreOffice instances don't collide."""
+def recalculate(paths: list[Path], workdir: Path) -> dict[str, Path]:
+    """LibreOffice headless opens each sheet (computing every formula) and saves it again, with
+    the computed values cached in the file: one soffice run for all, in its own profile
+    directory so that other LibreOffice instances don't collide with it."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         pytest.skip("LibreOffice (soffice) is not installed: "
@@ -71,11 +56,49 @@ def recalculate(path: Path, workdir: Path) -> Path:
     outdir = workdir / "recalculated"
     profile = (workdir / "lo-profile").resolve().as_uri()
     subprocess.run([soffice, f"-env:UserInstallation={profile}", "--headless", "--norestore",
-                    "--convert-to", "xlsx", "--outdir", str(outdir), str(path)],
-                   check=True, capture_output=True, timeout=120)
-    out = outdir / path.name
-    assert out.exists(), f"LibreOffice wrote nothing for {path}"
+                    "--convert-to", "xlsx", "--outdir", str(outdir), *map(str, paths)],
+                   check=True, capture_output=True, timeout=300)
+    done = {path.stem: outdir / path.name for path in paths}
+    missing = [name for name, out in done.items() if not out.exists()]
+    assert not missing, f"LibreOffice wrote nothing for {missing}"
+    return done
+
+
+def with_changed_cells(path: Path, changes: dict[str, float], out: Path) -> Path:
+    """The sheet with some parameter cells changed by hand, as a user would (openpyxl keeps
+    the formulas; LibreOffice recomputes them on load)."""
+    workbook = openpyxl.load_workbook(path)
+    for name, value in changes.items():
+        workbook.active.cell(PARAMETER_ROW, parameter_column(name)).value = value
+    workbook.save(out)
     return out
+
+
+# name -> (the config the sheet is written from, the config the engine trains, steps)
+CHANGED_WEIGHTS = (0.3, *SeedConfig().weights[1:7], -0.2)
+CASES = {
+    "seed": (SeedConfig(), SeedConfig(), STEPS),
+    "changed": (SeedConfig(), SeedConfig(lr=0.1, weights=CHANGED_WEIGHTS), STEPS),
+    "identity": (SeedConfig(lr=0.2, output_activation="identity"),) * 2 + (10,),
+    "fixed_biases": (SeedConfig(biases=(0.35, 0.60), targets=(0.01, 0.99)),) * 2 + (10,),
+    "trained_biases": (SeedConfig(biases=(0.35, 0.60), train_biases=True,
+                                  targets=(0.01, 0.99)),) * 2 + (10,),
+}
+
+
+@pytest.fixture(scope="module")
+def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    workdir = tmp_path_factory.mktemp("sheets")
+    paths = []
+    for name, (config, _, steps) in CASES.items():
+        if name == "changed":
+            written = write_spreadsheet(workdir / "original.xlsx", config, steps=steps)
+            path = with_changed_cells(written, {"lr": 0.1, "w1": 0.3, "w8": -0.2},
+                                      workdir / "changed.xlsx")
+        else:
+            path = write_spreadsheet(workdir / f"{name}.xlsx", config, steps=steps)
+        paths.append(path)
+    return recalculate(paths, workdir)
 
 
 def sheet_rows(path: Path) -> list[dict[str, float]]:
@@ -97,58 +120,109 @@ def assert_same(got: list[dict[str, float]], expected: list[dict[str, float]]) -
                 f"iteration {row_expected['iteration']}, {name}: sheet {cell!r}, engine {value!r}")
 
 
+def parameter_column(name: str, config: SeedConfig | None = None) -> int:
+    return [n for n, _ in seed_layout(config).parameters].index(name) + 1
+
+
 def test_every_table_cell_is_a_formula(tmp_path: Path) -> None:
     path = write_spreadsheet(tmp_path / "s.xlsx", steps=3)
     sheet = openpyxl.load_workbook(path).active
-    params = [c.value for c in sheet[PARAMETER_ROW]][:len(PARAMETERS)]
-    assert params == [0.5, 0.05, 0.10, 0.5, 0.5, *DEFAULT_WEIGHTS]
+    params = [c.value for c in sheet[PARAMETER_ROW]][:13]
+    assert params == [0.5, 0.05, 0.10, 0.5, 0.5, *SEED_WEIGHTS]
     for row in sheet.iter_rows(min_row=FIRST_DATA_ROW, min_col=2, values_only=True):
         assert all(isinstance(v, str) and v.startswith("=") for v in row), row
     header = [c.value for c in sheet[TABLE_HEADER_ROW]]
     w5 = sheet.cell(FIRST_DATA_ROW + 1, header.index("w5") + 1).value
     grad_w5 = spreadsheet._letter(header.index("∂E/∂w5") + 1)
+    assert header[1:] == [c.name for c in seed_layout().columns]
     assert w5 == f"=AC{FIRST_DATA_ROW}-$A${PARAMETER_ROW}*{grad_w5}{FIRST_DATA_ROW}"
     a_h1 = sheet.cell(FIRST_DATA_ROW, header.index("a_h1") + 1).value
     assert a_h1 == f"=1/(1+EXP(-F{FIRST_DATA_ROW}))"
     assert sheet.max_row == FIRST_DATA_ROW + 3
 
 
-def test_libreoffice_recomputes_the_engines_numbers(tmp_path: Path) -> None:
-    path = write_spreadsheet(tmp_path / "seed.xlsx", steps=STEPS)
-    got = sheet_rows(recalculate(path, tmp_path))
-    assert_same(got, engine_rows(0.5, DEFAULT_WEIGHTS, STEPS))
-    # the seed's numbers, independently of both engines: E_total before any update
-    assert got[0]["a_h1"] == pytest.approx(1 / (1 + 2.718281828459045 ** -0.0275), rel=1e-12)
-
-
-def test_changed_learning_rate_and_weight_cells_recompute(tmp_path: Path) -> None:
-    path = write_spreadsheet(tmp_path / "seed.xlsx", steps=STEPS)
-    workbook = openpyxl.load_workbook(path)
-    sheet = workbook.active
-    sheet.cell(PARAMETER_ROW, PARAMETERS.index("lr") + 1).value = 0.1
-    sheet.cell(PARAMETER_ROW, PARAMETERS.index("w1") + 1).value = 0.3
-    sheet.cell(PARAMETER_ROW, PARAMETERS.index("w8") + 1).value = -0.2
-    changed = tmp_path / "changed.xlsx"
-    workbook.save(changed)
-    weights = (0.3, *DEFAULT_WEIGHTS[1:7], -0.2)
-    assert_same(sheet_rows(recalculate(changed, tmp_path)), engine_rows(0.1, weights, STEPS))
-
-
-def test_identity_output_variant(tmp_path: Path) -> None:
-    path = write_spreadsheet(tmp_path / "identity.xlsx", steps=10, lr=0.2,
-                             output_activation="identity")
-    got = sheet_rows(recalculate(path, tmp_path))
-    assert_same(got, engine_rows(0.2, DEFAULT_WEIGHTS, 10, output_activation="identity"))
+@pytest.mark.parametrize("case", list(CASES))
+def test_libreoffice_recomputes_the_engines_numbers(case: str,
+                                                    recalculated: dict[str, Path]) -> None:
+    """Every cell of every row, recomputed by LibreOffice, equals the engine's training:
+    the seed; the seed after changing the learning-rate cell to 0.1 and the w1, w8 cells;
+    the identity output; biases fixed and trained."""
+    _, engine_config, steps = CASES[case]
+    got = sheet_rows(recalculated[case])
+    assert_same(got, engine_rows(engine_config, steps))
+    if case == "seed":  # a number of the course exercise, independently of both engines
+        assert got[0]["a_h1"] == pytest.approx(1 / (1 + 2.718281828459045 ** -0.0275),
+                                               rel=1e-12)
+    if "biases" in case:
+        trained = case == "trained_biases"
+        assert ("b1" in got[0]) is trained and ("∂E/∂b2" in got[0]) is trained
 
 
 def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="8 weights"):
-        write_spreadsheet(tmp_path / "x.xlsx", weights=(0.1, 0.2))
+    with pytest.raises(ValueError, match="steps"):
+        write_spreadsheet(tmp_path / "x.xlsx", steps=-1)
     with pytest.raises(ValueError, match="sigmoid"):
-        write_spreadsheet(tmp_path / "x.xlsx", output_activation="tanh")
+        spreadsheet.seed_columns("tanh")
 
 
 def test_missing_openpyxl_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openpyxl", None)
     with pytest.raises(ImportError, match="pip install"):
         write_spreadsheet(tmp_path / "x.xlsx")
+
+
+# ---- the command line ------------------------------------------------------------------------
+def test_cli_sheet_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sheet"]) == 0
+    assert capsys.readouterr().out == "wrote chainrule-training.xlsx\n"
+    sheet = openpyxl.load_workbook(tmp_path / "chainrule-training.xlsx").active
+    assert sheet.max_row == FIRST_DATA_ROW + 100  # iterations 0..100
+    assert sheet.cell(PARAMETER_ROW, parameter_column("lr")).value == 0.5
+    assert [p.name for p in tmp_path.iterdir()] == ["chainrule-training.xlsx"]
+
+
+def test_cli_sheet_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    path = tmp_path / "exercise.xlsx"
+    assert main(["sheet", "--json", "--steps", "5", "--lr", "0.1", "--output-activation",
+                 "identity", "--biases", "0.35", "0.6", "-o", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"sheet": str(path)}
+    sheet = openpyxl.load_workbook(path).active
+    config = SeedConfig(lr=0.1, output_activation="identity", biases=(0.35, 0.6))
+    assert sheet.cell(PARAMETER_ROW, parameter_column("lr", config)).value == 0.1
+    assert sheet.cell(PARAMETER_ROW, parameter_column("b1", config)).value == 0.35
+    assert sheet.max_row == FIRST_DATA_ROW + 5
+    header = [c.value for c in sheet[TABLE_HEADER_ROW]]
+    a_o1 = sheet.cell(FIRST_DATA_ROW, header.index("a_o1") + 1).value
+    assert a_o1 == f"={spreadsheet._letter(header.index('o1') + 1)}{FIRST_DATA_ROW}"
+
+
+@pytest.mark.parametrize("argv", [["-o", "sheet.csv"], ["-o", "no/such/dir/s.xlsx"],
+                                  ["--steps", "0"], ["--lr", "-1"], ["--targets", "0.5"],
+                                  ["--train-biases"]])
+def test_cli_sheet_bad_arguments(argv: list[str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sheet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_sheet_without_openpyxl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    assert main(["sheet"]) == 1
+    assert "pip install" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

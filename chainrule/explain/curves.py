@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,31 @@ MATPLOTLIB_MISSING = ("the curves need matplotlib: pip install 'chainrule[plots]
 @dataclass(frozen=True)
 class SweepRun:
     """One learning rate's training: ``errors[k]`` is E_total after ``k`` updates
-    (``epochs + 1`` values, the first at the starting weights)."""
+    (``epochs + 1`` values, the first at the starting parameters). ``start`` and ``final``
+    map each trained parameter (w1..w8, and b1, b2 when biases are trained) to its value."""
 
     lr: float
-    start_weights: tuple[float, ...]
+    start: dict[str, float]
     errors: tuple[float, ...]
-    final_weights: tuple[float, ...]
+    final: dict[str, float]
     final_outputs: tuple[float, float]
 
     @property
     def final_error(self) -> float:
         return self.errors[-1]
 
+    @property
+    def final_weights(self) -> tuple[float, ...]:
+        return tuple(self.final[w] for w in WEIGHT_NAMES)
+
+    @property
+    def start_weights(self) -> tuple[float, ...]:
+        return tuple(self.start[w] for w in WEIGHT_NAMES)
+
     def to_dict(self) -> dict[str, Any]:
         return {"lr": self.lr, "epochs": len(self.errors) - 1, "final_error": self.final_error,
                 "final_outputs": {"a_o1": self.final_outputs[0], "a_o2": self.final_outputs[1]},
-                "final_weights": dict(zip(WEIGHT_NAMES, self.final_weights, strict=True)),
-                "start_weights": dict(zip(WEIGHT_NAMES, self.start_weights, strict=True)),
+                "final_weights": dict(self.final), "start_weights": dict(self.start),
                 "errors": list(self.errors)}
 
 
@@ -56,58 +64,47 @@ class Sweep:
                 "runs": [run.to_dict() for run in self.runs]}
 
 
-def _example(example: Any) -> Any:
-    if example is not None:
-        return example
-    from chainrule.datasets.seeds import TWO_LAYER
+def train_seed_network(lr: float, epochs: int, config: Any = None,
+                       start: dict[str, float] | None = None) -> SweepRun:
+    """Train the seed network for ``epochs`` gradient-descent steps with the explainer's
+    recorded training (:func:`chainrule.explain.seeds.seed_tutorial`, the real engine).
 
-    return TWO_LAYER
-
-
-def train_seed_network(lr: float, epochs: int, example: Any = None,
-                       weights: Sequence[float] | None = None) -> SweepRun:
-    """Train the seed network with chainrule's engine by plain gradient descent.
-
-    Each epoch is one forward pass, ``E_total.backward()`` and ``w -= lr * w.grad``, in
-    float64, with the seeds' weights as two (2, 2) matrices ``[[w1, w2], [w3, w4]]`` and
-    ``[[w5, w6], [w7, w8]]``.
+    Parameters
+    ----------
+    lr : float
+    epochs : int
+    config : SeedConfig, optional
+        The network (inputs, targets, weights, output activation, biases); the seed's default.
+    start : dict, optional
+        Starting values of the trained parameters, overriding the config's.
 
     Examples
     --------
     >>> run = train_seed_network(0.5, 1)
-    >>> round(run.errors[0], 12), round(run.final_weights[4], 12)
+    >>> round(run.errors[0], 12), round(run.final["w5"], 12)
     (0.014181377938, 0.393559590684)
     """
-    import chainrule as cr
+    from chainrule.explain.seeds import SeedConfig, seed_tutorial
 
-    example = _example(example)
-    start = tuple(float(w) for w in (example.weights if weights is None else weights))
-    x = cr.tensor(example.inputs, dtype=cr.float64)
-    target = cr.tensor(example.targets, dtype=cr.float64)
-    hidden = cr.tensor([start[0:2], start[2:4]], dtype=cr.float64, requires_grad=True)
-    output = cr.tensor([start[4:6], start[6:8]], dtype=cr.float64, requires_grad=True)
-    errors = []
-    for _ in range(epochs + 1):
-        a_h = (hidden @ x).sigmoid()
-        o = output @ a_h
-        a_o = o.sigmoid() if example.output_activation == "sigmoid" else o
-        E_total = (0.5 * (target - a_o) ** 2).sum()
-        errors.append(E_total.item())
-        if len(errors) > epochs:
-            break
-        hidden.grad = output.grad = None
-        E_total.backward()
-        with cr.no_grad():
-            hidden -= lr * hidden.grad
-            output -= lr * output.grad
-    final = tuple(hidden.detach().numpy().ravel().tolist()
-                  + output.detach().numpy().ravel().tolist())
-    outputs = a_o.detach().numpy().tolist()
-    return SweepRun(float(lr), start, tuple(errors), final, (outputs[0], outputs[1]))
+    config = config or SeedConfig()
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, not {epochs}")
+    if start:
+        weights = tuple(start.get(w, v) for w, v in zip(WEIGHT_NAMES, config.weights,
+                                                         strict=True))
+        biases = config.biases if config.biases is None else (
+            start.get("b1", config.biases[0]), start.get("b2", config.biases[1]))
+        config = replace(config, weights=weights, biases=biases)
+    # one step more than the updates: its forward pass is the error at the final parameters
+    run = seed_tutorial(config, explain=False, lr=lr, steps=epochs + 1)
+    first, last = run.steps[0].values, run.steps[-1].values
+    errors = tuple(step.values["E_total"] for step in run.steps)
+    return SweepRun(float(lr), {p: first[p] for p in run.parameters}, errors,
+                    {p: last[p] for p in run.parameters}, (last["a_o1"], last["a_o2"]))
 
 
 def sweep(lrs: Sequence[float] = DEFAULT_LRS, epochs: int = DEFAULT_EPOCHS, *,
-          carry_weights: bool = False, example: Any = None) -> Sweep:
+          carry_weights: bool = False, config: Any = None) -> Sweep:
     """Train the seed network once per learning rate.
 
     Parameters
@@ -118,8 +115,8 @@ def sweep(lrs: Sequence[float] = DEFAULT_LRS, epochs: int = DEFAULT_EPOCHS, *,
         Gradient-descent steps per learning rate.
     carry_weights : bool
         Start each rate from the previous rate's final weights instead of the seed's.
-    example : TwoLayerExample, optional
-        The network's starting values; the seed's by default.
+    config : SeedConfig, optional
+        The network's starting values; the seed's by default (its ``lr`` is not used).
 
     Examples
     --------
@@ -127,26 +124,26 @@ def sweep(lrs: Sequence[float] = DEFAULT_LRS, epochs: int = DEFAULT_EPOCHS, *,
     >>> [round(run.final_error, 6) for run in result.runs]
     [0.013387, 0.010575]
     """
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, not {epochs}")
+    from chainrule.explain.seeds import SeedConfig
+
     if not lrs:
         raise ValueError("a sweep needs at least one learning rate")
-    example = _example(example)
+    config = config or SeedConfig()
     runs: list[SweepRun] = []
-    weights = tuple(example.weights)
+    start: dict[str, float] | None = None
     for lr in lrs:
-        run = train_seed_network(lr, epochs, example, weights)
+        run = train_seed_network(lr, epochs, config, start)
         runs.append(run)
         if carry_weights:
-            weights = run.final_weights
-    return Sweep(tuple(runs), epochs, carry_weights, example.output_activation)
+            start = run.final
+    return Sweep(tuple(runs), epochs, carry_weights, config.output_activation)
 
 
 def sweep_table(result: Sweep) -> str:
     """The table of final error, outputs and weights per learning rate, aligned text."""
-    header = ["lr", "E_total", "a_o1", "a_o2", *WEIGHT_NAMES]
+    header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
     rows = [[f"{run.lr:g}", f"{run.final_error:.6g}", *(f"{v:.6f}" for v in run.final_outputs),
-             *(f"{w:.6f}" for w in run.final_weights)] for run in result.runs]
+             *(f"{w:.6f}" for w in run.final.values())] for run in result.runs]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
              for row in [header, *rows]]
