@@ -88,8 +88,6 @@ def _pow_scalar_grad(grad: Tensor, out: Tensor, x: Tensor, exponent: float) -> T
     # 0 for n == 0 even at x == 0, as in PyTorch
     if exponent == 0:
         return grad * 0.0
-    if exponent == 1:
-        return grad
     if exponent == 2:
         return grad * (x * 2.0)
     return grad * (x ** (exponent - 1) * exponent)
