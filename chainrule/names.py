@@ -156,7 +156,8 @@ def set_named(values: Mapping[str, float], params: Params) -> None:
 
 def get_named(params: Params) -> dict[str, float]:
     """The current value of every named element of ``params``, in declaration order."""
-    return {key: float(tensor._data[index]) for key, (tensor, index) in named_elements(params).items()}
+    return {key: float(tensor._data[index])
+            for key, (tensor, index) in named_elements(params).items()}
 
 
 def tex_name(name: str) -> str:

@@ -90,7 +90,7 @@ def assert_run(run, expected: list[dict]) -> None:
             assert_close(getattr(step, part), want[part], f"step {step.step} {part}")
 
 
-# ---- the 2-2-2 network ----------------------------------------------------------------------------
+# ---- the 2-2-2 network ---------------------------------------------------------------------------
 def test_seed_network_defaults_every_number_one_step():
     run = seed_tutorial()
     assert_run(run, reference())
@@ -157,7 +157,7 @@ def test_seed_defaults_match_plain_python_for_e_total():
                                                               abs=1e-15)
 
 
-# ---- the one-weight example -----------------------------------------------------------------------
+# ---- the one-weight example ----------------------------------------------------------------------
 def test_one_weight_example_of_seed_002():
     run = one_weight_tutorial()
     assert run.values["z"] == 0.5
@@ -181,7 +181,7 @@ def test_one_weight_several_steps_and_bias():
         assert abs(step.updated["W"] - W) <= TOL and abs(step.updated["b"] - b) <= TOL
 
 
-# ---- bad options ----------------------------------------------------------------------------------
+# ---- bad options ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
     (dict(weights=(1.0, 2.0)), "weights needs 8 values"),
     (dict(inputs=(1.0,)), "inputs needs 2 values"),
@@ -205,7 +205,7 @@ def test_unknown_example():
     assert SeedConfig().lr == 0.5 and OneWeightConfig().lr == 0.1
 
 
-# ---- what the user sees equals the reference ------------------------------------------------------
+# ---- what the user sees equals the reference -----------------------------------------------------
 def _json_of(argv: list[str], capsys) -> dict:
     assert main(argv) == 0
     return json.loads(capsys.readouterr().out)

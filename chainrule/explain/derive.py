@@ -324,10 +324,12 @@ def _engine_gradients(loss: Tensor, tensors: list[Tensor]) -> dict[int, np.ndarr
         return {}
     ones = Tensor._wrap(np.ones(loss.shape, dtype=loss.dtype))
     grads = autograd_grad(loss, tensors, grad_outputs=ones, retain_graph=True, allow_unused=True)
-    return {id(t): (None if g is None else np.asarray(g._data)) for t, g in zip(tensors, grads, strict=True)}
+    return {id(t): (None if g is None else np.asarray(g._data))
+            for t, g in zip(tensors, grads, strict=True)}
 
 
-def _quantities(graph: Graph, named: list[Traced], engine: Mapping[int, Any]) -> tuple[Quantity, ...]:
+def _quantities(graph: Graph, named: list[Traced],
+                engine: Mapping[int, Any]) -> tuple[Quantity, ...]:
     out = []
     for item in named:
         gradient = engine.get(id(item.tensor))

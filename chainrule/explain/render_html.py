@@ -11,11 +11,13 @@ from typing import Any
 from chainrule.explain.render_text import (
     DIGITS,
     _backprop_order,
+    _loss_first,
     _settings,
     _unique_steps,
     format_value,
     tex_to_text,
 )
+from chainrule.explain.trace import paren
 
 __all__ = ["CSS", "render_html", "tex_to_html"]
 
@@ -126,7 +128,16 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
             for s in _unique_steps(explanation)]
     parts += [title("Backward pass: local derivatives"),
               "<table><tr><th>derivative</th><th>formula</th><th>value</th><th>ops</th></tr>"
-              f"{''.join(rows)}</table>", title("Chain rule, path by path")]
+              f"{''.join(rows)}</table>"]
+    gradients = [q for q in explanation.quantities
+                 if q.grad is not None and q.kind == "intermediate"]
+    if gradients:
+        loss = explanation.loss_tex
+        rows = [f"<tr><td>{_partial(loss, q.tex)}</td>{_num(q.grad, digits)}</tr>"
+                for q in _loss_first(gradients)]
+        parts += [title(f"Backward pass: ∂{_name(loss)}/∂ each quantity, from the loss down"),
+                  f"<table>{''.join(rows)}</table>"]
+    parts.append(title("Chain rule, path by path"))
     parts += [_derivation(d, digits) for d in _backprop_order(explanation.derivations)]
     return "\n".join(parts)
 
@@ -160,7 +171,8 @@ def _derivation(derivation: Any, digits: int) -> str:
              f"{'s' if len(derivation.paths) != 1 else ''}</p>"]
     for path in derivation.paths:
         symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = " · ".join(f"({_formula(s.formula)})" for s in path.steps)
+        formulas = " · ".join(_formula(paren(s.formula)) if s.formula else "?"
+                              for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
                      f"<b>{html.escape(format_value(path.product, digits))}</b></div>")

@@ -8,9 +8,11 @@ from typing import Any
 from chainrule.explain.render_text import (
     DIGITS,
     _backprop_order,
+    _loss_first,
     _unique_steps,
     format_value,
 )
+from chainrule.explain.trace import paren
 
 __all__ = ["partial_tex", "render_markdown"]
 
@@ -99,6 +101,15 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
         formula = "?" if step.formula is None else f"${step.formula}$"
         lines.append(f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
                      f"{format_value(step.value, digits)} | {', '.join(step.ops)} |")
+    gradients = [q for q in explanation.quantities
+                 if q.grad is not None and q.kind == "intermediate"]
+    if gradients:
+        loss = explanation.loss_tex
+        lines += ["", title(f"Backward pass: ${partial_tex(loss, 'x')}$ for each quantity $x$, "
+                            "from the loss down"), "",
+                  "| quantity | gradient |", "|---|---:|"]
+        lines += [f"| ${partial_tex(loss, q.tex)}$ | {format_value(q.grad, digits)} |"
+                  for q in _loss_first(gradients)]
     lines += ["", title("Chain rule, path by path"), ""]
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, digits) + [""]
@@ -125,7 +136,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     rows = []
     for path in derivation.paths:
         symbols = r" \cdot ".join(partial_tex(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = r" \cdot ".join(f"({s.formula})" if s.formula else "?" for s in path.steps)
+        formulas = r" \cdot ".join(paren(s.formula) if s.formula else "?" for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
         rows.append((symbols, formulas, numbers, _number(path.product, digits)))
     lines = ["$$", r"\begin{aligned}"]
@@ -137,7 +148,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
         lines.append(rf"{head} &= " + " + ".join(rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}}"
                                                   for i, r in enumerate(rows, 1)) + r" \\")
         for i, (_, formulas, numbers, product) in enumerate(rows, 1):
-            lines.append(rf"\text{{path {i}}} &= {formulas} = {numbers} = {product} \\")
+            lines += [rf"\text{{path {i}}} &= {formulas} \\", rf"&= {numbers} = {product} \\"]
         lines.append(rf"&= {' + '.join(r[3] for r in rows)} = "
                      rf"{_number(derivation.total, digits)}")
     lines += [r"\end{aligned}", "$$", "", _check(derivation)]

@@ -160,8 +160,9 @@ def _partial(upper: str, lower: str) -> str:
 def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
     config = run.config
     lines = [style.heading(f"chainrule tutorial · {run.title}"),
-             style.dim(f"  from seed {run.source}; every number is computed by chainrule's "
-                       "engine, every formula comes from its derivative table"), ""]
+             style.dim(f"  from seed {run.source}: every number below is computed by "
+                       "chainrule's engine,"),
+             style.dim("  every formula comes from the derivative table the engine runs"), ""]
     settings = _settings(run, digits)
     lines += _table([[style.name("settings"), settings]], indent="  ")
     lines.append("")
@@ -202,16 +203,19 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
         return style.heading(f"{next(number)}. {text}" if numbered else text)
 
     lines = [title("Forward pass")]
+    lines += _leaves(explanation.quantities, style, digits)
     rows = []
     for q in explanation.quantities:
+        if q.kind in _LEAF_KINDS and q.value is not None:
+            continue
         if q.value is None:
             rows.append([style.name(q.name), "", f"tensor of shape {q.shape}"])
             continue
         formula = "" if q.formula is None else tex_to_text(q.formula)
         rows.append([style.name(q.name), "=", style.formula(formula) if formula else "",
                      "=" if formula else "", format_value(q.value, digits)])
-    lines += _table([r if len(r) == 5 else r for r in _squeeze(rows)])
-    lines += ["", title(f"Backward pass: local derivatives (∂ of each quantity by the one "
+    lines += _table(_squeeze(rows))
+    lines += ["", title("Backward pass: local derivatives (∂ of each quantity by the one "
                         "below it)")]
     rows = []
     for step in _unique_steps(explanation):
@@ -245,6 +249,20 @@ def _loss_first(quantities: list[Any]) -> list[Any]:
 
 def _stem(name: str) -> str:
     return name.rstrip("0123456789]").split("[")[0]
+
+
+_LEAF_KINDS = {"input": "inputs", "parameter": "parameters"}
+
+
+def _leaves(quantities: Sequence[Any], style: _Style, digits: int, per_line: int = 4) -> list[str]:
+    """The given numbers, a few to a line: ``inputs  i1 = 0.05  i2 = 0.1 …``."""
+    rows = []
+    for kind, label in _LEAF_KINDS.items():
+        cells = [f"{style.name(q.name)} = {format_value(q.value, digits)}"
+                 for q in quantities if q.kind == kind and q.value is not None]
+        for start in range(0, len(cells), per_line):
+            rows.append([label if start == 0 else ""] + cells[start:start + per_line])
+    return _table(rows)
 
 
 def _squeeze(rows: list[list[str]]) -> list[list[str]]:
@@ -302,12 +320,14 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
     if len(paths) == 1:
         lines.append(f"  {style.name(head)} = {symbolic}")
         indent = " " * (len(head) + 3)
+        lines.append(f"{indent}= {style.formula(_formulas(paths[0]))}")
         lines += _factors(paths[0], indent, digits, width)[:-1]
     else:
         lines.append(f"  {style.name(head)} = sum over {len(paths)} paths")
         for path, via in zip(paths, path_labels(paths), strict=True):
             lines.append(f"    {via}:")
             lines.append(f"      {' · '.join(_partial(s.upper, s.lower) for s in path.steps)}")
+            lines.append(f"      = {style.formula(_formulas(path))}")
             lines += _factors(path, "      ", digits, width)
         indent = " " * (len(head) + 3)
         terms = " + ".join(format_value(p.product, digits) for p in paths)
@@ -336,6 +356,14 @@ def path_labels(paths: Sequence[Any]) -> list[str]:
 
 # binary ops whose two inputs can be the same tensor
 _SHARED_OPS = ("mul", "add", "sub", "div", "matmul", "maximum", "minimum", "pow")
+
+
+def _formulas(path: Any) -> str:
+    """The path's local derivatives as formulas, each compound one in parentheses."""
+    from chainrule.explain.trace import paren
+
+    return " · ".join("?" if s.formula is None else tex_to_text(paren(s.formula))
+                      for s in path.steps)
 
 
 def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:
@@ -423,5 +451,6 @@ def _training(run: Any, style: _Style, digits: int) -> list[str]:
                                         for k in [loss] + outputs])
     lines += _table(rows)
     lines += ["", style.heading(f"   parameters after step {len(steps)}")]
-    lines += _table([[style.name(k), "=", format_value(run.final[k], digits)] for k in run.parameters])
+    lines += _table([[style.name(k), "=", format_value(run.final[k], digits)]
+                     for k in run.parameters])
     return lines

@@ -23,6 +23,7 @@ from chainrule import _dtype
 from chainrule.autograd.functional_api import grad as autograd_grad
 from chainrule.names import name
 from chainrule.ops import clone, linear, sigmoid, tensor
+from chainrule.ops import sum as reduce_sum
 from chainrule.tensor import Tensor
 
 __all__ = ["OneWeightConfig", "SeedConfig", "Tutorial", "TutorialStep", "one_weight_tutorial",
@@ -211,7 +212,7 @@ def build_seed_network(config: SeedConfig, weights: Mapping[str, float]) -> Seed
     a_o = name(sigmoid(o) if config.output_activation == "sigmoid" else clone(o), "a_o",
                [["a_o1", "a_o2"]])
     E = name(0.5 * (t - a_o) ** 2, "E", [["E1", "E2"]])
-    E_total = name(E.sum(), "E_total")
+    E_total = name(reduce_sum(E), "E_total")
     tensors.update(h=h, a_h=a_h, o=o, a_o=a_o, E=E, E_total=E_total)
     return SeedNetwork(tensors, parameters, E_total)
 
@@ -271,15 +272,15 @@ def seed_tutorial(config: SeedConfig | None = None, explain: bool = True,
     """
     config = replace(config or SeedConfig(), **options)
     start = dict(zip(WEIGHT_NAMES, map(float, config.weights), strict=True))
-    trained = WEIGHT_NAMES
-    value_order = ("i", "t", "W1", "W2")
+    trained: tuple[str, ...] = WEIGHT_NAMES
+    value_order: tuple[str, ...] = ("i", "t", "W1", "W2")
     if config.biases is not None:
         start.update(b1=float(config.biases[0]), b2=float(config.biases[1]))
         value_order += ("b1", "b2")
         if config.train_biases:
             trained += ("b1", "b2")
     value_order += ("h", "a_h", "o", "a_o", "E", "E_total")
-    gradient_order = ("E", "a_o", "o", "a_h", "h", "W1", "W2")
+    gradient_order: tuple[str, ...] = ("E", "a_o", "o", "a_h", "h", "W1", "W2")
     if config.train_biases:
         gradient_order += ("b1", "b2")
     records, explanation = _run(

@@ -29,7 +29,8 @@ SUMS = frozenset({"sum", "sum_to"})
 # the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
 _INPUT_LETTERS = {"where": ("c", "x", "y")}
 _PARAM_LETTERS = {"leaky_relu": {"s": "negative_slope"}, "elu": {r"\alpha": "alpha"},
-                  "softplus": {r"\beta": "beta"}, "clamp": {"a": "min", "b": "max"}}
+                  "softplus": {r"\beta": "beta"}, "clamp": {"a": "min", "b": "max"},
+                  "pow": {"n": "exponent"}}
 # add and sub need no parentheses around the operand on their left
 _BARE_OPERANDS = {"add": ("x", "y"), "sub": ("x",)}
 
@@ -325,7 +326,8 @@ class Graph:
             item = self.items[item.inputs[0]]
         return item.kind == "parameter"
 
-    def _operand(self, position: int, out_index: tuple[int, ...], out_shape: tuple[int, ...]) -> str:
+    def _operand(self, position: int, out_index: tuple[int, ...],
+                 out_shape: tuple[int, ...]) -> str:
         item = self.items[position]
         return self.element_tex(position, broadcast_index(out_index, out_shape, item.tensor.shape))
 
@@ -355,9 +357,13 @@ class Graph:
     def _param_mapping(self, op: str, params: Mapping[str, Any]) -> dict[str, str]:
         mapping = {}
         for letter, key in _PARAM_LETTERS.get(op, {}).items():
-            value = params.get(key)
-            mapping[letter] = r"-\infty" if value is None and letter == "a" else (
-                r"\infty" if value is None else number_tex(value))
+            if key not in params:
+                continue
+            value = params[key]
+            if value is None:  # clamp without a bound
+                mapping[letter] = r"-\infty" if letter == "a" else r"\infty"
+            else:
+                mapping[letter] = number_tex(value)
         return mapping
 
     def _matmul_expression(self, item: Traced, index: tuple[int, ...]) -> str | None:
@@ -368,9 +374,11 @@ class Graph:
         weight_first = self.is_weight(b.position) and not self.is_weight(a.position)
         terms = []
         for j in range(m):
-            ia = broadcast_index(index[:-2], item.tensor.shape[:-2], a.tensor.shape[:-2]) + (index[-2], j)
-            ib = broadcast_index(index[:-2], item.tensor.shape[:-2], b.tensor.shape[:-2]) + (j, index[-1])
-            left, right = paren(self.element_tex(a.position, ia)), paren(self.element_tex(b.position, ib))
+            batch = index[:-2], item.tensor.shape[:-2]
+            ia = broadcast_index(*batch, a.tensor.shape[:-2]) + (index[-2], j)
+            ib = broadcast_index(*batch, b.tensor.shape[:-2]) + (j, index[-1])
+            left = paren(self.element_tex(a.position, ia))
+            right = paren(self.element_tex(b.position, ib))
             terms.append(rf"{right}\,{left}" if weight_first else rf"{left}\,{right}")
         return " + ".join(terms)
 
@@ -393,7 +401,7 @@ class Graph:
             return tuple(0 if d in axes else i for d, i in enumerate(j) if keepdim or d not in axes)
         return broadcast_index(j, source_shape, item.tensor.shape)
 
-    # ---- edges and local derivatives --------------------------------------------------------------
+    # ---- edges and local derivatives ------------------------------------------------------------
     def edges(self, position: int) -> list[tuple[int, int]]:
         """(input slot, input position) of every input the backward pass sends a gradient to."""
         item = self.items[position]
