@@ -1,4 +1,5 @@
-"""Matrix products: one matmul primitive (2-D and batched); 1-D cases are composed around it."""
+"""Matrix products: one matmul primitive for every operand rank PyTorch allows, and a fused
+linear layer (x Wᵀ + b) whose three products a benchmark showed worth one primitive."""
 
 from __future__ import annotations
 
@@ -8,20 +9,48 @@ import numpy as np
 
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote
-from chainrule.ops.shape import reshape, transpose
+from chainrule.ops.shape import _permute, _reshape, reshape
 from chainrule.tensor import Tensor
 
 
-def _matmul_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a, b)
+def _mT(x: Tensor) -> Tensor:
+    """Swap the last two dimensions (the matrix transpose of a batch)."""
+    n = x._data.ndim
+    return _permute(x, dims=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
-# dL/dA = G Bᵀ and dL/dB = Aᵀ G; broadcast batch dimensions are summed by the engine
-_matmul = Primitive(
-    "matmul", _matmul_forward,
-    grads=[lambda grad, out, a, b: _matmul(grad, transpose(b, -1, -2)),
-           lambda grad, out, a, b: _matmul(transpose(a, -1, -2), grad)],
-    tex=("A B", [r"G B^{T}", r"A^{T} G"]))
+def _col(x: Tensor) -> Tensor:
+    """A trailing dimension of size 1: a vector (batch) as a column (batch)."""
+    return _reshape(x, shape=x._data.shape + (1,))
+
+
+def _drop_last(x: Tensor) -> Tensor:
+    return _reshape(x, shape=x._data.shape[:-1])
+
+
+# dL/dA = G Bᵀ and dL/dB = Aᵀ G. A 1-D operand is a row (left) or a column (right) that the
+# product drops again, so its gradient is the matching outer product or matrix-vector product;
+# broadcast batch dimensions are summed back by the engine.
+def _matmul_grad_a(grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if b._data.ndim == 1:
+        return grad * b if a._data.ndim == 1 else _col(grad) * b  # (..., m, 1) * (k,)
+    if a._data.ndim == 1:
+        return _drop_last(_matmul(b, _col(grad)))  # (..., k, n) @ (..., n, 1)
+    return _matmul(grad, _mT(b))
+
+
+def _matmul_grad_b(grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if a._data.ndim == 1:
+        if b._data.ndim == 1:
+            return grad * a
+        return _col(a) * _reshape(grad, shape=grad._data.shape[:-1] + (1,) + grad._data.shape[-1:])
+    if b._data.ndim == 1:
+        return _drop_last(_matmul(_mT(a), _col(grad)))  # (..., k, m) @ (..., m, 1)
+    return _matmul(_mT(a), grad)
+
+
+_matmul = Primitive("matmul", np.matmul, grads=[_matmul_grad_a, _matmul_grad_b],
+                    tex=("A B", [r"G B^{T}", r"A^{T} G"]))
 
 
 def _check(a: Tensor, b: Tensor, op: str) -> None:
@@ -46,18 +75,7 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Matrix product with PyTorch's rules for 1-D, 2-D, batched and broadcast operands."""
     a, b = promote(input, other)
     _check(a, b, "matmul")
-    if a.ndim >= 2 and b.ndim >= 2:
-        return _matmul(a, b)
-    # a 1-D operand becomes a row (left) or a column (right), removed again afterwards
-    a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
-    b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
-    out = _matmul(a2, b2)
-    shape = out.shape
-    if b.ndim == 1:
-        shape = shape[:-1]
-    if a.ndim == 1:
-        shape = shape[:-2] + shape[-1:] if b.ndim > 1 else shape[:-1]
-    return reshape(out, shape)
+    return _matmul(a, b)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
@@ -85,11 +103,49 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     return reshape(input, (-1, 1)) * reshape(vec2, (1, -1))
 
 
+def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+                    ) -> np.ndarray:
+    out = x @ weight.T
+    if bias is not None:
+        out += bias  # the product is a fresh array, so the bias is added in place
+    return out
+
+
+def _linear_grad_weight(grad: Tensor, out: Tensor, x: Tensor, weight: Tensor,
+                        bias: Tensor | None = None) -> Tensor:
+    # dL/dW = Gᵀ X, with every leading (batch) dimension folded into one
+    if x._data.ndim == 1:
+        return _col(grad) * x  # (O, 1) * (I,)
+    flat_grad = _reshape(grad, shape=(-1, grad._data.shape[-1]))  # (N, O)
+    flat_x = _reshape(x, shape=(-1, x._data.shape[-1]))  # (N, I)
+    return _matmul(_mT(flat_grad), flat_x)  # (O, I)
+
+
+# y = x Wᵀ + b as one primitive: fewer nodes than matmul(x, transpose(W)) + b, and the bias
+# gradient is the incoming one, summed over the batch by the engine.
+_linear = Primitive(
+    "linear", _linear_forward,
+    grads=[lambda grad, out, x, weight, bias=None: _matmul(grad, weight),
+           _linear_grad_weight,
+           lambda grad, out, x, weight, bias=None: grad],
+    saves=(0, 1), tex=(r"x W^{T} + b", [r"W", r"G^{T} x", "1"]))
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input @ weight.T + bias``, as ``torch.nn.functional.linear``."""
     if input.shape[-1:] != weight.shape[-1:]:
         raise ValueError(f"linear: input of shape {tuple(input.shape)} doesn't fit weight of "
                          f"shape {tuple(weight.shape)} ({input.shape[-1] if input.ndim else 0} "
                          f"≠ {weight.shape[-1]} in_features)")
-    out = matmul(input, transpose(weight, 0, 1) if weight.ndim == 2 else weight)
-    return out if bias is None else out + bias
+    if weight.ndim != 2:
+        out = matmul(input, weight)
+        return out if bias is None else out + bias
+    if bias is None:
+        return _linear(*promote(input, weight))
+    if bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias of shape {tuple(bias.shape)} doesn't fit weight of "
+                         f"shape {tuple(weight.shape)} (expected ({weight.shape[0]},))")
+    x, w = promote(input, weight)
+    if bias.dtype != w.dtype:
+        x, w, bias = promote(x, w, bias)
+    return _linear(x, w, bias)
