@@ -130,6 +130,9 @@ def network_graph(values: Mapping[str, float] | None = None,
 # ---- the computation graph of a recorded loss ----------------------------------------------
 
 SMALL = 6  # tensors with at most this many elements print every value
+# the explainer's kinds of traced tensors -> the pictures' looks
+_KINDS = {"parameter": "parameter", "input": "constant", "constant": "constant",
+          "intermediate": "tensor", "loss": "result"}
 
 
 def _array_text(array: Any) -> str:
@@ -146,108 +149,93 @@ def _array_text(array: Any) -> str:
     return "\n".join("[" + ", ".join(number(float(v)) for v in row) + "]" for row in rows)
 
 
-def _named(tensor: Any) -> bool:
-    names = tensor.element_names
-    return names is not None and names.size <= SMALL and names.shape == tuple(tensor.shape)
+def _element_labels(item: Any) -> Any:
+    """Each element's label from the explainer's trace: its name (w1, a_h1) or, for an
+    unnamed intermediate, its formula (t1 − a_o1); None when it has neither."""
+    import numpy as np
+
+    from chainrule.explain.render_text import tex_to_text
+
+    if item.tensor._data.size > SMALL or item.tensor.ndim == 0:
+        return None
+    if item.element_names is not None and not item.expression:
+        return np.vectorize(str, otypes=[object])(item.element_names)
+    if item.element_tex is not None and item.expression:
+        return np.vectorize(tex_to_text, otypes=[object])(item.element_tex)
+    return None
 
 
-def _tensor_title(tensor: Any, index: int) -> str:
-    if tensor.name:
-        return str(tensor.name)
-    if _named(tensor):
-        return "tensor"
-    return f"t{index}" + (f" {tuple(tensor.shape)}" if tensor.ndim else "")
+def _element_lines(labels: Any, array: Any, prefix: str) -> list[str]:
+    """``w1 = 0.15   w2 = 0.2``, one line per row: labels next to their numbers."""
+    width = labels.shape[-1]
+    names, values = labels.reshape(-1, width), array.reshape(-1, width)
+    return ["   ".join(f"{prefix}{n} = {number(float(v))}" for n, v in zip(ns, vs, strict=True))
+            for ns, vs in zip(names, values, strict=True)]
 
 
-def _element_lines(tensor: Any, array: Any, prefix: str) -> list[str]:
-    """``w1 = 0.15   w2 = 0.2`` per row: element names next to their numbers."""
-    names = tensor.element_names.reshape(-1, tensor.element_names.shape[-1] if
-                                         tensor.element_names.ndim else 1)
-    values = array.reshape(names.shape)
-    return ["   ".join(f"{prefix}{n} = {number(float(v))}"
-                       for n, v in zip(row_names, row, strict=True))
-            for row_names, row in zip(names, values, strict=True)]
-
-
-def walk(loss: Any) -> tuple[list[Any], list[Any]]:
-    """The tensors and nodes recorded behind ``loss``, inputs before the ops that use them.
-
-    Iterative depth-first order over each node's inputs in argument order, so the same
-    program always gives the same order (STYLE principle 4).
-    """
-    tensors: dict[int, Any] = {}
-    nodes: dict[int, Any] = {}
-    stack: list[tuple[Any, bool]] = [(loss, False)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if id(tensor) in tensors:
-            continue
-        node = tensor.grad_fn
-        if expanded or node is None:
-            tensors[id(tensor)] = tensor
-            if node is not None:
-                nodes[id(node)] = node
-            continue
-        if node.released:
-            raise RuntimeError("computation_graph: the graph behind this loss was freed by "
-                               "backward(); draw it before backward(), or call "
-                               "backward(retain_graph=True)")
-        stack.append((tensor, True))
-        stack.extend((t, False) for t in reversed(node.inputs))
-    return list(tensors.values()), list(nodes.values())
+def _tensor_lines(item: Any, grad: Any) -> list[str]:
+    data = item.tensor._data
+    if item.kind == "constant" and not item.named:
+        return [_array_text(data)]  # a literal such as 0.5 or 2 speaks for itself
+    labels = _element_labels(item)
+    shape = f" {tuple(data.shape)}" if data.ndim and (labels is None or not item.named) else ""
+    lines = [item.name + shape]
+    if labels is not None:
+        lines += _element_lines(labels, data, "")
+        if grad is not None:
+            lines += _element_lines(labels, grad, "∂/∂" if not item.expression else "grad ")
+        return lines
+    lines.append(f"= {_array_text(data)}")
+    if grad is not None:
+        lines.append(f"grad {_array_text(grad)}")
+    return lines
 
 
 def computation_graph(loss: Any, title: str | None = None, gradients: bool = True) -> Graph:
     """The recorded graph behind a scalar ``loss``: one box per tensor (its name, value and
-    ∂loss/∂tensor) and one ellipse per op, edges in the direction of the forward pass.
+    ∂loss/∂tensor) and one ellipse per op, drawn in the direction of the forward pass.
 
-    The gradients come from the engine (``autograd.grad`` over every tensor that requires
-    one, graph retained), so the picture shows exactly what backward computes.
+    Tensors, their order and their names (``u1`` for an unnamed intermediate, element names
+    and formulas) are the explainer's trace (:class:`chainrule.explain.trace.Graph`), so the
+    picture and the derivation say the same; the gradients are the engine's
+    (``autograd.grad`` over every tensor that requires one, graph retained).
 
     Examples
     --------
     >>> import chainrule as cr
-    >>> w = cr.tensor(0.5, requires_grad=True); w.name = "W"
-    >>> z = w * 1.0; z.name = "z"
-    >>> loss = (z - 0.0) ** 2; loss.name = "Loss"
+    >>> from chainrule.names import name
+    >>> W = name(cr.tensor(0.5, requires_grad=True), "W")
+    >>> z = name(W * 1.0, "z")
+    >>> loss = name((z - 0.0) ** 2, "L")
     >>> g = computation_graph(loss)
-    >>> [n.lines for n in g.nodes if n.lines[0] in ("W", "Loss")]
-    [('W', '= 0.5', 'grad 1'), ('Loss', '= 0.25', 'grad 1')]
+    >>> [n.lines for n in g.nodes if n.lines[0] in ("W", "L")]
+    [('W', '= 0.5', 'grad 1'), ('L', '= 0.25', 'grad 1')]
     """
     from chainrule.autograd import grad as autograd_grad
+    from chainrule.explain.trace import Graph as Trace
 
-    tensors, _ = walk(loss)
-    index = {id(t): i for i, t in enumerate(tensors)}
+    try:
+        trace = Trace(loss, {})
+    except ValueError as freed:
+        raise RuntimeError("computation_graph: the graph behind this loss was freed by "
+                           "backward(); draw it before backward(), or call "
+                           "backward(retain_graph=True)") from freed
     grads: dict[int, Any] = {}
     if gradients and loss.requires_grad:
-        needing = [t for t in tensors if t.requires_grad]
+        needing = [item.tensor for item in trace.items if item.tensor.requires_grad]
         found = autograd_grad(loss, needing, retain_graph=True, allow_unused=True)
-        grads = {id(t): g for t, g in zip(needing, found, strict=True) if g is not None}
+        grads = {id(t): g._data for t, g in zip(needing, found, strict=True) if g is not None}
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
-    for tensor in tensors:
-        i = index[id(tensor)]
-        kind = ("parameter" if tensor.requires_grad else "constant") if tensor.grad_fn is None \
-            else "tensor"
-        lines = [_tensor_title(tensor, i)]
-        grad = grads.get(id(tensor))
-        if _named(tensor):
-            lines += _element_lines(tensor, tensor._data, "")
-            if grad is not None:
-                lines += _element_lines(tensor, grad._data, "∂/∂")
-        else:
-            lines.append(f"= {_array_text(tensor._data)}")
-            if kind == "constant" and tensor.name is None:
-                lines = [_array_text(tensor._data)]  # a literal such as 0.5 speaks for itself
-            if grad is not None:
-                lines.append(f"grad {_array_text(grad._data)}")
-        nodes.append(GraphNode(f"t{i}", kind, tuple(lines)))
-        node = tensor.grad_fn
-        if node is not None:
-            nodes.append(GraphNode(f"op{i}", "op", (node.op.name,)))
-            edges += [GraphEdge(f"t{index[id(t)]}", f"op{i}") for t in node.inputs]
+    for item in trace.items:
+        i = item.position
+        lines = _tensor_lines(item, grads.get(id(item.tensor)))
+        nodes.append(GraphNode(f"t{i}", _KINDS[item.kind], tuple(lines)))
+        if item.node is not None:
+            nodes.append(GraphNode(f"op{i}", "op", (item.node.op.name,)))
+            edges += [GraphEdge(f"t{j}", f"op{i}") for j in item.inputs]
             edges.append(GraphEdge(f"op{i}", f"t{i}"))
-    name = loss.name or "loss"
+    name = trace.items[-1].name
     return Graph("computation", title or f"Computation graph of {name}", tuple(nodes),
                  tuple(edges), rankdir="TB")
 
@@ -263,6 +251,7 @@ _LOOK = {
     "tensor": 'shape=box, style="rounded,filled", fillcolor="#dcfce7", color="#15803d"',
     "parameter": 'shape=box, style="rounded,filled", fillcolor="#fef3c7", color="#b45309"',
     "constant": 'shape=box, style="rounded,filled", fillcolor="#f9fafb", color="#9ca3af"',
+    "result": 'shape=box, style="rounded,filled,bold", fillcolor="#fee2e2", color="#b91c1c"',
 }
 
 
