@@ -273,3 +273,34 @@ def test_tutorial_text_prints_the_reference_numbers():
     expected_grads = sorted(first["gradients"][f"w{k}"] for k in range(1, 9))
     assert sorted(float(t) for t, _ in totals) == pytest.approx(expected_grads, abs=TOL)
     assert "✗" not in text
+
+
+def _reference_numbers(steps: int) -> list[float]:
+    """Every number the tutorial may print, computed by hand: values, gradients, updates, each
+    local derivative and each path's product."""
+    records = reference(steps=steps)
+    numbers = [0.5]
+    for record in records:
+        for part in ("values", "gradients", "updated"):
+            numbers += record[part].values()
+    v, w = records[0]["values"], [records[0]["values"][f"w{k}"] for k in range(1, 9)]
+    d_ao = [-(v["t1"] - v["a_o1"]), -(v["t2"] - v["a_o2"])]
+    act_o = [v["a_o1"] * (1 - v["a_o1"]), v["a_o2"] * (1 - v["a_o2"])]
+    act_h = [v["a_h1"] * (1 - v["a_h1"]), v["a_h2"] * (1 - v["a_h2"])]
+    numbers += d_ao + act_o + act_h
+    into_o = [[w[4], w[5]], [w[6], w[7]]]  # ∂o_k/∂a_hj
+    for j, i in ((0, v["i1"]), (0, v["i2"]), (1, v["i1"]), (1, v["i2"])):
+        for k in (0, 1):
+            numbers.append(d_ao[k] * act_o[k] * into_o[k][j] * act_h[j] * i)
+    return numbers
+
+
+def test_every_number_the_tutorial_prints_is_a_reference_number():
+    numbers = sorted(_reference_numbers(steps=3))
+    text = render_text(seed_tutorial(steps=3), color=False)
+    body = text.split("\n", 3)[3]  # past the title and the seed's file name
+    printed = [float(n.replace("−", "-")) for n in _NUMBER.findall(body) if "." in n or "e" in n]
+    assert len(printed) > 150
+    for number in printed:
+        nearest = min(numbers, key=lambda r: abs(abs(r) - abs(number)))
+        assert abs(abs(nearest) - abs(number)) <= TOL, f"printed {number}, nearest {nearest}"

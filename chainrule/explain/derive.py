@@ -171,6 +171,7 @@ class Explanation:
     loss_value: float
     quantities: tuple[Quantity, ...]
     derivations: tuple[Derivation | TensorDerivation, ...]
+    dtype: str = "float64"
 
     @property
     def agrees(self) -> bool:
@@ -265,7 +266,8 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
         else:
             derivations.append(_derive_tensor(graph, item, gradient, max_paths))
     return Explanation(graph.items[-1].name, graph.items[-1].tex, float(loss._data.item()),
-                       _quantities(graph, named, engine), tuple(derivations))
+                       _quantities(graph, named, engine, max_elements), tuple(derivations),
+                       str(loss.dtype))
 
 
 def _reading_order(graph: Graph, items: list[Traced]) -> list[Traced]:
@@ -328,13 +330,14 @@ def _engine_gradients(loss: Tensor, tensors: list[Tensor]) -> dict[int, np.ndarr
             for t, g in zip(tensors, grads, strict=True)}
 
 
-def _quantities(graph: Graph, named: list[Traced],
-                engine: Mapping[int, Any]) -> tuple[Quantity, ...]:
+def _quantities(graph: Graph, named: list[Traced], engine: Mapping[int, Any],
+                max_elements: int) -> tuple[Quantity, ...]:
+    """Each element of a small named tensor; a big one as one entry with its shape."""
     out = []
     for item in named:
         gradient = engine.get(id(item.tensor))
         data = item.tensor._data
-        if item.element_names is None:
+        if item.element_names is None or data.size > max_elements:
             out.append(Quantity(item.name, item.tex, item.kind, None, shape=tuple(data.shape)))
             continue
         for index in np.ndindex(*data.shape):
@@ -571,6 +574,14 @@ def _tensor_edge(graph: Graph, position: int, slot: int, upstream: _Expr) -> _Ex
         if slot == 0:
             return ("mm", upstream, ("T", ("leaf", other)))
         return ("mm", ("T", ("leaf", other)), upstream)
+    if op == "linear":  # y = x Wᵀ + b
+        if slot == 0:
+            return ("mm", upstream, ("leaf", graph.tensor_tex(item.inputs[1])))
+        if slot == 1:
+            return ("mm", _transpose(upstream), ("leaf", graph.tensor_tex(item.inputs[0])))
+        if item.tensor.ndim > 1:
+            return ("op", r"\textstyle\sum_{\text{rows}}", upstream)
+        return upstream
     if op == "permute":
         dims = tuple(node.params.get("dims", ()))
         if dims == tuple(range(len(dims) - 1, -1, -1)):

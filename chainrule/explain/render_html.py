@@ -15,6 +15,7 @@ from chainrule.explain.render_text import (
     _settings,
     _unique_steps,
     format_value,
+    significant_digits,
     tex_to_text,
 )
 from chainrule.explain.trace import paren
@@ -65,6 +66,7 @@ def render_html(record: Any, full_page: bool = False, digits: int = DIGITS) -> s
     from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
     from chainrule.explain.seeds import Tutorial
 
+    digits = significant_digits(record, digits)
     if isinstance(record, Tutorial):
         body, title = _tutorial(record, digits), record.title
     elif isinstance(record, Explanation):

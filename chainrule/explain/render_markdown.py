@@ -11,6 +11,7 @@ from chainrule.explain.render_text import (
     _loss_first,
     _unique_steps,
     format_value,
+    significant_digits,
 )
 from chainrule.explain.trace import paren
 
@@ -35,6 +36,7 @@ def render_markdown(record: Any, digits: int = DIGITS) -> str:
     from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
     from chainrule.explain.seeds import Tutorial
 
+    digits = significant_digits(record, digits)
     if isinstance(record, Tutorial):
         lines = _tutorial(record, digits)
     elif isinstance(record, Explanation):

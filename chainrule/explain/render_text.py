@@ -20,7 +20,7 @@ _SYMBOLS = {
     r"\phi": "φ", r"\psi": "ψ", r"\omega": "ω", r"\pi": "π", r"\partial": "∂", r"\odot": "⊙",
     r"\times": "×", r"\cdot": "·", r"\le": "≤", r"\ge": "≥", r"\ne": "≠", r"\infty": "∞",
     r"\lnot": "¬", r"\sum": "Σ", r"\prod": "Π", r"\ln": "ln", r"\exp": "exp", r"\tanh": "tanh",
-    r"\sin": "sin", r"\cos": "cos", r"\max": "max", r"\min": "min", r"\sqrt": "√",
+    r"\sin": "sin", r"\cos": "cos", r"\max": "max", r"\min": "min",
     r"\dots": "…", r"\textstyle": "", r"\displaystyle": "", r"\left": "", r"\right": "",
 }
 _SUPERSCRIPTS = str.maketrans("0123456789-+T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ᵀ")
@@ -35,6 +35,20 @@ def _group(text: str) -> str:
     return text if re.fullmatch(r"[\w.·]+|\(.*\)", text) else f"({text})"
 
 
+def _subscript(match: re.Match[str]) -> str:
+    base, sub = match.group(1), match.group(2)
+    if "," in sub:
+        return f"{base}[{sub}]"
+    return base + (sub if sub.isdigit() and len(base) == 1 else "_" + sub)
+
+
+def _superscript(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    if re.fullmatch(r"[0-9T+-]+", inner):
+        return inner.translate(_SUPERSCRIPTS)
+    return "^" + _group(inner)
+
+
 def tex_to_text(tex: str | None) -> str:
     """Plain Unicode for the LaTeX the explainer writes: ``a_{o1}\\,(1 - a_{o1})`` ->
     ``a_o1·(1 − a_o1)``, ``w_{1}`` -> ``w1``, ``\\frac{1}{x}`` -> ``1/x``."""
@@ -44,27 +58,21 @@ def tex_to_text(tex: str | None) -> str:
     if text == r"\tfrac{1}{2}":
         return "½"
     text = text.replace(r"\tfrac{1}{2}", "½")
-    text = _WORD.sub(r"\1", text)
-    while True:
-        replaced = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", text)
-        replaced = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", replaced)
-        if replaced == text:
-            break
-        text = replaced
     text = text.replace(r"\,", "·").replace(r"\;", " ").replace(r"\!", "")
     for command in sorted(_SYMBOLS, key=len, reverse=True):
         text = re.sub(re.escape(command) + r"(?![A-Za-z])", _SYMBOLS[command], text)
-    text = _SUB.sub(lambda m: m.group(1) + (m.group(2) if m.group(2).isdigit() and
-                                             len(m.group(1)) == 1 else "_" + m.group(2)), text)
-
-    def superscript(match: re.Match[str]) -> str:
-        inner = match.group(1)
-        if re.fullmatch(r"[0-9T+-]+", inner):
-            return inner.translate(_SUPERSCRIPTS)
-        return "^" + _group(inner)
-
-    text = _SUP.sub(superscript, text)
+    # innermost groups first: subscripts and superscripts, then fractions and roots around them
+    while True:
+        replaced = _WORD.sub(r"\1", text)
+        replaced = _SUB.sub(_subscript, replaced)
+        replaced = _SUP.sub(_superscript, replaced)
+        replaced = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", replaced)
+        replaced = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", replaced)
+        if replaced == text:
+            break
+        text = replaced
     text = text.replace("{", "").replace("}", "")
+    text = re.sub(r"(?<=[\w)⁰¹²³⁴⁵⁶⁷⁸⁹ᵀ])(ln|sin|cos|tanh|exp)(?=[ (])", r" \1", text)
     text = re.sub(r"(?<=[\w)]) - ", " − ", text).replace("(-", "(−")
     if text.startswith("-"):
         text = "−" + text[1:]
@@ -142,6 +150,7 @@ def render_text(record: Any, color: bool | None = None, digits: int = DIGITS,
 
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     style = _Style(bool(color))
+    digits = significant_digits(record, digits)
     if isinstance(record, Tutorial):
         lines = _tutorial(record, style, digits, width)
     elif isinstance(record, Explanation):
@@ -151,6 +160,12 @@ def render_text(record: Any, color: bool | None = None, digits: int = DIGITS,
     else:
         raise TypeError(f"render_text: can't render a {type(record).__name__}")
     return "\n".join(lines) + "\n"
+
+
+def significant_digits(record: Any, digits: int) -> int:
+    """At most the digits the record's dtype holds: float32 values print with 8."""
+    dtype = getattr(record, "dtype", "float64")
+    return min(digits, {"float32": 8, "float16": 4}.get(dtype, digits))
 
 
 def _partial(upper: str, lower: str) -> str:

@@ -27,7 +27,7 @@ ELEMENTWISE = frozenset({
 PASS_THROUGH = frozenset({"reshape", "permute", "expand", "index", "flip", "clone", "cast"})
 SUMS = frozenset({"sum", "sum_to"})
 # the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
-_INPUT_LETTERS = {"where": ("c", "x", "y")}
+_INPUT_LETTERS = {"where": ("c", "x", "y"), "matmul": ("A", "B"), "linear": ("x", "W", "b")}
 _PARAM_LETTERS = {"leaky_relu": {"s": "negative_slope"}, "elu": {r"\alpha": "alpha"},
                   "softplus": {r"\beta": "beta"}, "clamp": {"a": "min", "b": "max"},
                   "pow": {"n": "exponent"}}
@@ -349,6 +349,8 @@ class Graph:
             return simplify(substitute(node.op.tex[0], mapping, _bare(op)))
         if op == "matmul":
             return self._matmul_expression(item, index)
+        if op == "linear":
+            return self._linear_expression(item, index)
         if op in SUMS:
             terms = self._summed_elements(item, index)
             return None if terms is None or len(terms) > 4 else " + ".join(terms)
@@ -380,6 +382,19 @@ class Graph:
             left = paren(self.element_tex(a.position, ia))
             right = paren(self.element_tex(b.position, ib))
             terms.append(rf"{right}\,{left}" if weight_first else rf"{left}\,{right}")
+        return " + ".join(terms)
+
+    def _linear_expression(self, item: Traced, index: tuple[int, ...]) -> str | None:
+        """out[…, k] = Σ_j W[k, j] x[…, j] (+ b[k]), weights first as the seeds write them."""
+        x, weight = self.items[item.inputs[0]], self.items[item.inputs[1]]
+        m = weight.tensor.shape[-1]
+        if m > 4:
+            return None
+        k = index[-1]
+        terms = [rf"{paren(self.element_tex(weight.position, (k, j)))}\,"
+                 rf"{paren(self.element_tex(x.position, index[:-1] + (j,)))}" for j in range(m)]
+        if len(item.inputs) > 2:
+            terms.append(self.element_tex(item.inputs[2], (k,)))
         return " + ".join(terms)
 
     def _summed_elements(self, item: Traced, index: tuple[int, ...]) -> list[str] | None:
@@ -458,6 +473,12 @@ class Graph:
         op = node.op.name
         if op in PASS_THROUGH or op in SUMS:
             return "1"
+        if op == "linear":  # out[…, k] = Σ_j W[k, j] x[…, j] + b[k]
+            if slot == 0:
+                return self.element_tex(item.inputs[1], (out_index[-1], in_index[-1]))
+            if slot == 1:
+                return self.element_tex(item.inputs[0], out_index[:-1] + (in_index[-1],))
+            return "1"
         if op == "matmul":
             a, b = item.inputs
             batch_a = broadcast_index(out_index[:-2], item.tensor.shape[:-2],
@@ -510,11 +531,14 @@ class Graph:
         op = node.op.name
         if op in PASS_THROUGH:
             return self._tensor_tex[item.inputs[0]]
-        if (op in ELEMENTWISE or op == "matmul") and node.op.tex is not None:
-            letters = ("A", "B") if op == "matmul" else _INPUT_LETTERS.get(op, ("x", "y"))
+        if (op in ELEMENTWISE or op in ("matmul", "linear")) and node.op.tex is not None:
+            letters = _INPUT_LETTERS.get(op, ("x", "y"))
             mapping = {letters[k]: self._tensor_tex[p] for k, p in enumerate(item.inputs)}
             mapping.update(self._param_mapping(op, node.params))
-            tex = simplify(substitute(node.op.tex[0], mapping, _bare(op)))
+            template = node.op.tex[0]
+            if op == "linear" and len(item.inputs) == 2:
+                template = template.replace(" + b", "")
+            tex = simplify(substitute(template, mapping, _bare(op)))
             if len(tex) <= MAX_EXPRESSION // 2:
                 return tex
         return item.tex
