@@ -71,6 +71,14 @@ def test_network_picture_prints_values_and_gradients() -> None:
     assert '"o1" -> "a_o1" [label="identity"]' in identity
 
 
+def test_network_picture_draws_biases_when_there_are_some() -> None:
+    assert "b1" not in to_dot(network_graph({"w1": 0.15}))
+    dot = to_dot(network_graph({"b1": 0.35, "b2": 0.6}, {"b2": 0.0948606}))
+    edges = {(tail, head) for tail, head, _ in EDGE.findall(dot)}
+    assert {("b1", "h1"), ("b1", "h2"), ("b2", "o1"), ("b2", "o2")} <= edges
+    assert '"b2" [label="b2\n0.6\n∂E/∂b2 = 0.0948606"' in dot
+
+
 def test_same_program_same_dot() -> None:
     first = to_dot(computation_graph(seed_loss()[0]))
     second = to_dot(computation_graph(seed_loss()[0]))

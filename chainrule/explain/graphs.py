@@ -86,7 +86,8 @@ def network_graph(values: Mapping[str, float] | None = None,
     Parameters
     ----------
     values : mapping, optional
-        Numbers to print under the names (``{"h1": 0.0275, "w1": 0.15, ...}``).
+        Numbers to print under the names (``{"h1": 0.0275, "w1": 0.15, ...}``); with
+        ``b1``/``b2`` among them, the biases are drawn too.
     gradients : mapping, optional
         ∂E_total/∂name for any name (``{"w5": 0.0129, ...}``), printed under the value.
     output_activation : {"sigmoid", "identity"}
@@ -124,6 +125,11 @@ def network_graph(values: Mapping[str, float] | None = None,
     edges += [GraphEdge(f"a_o{k}", f"E{k}", "½(t−a)²") for k in (1, 2)]
     edges += [GraphEdge(f"t{k}", f"E{k}", dashed=True) for k in (1, 2)]
     edges += [GraphEdge(f"E{k}", "E_total", "+") for k in (1, 2)]
+    # one bias per layer, shared by its two neurons, when the network has them
+    for bias, rank, fed in (("b1", 0, ("h1", "h2")), ("b2", 2, ("o1", "o2"))):
+        if bias in values:
+            nodes.append(GraphNode(bias, "bias", lines(bias), rank))
+            edges += [GraphEdge(bias, neuron) for neuron in fed]
     return Graph("network", "The seed network", tuple(nodes), tuple(edges))
 
 
@@ -246,6 +252,7 @@ _LOOK = {
     "input": 'shape=circle, width=0.95, style=filled, fillcolor="#dbeafe", color="#1d4ed8"',
     "neuron": 'shape=circle, width=0.95, style=filled, fillcolor="#dcfce7", color="#15803d"',
     "target": 'shape=plaintext, fontcolor="#6b7280"',
+    "bias": 'shape=box, style="rounded,filled", fillcolor="#fef3c7", color="#b45309"',
     "loss": 'shape=doublecircle, width=0.95, style=filled, fillcolor="#fee2e2", color="#b91c1c"',
     "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6", color="#6b7280", fontsize=11',
     "tensor": 'shape=box, style="rounded,filled", fillcolor="#dcfce7", color="#15803d"',
