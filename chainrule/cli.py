@@ -202,6 +202,16 @@ def cmd_version(args: argparse.Namespace) -> int:
 def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_format_arguments(parser)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "examples:\n"
+        "  chainrule tutorial                          seed 001's network, one step, in full\n"
+        "  chainrule tutorial --steps 20               ... and 20 steps of training\n"
+        "  chainrule tutorial --output-activation identity   seed 000's variant\n"
+        "  chainrule tutorial --example one-weight     seed 002: W = 0.5 -> 0.4\n"
+        "  chainrule tutorial --biases 0.35 0.60 --targets 0.01 0.99\n"
+        "                                              the classic walk-through's numbers\n"
+        "  chainrule tutorial --format markdown -o tutorial.md")
 
 
 def cmd_tutorial(args: argparse.Namespace) -> int:
@@ -482,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except SystemExit as stop:  # --help and --version exit through argparse
         return stop.code if isinstance(stop.code, int) else 0
-    except BrokenPipeError:  # `chainrule tutorial | head`
+    except BrokenPipeError:  # `chainrule tutorial | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (CLIError, ValueError, OSError) as error:
         return _fail(str(error))
