@@ -76,7 +76,7 @@ def test_network_picture_draws_biases_when_there_are_some() -> None:
     dot = to_dot(network_graph({"b1": 0.35, "b2": 0.6}, {"b2": 0.0948606}))
     edges = {(tail, head) for tail, head, _ in EDGE.findall(dot)}
     assert {("b1", "h1"), ("b1", "h2"), ("b2", "o1"), ("b2", "o2")} <= edges
-    assert '"b2" [label="b2\n0.6\n∂E/∂b2 = 0.0948606"' in dot
+    assert r'"b2" [label="b2\n0.6\n∂E/∂b2 = 0.0948606"' in dot
 
 
 def test_same_program_same_dot() -> None:
