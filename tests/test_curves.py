@@ -96,6 +96,18 @@ def test_identity_output_variant() -> None:
     close(run.final_outputs, outputs, "outputs")
 
 
+def test_trained_biases_are_swept_and_carried() -> None:
+    config = SeedConfig(biases=(0.35, 0.60), train_biases=True, targets=(0.01, 0.99))
+    result = sweep([0.5, 1.0], epochs=3, carry_weights=True, config=config)
+    first, second = result.runs
+    assert list(first.final) == [*curves.WEIGHT_NAMES, "b1", "b2"]
+    assert first.start["b2"] == 0.60 and second.start == first.final
+    assert sweep_table(result).splitlines()[1].split()[-2:] == ["b1", "b2"]
+    # the seed's classic numbers: a_o1 = 0.75136507 before any update
+    run = train_seed_network(0.5, 0, config)
+    assert run.final_outputs[0] == pytest.approx(0.7513650695523157, rel=1e-12)
+
+
 def test_table_and_json() -> None:
     result = sweep([0.5, 2.0], epochs=5)
     table = sweep_table(result)
