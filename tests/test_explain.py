@@ -443,3 +443,30 @@ def test_names_of_nn_modules():
     reference = explain(net.loss, net.parameters)
     for d in reference.derivations:
         assert e[d.parameter].total == d.total and len(e[d.parameter].paths) == len(d.paths)
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
+                                              ((2, 3), (3, 2)), ((2, 2, 3), (3, 2))])
+def test_matmul_of_every_rank_element_by_element(shape_a, shape_b, rng):
+    A = name(cr.tensor(rng.normal(size=shape_a), requires_grad=True), "A")
+    B = name(cr.tensor(rng.normal(size=shape_b), requires_grad=True), "B")
+    L = name(cr.sin(cr.matmul(A, B)).sum(), "L")
+    e = explain(L, level="element", max_paths=10_000)
+    gA, gB = cr.autograd.grad(L, [A, B], retain_graph=True)
+    flat = np.concatenate([gA.numpy().reshape(-1), gB.numpy().reshape(-1)])
+    assert [d.engine for d in e.derivations] == flat.tolist()
+    assert all(d.agrees and d.total == pytest.approx(d.engine, rel=1e-13) for d in e.derivations)
+    # ∂(AB)/∂A_{0..} is an element of B and ∂(AB)/∂B_{0..} an element of A
+    assert e.derivations[0].paths[0].steps[-1].formula.endswith("B_{0}" if len(shape_b) == 1
+                                                                else "B_{0,0}")
+    last = e.derivations[-1].paths[0].steps[-1].formula
+    assert "A_{" in last and last.rsplit(r"\,", 1)[-1].startswith("A_{")
+
+
+def test_tutorial_json_round_trip():
+    from chainrule.explain.seeds import seed_tutorial
+
+    run = seed_tutorial(steps=3, biases=(0.35, 0.6), train_biases=True)
+    back = from_json(render_json(run))
+    assert back == run and back.explanation == run.explanation
+    assert back.final == run.final and back.values["E_total"] == run.values["E_total"]

@@ -127,7 +127,6 @@ class Tutorial:
     config: dict[str, Any]
     loss: str
     parameters: tuple[str, ...]
-    formulas: dict[str, str]
     steps: tuple[TutorialStep, ...]
     explanation: Any = field(default=None, compare=False)
 
@@ -287,29 +286,13 @@ def seed_tutorial(config: SeedConfig | None = None, explain: bool = True,
         "seed", lambda weights: build_seed_network(config, weights), start, trained,
         value_order, gradient_order, float(config.lr), config.steps, explain)
     identity = config.output_activation == "identity"
-    formulas = _seed_formulas(config)
     return Tutorial(
         example="seed",
         title=("The 2-2-2 network with an identity output layer (seed 000)" if identity else
                "The 2-2-2 network, sigmoid hidden and output layers (seed 001)"),
         source="000_76c33669d4aa9086.txt" if identity else "001_aa0b69d202e5096f.txt",
-        config=_config_dict(config), loss="E_total", parameters=trained, formulas=formulas,
-        steps=tuple(records), explanation=explanation)
-
-
-def _seed_formulas(config: SeedConfig) -> dict[str, str]:
-    """The forward formulas as the seed writes them (LaTeX), for the renderers' headings."""
-    b1 = " + b_{1}" if config.biases is not None else ""
-    b2 = " + b_{2}" if config.biases is not None else ""
-    out = r"\sigma(o_{%d})" if config.output_activation == "sigmoid" else "o_{%d}"
-    return {
-        "h1": r"w_{1} i_{1} + w_{2} i_{2}" + b1, "h2": r"w_{3} i_{1} + w_{4} i_{2}" + b1,
-        "a_h1": r"\sigma(h_{1})", "a_h2": r"\sigma(h_{2})",
-        "o1": r"w_{5} a_{h1} + w_{6} a_{h2}" + b2, "o2": r"w_{7} a_{h1} + w_{8} a_{h2}" + b2,
-        "a_o1": out % 1, "a_o2": out % 2,
-        "E1": r"\tfrac{1}{2}(t_{1} - a_{o1})^{2}", "E2": r"\tfrac{1}{2}(t_{2} - a_{o2})^{2}",
-        "E_total": r"E_{1} + E_{2}",
-    }
+        config=_config_dict(config), loss="E_total", parameters=trained, steps=tuple(records),
+        explanation=explanation)
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -349,8 +332,7 @@ def one_weight_tutorial(config: OneWeightConfig | None = None, explain: bool = T
     return Tutorial(
         example="one-weight", title="One weight: z = W x + b, L = (z - y)^2 (seed 002)",
         source="002_f7d6bdf578706912.txt", config=_config_dict(config), loss="L",
-        parameters=trained, formulas={"z": "W x + b", "L": "(z - y)^{2}"},
-        steps=tuple(records), explanation=explanation)
+        parameters=trained, steps=tuple(records), explanation=explanation)
 
 
 def tutorial(example: str = "seed", **options: Any) -> Tutorial:

@@ -368,19 +368,42 @@ class Graph:
                 mapping[letter] = number_tex(value)
         return mapping
 
+    def _matmul_operands(self, item: Traced, out_index: tuple[int, ...]) -> tuple[Any, Any]:
+        """For out[out_index] = Σ_j A[..] B[..]: functions j -> the index into A and into B.
+
+        A 1-D left operand is a row and a 1-D right one a column, dropped from the output's
+        shape again, as in NumPy and PyTorch.
+        """
+        a, b = (self.items[p].tensor.shape for p in item.inputs)
+        out = item.tensor.shape
+        row = out_index[-2] if len(a) > 1 and len(b) > 1 else (
+            out_index[-1] if len(a) > 1 else None)
+        col = out_index[-1] if len(b) > 1 else None
+        kept = (1 if len(a) > 1 else 0) + (1 if len(b) > 1 else 0)
+        batch = out_index[:len(out) - kept] if kept else out_index
+        batch_shape = out[:len(out) - kept] if kept else out
+        batch_a = broadcast_index(batch, batch_shape, a[:-2]) if len(a) > 2 else ()
+        batch_b = broadcast_index(batch, batch_shape, b[:-2]) if len(b) > 2 else ()
+
+        def a_index(j: int) -> tuple[int, ...]:
+            return (j,) if len(a) == 1 else batch_a + (row, j)
+
+        def b_index(j: int) -> tuple[int, ...]:
+            return (j,) if len(b) == 1 else batch_b + (j, col)
+
+        return a_index, b_index
+
     def _matmul_expression(self, item: Traced, index: tuple[int, ...]) -> str | None:
         a, b = (self.items[p] for p in item.inputs)
         m = a.tensor.shape[-1]
         if m > 4:
             return None
         weight_first = self.is_weight(b.position) and not self.is_weight(a.position)
+        a_index, b_index = self._matmul_operands(item, index)
         terms = []
         for j in range(m):
-            batch = index[:-2], item.tensor.shape[:-2]
-            ia = broadcast_index(*batch, a.tensor.shape[:-2]) + (index[-2], j)
-            ib = broadcast_index(*batch, b.tensor.shape[:-2]) + (j, index[-1])
-            left = paren(self.element_tex(a.position, ia))
-            right = paren(self.element_tex(b.position, ib))
+            left = paren(self.element_tex(a.position, a_index(j)))
+            right = paren(self.element_tex(b.position, b_index(j)))
             terms.append(rf"{right}\,{left}" if weight_first else rf"{left}\,{right}")
         return " + ".join(terms)
 
@@ -479,15 +502,13 @@ class Graph:
             if slot == 1:
                 return self.element_tex(item.inputs[0], out_index[:-1] + (in_index[-1],))
             return "1"
-        if op == "matmul":
+        if op == "matmul":  # ∂(AB)_{ik}/∂A_{ij} = B_{jk}, ∂(AB)_{ik}/∂B_{jk} = A_{ij}
+            a_index, b_index = self._matmul_operands(item, out_index)
             a, b = item.inputs
-            batch_a = broadcast_index(out_index[:-2], item.tensor.shape[:-2],
-                                      self.items[a].tensor.shape[:-2])
-            batch_b = broadcast_index(out_index[:-2], item.tensor.shape[:-2],
-                                      self.items[b].tensor.shape[:-2])
-            if slot == 0:  # ∂(AB)_{ik}/∂A_{ij} = B_{jk}
-                return self.element_tex(b, batch_b + (in_index[-1], out_index[-1]))
-            return self.element_tex(a, batch_a + (out_index[-2], in_index[-2]))
+            if slot == 0:
+                return self.element_tex(b, b_index(in_index[-1]))
+            j = in_index[0] if self.items[b].tensor.ndim == 1 else in_index[-2]
+            return self.element_tex(a, a_index(j))
         if op not in ELEMENTWISE or node.op.tex is None:
             return None
         template = node.op.tex[1][slot]
