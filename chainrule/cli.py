@@ -285,6 +285,9 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     _add_sweep_arguments(parser)
     add_network_arguments(parser, steps=None, example=False)
+    for action in parser._actions:  # the shared --lr is not a sweep's: say so in --help
+        if "--lr" in action.option_strings:
+            action.help = "not used by sweep: give the learning rates with --lrs"
     parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-sweep.png"),
                         metavar="FILE", help="the figure: .png, .svg or .pdf (default: "
                                              "chainrule-sweep.png)")
@@ -339,9 +342,9 @@ def _graph_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
-    import json
-
+def graph_pictures(args: argparse.Namespace, which: Sequence[str]) -> dict[str, Any]:
+    """The pictures asked for, as Graph records: the network with step 1's values and weight
+    gradients, and the computation graph of the loss at the starting weights."""
     from chainrule.explain import graphs
     from chainrule.explain.seeds import (
         WEIGHT_NAMES,
@@ -352,22 +355,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
     )
 
     example, options = network_options(args)
-    which = list(dict.fromkeys(args.which))
-    if example == "one-weight" and "network" in which:
-        if args.which != ["network", "computation"]:
-            raise CLIError("the network picture is of the 2-2-2 network; the one-weight example "
-                           "has only --which computation")
-        which = ["computation"]
-    prefix = Path(args.output)
-    if not (prefix.parent if str(prefix.parent) else Path(".")).is_dir():
-        raise CLIError(f"can't write {prefix}-*: the directory {prefix.parent} does not exist")
-    run = tutorial(example, explain=False, **options)
-    first = run.steps[0]
     pictures = {}
     if "network" in which:
-        gradients = {k: v for k, v in first.gradients.items() if k in run.parameters}
-        pictures["network"] = graphs.network_graph(first.values, gradients,
-                                                   options["output_activation"])
+        first = tutorial(example, explain=False, **options).steps[0]
+        weights = [k for k in first.gradients if k in WEIGHT_NAMES or k in ("b1", "b2")]
+        pictures["network"] = graphs.network_graph(
+            first.values, {k: first.gradients[k] for k in weights}, options["output_activation"])
     if "computation" in which:
         if example == "seed":
             config = seed_config(args, "graph")
@@ -375,12 +368,29 @@ def cmd_graph(args: argparse.Namespace) -> int:
             start.update(zip(("b1", "b2"), config.biases or (), strict=False))
             loss = build_seed_network(config, start).loss
         else:
-            config = OneWeightConfig(**options)
-            loss = build_one_weight(config, {"W": config.W, "b": config.b}).loss
+            one = OneWeightConfig(**options)
+            loss = build_one_weight(one, {"W": one.W, "b": one.b}).loss
         pictures["graph"] = graphs.computation_graph(loss)
+    return pictures
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.explain import graphs
+
+    which = list(dict.fromkeys(args.which))
+    if getattr(args, "example", "seed") == "one-weight" and "network" in which:
+        if args.which != ["network", "computation"]:
+            raise CLIError("the network picture is of the 2-2-2 network; the one-weight example "
+                           "has only --which computation")
+        which = ["computation"]
+    prefix = Path(args.output)
+    if not (prefix.parent if str(prefix.parent) else Path(".")).is_dir():
+        raise CLIError(f"can't write {prefix}-*: the directory {prefix.parent} does not exist")
     written: list[str] = []
     problem = None
-    for kind, picture in pictures.items():
+    for kind, picture in graph_pictures(args, which).items():
         try:
             written += map(str, graphs.render(picture, f"{prefix}-{kind}", args.format))
         except graphs.GraphvizMissingError:
