@@ -71,6 +71,10 @@ def test_resuming_with_last_epoch_needs_initial_lr() -> None:
     opt.param_groups[0]["initial_lr"] = 1.0
     sched = lr_scheduler.StepLR(opt, step_size=2, last_epoch=4)
     assert sched.last_epoch == 5 and sched.get_last_lr() == [0.1]
+    # resuming never applies a step's decay during construction, even where t ≠ 0
+    opt = make_optimizer((0.5,))
+    opt.param_groups[0]["initial_lr"] = 1.0
+    assert lr_scheduler.ExponentialLR(opt, gamma=0.5, last_epoch=3).get_last_lr() == [0.5]
 
 
 def test_schedules_compose_with_outside_changes() -> None:
