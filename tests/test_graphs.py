@@ -105,12 +105,7 @@ def test_computation_graph_shows_the_engines_values_and_gradients() -> None:
     assert all(edge.tail in ids and edge.head in ids for edge in picture.edges)
 
 
-@pytest.mark.parametrize("x_shape", [
-    (2, 1),
-    pytest.param((2,), marks=pytest.mark.xfail(
-        raises=IndexError, strict=False,
-        reason="explain/trace.py _matmul_expression assumes 2-D operands (W @ x, x 1-D)")),
-])
+@pytest.mark.parametrize("x_shape", [(2, 1), (2,)])
 def test_element_names_label_a_small_weight_matrix(x_shape: tuple[int, ...]) -> None:
     hidden = cr.zeros(2, 2, requires_grad=True)
     assign_(hidden, [[0.15, 0.20], [0.25, 0.30]], names=[["w1", "w2"], ["w3", "w4"]], name="W1")
