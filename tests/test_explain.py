@@ -470,3 +470,38 @@ def test_tutorial_json_round_trip():
     back = from_json(render_json(run))
     assert back == run and back.explanation == run.explanation
     assert back.final == run.final and back.values["E_total"] == run.values["E_total"]
+
+
+_OP_CASES = {
+    "relu (a dead unit)": lambda a, b: cr.relu(a - 0.8).sum(),
+    "mean": lambda a, b: (a * b).mean(),
+    "log_softmax": lambda a, b: cr.log_softmax(a, dim=-1)[0],
+    "softmax": lambda a, b: (cr.softmax(a, dim=-1) * b).sum(),
+    "max": lambda a, b: a.max(),
+    "clamp": lambda a, b: cr.clamp(a, 0.5, 1.0).sum(),
+    "leaky_relu": lambda a, b: cr.leaky_relu(a - 1, 0.1).sum(),
+    "sqrt and log": lambda a, b: (cr.sqrt(a) * cr.log(b)).sum(),
+    "where": lambda a, b: cr.where(a > 1, a, b).sum(),
+    "cat": lambda a, b: cr.cat([a, b]).prod(),
+    "index": lambda a, b: a[1] * b[0],
+    "broadcast": lambda a, b: (a.reshape(3, 1) * b.reshape(1, 3)).sum(),
+    "pow": lambda a, b: (a ** b).sum(),
+    "var": lambda a, b: cr.var(a * b),
+    "logsumexp": lambda a, b: cr.logsumexp(a, dim=0),
+    "gelu": lambda a, b: cr.gelu(a).sum(),
+}
+
+
+@pytest.mark.parametrize("case", list(_OP_CASES))
+def test_every_kind_of_op_agrees_and_renders(case, rng):
+    a = name(cr.tensor(rng.uniform(0.2, 1.5, 3), requires_grad=True), "a")
+    b = name(cr.tensor(rng.uniform(0.2, 1.5, 3), requires_grad=True), "b")
+    loss = _OP_CASES[case](a, b)
+    e = explain(loss, max_paths=10_000)
+    grads = cr.autograd.grad(loss, [a, b], retain_graph=True, allow_unused=True)
+    engine = np.concatenate([np.zeros(3) if g is None else g.numpy() for g in grads])
+    assert [d.engine for d in e.derivations] == engine.tolist()
+    assert all(d.agrees for d in e.derivations), [(d.parameter, d.ulps) for d in e.derivations]
+    for render in (render_text, render_markdown, render_html):
+        assert "✗" not in render(e)
+    assert from_json(render_json(e)) == e

@@ -16,6 +16,7 @@ from chainrule.explain.render_text import (
     _unique_steps,
     format_value,
     significant_digits,
+    step_tex,
     tex_to_text,
 )
 from chainrule.explain.trace import paren
@@ -125,7 +126,7 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
         rows.append(f"<tr><td>{_name(q.tex)}</td><td>{definition}</td>{value}</tr>")
     parts = [title("Forward pass"), "<table><tr><th>quantity</th><th>definition</th>"
              f"<th>value</th></tr>{''.join(rows)}</table>"]
-    rows = [f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(s.formula)}</td>"
+    rows = [f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(step_tex(s))}</td>"
             f"{_num(s.value, digits)}<td class=\"muted\">{html.escape(', '.join(s.ops))}</td></tr>"
             for s in _unique_steps(explanation)]
     parts += [title("Backward pass: local derivatives"),
@@ -173,8 +174,7 @@ def _derivation(derivation: Any, digits: int) -> str:
              f"{'s' if len(derivation.paths) != 1 else ''}</p>"]
     for path in derivation.paths:
         symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = " · ".join(_formula(paren(s.formula)) if s.formula else "?"
-                              for s in path.steps)
+        formulas = " · ".join(_formula(paren(step_tex(s))) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
                      f"<b>{html.escape(format_value(path.product, digits))}</b></div>")

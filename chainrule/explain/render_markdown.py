@@ -12,6 +12,7 @@ from chainrule.explain.render_text import (
     _unique_steps,
     format_value,
     significant_digits,
+    step_tex,
 )
 from chainrule.explain.trace import paren
 
@@ -100,7 +101,7 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
     lines += ["", title("Backward pass: local derivatives"), "",
               "| derivative | formula | value | ops |", "|---|---|---:|---|"]
     for step in _unique_steps(explanation):
-        formula = "?" if step.formula is None else f"${step.formula}$"
+        formula = f"${step_tex(step)}$"
         lines.append(f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
                      f"{format_value(step.value, digits)} | {', '.join(step.ops)} |")
     gradients = [q for q in explanation.quantities
@@ -138,7 +139,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     rows = []
     for path in derivation.paths:
         symbols = r" \cdot ".join(partial_tex(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = r" \cdot ".join(paren(s.formula) if s.formula else "?" for s in path.steps)
+        formulas = r" \cdot ".join(paren(step_tex(s)) for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
         rows.append((symbols, formulas, numbers, _number(path.product, digits)))
     lines = ["$$", r"\begin{aligned}"]

@@ -235,7 +235,7 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
     rows = []
     for step in _unique_steps(explanation):
         rows.append([style.name(_partial(step.upper, step.lower)), "=",
-                     style.formula(tex_to_text(step.formula)), "=",
+                     style.formula(tex_to_text(step_tex(step))), "=",
                      format_value(step.value, digits), style.dim("  " + " ∘ ".join(step.ops))])
     lines += _table(rows) or ["  (none: no element-level derivation)"]
     gradients = [q for q in explanation.quantities
@@ -373,12 +373,20 @@ def path_labels(paths: Sequence[Any]) -> list[str]:
 _SHARED_OPS = ("mul", "add", "sub", "div", "matmul", "maximum", "minimum", "pow")
 
 
+def step_tex(step: Any) -> str:
+    r"""A step's local derivative as LaTeX; where the op's table has no element formula (softmax,
+    max, conv), the derivative of the ops it crosses: ``\operatorname{softmax}'``."""
+    if step.formula is not None:
+        return step.formula
+    ops = r" \circ ".join(rf"\operatorname{{{op}}}" for op in step.ops)
+    return f"({ops})'" if len(step.ops) > 1 else f"{ops}'"
+
+
 def _formulas(path: Any) -> str:
     """The path's local derivatives as formulas, each compound one in parentheses."""
     from chainrule.explain.trace import paren
 
-    return " · ".join("?" if s.formula is None else tex_to_text(paren(s.formula))
-                      for s in path.steps)
+    return " · ".join(tex_to_text(paren(step_tex(s))) for s in path.steps)
 
 
 def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:

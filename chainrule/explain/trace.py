@@ -169,8 +169,10 @@ def product_tex(formulas: list[str | None]) -> str | None:
         factors.extend(f)
     if not factors:
         return number_tex(coefficient)
+    last = len(factors) - 1
     body = factors[0] if len(factors) == 1 and coefficient == 1 else r"\,".join(
-        paren(f) for f in factors)
+        f if is_atomic(f, weak=True) and (k == last or " " not in f) else f"({f})"
+        for k, f in enumerate(factors))
     if coefficient == 1:
         return body
     if coefficient == -1:
