@@ -219,8 +219,11 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", config: Any 
                "row recomputes.").font = bold
     for index, (name, value) in enumerate(layout.parameters, start=1):
         label = "learning rate" if name == "lr" else name
-        sheet.cell(PARAMETER_HEADER_ROW, index, label).font = bold
-        sheet.cell(PARAMETER_ROW, index, value).fill = editable
+        header = sheet.cell(PARAMETER_HEADER_ROW, index, label)
+        header.font = bold
+        cell = sheet.cell(PARAMETER_ROW, index, value)
+        cell.fill = editable
+        header.alignment = cell.alignment = Alignment(horizontal="center")
 
     sheet.cell(TABLE_HEADER_ROW, 1, "iteration").font = bold
     for index, column in enumerate(layout.columns, start=2):
