@@ -339,23 +339,36 @@ class Tensor:
         self._vbox[0] += 1
         return self
 
+    def _ufunc_(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        """``self = ufunc(self, other)`` written straight into the storage (no temporaries)."""
+        self._inplace_check(what)
+        data = self._data
+        try:
+            ufunc(data, other, out=data, casting="same_kind")
+        except TypeError:
+            pass  # a float result for an integer tensor: _set_data says so, outside this except
+        else:
+            self._vbox[0] += 1
+            return self
+        return self._set_data(what, ufunc(data, other))
+
     @_in_place
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         other = _raw(other)
-        return self._set_data("add_", self._data + (other if alpha == 1 else alpha * other))
+        return self._ufunc_("add_", np.add, other if alpha == 1 else alpha * other)
 
     @_in_place
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         other = _raw(other)
-        return self._set_data("sub_", self._data - (other if alpha == 1 else alpha * other))
+        return self._ufunc_("sub_", np.subtract, other if alpha == 1 else alpha * other)
 
     @_in_place
     def mul_(self, other: Any) -> Tensor:
-        return self._set_data("mul_", self._data * _raw(other))
+        return self._ufunc_("mul_", np.multiply, _raw(other))
 
     @_in_place
     def div_(self, other: Any) -> Tensor:
-        return self._set_data("div_", self._data / _raw(other))
+        return self._ufunc_("div_", np.true_divide, _raw(other))
 
     @_in_place
     def addcmul_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:

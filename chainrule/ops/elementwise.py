@@ -147,14 +147,34 @@ sqrt = _unary("sqrt", np.sqrt, lambda grad, out, x: grad / (out * 2), (r"\sqrt{x
               [r"\frac{1}{2\sqrt{x}}"]), saves_out=True, saves_x=False)
 sin = _unary("sin", np.sin, lambda grad, out, x: grad * cos(x), (r"\sin x", [r"\cos x"]))
 cos = _unary("cos", np.cos, lambda grad, out, x: -grad * sin(x), (r"\cos x", [r"-\sin x"]))
-tanh = _unary("tanh", np.tanh, lambda grad, out, x: grad * (1 - out * out),
+# The derivatives of tanh, sigmoid and relu are themselves primitives (as in PyTorch's
+# derivatives.yaml): one node in backward instead of three, and their own rules keep second
+# derivatives right. g is the incoming gradient, y the activation's output.
+_tanh_backward = Primitive(
+    "tanh_backward", lambda g, y: g * (1 - y * y),
+    grads=[lambda grad, out, g, y: _tanh_backward(grad, y),
+           lambda grad, out, g, y: grad * g * y * -2.0],
+    tex=(r"g\,(1 - y^{2})", [r"1 - y^{2}", r"-2 g y"]))
+_sigmoid_backward = Primitive(
+    "sigmoid_backward", lambda g, y: g * (y * (1 - y)),
+    grads=[lambda grad, out, g, y: _sigmoid_backward(grad, y),
+           lambda grad, out, g, y: grad * g * (1 - y * 2.0)],
+    tex=(r"g\,y(1 - y)", [r"y(1 - y)", r"g(1 - 2y)"]))
+# the mask's own derivative is zero almost everywhere, so only g gets a rule
+_relu_backward = Primitive(
+    "relu_backward", lambda g, x: g * (x > 0),
+    grads=[lambda grad, out, g, x: _relu_backward(grad, x), None],
+    tex=(r"g\,[x > 0]", [r"[x > 0]", "0"]))
+
+tanh = _unary("tanh", np.tanh, lambda grad, out, x: _tanh_backward(grad, out),
               (r"\tanh x", [r"1 - \tanh^{2} x"]), saves_out=True, saves_x=False)
 # a primitive because the composite 1 / (1 + e^{-x}) overflows for x << 0
-sigmoid = _unary("sigmoid", _sigmoid_array, lambda grad, out, x: grad * out * (1 - out),
+sigmoid = _unary("sigmoid", _sigmoid_array, lambda grad, out, x: _sigmoid_backward(grad, out),
                  (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]), saves_out=True, saves_x=False)
 # relu'(0) = 0, as in PyTorch
 relu = _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-              lambda grad, out, x: grad * (x > 0), (r"\max(0, x)", [r"[x > 0]"]), keeps_int=True)
+              lambda grad, out, x: _relu_backward(grad, x), (r"\max(0, x)", [r"[x > 0]"]),
+              keeps_int=True)
 # abs'(0) = sign(0) = 0, as in PyTorch
 abs = _unary("abs", np.abs, lambda grad, out, x: grad * sign(x),  # noqa: A001
              (r"|x|", [r"\operatorname{sign}(x)"]), keeps_int=True)

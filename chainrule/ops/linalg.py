@@ -33,8 +33,12 @@ def _drop_last(x: Tensor) -> Tensor:
 # broadcast batch dimensions are summed back by the engine.
 def _matmul_grad_a(grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b._data.ndim == 1:
-        return grad * b if a._data.ndim == 1 else _col(grad) * b  # (..., m, 1) * (k,)
+        if a._data.ndim == 1:
+            return grad * b
+        return _outer(grad, b) if grad._data.ndim == 1 else _col(grad) * b  # (..., m, 1) * (k,)
     if a._data.ndim == 1:
+        if b._data.ndim == 2:
+            return _matmul(b, grad)  # (k, n) @ (n,)
         return _drop_last(_matmul(b, _col(grad)))  # (..., k, n) @ (..., n, 1)
     return _matmul(grad, _mT(b))
 
@@ -43,11 +47,21 @@ def _matmul_grad_b(grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if a._data.ndim == 1:
         if b._data.ndim == 1:
             return grad * a
+        if grad._data.ndim == 1:
+            return _outer(a, grad)
         return _col(a) * _reshape(grad, shape=grad._data.shape[:-1] + (1,) + grad._data.shape[-1:])
     if b._data.ndim == 1:
+        if a._data.ndim == 2:
+            return _matmul(grad, a)  # (m,) @ (m, k) = Aᵀ g
         return _drop_last(_matmul(_mT(a), _col(grad)))  # (..., k, m) @ (..., m, 1)
     return _matmul(_mT(a), grad)
 
+
+# x yᵀ of two vectors, the gradient of a matrix-vector product with respect to the matrix
+_outer = Primitive("outer", np.multiply.outer,
+                   grads=[lambda grad, out, x, y: _matmul(grad, y),
+                          lambda grad, out, x, y: _matmul(x, grad)],
+                   tex=(r"x y^{T}", [r"G y", r"G^{T} x"]))
 
 _matmul = Primitive("matmul", np.matmul, grads=[_matmul_grad_a, _matmul_grad_b],
                     tex=("A B", [r"G B^{T}", r"A^{T} G"]))
@@ -100,7 +114,10 @@ def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
-    return reshape(input, (-1, 1)) * reshape(vec2, (1, -1))
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ValueError(f"outer: expects 1-d tensors, got shapes {tuple(input.shape)} and "
+                         f"{tuple(vec2.shape)}")
+    return _outer(*promote(input, vec2))
 
 
 def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None

@@ -36,11 +36,9 @@ def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
 
 
 # ---- sum / mean ------------------------------------------------------------------------------
-def _spread(grad: Tensor, out: Tensor, g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    return sum_to(grad, g._data.shape)
-
-
-def _spread_forward(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _spread_forward(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...]
+                    ) -> np.ndarray:
+    g = g.reshape(keep)
     # a small filled array costs less than np.broadcast_to's view machinery (and is writable)
     if math.prod(shape) <= 4096:
         out = np.empty(shape, g.dtype)
@@ -49,17 +47,18 @@ def _spread_forward(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(g, shape)
 
 
-# sum's derivative: the reduced gradient copied back over the summed dimensions
-_spread_grad = Primitive("spread", _spread_forward, saves=(), grads=[_spread],
-                         tex=("g", ["1"]))
+# sum's derivative: the reduced gradient (reshaped to keepdim form) copied back over the summed
+# dimensions; its own derivative sums again
+_spread = Primitive(
+    "spread", _spread_forward, saves=(),
+    grads=[lambda grad, out, g, keep, shape: _reshape(sum_to(grad, keep), shape=g._data.shape)],
+    tex=("g", ["1"]))
 
 
 def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
               ) -> Tensor:
     shape = x._data.shape
-    if not keepdim and grad._data.ndim != len(shape):
-        grad = _reshape(grad, shape=_keep_shape(shape, axes))
-    return _spread_grad(grad, shape=shape)
+    return _spread(grad, keep=_keep_shape(shape, axes), shape=shape)
 
 
 _sum = Primitive(
