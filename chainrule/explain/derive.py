@@ -31,6 +31,25 @@ __all__ = ["Array", "Derivation", "Explanation", "Path", "Quantity", "Step", "Te
 
 
 # ---- records -----------------------------------------------------------------------------------
+class _Views:
+    """Text for print(), Markdown and HTML for Jupyter: views of the record."""
+
+    def __str__(self) -> str:
+        from chainrule.explain.render_text import render_text
+
+        return render_text(self, color=False)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explain.render_markdown import render_markdown
+
+        return render_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from chainrule.explain.render_html import render_html
+
+        return render_html(self)
+
+
 @dataclass(frozen=True)
 class Array:
     """A tensor's values, losslessly: its shape, dtype name and flat data."""
@@ -97,7 +116,7 @@ class Path:
 
 
 @dataclass(frozen=True)
-class Derivation:
+class Derivation(_Views):
     """∂loss/∂parameter for one element: every path, their sum, and the engine's check.
 
     ``difference`` = total − engine; ``ulps`` is that in units in the last place of the engine's
@@ -143,7 +162,7 @@ class TensorPath:
 
 
 @dataclass(frozen=True)
-class TensorDerivation:
+class TensorDerivation(_Views):
     """∂loss/∂W for a whole tensor (big parameters): each tensor path, e.g. δ_o^T a_h, with
     shapes, the sum over paths and the element-wise check against the engine."""
 
@@ -162,7 +181,7 @@ class TensorDerivation:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(_Views):
     """What ``explain(loss)`` returns: the forward quantities and one derivation per parameter
     element (small tensors) or per parameter tensor (big ones)."""
 
@@ -190,21 +209,6 @@ class Explanation:
             if quantity.name == name:
                 return quantity
         raise KeyError(f"no quantity named {name!r}")
-
-    def __str__(self) -> str:
-        from chainrule.explain.render_text import render_text
-
-        return render_text(self, color=False)
-
-    def _repr_markdown_(self) -> str:
-        from chainrule.explain.render_markdown import render_markdown
-
-        return render_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from chainrule.explain.render_html import render_html
-
-        return render_html(self)
 
 
 # ---- explain -----------------------------------------------------------------------------------
