@@ -113,11 +113,14 @@ class Adagrad(Optimizer):
         # 3. decayed learning rate γ̃ = γ / (1 + (t − 1) η)
         clr = lr / (1 + (step - 1) * lr_decay)
 
-        # 4. s_t = s_{t-1} + g_t²
+        # 4. s_t = s_{t-1} + g_t² (`scratch`: the step's one temporary array, reused in 5)
         state_sum = state["sum"]._data
-        state_sum += grad * grad
+        scratch = grad * grad
+        state_sum += scratch
 
         # 5. θ_t = θ_{t-1} − γ̃ g_t / (√s_t + ε)
         std = np.sqrt(state_sum)
         std += eps
-        theta += (-clr * grad) / std
+        np.multiply(grad, -clr, out=scratch)
+        scratch /= std
+        theta += scratch

@@ -129,9 +129,12 @@ class Adam(Optimizer):
 
         # 3. m_t = β1 m_{t-1} + (1 − β1) g_t, written m + (1 − β1)(g − m) as PyTorch's lerp
         _lerp_(exp_avg, grad, 1 - beta1)
-        # 4. v_t = β2 v_{t-1} + (1 − β2) g_t²
+        # 4. v_t = β2 v_{t-1} + (1 − β2) g_t², the square as ((1 − β2) g) g like PyTorch's
+        #    addcmul; `scratch` is the one temporary array of the step, reused below
+        scratch = (1 - beta2) * grad
+        scratch *= grad
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        exp_avg_sq += scratch
 
         # 5. bias corrections: m̂ = m/(1 − β1^t) goes into the step size, v̂ = v/(1 − β2^t)
         #    into the denominator √v / √(1 − β2^t) + ε
@@ -149,4 +152,6 @@ class Adam(Optimizer):
         denom += eps
 
         # 7. θ_t = θ_{t-1} − step_size · m_t / denom
-        theta += (-step_size * exp_avg) / denom
+        np.multiply(exp_avg, -step_size, out=scratch)
+        scratch /= denom
+        theta += scratch

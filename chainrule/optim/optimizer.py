@@ -313,10 +313,13 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     result exact at weight 1; doing the same keeps trajectories equal to the last bits.
     """
     w = start.dtype.type(weight)
+    difference = end - start
     if abs(w) < 0.5:
-        start += w * (end - start)
+        difference *= w
+        start += difference
     else:
-        np.subtract(end, (end - start) * (1 - w), out=start)
+        difference *= 1 - w
+        np.subtract(end, difference, out=start)
 
 
 def _check_nonnegative(options: dict[str, Any], name: str, label: str | None = None) -> None:

@@ -115,25 +115,34 @@ class RMSprop(Optimizer):
         if weight_decay != 0:
             grad = grad + weight_decay * theta
 
-        # 2. v_t = α v_{t-1} + (1 − α) g_t²
+        # 2. v_t = α v_{t-1} + (1 − α) g_t², the square as ((1 − α) g) g like PyTorch's
+        #    addcmul; `scratch` is a temporary array reused in step 4
+        scratch = (1 - alpha) * grad
+        scratch *= grad
         square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
+        square_avg += scratch
 
         # 3. denominator √ṽ_t + ε, where centered ṽ_t = v_t − ḡ_t² estimates the variance,
         #    with ḡ_t = α ḡ_{t-1} + (1 − α) g_t (a lerp, as PyTorch rounds it)
         if group["centered"]:
             grad_avg = state["grad_avg"]._data
             _lerp_(grad_avg, grad, 1 - alpha)
-            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+            avg = grad_avg * grad_avg
+            np.subtract(square_avg, avg, out=avg)
+            np.sqrt(avg, out=avg)
         else:
             avg = np.sqrt(square_avg)
         avg += eps
 
-        # 4. θ_t = θ_{t-1} − γ b_t with b_t = μ b_{t-1} + g_t / avg, or − γ g_t / avg
+        # 4. θ_t = θ_{t-1} − γ b_t with b_t = μ b_{t-1} + g_t / avg, or θ_{t-1} − γ g_t / avg
         if momentum > 0:
             buffer = state["momentum_buffer"]._data
             buffer *= momentum
-            buffer += grad / avg
-            theta -= lr * buffer
+            np.divide(grad, avg, out=scratch)
+            buffer += scratch
+            np.multiply(buffer, lr, out=scratch)
+            theta -= scratch
         else:
-            theta += (-lr * grad) / avg
+            np.multiply(grad, -lr, out=scratch)
+            scratch /= avg
+            theta += scratch
