@@ -293,6 +293,17 @@ def test_load_state_dict_copies_and_casts() -> None:
     assert saved["state"][0]["exp_avg"][0] == 0.1
 
 
+def test_load_state_dict_fills_options_missing_from_older_dicts() -> None:
+    w = cr.zeros(2, requires_grad=True)
+    opt = optim.Adam([w], lr=0.5)
+    saved = opt.state_dict()
+    del saved["param_groups"][0]["decoupled_weight_decay"]
+    fresh = optim.Adam([w])
+    fresh.load_state_dict(saved)
+    assert fresh.param_groups[0]["decoupled_weight_decay"] is False
+    assert fresh.param_groups[0]["lr"] == 0.5
+
+
 def test_load_state_dict_with_wrong_shapes_changes_nothing() -> None:
     params, loss_fn = quadratic_problem()
     opt = optim.Adam(params, lr=0.01)
@@ -339,6 +350,7 @@ def test_load_state_dict_with_other_groups_raises() -> None:
      "Invalid initial_accumulator_value value: -1"),
     (optim.Adam, {"differentiable": True}, "differentiable=True is not supported"),
     (optim.RMSprop, {"capturable": True}, "capturable=True is not supported"),
+    (optim.SGD, {"lr": cr.tensor(0.1)}, "a Tensor lr is not supported"),
 ])
 def test_bad_options_raise_value_errors_naming_them(cls: type, kwargs: dict[str, Any],
                                                     message: str) -> None:

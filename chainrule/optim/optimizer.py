@@ -88,6 +88,9 @@ class Optimizer:
     @classmethod
     def _check_options(cls, options: dict[str, Any]) -> None:
         """Raise ValueError for an option value the algorithm can't use (subclasses extend)."""
+        if isinstance(options.get("lr"), Tensor):
+            raise ValueError("a Tensor lr is not supported: the update runs on NumPy arrays; "
+                             "pass a float (lr.item())")
         for name, why in (("differentiable", "they update the arrays in place, outside the "
                                              "graph"),
                           ("capturable", "there are no device graphs to capture")):
@@ -253,6 +256,9 @@ class Optimizer:
                             for name, value in values.items()}
         for group, saved in zip(groups, saved_groups, strict=True):
             saved["params"] = group["params"]
+            # A dict from an older PyTorch may lack newer options: they take their defaults.
+            for name, default in self.defaults.items():
+                saved.setdefault(name, default)
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]
         self.state = state
