@@ -16,6 +16,9 @@ from chainrule.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
+_SET_OF_PARAMS = ("optimizer parameters need to be organized in ordered collections, but the "
+                  "ordering of tensors in sets will change between runs; use a list instead")
+
 
 class Optimizer:
     """Base class of all optimizers, as ``torch.optim.Optimizer``.
@@ -66,9 +69,7 @@ class Optimizer:
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got a Tensor; wrap it in a list: [param]")
         if isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs; "
-                            "use a list instead")
+            raise TypeError(_SET_OF_PARAMS)
         param_groups: list[Any] = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -116,9 +117,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs; "
-                            "use a list instead")
+            raise TypeError(_SET_OF_PARAMS)
         params = list(params)
         names = [p[0] for p in params if isinstance(p, tuple)]
         tensors = [p[1] if isinstance(p, tuple) else p for p in params]
