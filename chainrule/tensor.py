@@ -164,6 +164,12 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (as ``torch.Tensor.backward``)."""
+        if (gradient is None and inputs is None and self.grad_fn is not None
+                and self._data.size == 1):
+            # the usual loss.backward(): seed with 1 and go, without the general argument checks
+            seed = Tensor._wrap(np.ones(self._data.shape, self._data.dtype))
+            run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
+            return
         from chainrule.autograd.functional_api import backward
 
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
@@ -568,6 +574,7 @@ _METHODS = (
 
 from chainrule import ops as _ops  # noqa: E402 - ops import Tensor, so they come last
 from chainrule.autograd import node as _node  # noqa: E402
+from chainrule.autograd.engine import run_backward  # noqa: E402
 
 _node._wrap = Tensor._wrap  # every op result is made by this, without an import per call
 # chainrule/ops/__init__.py binds the _METHODS onto Tensor once every op exists.

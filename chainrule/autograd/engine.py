@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import set_grad_enabled, state
+from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Node, _user_frame
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
     while stack:
         node = stack.pop()
         if node.inputs is None:
-            raise RuntimeError(
-                f"backward through '{node.op.name}' a second time: its saved values were freed by "
-                "the first backward; pass retain_graph=True to the first backward() if you need "
-                "to go through the graph again")
+            raise _freed_error(node)
         rules = node.op.grads
         for i, tensor in enumerate(node.inputs):
             child = tensor.grad_fn
@@ -66,32 +63,80 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
     pending: dict[Node, list[Any]] = {}  # node -> [summed grad, its output (kept alive)]
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
-    anomaly = state.anomaly
+    anomaly, grad_mode = state.anomaly, state.grad_enabled
     state.anomaly = False
+    state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
-        with set_grad_enabled(create_graph):
-            for root, grad in zip(roots, root_grads, strict=True):
-                node = root.grad_fn
-                if node is None:
-                    _deliver(leaf_grads, root, grad, False)
-                elif node in pending:
-                    pending[node][0] = pending[node][0] + grad
+        for root, grad in zip(roots, root_grads, strict=True):
+            node = root.grad_fn
+            if node is None:
+                _deliver(leaf_grads, root, grad, False)
+            elif node in pending:
+                pending[node][0] = pending[node][0] + grad
+            else:
+                pending[node] = [grad, root]
+                root_nodes.append(node)
+        consumers = _count_consumers(root_nodes)
+        ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
+        pop_ready, pop_pending, push_ready = ready.pop, pending.pop, ready.append
+        # Steps 2-3, inlined (this loop is the engine's hot path): finish a node's output
+        # gradient, then send a gradient to each input that needs one.
+        while ready:
+            node = pop_ready()
+            grad, out = pop_pending(node)
+            inputs = node.inputs
+            if inputs is None:
+                raise _freed_error(node)
+            if wanted is not None or out._hooks or out._retains_grad:
+                grad = _output_extras(grad, out, wanted, results)
+            op = node.op
+            if node.versions or op.saves_out:
+                node.check_versions(out)
+            rules = op.grads
+            params = node.params
+            for i, tensor in enumerate(inputs):
+                if not tensor.requires_grad:
+                    continue
+                rule = rules[i]
+                if rule is None:
+                    continue
+                input_grad = rule(grad, out, *inputs, **params)
+                data, target = input_grad._data, tensor._data
+                if data.shape != target.shape:
+                    input_grad = sum_to(input_grad, target.shape)
+                if input_grad._data.dtype != target.dtype:
+                    input_grad = cast(input_grad, target.dtype)
+                if anomaly:
+                    _check_backward(node, i, grad, input_grad)
+                child = tensor.grad_fn
+                if child is None:
+                    # A rule may hand back the incoming gradient itself or a view of it (add,
+                    # reshape): such an array is not ours to keep as .grad; a computed one is.
+                    data = input_grad._data
+                    fresh = (data.base is None and data is not grad._data
+                             and data.flags.writeable
+                             and all(data is not t._data for t in inputs))
+                    _deliver(leaf_grads, tensor, input_grad, fresh)
+                    continue
+                entry = pending.get(child)
+                if entry is None:
+                    pending[child] = [input_grad, tensor]
                 else:
-                    pending[node] = [grad, root]
-                    root_nodes.append(node)
-            consumers = _count_consumers(root_nodes)
-            ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
-            while ready:
-                node = ready.pop()
-                grad, out = pending.pop(node)
-                _backward_node(node, grad, out, wanted, results, leaf_grads, consumers, pending,
-                               ready, anomaly)
-                if not retain_graph:
-                    node.release()
-            _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
+                    entry[0] = entry[0] + input_grad
+                remaining = consumers[child] - 1
+                consumers[child] = remaining
+                if remaining == 0:
+                    push_ready(child)
+            if not retain_graph:
+                node.inputs = None  # step 4: release what the rules needed
+                node.params = _RELEASED
+        _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
     finally:
-        state.anomaly = anomaly
+        state.anomaly, state.grad_enabled = anomaly, grad_mode
     return results
+
+
+_RELEASED: dict[str, Any] = {}
 
 
 def _deliver(leaf_grads: dict[int, list[Any]], leaf: Tensor, grad: Tensor, fresh: bool) -> None:
@@ -103,17 +148,16 @@ def _deliver(leaf_grads: dict[int, list[Any]], leaf: Tensor, grad: Tensor, fresh
         entry[2] = True
 
 
-def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
-                   results: list[Tensor | None], leaf_grads: dict[int, list[Any]],
-                   consumers: dict[Node, int], pending: dict[Node, list[Any]], ready: list[Node],
-                   anomaly: bool) -> None:
-    """Steps 2-3: finish one node's output gradient, then send a gradient to each input."""
-    inputs = node.inputs
-    if inputs is None:
-        raise RuntimeError(
-            f"backward through '{node.op.name}' a second time: its saved values were freed by the "
-            "first backward; pass retain_graph=True to the first backward() if you need to go "
-            "through the graph again")
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward through '{node.op.name}' a second time: its saved values were freed by the "
+        "first backward; pass retain_graph=True to the first backward() if you need to go "
+        "through the graph again")
+
+
+def _output_extras(grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
+                   results: list[Tensor | None]) -> Tensor:
+    """The rarer duties at a node's output: its hooks, grad()'s capture, retain_grad."""
     if out._hooks:
         for hook in out._hooks:
             replaced = hook(grad)
@@ -125,42 +169,7 @@ def _backward_node(node: Node, grad: Tensor, out: Tensor, wanted: dict[int, int]
             results[index] = grad
     elif out._retains_grad:
         _accumulate(out, grad, state.grad_enabled, False)
-    if node.versions or node.op.saves_out:
-        node.check_versions(out)
-    rules = node.op.grads
-    params = node.params
-    for i, tensor in enumerate(inputs):
-        if not tensor.requires_grad:
-            continue
-        rule = rules[i]
-        if rule is None:
-            continue
-        input_grad = rule(grad, out, *inputs, **params)
-        data = input_grad._data
-        if data.shape != tensor._data.shape:
-            input_grad = sum_to(input_grad, tensor._data.shape)
-        if input_grad._data.dtype != tensor._data.dtype:
-            input_grad = cast(input_grad, tensor._data.dtype)
-        if anomaly:
-            _check_backward(node, i, grad, input_grad)
-        child = tensor.grad_fn
-        if child is None:
-            # A rule may hand back the incoming gradient itself or a view of it (add, reshape):
-            # such an array is not ours to keep as .grad, a freshly computed one is.
-            data = input_grad._data
-            fresh = (data.base is None and data is not grad._data and data.flags.writeable
-                     and all(data is not t._data for t in inputs))
-            _deliver(leaf_grads, tensor, input_grad, fresh)
-            continue
-        entry = pending.get(child)
-        if entry is None:
-            pending[child] = [input_grad, tensor]
-        else:
-            entry[0] = entry[0] + input_grad
-        remaining = consumers[child] - 1
-        consumers[child] = remaining
-        if remaining == 0:
-            ready.append(child)
+    return grad
 
 
 def _finish_leaves(leaf_grads: dict[int, list[Any]], wanted: dict[int, int] | None,

@@ -61,7 +61,12 @@ class Primitive:
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on the inputs' arrays and, in grad mode, record a Node."""
         try:
-            out_data = self.forward(*map(_data_of, inputs), **params)
+            if len(inputs) == 2:
+                out_data = self.forward(inputs[0]._data, inputs[1]._data, **params)
+            elif len(inputs) == 1:
+                out_data = self.forward(inputs[0]._data, **params)
+            else:
+                out_data = self.forward(*map(_data_of, inputs), **params)
         except (ValueError, IndexError) as exc:
             # NumPy's message names neither the op nor which operands; ours names both. The try
             # costs nothing until something fails.
@@ -102,7 +107,15 @@ class Node:
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
         self.out_ref = weakref.ref(out)
-        self.versions = [inputs[i]._vbox[0] for i in op.saves] if op.saves else ()
+        saves = op.saves
+        if not saves:
+            self.versions: Sequence[int] = ()
+        elif len(saves) == 1:
+            self.versions = (inputs[saves[0]]._vbox[0],)
+        elif len(saves) == 2:
+            self.versions = (inputs[saves[0]]._vbox[0], inputs[saves[1]]._vbox[0])
+        else:
+            self.versions = [inputs[i]._vbox[0] for i in saves]
         self.out_version = out._vbox[0]
         self.created_at = _user_frame() if state.anomaly else None
 

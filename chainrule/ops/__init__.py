@@ -24,6 +24,11 @@ _engine.Tensor = _Tensor
 # Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
 for _name in _method_names:
     setattr(_Tensor, _name, globals()[_name])
+# The operators too, where the op's own signature fits (a Python call less per operator).
+for _dunder, _op in (("__add__", "add"), ("__sub__", "sub"), ("__mul__", "mul"),
+                     ("__truediv__", "div"), ("__pow__", "pow"), ("__matmul__", "matmul"),
+                     ("__neg__", "neg"), ("__getitem__", "index")):
+    setattr(_Tensor, _dunder, globals()[_op])
 
 # The public surface: every function or class defined in an ops module (not the submodules, not
 # the helpers they import such as np or Tensor).

@@ -19,6 +19,9 @@ from chainrule.tensor import Tensor
 Dims = int | Sequence[int] | None
 
 
+_ALL_AXES = [tuple(range(n)) for n in range(64)]
+
+
 def _keep_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape a reduction over ``axes`` has with keepdim=True."""
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -62,12 +65,16 @@ def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepd
 
 
 _sum = Primitive(
-    "sum", lambda x, axes, keepdim: x.sum(axis=axes, keepdims=keepdim), saves=(),
+    "sum", lambda x, axes, keepdim: np.add.reduce(x, axis=axes, keepdims=keepdim), saves=(),
     grads=[_sum_grad], tex=(r"\sum_i x_i", ["1"]))
 
 
 def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001, A002
     """Sum over ``dim`` (all dimensions by default); bools and ints sum as int64."""
+    if dim is None and dtype is None and isinstance(input, Tensor) and \
+            input._data.dtype.kind == "f":
+        # the loss-reduction case, without argument normalisation
+        return _sum(input, axes=_ALL_AXES[input._data.ndim], keepdim=keepdim)
     input = to_tensor(input)
     if dtype is not None:
         input = cast(input, dtype)
