@@ -342,6 +342,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
+    if (input.ndim == 2 and weight is None and label_smoothing == 0.0
+            and reduction in ("mean", "sum") and input.dtype.kind == "f"):
+        target_tensor = to_tensor(target)
+        if target_tensor.dtype.kind in "iu":
+            labels, ignored, _ = _class_targets(input, target_tensor, ignore_index,
+                                                "cross_entropy")
+            if not ignored.any():  # the common case, as one fused primitive (ops/losses.py)
+                return _losses.fused_cross_entropy(input, Tensor._wrap(labels),
+                                                   mean=reduction == "mean")
     class_dim = 0 if input.ndim == 1 else 1
     log_probs = _log_softmax(input, class_dim)
     target_tensor = to_tensor(target)

@@ -128,14 +128,24 @@ def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None =
     return out
 
 
+def _weight_grad_forward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # Gᵀ X with every leading (batch) dimension folded into one: (O, N) @ (N, I)
+    return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+
+
+# dL/dW of a linear layer as one node; it is bilinear in (G, X), so its own rules are products
+_weight_grad = Primitive(
+    "linear_weight_grad", _weight_grad_forward,
+    grads=[lambda grad, out, g, x: _matmul(x, _mT(grad)),  # (..., I) @ (I, O)
+           lambda grad, out, g, x: _matmul(g, grad)],  # (..., O) @ (O, I)
+    tex=(r"G^{T} X", [r"X \bar{G}^{T}", r"G \bar{G}"]))
+
+
 def _linear_grad_weight(grad: Tensor, out: Tensor, x: Tensor, weight: Tensor,
                         bias: Tensor | None = None) -> Tensor:
-    # dL/dW = Gᵀ X, with every leading (batch) dimension folded into one
     if x._data.ndim == 1:
-        return _col(grad) * x  # (O, 1) * (I,)
-    flat_grad = _reshape(grad, shape=(-1, grad._data.shape[-1]))  # (N, O)
-    flat_x = _reshape(x, shape=(-1, x._data.shape[-1]))  # (N, I)
-    return _matmul(_mT(flat_grad), flat_x)  # (O, I)
+        return _outer(grad, x)  # (O,) ⊗ (I,)
+    return _weight_grad(grad, x)
 
 
 # y = x Wᵀ + b as one primitive: fewer nodes than matmul(x, transpose(W)) + b, and the bias

@@ -78,3 +78,63 @@ binary_cross_entropy_with_logits = Primitive(
     grads=[_bce_logits_grad_input, _bce_logits_grad_target, None],
     tex=(r"(1 - t)x - (1 + (p - 1)t)\ln\sigma(x)",
          [r"(1 + (p - 1)t)\sigma(x) - p t", r"p\ln(1 + e^{-x}) - \ln(1 + e^{x})", "0"]))
+
+
+# ---- cross-entropy from logits, fused ----------------------------------------------------------
+# A benchmark-driven primitive (STYLE principle 1c): log_softmax, pick, negate and mean are one
+# forward node and one backward node instead of about fifteen. It covers the common case only —
+# (N, C) logits, class-index targets, no weight, no ignored target, no smoothing; everything else
+# goes through the composed form in chainrule.nn.functional.
+def _cross_entropy_forward(x: np.ndarray, labels: np.ndarray, mean: bool) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)  # (N, C)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))  # (N,)
+    losses = log_norm - shifted[np.arange(x.shape[0]), labels]  # (N,)
+    total = np.add.reduce(losses)
+    return np.asarray(total / x.shape[0] if mean else total, dtype=x.dtype)
+
+
+def _cross_entropy_backward_forward(g: np.ndarray, x: np.ndarray, labels: np.ndarray,
+                                    mean: bool) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=1, keepdims=True))
+    probs = shifted / shifted.sum(axis=1, keepdims=True)  # softmax, (N, C)
+    probs[np.arange(x.shape[0]), labels] -= 1.0  # p - onehot(y)
+    scale = g / x.shape[0] if mean else g
+    return probs * scale
+
+
+def _ce_backward_grad_g(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor,
+                        mean: bool) -> Tensor:
+    # out is linear in g: d out / d g · G = Σ (p − y) G (scaled like the forward)
+    unit = _cross_entropy_backward(Tensor._wrap(np.ones((), g.dtype)), x, labels, mean=mean)
+    from chainrule.ops.reduce import sum as sum_
+
+    return sum_(unit * grad)
+
+
+def _ce_backward_grad_x(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor,
+                        mean: bool) -> Tensor:
+    # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
+    from chainrule.ops.nn import softmax
+    from chainrule.ops.reduce import sum as sum_
+
+    probs = softmax(x, dim=1)
+    scale = g / x.shape[0] if mean else g
+    return probs * (grad - sum_(grad * probs, dim=1, keepdim=True)) * scale
+
+
+_cross_entropy_backward = Primitive(
+    "cross_entropy_backward", _cross_entropy_backward_forward, saves=(1,),
+    grads=[_ce_backward_grad_g, _ce_backward_grad_x, None],
+    tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]))
+
+_cross_entropy = Primitive(
+    "cross_entropy", _cross_entropy_forward, saves=(0,),
+    grads=[lambda grad, out, x, labels, mean: _cross_entropy_backward(grad, x, labels, mean=mean),
+           None],
+    tex=(r"-\frac{1}{N}\sum_i \ln \operatorname{softmax}(x_i)_{y_i}",
+         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"]))
+
+
+def fused_cross_entropy(logits: Tensor, labels: Tensor, mean: bool = True) -> Tensor:
+    """Cross-entropy of (N, C) logits against int64 class indices, mean or sum over N."""
+    return _cross_entropy(logits, labels, mean=mean)
