@@ -35,8 +35,11 @@ WIDTH = 1000  # pixels, for the screenshots
 def chainrule(*args: str, cwd: Path) -> str:
     """Run ``chainrule ARGS`` (the console script, else the module) and return its stdout."""
     script = shutil.which("chainrule")
-    command = [script] if script else [sys.executable, "-c", "import sys; from chainrule.cli "
-                                                             "import main; sys.exit(main())"]
+    command = (
+        [script]
+        if script
+        else [sys.executable, "-c", "import sys; from chainrule.cli import main; sys.exit(main())"]
+    )
     done = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"chainrule {' '.join(args)} failed: {done.stderr.strip()}")
@@ -54,12 +57,25 @@ def screenshot(page: Path, png: Path, width: int, height: int) -> None:
     """A headless-Chromium screenshot of ``page`` in a ``width`` x ``height`` window."""
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [browser() or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-             f"--user-data-dir={profile}", f"--screenshot={png}",
-             f"--window-size={width},{height}", page.as_uri()],
-            check=True, capture_output=True, timeout=120,
+            [
+                browser() or "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                f"--window-size={width},{height}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
 
@@ -75,8 +91,10 @@ def save_small(image: Image.Image, out: Path) -> None:
 
 def graphs(tmp: Path) -> None:
     chainrule("graph", "--format", "svg", "-o", "chainrule", cwd=tmp)
-    for source, target in (("chainrule-network.svg", "network.svg"),
-                           ("chainrule-graph.svg", "graph.svg")):
+    for source, target in (
+        ("chainrule-network.svg", "network.svg"),
+        ("chainrule-graph.svg", "graph.svg"),
+    ):
         shutil.copyfile(tmp / source, IMAGES / target)
         print(f"wrote docs/images/{target}")
 
@@ -106,9 +124,19 @@ def sheet(tmp: Path) -> None:
     chainrule("sheet", "-o", "training.xlsx", cwd=tmp)
     # LibreOffice opens the workbook, computes every formula and writes the values as HTML
     subprocess.run(
-        [soffice, "--headless", f"-env:UserInstallation={(tmp / 'lo').as_uri()}",
-         "--convert-to", "html", "--outdir", str(tmp), str(tmp / "training.xlsx")],
-        check=True, capture_output=True, timeout=180,
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation={(tmp / 'lo').as_uri()}",
+            "--convert-to",
+            "html",
+            "--outdir",
+            str(tmp),
+            str(tmp / "training.xlsx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
     page = tmp / "training.html"
     html = page.read_text(encoding="utf-8")
