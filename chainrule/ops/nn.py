@@ -12,7 +12,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.node import Primitive
-from chainrule.ops._coerce import to_tensor
+from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.indexing import index
 from chainrule.ops.linalg import matmul
@@ -174,14 +174,125 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         padding = 0
     elif padding == "valid":
         padding = 0
-    cols = unfold_windows(input, (kh, kw), stride, padding, dilation)  # (B, C, kh, kw, oh, ow)
-    oh, ow = cols.shape[4:]
-    cols = reshape(cols, (B, groups, Cg * kh * kw, oh * ow))  # (B, G, K, L)
-    kernel = reshape(weight, (groups, O // groups, Cg * kh * kw))  # (G, Og, K)
-    out = reshape(matmul(kernel, cols), (B, O, oh, ow))  # (B, O, oh, ow)
-    if bias is not None:
-        out = out + reshape(bias, (1, O, 1, 1))
-    return out
+    geometry = {"stride": _pair(stride, "stride"), "padding": _pair(padding, "padding"),
+                "dilation": _pair(dilation, "dilation"), "groups": groups}
+    oh, ow = _pool_geometry(input.shape, (kh, kw), geometry["stride"], geometry["padding"],
+                            geometry["dilation"])
+    if oh <= 0 or ow <= 0:
+        padded = (H + 2 * geometry["padding"][0], W + 2 * geometry["padding"][1])
+        raise ValueError(f"conv2d: kernel {(kh, kw)} (dilation {geometry['dilation']}) is larger "
+                         f"than the padded input {padded[0]}x{padded[1]}")
+    x, w = promote(input, weight)
+    if bias is None:
+        return _conv2d(x, w, cache={}, **geometry)
+    return _conv2d(x, w, to_tensor(bias, w.dtype), cache={}, **geometry)
+
+
+# ---- convolution as three primitives ---------------------------------------------------------
+# conv2d, its input gradient (a transposed convolution) and its weight gradient are each
+# bilinear, and each one's derivatives are the other two: a closed set, so gradients of any
+# order work. All three lay the batch out channel-first, (C, B, H, W), so that every group is
+# one matrix product over the whole batch (issue 5: im2col by shifted slices, single GEMM).
+def _columns(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """im2col: (C*kh*kw, B*oh*ow) with row (c, i, j) the input seen by kernel offset (i, j)."""
+    B, C, H, W = x.shape
+    kh, kw = kernel
+    oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
+    planes = _pool_padded(x, padding, 0.0).transpose(1, 0, 2, 3)  # (C, B, Hp, Wp)
+    cols = np.empty((C, kh, kw, B, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            cols[:, i, j] = planes[:, :, rows, columns]
+    return cols.reshape(C * kh * kw, B * oh * ow)
+
+
+def _conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                    stride: tuple[int, int], padding: tuple[int, int],
+                    dilation: tuple[int, int], groups: int, cache: dict | None) -> np.ndarray:
+    B = x.shape[0]
+    O, Cg, kh, kw = w.shape
+    oh, ow = _pool_geometry(x.shape, (kh, kw), stride, padding, dilation)
+    cols = _columns(x, (kh, kw), stride, padding, dilation)  # (C*K, B*L)
+    if cache is not None:
+        cache["cols"] = cols  # saved for the weight gradient (x is version-checked)
+    out = np.matmul(w.reshape(groups, O // groups, Cg * kh * kw),
+                    cols.reshape(groups, Cg * kh * kw, B * oh * ow))  # (G, Og, B*L)
+    out = out.reshape(O, B, oh, ow)
+    if b is not None:
+        out += b.reshape(O, 1, 1, 1)
+    return out.transpose(1, 0, 2, 3)  # (B, O, oh, ow), a view of the channel-first result
+
+
+def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
+    """A (B, O, oh, ow) gradient as (G, Og, B*oh*ow), channel-first."""
+    B, O, oh, ow = g.shape
+    return g.transpose(1, 0, 2, 3).reshape(groups, O // groups, B * oh * ow)
+
+
+def _conv2d_input_forward(g: np.ndarray, w: np.ndarray, *, x_shape: tuple[int, ...],
+                          stride: tuple[int, int], padding: tuple[int, int],
+                          dilation: tuple[int, int], groups: int) -> np.ndarray:
+    B, C, H, W = x_shape
+    O, Cg, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    kernel_t = w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1)  # (G, K, Og)
+    dcols = np.matmul(kernel_t, _grad_planes(g, groups)).reshape(C, kh, kw, B, oh, ow)
+    planes = np.zeros((C, B, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            planes[:, :, rows, columns] += dcols[:, i, j]
+    return planes[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W].transpose(1, 0, 2, 3)
+
+
+def _conv2d_weight_forward(g: np.ndarray, x: np.ndarray, *, w_shape: tuple[int, ...],
+                           stride: tuple[int, int], padding: tuple[int, int],
+                           dilation: tuple[int, int], groups: int,
+                           cache: dict | None = None) -> np.ndarray:
+    O, Cg, kh, kw = w_shape
+    cols = cache.get("cols") if cache else None
+    if cols is None:
+        cols = _columns(x, (kh, kw), stride, padding, dilation)
+    cols = cols.reshape(groups, Cg * kh * kw, -1)  # (G, K, B*L)
+    return np.matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
+
+
+def _geometry(params: dict) -> dict:
+    return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+def _conv2d_rule_x(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
+                   **params: Any) -> Tensor:
+    return _conv2d_input(grad, w, x_shape=x.shape, **_geometry(params))
+
+
+def _conv2d_rule_w(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
+                   **params: Any) -> Tensor:
+    return _conv2d_weight(grad, x, w_shape=w.shape, cache=params["cache"], **_geometry(params))
+
+
+def _conv2d_rule_b(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
+                   **params: Any) -> Tensor:
+    return sum(grad, dim=(0, 2, 3))
+
+
+_conv2d = Primitive(
+    "conv2d", _conv2d_forward, saves=(0, 1),
+    grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
+    tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]))
+_conv2d_input = Primitive(
+    "conv2d_input_grad", _conv2d_input_forward,
+    grads=[lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
+           lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p)],
+    tex=(r"G \star^{T} W", ["W", "G"]))
+_conv2d_weight = Primitive(
+    "conv2d_weight_grad", _conv2d_weight_forward,
+    grads=[lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
+           lambda grad, out, g, x, w_shape, cache=None, **p:
+           _conv2d_input(g, grad, x_shape=x.shape, **p)],
+    tex=(r"G \star x", ["x", "G"]))
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,  # noqa: A002
@@ -208,6 +319,108 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
 
 
 # ---- pooling ---------------------------------------------------------------------------------
+def _pool_padded(x: np.ndarray, padding: tuple[int, int], fill: float) -> np.ndarray:
+    ph, pw = padding
+    if not ph and not pw:
+        return x
+    B, C, H, W = x.shape
+    padded = np.full((B, C, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)
+    padded[:, :, ph:ph + H, pw:pw + W] = x
+    return padded
+
+
+def _pool_geometry(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    H, W = shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]
+    return (_out_size(H, kernel[0], stride[0], dilation[0]),
+            _out_size(W, kernel[1], stride[1], dilation[1]))
+
+
+def _first_max_masks(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
+                     stride: tuple[int, int], padding: tuple[int, int],
+                     dilation: tuple[int, int]):  # type: ignore[no-untyped-def]
+    """For each kernel offset, where it holds its window's first maximum (PyTorch's choice)."""
+    padded = _pool_padded(x, padding, -np.inf)
+    taken = np.zeros(out.shape, dtype=bool)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows, columns = _window(i, j, out.shape[2:], stride, dilation)
+            window = padded[:, :, rows, columns]
+            hit = (window == out) | (np.isnan(out) & np.isnan(window))
+            hit &= ~taken
+            taken |= hit
+            yield i, j, rows, columns, hit
+
+
+def _max_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                      padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    padded = _pool_padded(x, padding, -np.inf)
+    oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
+    out = None
+    # the running maximum of one strided view per kernel offset: no window copies at all
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            window = padded[:, :, rows, columns]
+            out = window.copy() if out is None else np.maximum(out, window)
+    assert out is not None
+    return out
+
+
+def _max_pool_scatter_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
+                              kernel: tuple[int, int], stride: tuple[int, int],
+                              padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """The gradient of max pooling: each window's gradient to its first maximum."""
+    B, C, H, W = x.shape
+    result = np.zeros((B, C, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
+    for _, _, rows, columns, hit in _first_max_masks(x, out, kernel, stride, padding, dilation):
+        result[:, :, rows, columns] += np.where(hit, g, 0)
+    return result[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+
+
+def _max_pool_gather_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
+                             kernel: tuple[int, int], stride: tuple[int, int],
+                             padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """The adjoint of the scatter: each window picks g at its first maximum."""
+    padded = _pool_padded(g, padding, 0.0)
+    result = np.zeros(out.shape, dtype=g.dtype)
+    for _, _, rows, columns, hit in _first_max_masks(x, out, kernel, stride, padding, dilation):
+        result += np.where(hit, padded[:, :, rows, columns], 0)
+    return result
+
+
+# Max pooling and its derivative as primitives (benchmark-driven: the unfold-and-max composite
+# copied every window). The derivative scatters to each window's first maximum; the scatter and
+# the matching gather are each other's derivative, so second derivatives stay right.
+_max_pool_scatter = Primitive(
+    "max_pool2d_backward", _max_pool_scatter_forward, saves=(1, 2),
+    grads=[lambda grad, out, g, x, y, **p: _max_pool_gather(grad, x, y, **p), None, None],
+    tex=(r"\operatorname{scatter}_{\arg\max}(g)", ["1", "0", "0"]))
+_max_pool_gather = Primitive(
+    "max_pool2d_gather", _max_pool_gather_forward, saves=(1, 2),
+    grads=[lambda grad, out, g, x, y, **p: _max_pool_scatter(grad, x, y, **p), None, None],
+    tex=(r"g_{\arg\max}", ["1", "0", "0"]))
+_max_pool = Primitive(
+    "max_pool2d", _max_pool_forward, saves=(0,), saves_out=True,
+    grads=[lambda grad, out, x, **p: _max_pool_scatter(grad, x, out, **p)],
+    tex=(r"\max_{\text{window}} x", [r"[x = \max]"]))
+
+
+def _flat_indices(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
+                  stride: tuple[int, int], padding: tuple[int, int],
+                  dilation: tuple[int, int]) -> np.ndarray:
+    """PyTorch's return_indices: each maximum's position in its (H*W) input plane."""
+    W = x.shape[3]
+    oh, ow = out.shape[2:]
+    top = (np.arange(oh) * stride[0] - padding[0])[:, None]
+    left = (np.arange(ow) * stride[1] - padding[1])[None, :]
+    indices = np.zeros(out.shape, dtype=np.int64)
+    for i, j, _, _, hit in _first_max_masks(x, out, kernel, stride, padding, dilation):
+        position = (top + i * dilation[0]) * W + left + j * dilation[1]  # (oh, ow)
+        indices[hit] = np.broadcast_to(position, out.shape)[hit]
+    return indices
+
+
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over each window; the gradient goes to the first maximum, as in PyTorch."""
@@ -216,20 +429,30 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     squeeze = input.ndim == 3
     if squeeze:
         input = reshape(input, (1,) + input.shape)
-    kh, kw = _pair(kernel_size, "kernel_size")
-    ph, pw = _pair(padding, "padding")
-    if ph > kh // 2 or pw > kw // 2:
+    if input.ndim != 4:
+        raise ValueError(f"max_pool2d: expects input (B, C, H, W) or (C, H, W), got shape "
+                         f"{tuple(input.shape)}")
+    kernel = _pair(kernel_size, "kernel_size")
+    params = {"kernel": kernel,
+              "stride": _pair(stride if stride is not None else kernel, "stride"),
+              "padding": _pair(padding, "padding"), "dilation": _pair(dilation, "dilation")}
+    ph, pw = params["padding"]
+    if ph > kernel[0] // 2 or pw > kernel[1] // 2:
         raise ValueError(f"max_pool2d: padding {padding} must be at most half the kernel "
-                         f"{(kh, kw)}")
-    cols = unfold_windows(input, (kh, kw), stride if stride is not None else (kh, kw), padding,
-                          dilation, pad_value=-np.inf)  # (B, C, kh, kw, oh, ow)
-    B, C, _, _, oh, ow = cols.shape
-    values, indices = max(reshape(cols, (B, C, kh * kw, oh, ow)), dim=2)
+                         f"{kernel}")
+    oh, ow = _pool_geometry(input.shape, **params)
+    if oh <= 0 or ow <= 0:
+        padded = (input.shape[2] + 2 * ph, input.shape[3] + 2 * pw)
+        raise ValueError(f"max_pool2d: kernel {kernel} (dilation {params['dilation']}) is larger "
+                         f"than the padded input {padded[0]}x{padded[1]}")
+    values = _max_pool(input, **params)
+    indices = None
+    if return_indices:
+        indices = Tensor._wrap(_flat_indices(input._data, values._data, **params))
     if squeeze:
         values = reshape(values, values.shape[1:])
-    if return_indices:
-        return values, indices
-    return values
+        indices = None if indices is None else Tensor._wrap(indices._data[0])
+    return (values, indices) if return_indices else values
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
