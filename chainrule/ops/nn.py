@@ -342,11 +342,16 @@ def _first_max_masks(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
     """For each kernel offset, where it holds its window's first maximum (PyTorch's choice)."""
     padded = _pool_padded(x, padding, -np.inf)
     taken = np.zeros(out.shape, dtype=bool)
+    nan_out = np.isnan(out) if out.dtype.kind == "f" else None
+    if nan_out is not None and not nan_out.any():
+        nan_out = None  # the usual case: no NaN to match, one comparison per offset
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, columns = _window(i, j, out.shape[2:], stride, dilation)
             window = padded[:, :, rows, columns]
-            hit = (window == out) | (np.isnan(out) & np.isnan(window))
+            hit = window == out
+            if nan_out is not None:
+                hit |= nan_out & np.isnan(window)
             hit &= ~taken
             taken |= hit
             yield i, j, rows, columns, hit
@@ -373,8 +378,13 @@ def _max_pool_scatter_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
     """The gradient of max pooling: each window's gradient to its first maximum."""
     B, C, H, W = x.shape
     result = np.zeros((B, C, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
+    # windows that don't overlap write each input element once: straight into the result
+    disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
     for _, _, rows, columns, hit in _first_max_masks(x, out, kernel, stride, padding, dilation):
-        result[:, :, rows, columns] += np.where(hit, g, 0)
+        if disjoint:
+            np.multiply(g, hit, out=result[:, :, rows, columns])
+        else:
+            result[:, :, rows, columns] += np.where(hit, g, 0)
     return result[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
 
 
