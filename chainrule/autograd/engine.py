@@ -13,10 +13,16 @@ from chainrule.autograd.node import Node, _user_frame
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
+
+
+def _not_bound(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("chainrule.ops has not been imported")
+
+
 # Bound by chainrule.ops once the ops exist (the engine is imported before them).
-sum_to: Callable[..., Tensor]
-cast: Callable[..., Tensor]
-Tensor: type  # noqa: F811 - the class itself at run time
+sum_to: Callable[..., Tensor] = _not_bound
+cast: Callable[..., Tensor] = _not_bound
+Tensor: Any = None  # noqa: F811 - the class itself, at run time
 
 
 def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:

@@ -88,7 +88,7 @@ class Primitive:
 
 _data_of = operator.attrgetter("_data")
 # Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
-_wrap: Callable[[np.ndarray], Tensor]
+_wrap: Callable[[np.ndarray], Tensor] = np.asarray  # replaced by Tensor._wrap on import
 
 
 class Node:
