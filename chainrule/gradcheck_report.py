@@ -335,10 +335,10 @@ OPS: tuple[str, ...] = ("sigmoid", "tanh", "exp", "log", "log1p", "sqrt", "sin",
 
 
 def op_report(name: str, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
-              seed: int = 0) -> GradcheckReport:
+              seed: int = 0, max_elements: int | None = None) -> GradcheckReport:
     """Check op ``name``'s gradient for each input: random float64 inputs in the op's domain,
     and the scalar ⟨v, op(inputs)⟩ with a random upstream gradient v (so a rule that ignores
-    the incoming gradient's values fails), every element."""
+    the incoming gradient's values fails), every element (or ``max_elements`` of each)."""
     cases = _ops()
     if name not in cases:
         raise ValueError(f"unknown op {name!r}: choose one of {', '.join(OPS)}")
@@ -354,6 +354,7 @@ def op_report(name: str, eps: float = EPS, rtol: float = RTOL, atol: float = ATO
         return (case.call(*inputs) * v).sum()
 
     checks = check_parameters(loss, [(n, t) for (n, _, _), t in
-                                     zip(case.inputs, inputs, strict=True)], eps, rtol, atol)
+                                     zip(case.inputs, inputs, strict=True)], eps, rtol, atol,
+                              max_elements, seed)
     return GradcheckReport(f"op {name}: {case.description}; output {tuple(out_shape)}, "
                            "checked as ⟨v, output⟩ with random v", checks, eps, rtol, atol)

@@ -447,7 +447,9 @@ def history_figure(history: History, title: str | None = None) -> Any:
         axes.legend()
     left.set_yscale("log")
     config = history.config
-    figure.suptitle(title or (f"{config.get('model', 'model')} on {config.get('dataset', 'data')}"
-                              f": test accuracy {100 * history.final.test_accuracy:.2f} %"))
+    name = str(config.get("model", "model")).upper()
+    figure.suptitle(title or (f"{name} ({history.parameters:,} parameters) on "
+                              f"{config.get('dataset', 'data')}: final test accuracy "
+                              f"{100 * history.final.test_accuracy:.2f} %"))
     figure.tight_layout()
     return figure
