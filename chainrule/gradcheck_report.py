@@ -114,8 +114,10 @@ def _compare(name: str, shape: tuple[int, ...], size: int, index: np.ndarray,
     a_norm, n_norm = float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric))
     difference = float(np.linalg.norm(analytic - numeric))
     relative = difference / max(a_norm + n_norm, atol) if difference > 0 else 0.0
-    worst = int(np.nanargmax(np.where(np.isfinite(error), error / bound, np.inf))) \
-        if error.size else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(bound > 0, error / bound, np.where(error > 0, np.inf, 0.0))
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)  # NaN anywhere is the worst there is
+    worst = int(np.lexsort((np.nan_to_num(error, nan=np.inf), ratio))[-1]) if error.size else 0
     worst_index = tuple(int(i) for i in np.unravel_index(int(index[worst]), shape)) \
         if error.size else ()
     return ParameterCheck(name, shape, size, int(index.size), a_norm, n_norm,

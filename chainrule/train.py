@@ -169,13 +169,13 @@ def build_model(dataset: str, model: str = "mlp") -> nn.Module:
 def make_optimizer(name: str, params: Iterable[Any], lr: float,
                    weight_decay: float | None = None) -> optim.Optimizer:
     """SGD (momentum 0.9), Adam or AdamW; ``weight_decay=None`` keeps PyTorch's default."""
-    extra = {} if weight_decay is None else {"weight_decay": weight_decay}
+    decay = 0.0 if weight_decay is None else weight_decay
     if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=0.9, **extra)
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
     if name == "adam":
-        return optim.Adam(params, lr=lr, **extra)
+        return optim.Adam(params, lr=lr, weight_decay=decay)
     if name == "adamw":
-        return optim.AdamW(params, lr=lr, **extra)
+        return optim.AdamW(params, lr=lr, weight_decay=1e-2 if weight_decay is None else decay)
     raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
