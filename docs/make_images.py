@@ -8,6 +8,7 @@ draw, takes a screenshot:
 
     network.svg, graph.svg   chainrule graph --format svg
     sweep.png                chainrule sweep
+    train.png                chainrule train --curves (the digits MLP, seed 0)
     report.png               chainrule report, opened in headless Chromium (top of the page)
     sheet.png                chainrule sheet, recalculated by LibreOffice (soffice), exported
                              to HTML and opened in headless Chromium (top-left corner)
@@ -105,6 +106,12 @@ def sweep(tmp: Path) -> None:
     print("wrote docs/images/sweep.png")
 
 
+def train(tmp: Path) -> None:
+    chainrule("train", "--no-checkpoint", "--curves", "train.png", cwd=tmp)
+    shutil.copyfile(tmp / "train.png", IMAGES / "train.png")
+    print("wrote docs/images/train.png")
+
+
 def report(tmp: Path) -> None:
     if browser() is None:
         print("skipped docs/images/report.png: no chromium on PATH")
@@ -161,6 +168,7 @@ def main() -> None:
         tmp = Path(name)
         graphs(tmp)
         sweep(tmp)
+        train(tmp)
         report(tmp)
         sheet(tmp)
 
