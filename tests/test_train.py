@@ -4,6 +4,7 @@ the pieces of chainrule.train (models, fit, evaluate, History, progress bar, cur
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -39,9 +40,21 @@ def digits_mlp() -> tuple[nn.Module, History]:
     return train(TrainConfig(dataset="digits", model="mlp", seed=0))
 
 
+def _one_blas_thread() -> Any:
+    """The CNN's matrix products are small (inner dimension ≤ 288), so a second BLAS thread
+    doesn't speed them up; on a loaded shared machine OpenBLAS's waiting threads did slow
+    epochs from 0.3 s to 2-5 s."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 @pytest.fixture(scope="module")
 def digits_cnn_run() -> tuple[nn.Module, History]:
-    return train(TrainConfig(dataset="digits", model="cnn", seed=0))
+    with _one_blas_thread():
+        return train(TrainConfig(dataset="digits", model="cnn", seed=0))
 
 
 def _weights(model: nn.Module) -> dict[str, np.ndarray]:
