@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from chainrule._atomic import write_stream
 from chainrule.tensor import Tensor
 
 __all__ = ["CheckpointError", "load", "save"]
@@ -106,38 +106,8 @@ def _flatten(obj: Mapping[Any, Any]) -> tuple[dict[str, np.ndarray], str | None]
 
 # ---- atomic write ------------------------------------------------------------------------------
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through ``write`` to a temp file beside ``path``, fsync, then rename onto it.
-
-    On any failure (including KeyboardInterrupt) the temp file is removed and ``path`` keeps
-    whatever it held before.
-    """
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable where the OS allows opening a folder (POSIX)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write through ``write`` to a temp file beside ``path``, fsync, then rename onto it."""
+    write_stream(path, write, durable=True)
 
 
 def _write_array(stream: IO[bytes], array: np.ndarray) -> None:
