@@ -373,3 +373,14 @@ def test_chainrule_model_round_trip_through_npz(tmp_path: Path) -> None:
     other = _mlp(nn)
     other.load_state_dict(load(tmp_path / "m.npz"))
     assert _params(other) == _params(model)
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path: Path) -> None:
+    # a checkpoint is made under a temporary name (mkstemp: mode 0600) and must not keep that mode
+    mask = os.umask(0o022)
+    try:
+        path = tmp_path / "model.safetensors"
+        save({"w": cr.zeros(3)}, path)
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)
