@@ -4,6 +4,7 @@ message when Graphviz is missing."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -28,6 +29,30 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot is not installed (apt-get install graphviz)")
 
 EDGE = re.compile(r'^  "([^"]+)" -> "([^"]+)"(?: \[label="([^"]*)")?', re.M)
+NODE = re.compile(r'^  "([^"]+)" \[label=(?:"((?:[^"\\]|\\.)*)"|<<TABLE[^>]*>(.*?)</TABLE>>)', re.M)
+
+
+def node_labels(dot: str) -> dict[str, list[str]]:
+    """Each DOT node's label as lines, from a quoted label or an HTML-like table's rows."""
+    labels = {}
+    for node, quoted, table in NODE.findall(dot):
+        lines = (quoted.split("\\n") if not table
+                 else [html.unescape(row) for row in re.findall(r"<TD>(.*?)</TD>", table)])
+        labels[node] = lines
+    return labels
+
+
+def weight_edges(dot: str) -> dict[str, tuple[str, str]]:
+    """``{"w1": ("i1", "h1"), ...}``: a weight's label is a node on its own edge."""
+    labels = node_labels(dot)
+    edges = {(tail, head) for tail, head, _ in EDGE.findall(dot)}
+    found = {}
+    for stop, lines in labels.items():
+        if "->" in stop:
+            tail, head = stop.split("->")
+            assert (tail, stop) in edges and (stop, head) in edges, stop
+            found[lines[0].split(" = ")[0]] = (tail, head)
+    return found
 
 
 def seed_loss() -> tuple[cr.Tensor, dict[str, cr.Tensor]]:
@@ -55,7 +80,7 @@ def seed_loss() -> tuple[cr.Tensor, dict[str, cr.Tensor]]:
 def test_network_picture_has_the_seeds_wiring() -> None:
     dot = to_dot(network_graph())
     edges = {(tail, head): label for tail, head, label in EDGE.findall(dot)}
-    assert {label: pair for pair, label in edges.items() if label.startswith("w")} == {
+    assert weight_edges(dot) == {
         "w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
         "w5": ("a_h1", "o1"), "w6": ("a_h2", "o1"), "w7": ("a_h1", "o2"), "w8": ("a_h2", "o2")}
     for neuron in ("i1", "i2", "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E_total"):
@@ -65,8 +90,10 @@ def test_network_picture_has_the_seeds_wiring() -> None:
 
 def test_network_picture_prints_values_and_gradients() -> None:
     dot = to_dot(network_graph({"w5": 0.4, "a_h1": 0.506874566764534}, {"w5": 0.0128808186}))
-    assert 'label="w5 = 0.4\\n∂E/∂w5 = 0.0128808"' in dot
-    assert '"a_h1" [label="a_h1\\n0.506875"' in dot
+    labels = node_labels(dot)
+    assert labels["a_h2->o1"] == ["w6"]
+    assert labels["a_h1->o1"] == ["w5 = 0.4", "∂E/∂w5 = 0.0128808"]
+    assert labels["a_h1"] == ["a_h1", "0.506875"]
     identity = to_dot(network_graph(output_activation="identity"))
     assert '"o1" -> "a_o1" [label="identity"]' in identity
 
@@ -76,7 +103,7 @@ def test_network_picture_draws_biases_when_there_are_some() -> None:
     dot = to_dot(network_graph({"b1": 0.35, "b2": 0.6}, {"b2": 0.0948606}))
     edges = {(tail, head) for tail, head, _ in EDGE.findall(dot)}
     assert {("b1", "h1"), ("b1", "h2"), ("b2", "o1"), ("b2", "o2")} <= edges
-    assert r'"b2" [label="b2\n0.6\n∂E/∂b2 = 0.0948606"' in dot
+    assert node_labels(dot)["b2"] == ["b2", "0.6", "∂E/∂b2 = 0.0948606"]
 
 
 def test_same_program_same_dot() -> None:
@@ -89,20 +116,48 @@ def test_same_program_same_dot() -> None:
 def test_computation_graph_shows_the_engines_values_and_gradients() -> None:
     loss, named = seed_loss()
     picture = computation_graph(loss)
-    labels = {node.lines[0]: node.lines for node in picture.nodes if node.kind != "op"}
+    labels = {node.lines[0].split(" = ")[0]: node.lines for node in picture.nodes
+              if node.kind != "op"}
     loss.backward(retain_graph=True)
     for k in range(1, 9):
         w = named[f"w{k}"]
-        expected = (f"w{k}", f"= {number(w.item())}", f"grad {number(w.grad.item())}")
+        expected = (f"w{k} = {number(w.item())}", f"∂E_total/∂w{k} = {number(w.grad.item())}")
         assert labels[f"w{k}"] == expected
-    assert labels["a_h1"][1] == f"= {number(named['a_h1'].item())}"
-    assert labels["E_total"][2] == "grad 1"
-    assert labels["i1"] == ("i1", "= 0.05")  # a constant: no gradient
+    assert labels["a_h1"][0] == f"a_h1 = {number(named['a_h1'].item())}"
+    assert labels["E_total"] == ("E_total = 0.0141814", "∂E_total/∂E_total = 1")
+    assert labels["i1"] == ("i1 = 0.05",)  # a constant: no gradient
     ops = [node.lines[0] for node in picture.nodes if node.kind == "op"]
     assert ops.count("sigmoid") == 4 and "pow" in ops
     # every op node has an edge out to its result and in from each input
     ids = {node.id for node in picture.nodes}
     assert all(edge.tail in ids and edge.head in ids for edge in picture.edges)
+
+
+def seed_network_loss() -> cr.Tensor:
+    from chainrule.explain.seeds import SEED_WEIGHTS, WEIGHT_NAMES, SeedConfig, build_seed_network
+
+    return build_seed_network(SeedConfig(), dict(zip(WEIGHT_NAMES, SEED_WEIGHTS, strict=True))).loss
+
+
+def test_every_tensor_node_uses_one_notation() -> None:
+    """Named or not, every tensor reads ``name (shape)`` (non-scalars), ``label = value``,
+    ``∂loss/∂label = gradient``: no "grad …" beside "∂/∂…", no shape on only some nodes."""
+    loss = seed_network_loss()
+    picture = computation_graph(loss)
+    by_name = {node.lines[0]: node.lines for node in picture.nodes if node.kind != "op"}
+    assert by_name["W1 (2, 2)"][1:3] == ("w1 = 0.15   w2 = 0.2", "w3 = 0.25   w4 = 0.3")
+    assert by_name["u1 (1, 2)"][2] == (
+        "∂E_total/∂(t1 − a_o1) = -0.106478   ∂E_total/∂(t2 − a_o2) = -0.130481")
+    assert by_name["a_h (1, 2)"][2].startswith("∂E_total/∂a_h1 = ")
+    assert by_name["E_total = 0.0141814"] == ("E_total = 0.0141814", "∂E_total/∂E_total = 1")
+    for node in picture.nodes:
+        if node.kind in ("op", "constant"):
+            continue
+        text = "\n".join(node.lines)
+        assert "grad" not in text and "∂/∂" not in text, node.lines
+        assert " = " in node.lines[-1] and node.lines[-1].startswith("∂E_total/∂"), node.lines
+        if " = " not in node.lines[0]:  # a non-scalar's heading: its name and shape
+            assert re.fullmatch(r"\S+ \(\d+(, \d+)*\)", node.lines[0]), node.lines
 
 
 @pytest.mark.parametrize("x_shape", [(2, 1), (2,)])
@@ -112,12 +167,12 @@ def test_element_names_label_a_small_weight_matrix(x_shape: tuple[int, ...]) -> 
     x = cr.tensor([0.05, 0.10]).reshape(x_shape)
     loss = (hidden @ x).sigmoid().sum()
     picture = computation_graph(loss)
-    node = next(n for n in picture.nodes if n.lines[0] == "W1")
+    node = next(n for n in picture.nodes if n.lines[0] == "W1 (2, 2)")
     assert node.kind == "parameter"
     assert node.lines[1] == "w1 = 0.15   w2 = 0.2"
     loss.backward()
     grads = hidden.grad.numpy()
-    row = f"∂/∂w1 = {number(float(grads[0, 0]))}   ∂/∂w2 = {number(float(grads[0, 1]))}"
+    row = f"∂L/∂w1 = {number(float(grads[0, 0]))}   ∂L/∂w2 = {number(float(grads[0, 1]))}"
     assert node.lines[3] == row
 
 
@@ -126,8 +181,29 @@ def test_big_tensors_print_their_shape() -> None:
     w.name = "W"
     loss = (w * 2.0).sum()
     node = next(n for n in computation_graph(loss).nodes if n.lines[0] == "W (3, 4)")
-    assert node.lines[1] == "= shape (3, 4), mean 1"
-    assert node.lines[2] == "grad shape (3, 4), mean 2"
+    assert node.lines[1] == "mean W = 1"
+    assert node.lines[2] == "mean ∂L/∂W = 2"
+
+
+@needs_dot
+@pytest.mark.parametrize("which", ["network", "computation"])
+def test_label_lines_never_overlap(which: str) -> None:
+    """Lines of a label are at least 1.4 font sizes apart, so the ``_`` of ``a_h1`` or
+    ``E_total`` stays clear of the next line's digits (13 pt apart for 12 pt text did not)."""
+    values = {name: 0.5 for layer in graphs.SEED_LAYERS for name in layer} | {"w1": 0.15}
+    picture = (network_graph(values, {"w1": 0.0003, "a_h1": 0.02}) if which == "network"
+               else computation_graph(seed_network_loss()))
+    svg = graphs.svg_text(picture)
+    checked = 0
+    for group in re.findall(r'<g id="(?:node|edge)\d+" class="(?:node|edge)">(.*?)</g>', svg,
+                            re.S):
+        texts = re.findall(r'<text[^>]* y="([-\d.]+)"[^>]*font-size="([\d.]+)"', group)
+        ys = sorted(float(y) for y, _ in texts)
+        for above, below in zip(ys, ys[1:]):
+            size = max(float(size) for _, size in texts)
+            assert below - above >= 1.4 * size, (group, above, below)
+            checked += 1
+    assert checked > 10
 
 
 def test_a_freed_graph_says_what_to_do() -> None:
@@ -196,7 +272,9 @@ def test_cli_graph_one_weight_json(tmp_path: Path, capsys: pytest.CaptureFixture
     data = json.loads(capsys.readouterr().out)
     assert data == {"written": [f"{prefix}-graph.dot", f"{prefix}-graph.svg"], "error": None}
     dot = Path(data["written"][0]).read_text()
-    assert 'label="W\\n= 0.5\\ngrad 1"' in dot and 'label="L\\n= 0.25\\ngrad 1"' in dot
+    labels = node_labels(dot)
+    assert ["W = 0.5", "∂L/∂W = 1"] in labels.values()
+    assert ["L = 0.25", "∂L/∂L = 1"] in labels.values()
 
 
 def test_cli_graph_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -4,6 +4,7 @@ and weights, as plain :class:`Graph` records; DOT text and Graphviz's SVG/PNG ar
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,9 @@ from typing import Any
 GRAPHVIZ_MISSING = ("Graphviz's 'dot' is not installed, so only the DOT text was written; "
                     "install it (Debian/Ubuntu: apt-get install graphviz, macOS: brew install "
                     "graphviz) or paste the .dot file into any Graphviz viewer")
+
+
+ROW_PADDING = 3  # points above and below each line of a multi-line label
 
 
 class GraphvizMissingError(RuntimeError):
@@ -37,6 +41,9 @@ class GraphEdge:
     head: str
     label: str = ""
     dashed: bool = False
+    # drawn on the edge itself, the line running into and out of the label, so that two
+    # crossing edges can never swap labels (else the label floats beside the edge's middle)
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,8 @@ def network_graph(values: Mapping[str, float] | None = None,
              for rank, layer in enumerate(SEED_LAYERS) for name in layer]
     nodes += [GraphNode(t, "target", lines(t, joined=True)) for t in ("t1", "t2")]
     activation = "σ" if output_activation == "sigmoid" else "identity"
-    edges = [GraphEdge(tail, head, "\n".join(lines(w, joined=True)))
+    # weight labels sit on their edges: w2/w3 and w6/w7 label crossing edges
+    edges = [GraphEdge(tail, head, "\n".join(lines(w, joined=True)), inline=True)
              for w, tail, head in SEED_WIRING]
     edges += [GraphEdge(f"{p}{k}", f"a_{p}{k}", "σ" if p == "h" else activation)
               for p in ("h", "o") for k in (1, 2)]
@@ -171,29 +179,57 @@ def _element_labels(item: Any) -> Any:
     return None
 
 
-def _element_lines(labels: Any, array: Any, prefix: str) -> list[str]:
-    """``w1 = 0.15   w2 = 0.2``, one line per row: labels next to their numbers."""
-    width = labels.shape[-1]
+def _grad_name(label: str) -> str:
+    """``w1`` stays ``w1``; a formula is parenthesised, ``∂L/∂(t1 − a_o1)``."""
+    return label if label.replace("_", "").isalnum() else f"({label})"
+
+
+def _element_lines(labels: Any, array: Any, derivative: str) -> list[str]:
+    """``w1 = 0.15   w2 = 0.2``, one line per row: labels next to their numbers; with a
+    ``derivative`` (``∂L/∂``) the labels read ``∂L/∂w1``."""
+    width = labels.shape[-1] if labels.ndim else 1
     names, values = labels.reshape(-1, width), array.reshape(-1, width)
-    return ["   ".join(f"{prefix}{n} = {number(float(v))}" for n, v in zip(ns, vs, strict=True))
+    def label(n: str) -> str:
+        return f"{derivative}{_grad_name(n)}" if derivative else n
+    return ["   ".join(f"{label(n)} = {number(float(v))}" for n, v in zip(ns, vs, strict=True))
             for ns, vs in zip(names, values, strict=True)]
 
 
-def _tensor_lines(item: Any, grad: Any) -> list[str]:
+def _index_labels(name: str, shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    labels = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        labels[index] = f"{name}[{', '.join(map(str, index))}]"
+    return labels
+
+
+def _tensor_lines(item: Any, grad: Any, loss_name: str) -> list[str]:
+    """One notation for every tensor: ``name (shape)`` (shape for non-scalars), then each
+    element's ``label = value``, then each element's ``∂loss/∂label = gradient``."""
+    import numpy as np
+
     data = item.tensor._data
     if item.kind == "constant" and not item.named:
         return [_array_text(data)]  # a literal such as 0.5 or 2 speaks for itself
-    labels = _element_labels(item)
-    shape = f" {tuple(data.shape)}" if data.ndim and (labels is None or not item.named) else ""
-    lines = [item.name + shape]
-    if labels is not None:
-        lines += _element_lines(labels, data, "")
+    derivative = f"∂{loss_name}/∂"
+    if data.size > SMALL:
+        lines = [f"{item.name} {tuple(data.shape)}",
+                 f"mean {item.name} = {number(float(data.mean()))}"]
         if grad is not None:
-            lines += _element_lines(labels, grad, "∂/∂" if not item.expression else "grad ")
+            lines.append(f"mean {derivative}{item.name} = {number(float(np.mean(grad)))}")
         return lines
-    lines.append(f"= {_array_text(data)}")
+    if data.ndim == 0:
+        labels = np.array(item.name, dtype=object)
+        lines = []
+    else:
+        labels = _element_labels(item)
+        if labels is None:
+            labels = _index_labels(item.name, data.shape)
+        lines = [f"{item.name} {tuple(data.shape)}"]
+    lines += _element_lines(labels, data, "")
     if grad is not None:
-        lines.append(f"grad {_array_text(grad)}")
+        lines += _element_lines(labels, np.asarray(grad), derivative)
     return lines
 
 
@@ -214,8 +250,8 @@ def computation_graph(loss: Any, title: str | None = None, gradients: bool = Tru
     >>> z = name(W * 1.0, "z")
     >>> loss = name((z - 0.0) ** 2, "L")
     >>> g = computation_graph(loss)
-    >>> [n.lines for n in g.nodes if n.lines[0] in ("W", "L")]
-    [('W', '= 0.5', 'grad 1'), ('L', '= 0.25', 'grad 1')]
+    >>> [n.lines for n in g.nodes if n.kind in ("parameter", "result")]
+    [('W = 0.5', '∂L/∂W = 1'), ('L = 0.25', '∂L/∂L = 1')]
     """
     from chainrule.autograd import grad as autograd_grad
     from chainrule.explain.trace import Graph as Trace
@@ -233,9 +269,10 @@ def computation_graph(loss: Any, title: str | None = None, gradients: bool = Tru
         grads = {id(t): g._data for t, g in zip(needing, found, strict=True) if g is not None}
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
+    loss_name = trace.items[-1].name
     for item in trace.items:
         i = item.position
-        lines = _tensor_lines(item, grads.get(id(item.tensor)))
+        lines = _tensor_lines(item, grads.get(id(item.tensor)), loss_name)
         nodes.append(GraphNode(f"t{i}", _KINDS[item.kind], tuple(lines)))
         if item.node is not None:
             nodes.append(GraphNode(f"op{i}", "op", (item.node.op.name,)))
@@ -252,6 +289,7 @@ _LOOK = {
     "input": 'shape=circle, width=0.95, style=filled, fillcolor="#dbeafe", color="#1d4ed8"',
     "neuron": 'shape=circle, width=0.95, style=filled, fillcolor="#dcfce7", color="#15803d"',
     "target": 'shape=plaintext, fontcolor="#6b7280"',
+    "edge label": 'shape=plaintext, fontsize=11, margin=0.02',
     "bias": 'shape=box, style="rounded,filled", fillcolor="#fef3c7", color="#b45309"',
     "loss": 'shape=doublecircle, width=0.95, style=filled, fillcolor="#fee2e2", color="#b91c1c"',
     "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6", color="#6b7280", fontsize=11',
@@ -264,6 +302,17 @@ _LOOK = {
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _label(text: str) -> str:
+    """A one-line label as a quoted string; several lines as an HTML-like table, one padded
+    row per line, so that a descender (the ``_`` of ``a_h1``) never touches the next line."""
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return _quote(text)
+    rows = "".join(f"<TR><TD>{html.escape(line, quote=False)}</TD></TR>" for line in lines)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{ROW_PADDING}">'
+            f"{rows}</TABLE>>")
 
 
 def to_dot(graph: Graph) -> str:
@@ -286,7 +335,7 @@ def to_dot(graph: Graph) -> str:
            '  node [fontname="Helvetica", fontsize=12];',
            '  edge [fontname="Helvetica", fontsize=11, color="#4b5563"];']
     for node in graph.nodes:
-        out.append(f"  {_quote(node.id)} [label={_quote(chr(10).join(node.lines))}, "
+        out.append(f"  {_quote(node.id)} [label={_label(chr(10).join(node.lines))}, "
                    f"{_LOOK[node.kind]}];")
     ranks: dict[int, list[str]] = {}
     for node in graph.nodes:
@@ -296,8 +345,14 @@ def to_dot(graph: Graph) -> str:
         out.append("  { rank=same; " + " ".join(_quote(i) + ";" for i in ranks[rank]) + " }")
     for edge in graph.edges:
         attrs = []
+        if edge.label and edge.inline:
+            stop = _quote(f"{edge.tail}->{edge.head}")
+            out.append(f"  {stop} [label={_label(edge.label)}, {_LOOK['edge label']}];")
+            out.append(f"  {_quote(edge.tail)} -> {stop} [arrowhead=none];")
+            out.append(f"  {stop} -> {_quote(edge.head)};")
+            continue
         if edge.label:
-            attrs.append(f"label={_quote(edge.label)}")
+            attrs.append(f"label={_label(edge.label)}")
         if edge.dashed:
             attrs.append("style=dashed")
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
