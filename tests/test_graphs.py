@@ -199,7 +199,7 @@ def test_label_lines_never_overlap(which: str) -> None:
                             re.S):
         texts = re.findall(r'<text[^>]* y="([-\d.]+)"[^>]*font-size="([\d.]+)"', group)
         ys = sorted(float(y) for y, _ in texts)
-        for above, below in zip(ys, ys[1:]):
+        for above, below in zip(ys, ys[1:], strict=False):
             size = max(float(size) for _, size in texts)
             assert below - above >= 1.4 * size, (group, above, below)
             checked += 1
