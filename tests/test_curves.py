@@ -124,6 +124,17 @@ def test_table_and_json() -> None:
     assert set(run["final_outputs"]) == {"a_o1", "a_o2"}
 
 
+def test_table_and_report_print_the_same_numbers() -> None:
+    from chainrule.explain.report import sweep_html
+
+    result = sweep([0.5, 0.8], epochs=100)
+    table_rows = [line.split() for line in sweep_table(result).splitlines()[2:]]
+    assert table_rows[1][1] == "0.0000852819"  # as the report prints it, not 8.52819e-05
+    page = sweep_html(result)
+    for row in table_rows:
+        assert all(f"<td>{cell}</td>" in page for cell in row), row
+
+
 def test_bad_sweeps_say_why() -> None:
     with pytest.raises(ValueError, match="epochs"):
         sweep(epochs=-1)
@@ -146,6 +157,9 @@ def test_figures_are_written(tmp_path: Path) -> None:
     carried = sweep([0.1, 1.0], epochs=10, carry_weights=True)
     figure = sweep_figure(carried)
     assert figure.axes[0].get_xlabel() == "epoch (cumulative)"
+    # the fast rates' errors end orders of magnitude below the slow ones': a linear axis
+    # would draw them flat on zero after a few dozen epochs
+    assert figure.axes[0].get_yscale() == "log"
     assert list(figure.axes[0].lines[1].get_xdata())[0] == 10
     save_figure(figure, tmp_path / "carried.png")
     curve = save_figure(training_figure(result.runs[0].errors), tmp_path / "curve.png")

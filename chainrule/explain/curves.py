@@ -139,11 +139,20 @@ def sweep(lrs: Sequence[float] = DEFAULT_LRS, epochs: int = DEFAULT_EPOCHS, *,
     return Sweep(tuple(runs), epochs, carry_weights, config.output_activation)
 
 
+def sweep_rows(result: Sweep) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of final error, outputs and weights per learning rate, every
+    number in the pictures' format, so the CLI table and the report print the same text."""
+    from chainrule.explain.graphs import number
+
+    header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
+    rows = [[f"{run.lr:g}", number(run.final_error), *(number(v) for v in run.final_outputs),
+             *(number(v) for v in run.final.values())] for run in result.runs]
+    return header, rows
+
+
 def sweep_table(result: Sweep) -> str:
     """The table of final error, outputs and weights per learning rate, aligned text."""
-    header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
-    rows = [[f"{run.lr:g}", f"{run.final_error:.6g}", *(f"{v:.6f}" for v in run.final_outputs),
-             *(f"{w:.6f}" for w in run.final.values())] for run in result.runs]
+    header, rows = sweep_rows(result)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
              for row in [header, *rows]]
@@ -172,8 +181,10 @@ def sweep_figure(result: Sweep) -> Any:
         start = index * result.epochs if result.carry_weights else 0
         axes.plot(range(start, start + len(run.errors)), run.errors, label=f"lr = {run.lr:g}",
                   linewidth=1.8)
+    # errors fall by orders of magnitude: on a linear axis the fast rates lie flat on zero
+    axes.set_yscale("log")
     axes.set_xlabel("epoch (cumulative)" if result.carry_weights else "epoch")
-    axes.set_ylabel("E_total")
+    axes.set_ylabel("E_total (log scale)")
     mode = ", weights carried over" if result.carry_weights else ""
     axes.set_title(f"Seed network: error vs epoch for {len(result.runs)} learning rates{mode}")
     axes.grid(True, alpha=0.3)

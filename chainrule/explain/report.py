@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainrule.explain.curves import DEFAULT_EPOCHS, DEFAULT_LRS, Sweep, sweep
+from chainrule.explain.curves import DEFAULT_EPOCHS, DEFAULT_LRS, Sweep, sweep, sweep_rows
 from chainrule.explain.graphs import (
     Graph,
     GraphvizMissingError,
@@ -114,9 +114,7 @@ def steps_table(run: Any) -> str:
 
 
 def sweep_html(result: Sweep) -> str:
-    header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
-    rows = [[f"{run.lr:g}", number(run.final_error), *(number(v) for v in run.final_outputs),
-             *(number(v) for v in run.final.values())] for run in result.runs]
+    header, rows = sweep_rows(result)
     mode = ("each rate starting from the last one's weights" if result.carry_weights
             else "each rate starting from the same weights")
     return _table(header, rows, f"after {result.epochs} epochs, {mode}")
