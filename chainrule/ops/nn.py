@@ -217,12 +217,20 @@ def _conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *
     cols = _columns(x, (kh, kw), stride, padding, dilation)  # (C*K, B*L)
     if cache is not None:
         cache["cols"] = cols  # saved for the weight gradient (x is version-checked)
-    out = np.matmul(w.reshape(groups, O // groups, Cg * kh * kw),
-                    cols.reshape(groups, Cg * kh * kw, B * oh * ow))  # (G, Og, B*L)
+    out = _grouped_matmul(w.reshape(groups, O // groups, Cg * kh * kw),
+                          cols.reshape(groups, Cg * kh * kw, B * oh * ow))  # (G, Og, B*L)
     out = out.reshape(O, B, oh, ow)
     if b is not None:
         out += b.reshape(O, 1, 1, 1)
     return out.transpose(1, 0, 2, 3)  # (B, O, oh, ow), a view of the channel-first result
+
+
+def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One product per group; a single group goes to BLAS as a plain 2-D GEMM, transposed
+    operands included (batched np.matmul copies or loops over strided operands)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return np.matmul(a, b)
 
 
 def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
@@ -238,7 +246,7 @@ def _conv2d_input_forward(g: np.ndarray, w: np.ndarray, *, x_shape: tuple[int, .
     O, Cg, kh, kw = w.shape
     oh, ow = g.shape[2:]
     kernel_t = w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1)  # (G, K, Og)
-    dcols = np.matmul(kernel_t, _grad_planes(g, groups)).reshape(C, kh, kw, B, oh, ow)
+    dcols = _grouped_matmul(kernel_t, _grad_planes(g, groups)).reshape(C, kh, kw, B, oh, ow)
     planes = np.zeros((C, B, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
     for i in range(kh):
         for j in range(kw):
@@ -256,7 +264,7 @@ def _conv2d_weight_forward(g: np.ndarray, x: np.ndarray, *, w_shape: tuple[int, 
     if cols is None:
         cols = _columns(x, (kh, kw), stride, padding, dilation)
     cols = cols.reshape(groups, Cg * kh * kw, -1)  # (G, K, B*L)
-    return np.matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
+    return _grouped_matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
 def _geometry(params: dict) -> dict:
