@@ -84,6 +84,21 @@ def test_numbers_are_the_engines(seed_report: report.Report, page: str) -> None:
     assert f"w5 = 0.4\n∂E/∂w5 = {number(run.gradients['w5'])}" in labels
 
 
+def test_nothing_is_said_twice(page: str) -> None:
+    """A single-path derivation prints its product once (no "sum over 1 path" and a repeated
+    total); the tutorial's training table is not repeated above the report's own section."""
+    derivation = page[page.index('<section id="derivation">'):page.index('<section id="graph">')]
+    assert "sum over 1 path" not in derivation
+    assert "sum over 2 paths" in derivation  # ∂E_total/∂w1 reaches E_total by two paths
+    blocks = derivation.split("Chain rule, path by path")[1].split("<p><b>")[1:]
+    singles = [block for block in blocks if "sum over" not in block]
+    assert len(singles) == 4  # w5..w8
+    for block in singles:
+        assert block.count("= <b>") == 1, block  # the path's product is the total
+    assert "Training:" not in derivation
+    assert page.count("Training, step by step") == 2  # the nav link and the heading
+
+
 @needs_dot
 def test_pictures_are_inline_svg(page: str) -> None:
     assert page.count("<svg") == 2
@@ -97,7 +112,8 @@ def test_without_graphviz_the_dot_text_is_shown(monkeypatch: pytest.MonkeyPatch)
     page = render_report(build_report(steps=1, lrs=(0.5,), epochs=2, plots=False))
     assert "<svg" not in page
     assert page.count("apt-get install graphviz") == 2
-    assert html.escape('"i1" -> "h1" [label="w1 = 0.15') in page
+    assert html.escape('"i1->h1" [label=<<TABLE') in page
+    assert html.escape("<TD>w1 = 0.15</TD>") in page
 
 
 def test_without_matplotlib_the_table_stays(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +181,8 @@ def test_chromium_renders_the_derivation_and_the_pictures(tmp_path: Path, page: 
     # the explainer core's derivation: every weight's chain rule, checked against the engine
     assert "Chain rule, path by path" in text
     squeezed = "".join(text.split())
-    assert all(f"∂Etotal/∂w{k}=sumover" in squeezed for k in range(1, 9)), squeezed
+    assert all(f"∂Etotal/∂w{k}=sumover2paths" in squeezed for k in range(1, 5)), squeezed
+    assert all(f"∂Etotal/∂w{k}∂Etotal/∂E" in squeezed for k in range(5, 9)), squeezed
     assert text.count("equals the engine's .grad") == 8
 
 

@@ -62,14 +62,19 @@ def _num(value: float | None, digits: int) -> str:
     return f'<td class="num">{html.escape(format_value(value, digits))}</td>'
 
 
-def render_html(record: Any, full_page: bool = False, digits: int = DIGITS) -> str:
-    """A record (Tutorial, Explanation, Derivation) as an HTML fragment, or a whole page."""
+def render_html(record: Any, full_page: bool = False, digits: int = DIGITS, *,
+                training: bool = True) -> str:
+    """A record (Tutorial, Explanation, Derivation) as an HTML fragment, or a whole page.
+
+    ``training=False`` leaves out a tutorial's table of training steps (for a page that shows
+    them elsewhere, such as the report).
+    """
     from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
     from chainrule.explain.seeds import Tutorial
 
     digits = significant_digits(record, digits)
     if isinstance(record, Tutorial):
-        body, title = _tutorial(record, digits), record.title
+        body, title = _tutorial(record, digits, training), record.title
     elif isinstance(record, Explanation):
         body, title = _explanation(record, digits), f"∂{record.loss}: the chain rule"
     elif isinstance(record, Derivation | TensorDerivation):
@@ -84,7 +89,7 @@ def render_html(record: Any, full_page: bool = False, digits: int = DIGITS) -> s
             "</html>\n")
 
 
-def _tutorial(run: Any, digits: int) -> str:
+def _tutorial(run: Any, digits: int, training: bool = True) -> str:
     parts = [f"<h2>{html.escape(run.title)}</h2>",
              f'<p class="muted">From seed <code>{html.escape(run.source)}</code>. Every number '
              "is computed by chainrule's engine; every formula comes from its derivative "
@@ -100,7 +105,7 @@ def _tutorial(run: Any, digits: int) -> str:
     parts.append(f"<h3>5. Update: w ← w − η·∂{_name(run.loss)}/∂w, η = {html.escape(lr)}</h3>"
                  "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
                  f"</tr>{rows}</table>")
-    if len(run.steps) > 1:
+    if training and len(run.steps) > 1:
         outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
         head = "".join(f"<th>{_name(k)}</th>" for k in [run.loss] + outputs)
         rows = "".join(
@@ -170,14 +175,19 @@ def _derivation(derivation: Any, digits: int) -> str:
                          f"<table>{rows}</table></div>")
         parts.append(f"<p>{_check(derivation)}</p>")
         return "\n".join(parts)
-    parts = [f"<p><b>{head}</b> = sum over {len(derivation.paths)} path"
-             f"{'s' if len(derivation.paths) != 1 else ''}</p>"]
+    several = len(derivation.paths) > 1
+    # one path: its product is the total, printed once; several: each product, then the sum
+    parts = [f"<p><b>{head}</b> = sum over {len(derivation.paths)} paths</p>" if several
+             else f"<p><b>{head}</b></p>"]
     for path in derivation.paths:
         symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
         formulas = " · ".join(_formula(paren(step_tex(s))) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
                      f"<b>{html.escape(format_value(path.product, digits))}</b></div>")
-    parts.append(f"<p>= <b>{html.escape(format_value(derivation.total, digits))}</b> "
-                 f"{_check(derivation)}</p>")
+    if several:
+        parts.append(f"<p>= <b>{html.escape(format_value(derivation.total, digits))}</b> "
+                     f"{_check(derivation)}</p>")
+    else:
+        parts.append(f"<p>{_check(derivation)}</p>")
     return "\n".join(parts)

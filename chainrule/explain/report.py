@@ -121,10 +121,11 @@ def sweep_html(result: Sweep) -> str:
 
 
 def derivation_html(run: Any) -> str:
-    """The explainer core's HTML rendering of the tutorial (its derivation of every gradient)."""
+    """The explainer core's HTML rendering of the tutorial (its derivation of every gradient);
+    its training steps are the report's own section."""
     from chainrule.explain.render_html import render_html
 
-    return str(render_html(run))
+    return str(render_html(run, training=False))
 
 
 # ---- the report ------------------------------------------------------------------------------
