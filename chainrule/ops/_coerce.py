@@ -37,8 +37,10 @@ def promote(*values: Any) -> list[Tensor]:
         second = values[1]
         if isinstance(first, Tensor):
             if isinstance(second, Tensor):
-                if first._data.dtype == second._data.dtype:
-                    return [first, second]
+                dtype = first._data.dtype
+                other = second._data.dtype
+                if dtype is other or dtype == other:
+                    return values  # type: ignore[return-value]
             elif type(second) in _NUMBERS and first._data.dtype.kind == "f":
                 return [first, _wrap(np.array(second, first._data.dtype))]
         elif isinstance(second, Tensor) and type(first) in _NUMBERS and \
