@@ -304,3 +304,20 @@ def test_every_number_the_tutorial_prints_is_a_reference_number():
     for number in printed:
         nearest = min(numbers, key=lambda r: abs(abs(r) - abs(number)))
         assert abs(abs(nearest) - abs(number)) <= TOL, f"printed {number}, nearest {nearest}"
+
+
+def test_tutorial_text_layout_and_notation():
+    """Headings sit at the table's 2-space indent; the one-weight example writes − and ² like
+    its body does, and its update rule names its parameter W, not w."""
+    text = render_text(seed_tutorial(steps=20), color=False)
+    assert "\n  parameters after step 20\n" in text
+    assert all(line.startswith("  w") for line in
+               text.split("parameters after step 20\n")[1].splitlines()[:8])
+    one = render_text(one_weight_tutorial(), color=False)
+    title = one.splitlines()[0]
+    assert title.endswith("One weight: z = W x + b, L = (z − y)² (seed 002)")
+    assert "-" not in title.split(":", 1)[1] and "^" not in title
+    assert "Update: W ← W − η · ∂L/∂W, η = 0.1" in one
+    assert "w ← w" not in one
+    several = render_text(one_weight_tutorial(train_biases=True), color=False)
+    assert "Update: w ← w − η · ∂L/∂w" in several  # W and b: the generic w

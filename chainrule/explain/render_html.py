@@ -18,6 +18,7 @@ from chainrule.explain.render_text import (
     significant_digits,
     step_tex,
     tex_to_text,
+    update_symbol,
 )
 from chainrule.explain.trace import paren
 
@@ -102,7 +103,8 @@ def _tutorial(run: Any, digits: int, training: bool = True) -> str:
         f"<tr><td>{_name(key)}</td>{_num(run.values[key], digits)}"
         f"{_num(run.gradients[key], digits)}{_num(run.updated[key], digits)}</tr>"
         for key in run.parameters)
-    parts.append(f"<h3>5. Update: w ← w − η·∂{_name(run.loss)}/∂w, η = {html.escape(lr)}</h3>"
+    w = _name(update_symbol(run))
+    parts.append(f"<h3>5. Update: {w} ← {w} − η·∂{_name(run.loss)}/∂{w}, η = {html.escape(lr)}</h3>"
                  "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
                  f"</tr>{rows}</table>")
     if training and len(run.steps) > 1:

@@ -13,6 +13,7 @@ from chainrule.explain.render_text import (
     format_value,
     significant_digits,
     step_tex,
+    update_symbol,
 )
 from chainrule.explain.trace import paren
 
@@ -60,8 +61,9 @@ def _tutorial(run: Any, digits: int) -> list[str]:
         lines += _explanation(run.explanation, digits, level=2, numbered=True)
     loss_tex = run.explanation.loss_tex if run.explanation is not None else run.loss
     lr = format_value(run.config["lr"])
-    lines += ["", f"## 5. Update: $w \\leftarrow w - \\eta \\, "
-                  f"\\frac{{\\partial {loss_tex}}}{{\\partial w}}$, $\\eta = {lr}$", "",
+    w = _tex(run, update_symbol(run))
+    lines += ["", f"## 5. Update: ${w} \\leftarrow {w} - \\eta \\, "
+                  f"\\frac{{\\partial {loss_tex}}}{{\\partial {w}}}$, $\\eta = {lr}$", "",
               "| parameter | before | gradient | after |", "|---|---:|---:|---:|"]
     for key in run.parameters:
         lines.append(f"| ${_tex(run, key)}$ | {format_value(run.values[key], digits)} | "

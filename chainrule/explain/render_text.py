@@ -442,10 +442,16 @@ def _array_text(array: np.ndarray, digits: int) -> str:
         "float_kind": lambda v: format_value(v, digits)}).replace("\n", "")
 
 
+def update_symbol(run: Any) -> str:
+    """The parameter in the update rule: its own name when there is one (W), else w."""
+    return run.parameters[0] if len(run.parameters) == 1 else "w"
+
+
 def _updates(run: Any, style: _Style, digits: int) -> list[str]:
     loss = run.loss
     number = 5 if run.explanation is not None else 1
-    lines = ["", style.heading(f"{number}. Update: w ← w − η · ∂{loss}/∂w, "
+    w = update_symbol(run)
+    lines = ["", style.heading(f"{number}. Update: {w} ← {w} − η · ∂{loss}/∂{w}, "
                                f"η = {format_value(run.config['lr'])}")]
     rows = []
     lr = format_value(run.config["lr"])
@@ -473,7 +479,7 @@ def _training(run: Any, style: _Style, digits: int) -> list[str]:
         rows.append([str(step.step)] + [format_value(step.values[k], digits)
                                         for k in [loss] + outputs])
     lines += _table(rows)
-    lines += ["", style.heading(f"   parameters after step {len(steps)}")]
+    lines += ["", style.heading(f"  parameters after step {len(steps)}")]
     lines += _table([[style.name(k), "=", format_value(run.final[k], digits)]
                      for k in run.parameters])
     return lines

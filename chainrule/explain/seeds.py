@@ -330,7 +330,7 @@ def one_weight_tutorial(config: OneWeightConfig | None = None, explain: bool = T
         "one-weight", lambda weights: build_one_weight(config, weights), start, trained,
         ("x", "y", "W", "b", "z", "L"), gradient_order, float(config.lr), config.steps, explain)
     return Tutorial(
-        example="one-weight", title="One weight: z = W x + b, L = (z - y)^2 (seed 002)",
+        example="one-weight", title="One weight: z = W x + b, L = (z − y)² (seed 002)",
         source="002_f7d6bdf578706912.txt", config=_config_dict(config), loss="L",
         parameters=trained, steps=tuple(records), explanation=explanation)
 
