@@ -357,6 +357,21 @@ def test_markdown_has_latex_fractions(seed_explanation):
     assert markdown.count("✓ equals the engine's `.grad`") == 8
 
 
+def test_markdown_is_compact_and_breaks_per_path(seed_explanation):
+    markdown = render_markdown(seed_explanation)
+    forward = markdown.split("## Forward pass")[1].split("##")[0]
+    # inputs and weights: one "given" line, not rows with an empty definition cell
+    assert "**Given:** $i_{1} = 0.05$, $i_{2} = 0.1$" in forward
+    assert "$w_{8} = 0.55$" in forward
+    rows = [line for line in forward.splitlines() if line.startswith("| $")]
+    assert len(rows) == 11 and all("|  |" not in row for row in rows), rows
+    # a two-path derivation puts each path on its own line
+    lines = markdown.splitlines()
+    assert all(line.count(r"\underbrace") <= 1 for line in lines)
+    assert sum(line.startswith(r"&\quad + \underbrace") for line in lines) == 4  # w1..w4
+    assert max(len(line) for line in lines) < 400
+
+
 def test_text_is_aligned_and_colour_is_optional(seed_explanation):
     text = render_text(seed_explanation, color=False)
     assert "\x1b[" not in text

@@ -95,11 +95,20 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
     def title(text: str) -> str:
         return f"{hashes} {next(number)}. {text}" if numbered else f"{hashes} {text}"
 
-    lines = [title("Forward pass"), "", "| quantity | definition | value |", "|---|---|---:|"]
-    for q in explanation.quantities:
-        definition = "" if q.formula is None else f"${q.tex} = {q.formula}$"
-        value = f"shape {q.shape}" if q.value is None else format_value(q.value, digits)
-        lines.append(f"| ${q.tex}$ | {definition} | {value} |")
+    def value(q: Any) -> str:
+        return f"shape {q.shape}" if q.value is None else format_value(q.value, digits)
+
+    # inputs and weights have no definition: one line of them, the table for the rest
+    given = [q for q in explanation.quantities if q.formula is None]
+    defined = [q for q in explanation.quantities if q.formula is not None]
+    lines = [title("Forward pass"), ""]
+    if given:
+        lines += ["**Given:** " + ", ".join(
+            f"${q.tex} = {value(q)}$" if q.value is not None else f"${q.tex}$ ({value(q)})"
+            for q in given), ""]
+    if defined:
+        lines += ["| quantity | definition | value |", "|---|---|---:|"]
+        lines += [f"| ${q.tex}$ | ${q.tex} = {q.formula}$ | {value(q)} |" for q in defined]
     lines += ["", title("Backward pass: local derivatives"), "",
               "| derivative | formula | value | ops |", "|---|---|---:|---|"]
     for step in _unique_steps(explanation):
@@ -150,8 +159,10 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
         lines += [rf"{head} &= {symbols} \\", rf"&= {formulas} \\", rf"&= {numbers} \\",
                   rf"&= {product}"]
     else:
-        lines.append(rf"{head} &= " + " + ".join(rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}}"
-                                                  for i, r in enumerate(rows, 1)) + r" \\")
+        # one line per path: side by side, two paths make one very wide line
+        lines += [(rf"{head} &= " if i == 1 else r"&\quad + ")
+                  + rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}} \\"
+                  for i, r in enumerate(rows, 1)]
         for i, (_, formulas, numbers, product) in enumerate(rows, 1):
             lines += [rf"\text{{path {i}}} &= {formulas} \\", rf"&= {numbers} = {product} \\"]
         lines.append(rf"&= {' + '.join(r[3] for r in rows)} = "
