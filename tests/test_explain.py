@@ -372,6 +372,28 @@ def test_markdown_is_compact_and_breaks_per_path(seed_explanation):
     assert max(len(line) for line in lines) < 400
 
 
+def test_tensor_level_notation_is_explained_once():
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.normal(size=(4, 3)))
+    weight = name(cr.tensor(rng.normal(size=(3, 2)), requires_grad=True), "W")
+    loss = cr.nn.functional.cross_entropy((x @ weight).sigmoid(), cr.tensor([0, 1, 1, 0]))
+    text = render_text(explain(loss, level="tensor"), color=False)
+    assert "cross_entropy^(*)(δ_L)" in text
+    legend = "f^(*)(g): the vector-Jacobian product of f applied to g"
+    assert text.count(legend) == 1
+    assert text.index(legend) < text.index("cross_entropy^(*)")
+
+
+def test_no_doubled_parentheses_with_unnamed_intermediates():
+    t = cr.tensor([0.5, 0.5])
+    a = cr.tensor([[0.1, 0.2], [0.3, 0.4]], requires_grad=True)
+    loss = ((t - (a @ cr.tensor([1.0, 2.0])).sigmoid()) ** 2).sum()
+    text = render_text(explain(loss), color=False)
+    assert "((" not in text, text
+    assert "−2·(0.5 − σ(p1[0,0]·1 + p1[0,1]·2))·σ(p1[0,0]·1 + p1[0,1]·2)·(1 − σ(" in text
+    assert "f^(*)" not in text
+
+
 def test_text_is_aligned_and_colour_is_optional(seed_explanation):
     text = render_text(seed_explanation, color=False)
     assert "\x1b[" not in text

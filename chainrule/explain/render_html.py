@@ -13,6 +13,7 @@ from chainrule.explain.render_text import (
     _backprop_order,
     _loss_first,
     _settings,
+    _step_in_path,
     _unique_steps,
     format_value,
     significant_digits,
@@ -20,7 +21,6 @@ from chainrule.explain.render_text import (
     tex_to_text,
     update_symbol,
 )
-from chainrule.explain.trace import paren
 
 __all__ = ["CSS", "render_html", "tex_to_html"]
 
@@ -183,7 +183,7 @@ def _derivation(derivation: Any, digits: int) -> str:
              else f"<p><b>{head}</b></p>"]
     for path in derivation.paths:
         symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = " · ".join(_formula(paren(step_tex(s))) for s in path.steps)
+        formulas = " · ".join(_formula(_step_in_path(s, path)) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
                      f"<b>{html.escape(format_value(path.product, digits))}</b></div>")

@@ -9,13 +9,13 @@ from chainrule.explain.render_text import (
     DIGITS,
     _backprop_order,
     _loss_first,
+    _step_in_path,
     _unique_steps,
     format_value,
     significant_digits,
     step_tex,
     update_symbol,
 )
-from chainrule.explain.trace import paren
 
 __all__ = ["partial_tex", "render_markdown"]
 
@@ -150,7 +150,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     rows = []
     for path in derivation.paths:
         symbols = r" \cdot ".join(partial_tex(s.upper_tex, s.lower_tex) for s in path.steps)
-        formulas = r" \cdot ".join(paren(step_tex(s)) for s in path.steps)
+        formulas = r" \cdot ".join(_step_in_path(s, path) for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
         rows.append((symbols, formulas, numbers, _number(path.product, digits)))
     lines = ["$$", r"\begin{aligned}"]

@@ -156,7 +156,7 @@ def render_text(record: Any, color: bool | None = None, digits: int = DIGITS,
     elif isinstance(record, Explanation):
         lines = _explanation(record, style, digits, width, numbered=False)
     elif isinstance(record, Derivation | TensorDerivation):
-        lines = _derivation(record, style, digits, width)
+        lines = _derivation(record, style, digits, width) + _vjp_legend([record], style)
     else:
         raise TypeError(f"render_text: can't render a {type(record).__name__}")
     return "\n".join(lines) + "\n"
@@ -246,9 +246,25 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
         lines += _table([[style.name(_partial(explanation.loss, q.name)), "=",
                           format_value(q.grad, digits)] for q in _loss_first(gradients)])
     lines += ["", title(f"Chain rule: ∂{explanation.loss}/∂ each parameter, path by path")]
+    lines += _vjp_legend(explanation.derivations, style)
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, style, digits, width)
     return lines
+
+
+VJP_LEGEND = ("f^(*)(g): the vector-Jacobian product of f applied to g "
+              "(f's backward: its output's gradient g → its input's)")
+
+
+def uses_vjp(derivations: Any) -> bool:
+    """Whether a tensor-level derivation writes an op's backward as ``f^{*}(…)``."""
+    return any("^{*}" in (step.formula or "") for d in derivations
+               for path in getattr(d, "paths", ()) for step in path.steps
+               if hasattr(step, "shape"))
+
+
+def _vjp_legend(derivations: Any, style: _Style) -> list[str]:
+    return [style.dim(f"  {VJP_LEGEND}")] if uses_vjp(derivations) else []
 
 
 def _loss_first(quantities: list[Any]) -> list[Any]:
@@ -382,11 +398,18 @@ def step_tex(step: Any) -> str:
     return f"({ops})'" if len(step.ops) > 1 else f"{ops}'"
 
 
-def _formulas(path: Any) -> str:
-    """The path's local derivatives as formulas, each compound one in parentheses."""
+def _step_in_path(step: Any, path: Any) -> str:
+    """A step's formula as a factor of its path's product: compound ones in parentheses, unless
+    the path is that one step (then the parentheses would only repeat the formula)."""
     from chainrule.explain.trace import paren
 
-    return " · ".join(tex_to_text(paren(step_tex(s))) for s in path.steps)
+    return paren(step_tex(step)) if len(path.steps) > 1 else step_tex(step)
+
+
+def _formulas(path: Any) -> str:
+    """The path's local derivatives as formulas, each compound one in parentheses."""
+
+    return " · ".join(tex_to_text(_step_in_path(s, path)) for s in path.steps)
 
 
 def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:

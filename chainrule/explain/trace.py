@@ -158,6 +158,12 @@ def split_factors(tex: str) -> tuple[float, list[str]]:
     return coefficient, factors
 
 
+def _loose(tex: str) -> bool:
+    """Whether ``tex`` has a space outside any group (``x \\cdot y``), so that a factor after
+    it would seem to belong to it."""
+    return any(char == " " for _, char in _top_level(tex))
+
+
 def product_tex(formulas: list[str | None]) -> str | None:
     """The product of several local-derivative formulas, numeric factors folded together."""
     coefficient, factors = 1.0, []
@@ -170,8 +176,9 @@ def product_tex(formulas: list[str | None]) -> str | None:
     if not factors:
         return number_tex(coefficient)
     last = len(factors) - 1
+    # a factor in parentheses or a function's argument list needs no more: σ(x), (t − a)
     body = factors[0] if len(factors) == 1 and coefficient == 1 else r"\,".join(
-        f if is_atomic(f, weak=True) and (k == last or " " not in f) else f"({f})"
+        f if is_atomic(f, weak=True) and (k == last or not _loose(f)) else f"({f})"
         for k, f in enumerate(factors))
     if coefficient == 1:
         return body
