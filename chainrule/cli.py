@@ -72,9 +72,13 @@ def add_network_arguments(parser: argparse.ArgumentParser, lr: float | None = No
         group.add_argument("--example", choices=("seed", "one-weight"), default="seed",
                            help="the 2-2-2 network of seeds 000/001 (default) or seed 002's "
                                 "one-weight example")
+
+    def one(text: str) -> str:  # the one-weight default, for commands that have --example
+        return f"; one-weight: {text}" if example else ""
+
     group.add_argument("--lr", type=positive_float, default=lr, metavar="ETA",
                        help="learning rate η (default: 0.5 for the seed network, 0.1 for "
-                            "one-weight)")
+                            "one-weight)" if example else "learning rate η (default 0.5)")
     if steps is not None:
         group.add_argument("--steps", type=positive_int, default=steps, metavar="N",
                            help=f"gradient-descent steps to run (default: {steps})")
@@ -82,15 +86,15 @@ def add_network_arguments(parser: argparse.ArgumentParser, lr: float | None = No
                        default="sigmoid",
                        help="sigmoid (seed 001, default) or identity (seed 000)")
     group.add_argument("--inputs", type=finite_float, nargs="+", metavar="X",
-                       help="i1 i2 (default 0.05 0.10); one-weight: x (default 1.0)")
+                       help="i1 i2 (default 0.05 0.10)" + one("x (default 1.0)"))
     group.add_argument("--targets", type=finite_float, nargs="+", metavar="T",
-                       help="t1 t2 (default 0.5 0.5); one-weight: y (default 0.0)")
+                       help="t1 t2 (default 0.5 0.5)" + one("y (default 0.0)"))
     group.add_argument("--weights", type=finite_float, nargs="+", metavar="W",
-                       help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55); "
-                            "one-weight: W (default 0.5)")
+                       help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55)"
+                            + one("W (default 0.5)"))
     group.add_argument("--biases", type=finite_float, nargs="+", metavar="B",
-                       help="b1 b2, one per layer (default: no biases); one-weight: b "
-                            "(default 0.0)")
+                       help="b1 b2, one per layer (default: no biases)"
+                            + one("b (default 0.0)"))
     group.add_argument("--train-biases", action="store_true",
                        help="update the biases by gradient descent too (default: keep them)")
 

@@ -37,6 +37,20 @@ def test_help_and_every_subcommands_help(capsys):
         assert f"usage: chainrule {name}" in out and not err
 
 
+@pytest.mark.parametrize("command", ["sweep", "sheet", "report"])
+def test_help_without_example_has_no_one_weight_defaults(command, capsys):
+    code, out, _ = run_main([command, "--help"], capsys)
+    assert code == 0
+    assert "--example" not in out and "one-weight" not in out, out
+    assert "i1 i2 (default 0.05 0.10)" in out
+
+
+def test_help_with_example_names_the_one_weight_defaults(capsys):
+    _, out, _ = run_main(["tutorial", "--help"], capsys)
+    out = " ".join(out.split())
+    assert "one-weight: x (default 1.0)" in out and "0.1 for one-weight" in out
+
+
 def test_version(capsys):
     from chainrule import __version__
 
