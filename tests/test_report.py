@@ -96,6 +96,8 @@ def test_nothing_is_said_twice(page: str) -> None:
     for block in singles:
         assert block.count("= <b>") == 1, block  # the path's product is the total
     assert "Training:" not in derivation
+    # inputs and weights on one line, not table rows with an empty definition cell
+    assert "<td></td>" not in derivation and "<b>Given:</b>" in derivation
     assert page.count("Training, step by step") == 2  # the nav link and the heading
 
 

@@ -125,14 +125,21 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
     def title(text: str) -> str:
         return f"<h3>{next(number)}. {text}</h3>" if numbered else f"<h3>{text}</h3>"
 
-    rows = []
-    for q in explanation.quantities:
-        definition = "" if q.formula is None else _formula(q.formula)
-        value = (f'<td class="num">shape {q.shape}</td>' if q.value is None
-                 else _num(q.value, digits))
-        rows.append(f"<tr><td>{_name(q.tex)}</td><td>{definition}</td>{value}</tr>")
-    parts = [title("Forward pass"), "<table><tr><th>quantity</th><th>definition</th>"
-             f"<th>value</th></tr>{''.join(rows)}</table>"]
+    def value(q: Any) -> str:
+        return f"shape {q.shape}" if q.value is None else format_value(q.value, digits)
+
+    # inputs and weights have no definition: one line of them, the table for the rest
+    given = ", ".join(f"{_name(q.tex)} = {html.escape(value(q))}"
+                      for q in explanation.quantities if q.formula is None)
+    rows = [f"<tr><td>{_name(q.tex)}</td><td>{_formula(q.formula)}</td>"
+            f'<td class="num">{html.escape(value(q))}</td></tr>'
+            for q in explanation.quantities if q.formula is not None]
+    parts = [title("Forward pass")]
+    if given:
+        parts.append(f"<p><b>Given:</b> {given}</p>")
+    if rows:
+        parts.append("<table><tr><th>quantity</th><th>definition</th><th>value</th></tr>"
+                     f"{''.join(rows)}</table>")
     rows = [f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(step_tex(s))}</td>"
             f"{_num(s.value, digits)}<td class=\"muted\">{html.escape(', '.join(s.ops))}</td></tr>"
             for s in _unique_steps(explanation)]
