@@ -13,10 +13,11 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+
+from chainrule import _atomic
 
 PROG = "chainrule"
 EXIT_USAGE = 2
@@ -168,18 +169,8 @@ def emit(text: str, args: argparse.Namespace) -> None:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write a whole file or nothing."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CLIError(f"can't write {path}: the directory {directory} does not exist")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_via(path, lambda temporary: temporary.write_bytes(payload))
 
 
 # ---- subcommands ---------------------------------------------------------------------------------
@@ -235,19 +226,7 @@ def write_via(path: Path, write: Callable[[Path], Any]) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CLIError(f"can't write {path}: the directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix,
-                                         dir=directory)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)  # as a plain open() would, not mkstemp's 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return _atomic.write_path(path, write)
 
 
 def _check_suffix(path: Path, suffixes: Sequence[str], what: str) -> Path:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainrule._atomic import write_bytes
 from chainrule.explain.curves import DEFAULT_EPOCHS, DEFAULT_LRS, Sweep, sweep, sweep_rows
 from chainrule.explain.graphs import (
     Graph,
@@ -226,25 +225,5 @@ def write_report(path: str | Path = "chainrule-report.html", config: Any = None,
 
     Options are :func:`build_report`'s.
     """
-    path = Path(path)
     text = render_report(build_report(config, **options))
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"can't write {path}: the directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return write_bytes(path, text)
