@@ -11,7 +11,7 @@ from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Node, _user_frame
 
 if TYPE_CHECKING:
-    from chainrule.tensor import Tensor
+    from chainrule.tensor import Tensor as Tensor  # `as`: exported, chainrule.ops rebinds it
 
 
 
@@ -22,7 +22,8 @@ def _not_bound(*args: Any, **kwargs: Any) -> Any:
 # Bound by chainrule.ops once the ops exist (the engine is imported before them).
 sum_to: Callable[..., Tensor] = _not_bound
 cast: Callable[..., Tensor] = _not_bound
-Tensor: Any = None  # noqa: F811 - the class itself, at run time
+if not TYPE_CHECKING:
+    Tensor: Any = None  # noqa: F811 - the class itself, at run time
 
 
 def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:

@@ -6,7 +6,7 @@ import operator
 import traceback
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -88,7 +88,9 @@ class Primitive:
 
 _data_of = operator.attrgetter("_data")
 # Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
-_wrap: Callable[[np.ndarray], Tensor] = np.asarray  # replaced by Tensor._wrap on import
+# (the cast is a placeholder's type, run once at import, not on the call path)
+_wrap: Callable[[np.ndarray], Tensor] = cast(  # replaced by Tensor._wrap on import
+    "Callable[[np.ndarray], Tensor]", np.asarray)
 
 
 class Node:

@@ -7,6 +7,7 @@ broadcast shape: the engine sums it back to the input's shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,8 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def _pow_scalar_forward(x: np.ndarray, exponent: float) -> np.ndarray:
-    return x * x if exponent == 2 else np.power(x, exponent)
+    out: np.ndarray = x * x if exponent == 2 else np.power(x, exponent)
+    return out
 
 
 def _pow_scalar_grad(grad: Tensor, out: Tensor, x: Tensor, exponent: float) -> Tensor:
@@ -115,8 +117,12 @@ def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
 
 
 # ---- unary functions --------------------------------------------------------------------------
+# An op made by _unary (it also carries its Primitive as ``.primitive``).
+_UnaryOp = Callable[[Any], Tensor]
+
+
 def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
-           saves_out: bool = False, saves_x: bool = True, keeps_int: bool = False) -> Any:
+           saves_out: bool = False, saves_x: bool = True, keeps_int: bool = False) -> _UnaryOp:
     op = Primitive(name, forward, grads=[rule], tex=tex, saves_out=saves_out,
                    saves=(0,) if saves_x else ())
 
@@ -135,7 +141,8 @@ def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     # exp of -|x| never overflows, so ±1000 gives 0 and 1 exactly instead of a warning or nan
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    out: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    return out
 
 
 exp = _unary("exp", np.exp, lambda grad, out, x: grad * out, ("e^{x}", ["e^{x}"]),
@@ -146,22 +153,24 @@ log1p = _unary("log1p", np.log1p, lambda grad, out, x: grad / (x + 1),
 sqrt = _unary("sqrt", np.sqrt, lambda grad, out, x: grad / (out * 2), (r"\sqrt{x}",
               [r"\frac{1}{2\sqrt{x}}"]), saves_out=True, saves_x=False)
 sin = _unary("sin", np.sin, lambda grad, out, x: grad * cos(x), (r"\sin x", [r"\cos x"]))
-cos = _unary("cos", np.cos, lambda grad, out, x: -grad * sin(x), (r"\cos x", [r"-\sin x"]))
+# annotated: sin's rule above refers to cos before it exists
+cos: _UnaryOp = _unary("cos", np.cos, lambda grad, out, x: -grad * sin(x),
+                       (r"\cos x", [r"-\sin x"]))
 # The derivatives of tanh, sigmoid and relu are themselves primitives (as in PyTorch's
 # derivatives.yaml): one node in backward instead of three, and their own rules keep second
 # derivatives right. g is the incoming gradient, y the activation's output.
-_tanh_backward = Primitive(
+_tanh_backward: Primitive = Primitive(
     "tanh_backward", lambda g, y: g * (1 - y * y),
     grads=[lambda grad, out, g, y: _tanh_backward(grad, y),
            lambda grad, out, g, y: grad * g * y * -2.0],
     tex=(r"g\,(1 - y^{2})", [r"1 - y^{2}", r"-2 g y"]))
-_sigmoid_backward = Primitive(
+_sigmoid_backward: Primitive = Primitive(
     "sigmoid_backward", lambda g, y: g * (y * (1 - y)),
     grads=[lambda grad, out, g, y: _sigmoid_backward(grad, y),
            lambda grad, out, g, y: grad * g * (1 - y * 2.0)],
     tex=(r"g\,y(1 - y)", [r"y(1 - y)", r"g(1 - 2y)"]))
 # the mask's own derivative is zero almost everywhere, so only g gets a rule
-_relu_backward = Primitive(
+_relu_backward: Primitive = Primitive(
     "relu_backward", lambda g, x: g * (x > 0),
     grads=[lambda grad, out, g, x: _relu_backward(grad, x), None],
     tex=(r"g\,[x > 0]", [r"[x > 0]", "0"]))
@@ -178,8 +187,9 @@ relu = _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
 # abs'(0) = sign(0) = 0, as in PyTorch
 abs = _unary("abs", np.abs, lambda grad, out, x: grad * sign(x),  # noqa: A001
              (r"|x|", [r"\operatorname{sign}(x)"]), keeps_int=True)
-sign = _unary("sign", np.sign, lambda grad, out, x: grad * 0, (r"\operatorname{sign}(x)", ["0"]),
-              saves_x=False, keeps_int=True)
+# annotated: abs's rule above refers to sign before it exists
+sign: _UnaryOp = _unary("sign", np.sign, lambda grad, out, x: grad * 0,
+                        (r"\operatorname{sign}(x)", ["0"]), saves_x=False, keeps_int=True)
 
 
 def _erf_array(x: np.ndarray) -> np.ndarray:

@@ -46,7 +46,8 @@ def _is_basic(key: Any) -> bool:
 
 def _index_forward(x: np.ndarray, key: Any) -> np.ndarray:
     try:
-        return x[key]
+        out: np.ndarray = x[key]
+        return out
     except IndexError as exc:
         raise IndexError(f"index: {exc} (tensor shape {x.shape})") from None
 
@@ -97,7 +98,8 @@ def _check_index(op: str, x_shape: tuple[int, ...], index: np.ndarray, dim: int)
 
 
 def _gather_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
-    return x[_full_index(index, dim)]
+    out: np.ndarray = x[_full_index(index, dim)]
+    return out
 
 
 def _scatter_add_forward(x: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int

@@ -63,6 +63,7 @@ _outer = Primitive("outer", np.multiply.outer,
                           lambda grad, out, x, y: _matmul(x, grad)],
                    tex=(r"x y^{T}", [r"G y", r"G^{T} x"]))
 
+_matmul: Primitive  # declared: the rules above refer to it before it exists
 _matmul = Primitive("matmul", np.matmul, grads=[_matmul_grad_a, _matmul_grad_b],
                     tex=("A B", [r"G B^{T}", r"A^{T} G"]))
 
@@ -122,7 +123,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
 
 def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
                     ) -> np.ndarray:
-    out = x @ weight.T
+    out: np.ndarray = x @ weight.T
     if bias is not None:
         out += bias  # the product is a fresh array, so the bias is added in place
     return out
@@ -130,7 +131,8 @@ def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None =
 
 def _weight_grad_forward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     # Gᵀ X with every leading (batch) dimension folded into one: (O, N) @ (N, I)
-    return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+    out: np.ndarray = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+    return out
 
 
 # dL/dW of a linear layer as one node; it is bilinear in (G, X), so its own rules are products

@@ -99,7 +99,8 @@ def _cross_entropy_backward_forward(g: np.ndarray, x: np.ndarray, labels: np.nda
     probs = shifted / shifted.sum(axis=1, keepdims=True)  # softmax, (N, C)
     probs[np.arange(x.shape[0]), labels] -= 1.0  # p - onehot(y)
     scale = g / x.shape[0] if mean else g
-    return probs * scale
+    out: np.ndarray = probs * scale
+    return out
 
 
 def _ce_backward_grad_g(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor,

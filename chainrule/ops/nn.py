@@ -4,7 +4,8 @@ composition exists (unfold/fold); everything else is composed and inherits its d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import typing
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,12 +26,14 @@ from chainrule.tensor import Tensor
 # ---- softmax family: primitives for stability ------------------------------------------------
 def _softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
     shifted = np.exp(x - x.max(axis=dim, keepdims=True))
-    return shifted / shifted.sum(axis=dim, keepdims=True)
+    out: np.ndarray = shifted / shifted.sum(axis=dim, keepdims=True)
+    return out
 
 
 def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
     shifted = x - x.max(axis=dim, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    out: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out
 
 
 _softmax = Primitive(
@@ -49,7 +52,7 @@ def _float_input(input: Any, dtype: Any) -> Tensor:  # noqa: A002
         return cast(input, dtype)
     if input.dtype.kind != "f":
         return cast(input, _dtype.get_default_dtype())
-    return input
+    return typing.cast(Tensor, input)
 
 
 def softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:  # noqa: A002
@@ -129,7 +132,7 @@ _unfold = Primitive(
     grads=[lambda grad, out, x, kernel, stride, dilation:
            _fold(grad, shape=x.shape, stride=stride, dilation=dilation)],
     tex=(r"\operatorname{im2col}(x)", ["1"]))
-_fold = Primitive(
+_fold: Primitive = Primitive(
     "fold", _fold_forward, saves=(),
     grads=[lambda grad, out, cols, shape, stride, dilation:
            _unfold(grad, kernel=cols.shape[2:4], stride=stride, dilation=dilation)],
@@ -174,8 +177,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         padding = 0
     elif padding == "valid":
         padding = 0
-    geometry = {"stride": _pair(stride, "stride"), "padding": _pair(padding, "padding"),
-                "dilation": _pair(dilation, "dilation"), "groups": groups}
+    geometry: dict[str, Any] = {
+        "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding"),
+        "dilation": _pair(dilation, "dilation"), "groups": groups}
     oh, ow = _pool_geometry(input.shape, (kh, kw), geometry["stride"], geometry["padding"],
                             geometry["dilation"])
     if oh <= 0 or ow <= 0:
@@ -210,7 +214,8 @@ def _columns(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 
 def _conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
                     stride: tuple[int, int], padding: tuple[int, int],
-                    dilation: tuple[int, int], groups: int, cache: dict | None) -> np.ndarray:
+                    dilation: tuple[int, int], groups: int,
+                    cache: dict[str, Any] | None) -> np.ndarray:
     B = x.shape[0]
     O, Cg, kh, kw = w.shape
     oh, ow = _pool_geometry(x.shape, (kh, kw), stride, padding, dilation)
@@ -228,9 +233,12 @@ def _conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *
 def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One product per group; a single group goes to BLAS as a plain 2-D GEMM, transposed
     operands included (batched np.matmul copies or loops over strided operands)."""
+    out: np.ndarray
     if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return np.matmul(a, b)
+        out = (a[0] @ b[0])[None]
+        return out
+    out = np.matmul(a, b)
+    return out
 
 
 def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
@@ -258,7 +266,7 @@ def _conv2d_input_forward(g: np.ndarray, w: np.ndarray, *, x_shape: tuple[int, .
 def _conv2d_weight_forward(g: np.ndarray, x: np.ndarray, *, w_shape: tuple[int, ...],
                            stride: tuple[int, int], padding: tuple[int, int],
                            dilation: tuple[int, int], groups: int,
-                           cache: dict | None = None) -> np.ndarray:
+                           cache: dict[str, Any] | None = None) -> np.ndarray:
     O, Cg, kh, kw = w_shape
     cols = cache.get("cols") if cache else None
     if cols is None:
@@ -267,7 +275,7 @@ def _conv2d_weight_forward(g: np.ndarray, x: np.ndarray, *, w_shape: tuple[int, 
     return _grouped_matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
-def _geometry(params: dict) -> dict:
+def _geometry(params: dict[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
 
 
@@ -295,7 +303,7 @@ _conv2d_input = Primitive(
     grads=[lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
            lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p)],
     tex=(r"G \star^{T} W", ["W", "G"]))
-_conv2d_weight = Primitive(
+_conv2d_weight: Primitive = Primitive(
     "conv2d_weight_grad", _conv2d_weight_forward,
     grads=[lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
            lambda grad, out, g, x, w_shape, cache=None, **p:
@@ -313,7 +321,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: in
         raise ValueError(f"conv1d: input has {input.shape[1]} channels but weight "
                          f"{tuple(weight.shape)} with groups={groups} expects "
                          f"{weight.shape[1] * groups}")
-    pad_arg = padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0]))
+    pad_arg: str | int | tuple[int, int] = (
+        padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0])))
     if padding == "same":
         k = weight.shape[-1]
         total = int(dilation) * (k - 1)
@@ -346,7 +355,8 @@ def _pool_geometry(shape: tuple[int, ...], kernel: tuple[int, int], stride: tupl
 
 def _first_max_masks(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
                      stride: tuple[int, int], padding: tuple[int, int],
-                     dilation: tuple[int, int]):  # type: ignore[no-untyped-def]
+                     dilation: tuple[int, int]
+                     ) -> Iterator[tuple[int, int, slice, slice, np.ndarray]]:
     """For each kernel offset, where it holds its window's first maximum (PyTorch's choice)."""
     padded = _pool_padded(x, padding, -np.inf)
     taken = np.zeros(out.shape, dtype=bool)
@@ -414,7 +424,7 @@ _max_pool_scatter = Primitive(
     "max_pool2d_backward", _max_pool_scatter_forward, saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_gather(grad, x, y, **p), None, None],
     tex=(r"\operatorname{scatter}_{\arg\max}(g)", ["1", "0", "0"]))
-_max_pool_gather = Primitive(
+_max_pool_gather: Primitive = Primitive(
     "max_pool2d_gather", _max_pool_gather_forward, saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_scatter(grad, x, y, **p), None, None],
     tex=(r"g_{\arg\max}", ["1", "0", "0"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import typing
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -119,12 +120,14 @@ def _check_nonempty(x: np.ndarray, axes: tuple[int, ...], op: str) -> None:
 
 def _amax_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     _check_nonempty(x, axes, "amax")
-    return x.max(axis=axes, keepdims=keepdim)
+    out: np.ndarray = x.max(axis=axes, keepdims=keepdim)
+    return out
 
 
 def _amin_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     _check_nonempty(x, axes, "amin")
-    return x.min(axis=axes, keepdims=keepdim)
+    out: np.ndarray = x.min(axis=axes, keepdims=keepdim)
+    return out
 
 
 _amax = Primitive("amax", _amax_forward, grads=[_extreme_grad], saves_out=True,
@@ -221,7 +224,8 @@ def _prod_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keep
     return grad * Tensor._wrap(others)
 
 
-_prod = Primitive("prod", lambda x, axes, keepdim: np.prod(x, axis=axes, keepdims=keepdim),
+# ignore: mypy picks np.prod's scalar overload for the lambda's untyped x (it is an ndarray)
+_prod = Primitive("prod", lambda x, axes, keepdim: np.prod(x, axis=axes, keepdims=keepdim),  # type: ignore[arg-type, return-value]
                   grads=[_prod_grad], saves_out=True,
                   tex=(r"\prod_i x_i", [r"\prod_{j \ne i} x_j"]))
 
@@ -274,7 +278,7 @@ def _logsumexp_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> n
     peak = np.amax(x, axis=axes, keepdims=True) if x.size else np.zeros(
         tuple(1 if i in axes else n for i, n in enumerate(x.shape)), x.dtype)
     peak = np.where(np.isfinite(peak), peak, 0)
-    out = np.log(np.sum(np.exp(x - peak), axis=axes, keepdims=True)) + peak
+    out: np.ndarray = np.log(np.sum(np.exp(x - peak), axis=axes, keepdims=True)) + peak
     return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
                                                  if i not in axes))
 
@@ -334,4 +338,4 @@ def norm(input: Tensor, p: float | str = 2, dim: Dims = None, keepdim: bool = Fa
         return amax(abs_(input), dim=dim, keepdim=keepdim)
     if p == 1:
         return sum(abs_(input), dim=dim, keepdim=keepdim)
-    return sum(abs_(input) ** p, dim=dim, keepdim=keepdim) ** (1.0 / p)
+    return sum(abs_(input) ** p, dim=dim, keepdim=keepdim) ** (1.0 / typing.cast(float, p))

@@ -98,6 +98,7 @@ def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
 
 
 # ---- reshape / permute -----------------------------------------------------------------------
+_reshape: Primitive  # declared: its own rule refers to it
 _reshape = Primitive("reshape", lambda x, shape: x.reshape(shape), saves=(), view=True,
                      grads=[lambda grad, out, x, shape: _reshape(grad, shape=x._data.shape)],
                      tex=("x", ["1"]))
