@@ -24,8 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 MODELS = ("mlp", "cnn")
 
 
@@ -37,22 +42,44 @@ def default_threads() -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="benchmarks/train_digits.py",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
-                        help="which models (default: both)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per model (default: chainrule train's, 20 for the MLP and "
-                             "10 for the CNN; 2 with --quick)")
-    parser.add_argument("--threads", type=int, default=default_threads(),
-                        help="threads for PyTorch and NumPy's BLAS (default: this machine's "
-                             "cores, %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/train_digits.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        default=list(MODELS),
+        help="which models (default: both)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs per model (default: chainrule train's, 20 for the MLP and "
+        "10 for the CNN; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help="threads for PyTorch and NumPy's BLAS (default: this machine's cores, %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
-    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
-                        help="write the results as JSON to PATH, or to stdout instead of the "
-                             "table when no PATH is given")
-    parser.add_argument("--quick", action="store_true",
-                        help="two epochs on part of the data: checks that it runs, not numbers")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help="write the results as JSON to PATH, or to stdout instead of the "
+        "table when no PATH is given",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="two epochs on part of the data: checks that it runs, not numbers",
+    )
     parser.add_argument("--no-torch", action="store_true", help="time chainrule alone")
     args = parser.parse_args(argv)
     if args.threads < 1 or (args.epochs is not None and args.epochs < 1):
@@ -83,11 +110,19 @@ def torch_twin(model: Any, torch: Any) -> Any:
         if isinstance(layer, cnn.Linear):
             layers.append(tnn.Linear(layer.in_features, layer.out_features))
         elif isinstance(layer, cnn.Conv2d):
-            layers.append(tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                                     stride=layer.stride, padding=layer.padding))
+            layers.append(
+                tnn.Conv2d(
+                    layer.in_channels,
+                    layer.out_channels,
+                    layer.kernel_size,
+                    stride=layer.stride,
+                    padding=layer.padding,
+                )
+            )
         elif isinstance(layer, cnn.BatchNorm2d):
-            layers.append(tnn.BatchNorm2d(layer.num_features, eps=layer.eps,
-                                          momentum=layer.momentum))
+            layers.append(
+                tnn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+            )
         elif isinstance(layer, cnn.MaxPool2d):
             layers.append(tnn.MaxPool2d(layer.kernel_size))
         elif isinstance(layer, cnn.Dropout):
@@ -95,16 +130,18 @@ def torch_twin(model: Any, torch: Any) -> Any:
         elif isinstance(layer, cnn.AdaptiveAvgPool2d):
             layers.append(tnn.AdaptiveAvgPool2d(layer.output_size))
         else:
-            layers.append({cnn.ReLU: tnn.ReLU, cnn.Tanh: tnn.Tanh,
-                           cnn.Flatten: tnn.Flatten}[type(layer)]())
+            layers.append(
+                {cnn.ReLU: tnn.ReLU, cnn.Tanh: tnn.Tanh, cnn.Flatten: tnn.Flatten}[type(layer)]()
+            )
     twin = tnn.Sequential(*layers)
     state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
     twin.load_state_dict(state)
     return twin
 
 
-def torch_epoch(model: Any, batches: Iterator[tuple[Any, Any]], optimizer: Any,
-                scheduler: Any, torch: Any) -> tuple[float, float]:
+def torch_epoch(
+    model: Any, batches: Iterator[tuple[Any, Any]], optimizer: Any, scheduler: Any, torch: Any
+) -> tuple[float, float]:
     """What chainrule.train.run_epoch does, in PyTorch (the loss and accuracy sums included)."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -128,16 +165,18 @@ def torch_accuracy(model: Any, x: Any, y: Any, torch: Any) -> float:
 
 
 # ---- one model, both frameworks --------------------------------------------------------------
-def run_model(name: str, epochs: int, seed: int, data: dict[str, Any], use_torch: bool,
-              threads: int) -> dict[str, Any]:
+def run_model(
+    name: str, epochs: int, seed: int, data: dict[str, Any], use_torch: bool, threads: int
+) -> dict[str, Any]:
     import numpy as np
 
     import chainrule as cr
     from chainrule.train import DEFAULTS, build_model, evaluate, make_optimizer, run_epoch
 
     _, batch_size, lr = DEFAULTS[("digits", name)]
-    x_train, y_train, x_test, y_test = (data[k][name == "mlp"] for k in
-                                        ("x_train", "y_train", "x_test", "y_test"))
+    x_train, y_train, x_test, y_test = (
+        data[k][name == "mlp"] for k in ("x_train", "y_train", "x_test", "y_test")
+    )
     cr.manual_seed(seed)
     model = build_model("digits", name)
     steps = epochs * -(-len(y_train) // batch_size)
@@ -148,7 +187,7 @@ def run_model(name: str, epochs: int, seed: int, data: dict[str, Any], use_torch
 
     def cr_batches(order: np.ndarray) -> Iterator[tuple[Any, Any]]:
         for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             yield cr.from_numpy(x_train[index]), cr.from_numpy(y_train[index])
 
     def cr_run(order: np.ndarray) -> float:
@@ -157,8 +196,7 @@ def run_model(name: str, epochs: int, seed: int, data: dict[str, Any], use_torch
         return time.perf_counter() - begin
 
     run["chainrule"] = cr_run
-    accuracy["chainrule"] = lambda: evaluate(model, cr.from_numpy(x_test),
-                                             cr.from_numpy(y_test))[1]
+    accuracy["chainrule"] = lambda: evaluate(model, cr.from_numpy(x_test), cr.from_numpy(y_test))[1]
     agreement = None
     if use_torch:
         import torch
@@ -172,12 +210,11 @@ def run_model(name: str, epochs: int, seed: int, data: dict[str, Any], use_torch
             theirs = twin(torch.from_numpy(x_test)).numpy()
         agreement = float(np.max(np.abs(ours - theirs)))
         t_optimizer = torch.optim.Adam(twin.parameters(), lr=lr)
-        t_scheduler = torch.optim.lr_scheduler.OneCycleLR(t_optimizer, max_lr=lr,
-                                                          total_steps=steps)
+        t_scheduler = torch.optim.lr_scheduler.OneCycleLR(t_optimizer, max_lr=lr, total_steps=steps)
 
         def t_batches(order: np.ndarray) -> Iterator[tuple[Any, Any]]:
             for start in range(0, len(order), batch_size):
-                index = order[start:start + batch_size]
+                index = order[start : start + batch_size]
                 yield torch.from_numpy(x_train[index]), torch.from_numpy(y_train[index])
 
         def t_run(order: np.ndarray) -> float:
@@ -198,21 +235,38 @@ def run_model(name: str, epochs: int, seed: int, data: dict[str, Any], use_torch
         for fw in frameworks:
             times[fw].append(run[fw](order))
             curves[fw].append(accuracy[fw]())
-        log(f"{name} epoch {epoch + 1}/{epochs}: " + ", ".join(
-            f"{fw} {1000 * times[fw][-1]:.0f} ms, test accuracy {100 * curves[fw][-1]:.2f} %"
-            for fw in run))
+        log(
+            f"{name} epoch {epoch + 1}/{epochs}: "
+            + ", ".join(
+                f"{fw} {1000 * times[fw][-1]:.0f} ms, test accuracy {100 * curves[fw][-1]:.2f} %"
+                for fw in run
+            )
+        )
     result: dict[str, Any] = {
-        "model": name, "parameters": sum(p.numel() for p in model.parameters()),
-        "epochs": epochs, "batch_size": batch_size, "lr": lr,
-        "optimizer": "adam + OneCycleLR", "train_samples": int(len(y_train)),
-        "test_samples": int(len(y_test)), "initial_max_abs_diff": agreement,
-        "frameworks": {fw: {"test_accuracy": curves[fw][-1], "accuracy_per_epoch": curves[fw],
-                            "seconds_per_epoch": times[fw],
-                            "median_seconds": statistics.median(times[fw])} for fw in run},
+        "model": name,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": "adam + OneCycleLR",
+        "train_samples": int(len(y_train)),
+        "test_samples": int(len(y_test)),
+        "initial_max_abs_diff": agreement,
+        "frameworks": {
+            fw: {
+                "test_accuracy": curves[fw][-1],
+                "accuracy_per_epoch": curves[fw],
+                "seconds_per_epoch": times[fw],
+                "median_seconds": statistics.median(times[fw]),
+            }
+            for fw in run
+        },
     }
     if "torch" in run:
-        result["ratio"] = (result["frameworks"]["chainrule"]["median_seconds"]
-                           / result["frameworks"]["torch"]["median_seconds"])
+        result["ratio"] = (
+            result["frameworks"]["chainrule"]["median_seconds"]
+            / result["frameworks"]["torch"]["median_seconds"]
+        )
     return result
 
 
@@ -239,38 +293,69 @@ def machine(threads: int, torch_version: str | None) -> dict[str, Any]:
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
+            )
     except OSError:
         pass
-    return {"cpu": cpu, "cores": default_threads(), "threads": threads,
-            "load_average": list(os.getloadavg()), "python": platform.python_version(),
-            "numpy": np.__version__, "torch": torch_version, "chainrule": chainrule.__version__}
+    return {
+        "cpu": cpu,
+        "cores": default_threads(),
+        "threads": threads,
+        "load_average": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "chainrule": chainrule.__version__,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
     m = result["machine"]
     r0 = result["results"][0]
-    lines = [f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, load "
-             f"{m['load_average'][0]:.2f}; Python {m['python']}, NumPy {m['numpy']}, PyTorch "
-             f"{m['torch']}, chainrule {m['chainrule']}",
-             f"digits ({r0['train_samples']:,} train / {r0['test_samples']} test), Adam + "
-             "OneCycleLR, same initial weights and batch order; median wall time of a training "
-             "epoch", ""]
-    rows = [("model", "params", "epochs", "chainrule acc", "PyTorch acc", "chainrule ms/epoch",
-             "PyTorch ms/epoch", "ratio")]
+    lines = [
+        f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, load "
+        f"{m['load_average'][0]:.2f}; Python {m['python']}, NumPy {m['numpy']}, PyTorch "
+        f"{m['torch']}, chainrule {m['chainrule']}",
+        f"digits ({r0['train_samples']:,} train / {r0['test_samples']} test), Adam + "
+        "OneCycleLR, same initial weights and batch order; median wall time of a training "
+        "epoch",
+        "",
+    ]
+    rows = [
+        (
+            "model",
+            "params",
+            "epochs",
+            "chainrule acc",
+            "PyTorch acc",
+            "chainrule ms/epoch",
+            "PyTorch ms/epoch",
+            "ratio",
+        )
+    ]
     for r in result["results"]:
         ours, theirs = r["frameworks"]["chainrule"], r["frameworks"].get("torch")
-        rows.append((r["model"], f"{r['parameters']:,}", str(r["epochs"]),
-                     f"{100 * ours['test_accuracy']:.2f} %",
-                     f"{100 * theirs['test_accuracy']:.2f} %" if theirs else "-",
-                     f"{1000 * ours['median_seconds']:.1f}",
-                     f"{1000 * theirs['median_seconds']:.1f}" if theirs else "-",
-                     f"{r['ratio']:.2f}" if "ratio" in r else "-"))
+        rows.append(
+            (
+                r["model"],
+                f"{r['parameters']:,}",
+                str(r["epochs"]),
+                f"{100 * ours['test_accuracy']:.2f} %",
+                f"{100 * theirs['test_accuracy']:.2f} %" if theirs else "-",
+                f"{1000 * ours['median_seconds']:.1f}",
+                f"{1000 * theirs['median_seconds']:.1f}" if theirs else "-",
+                f"{r['ratio']:.2f}" if "ratio" in r else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(cell.rjust(w) if i else cell.ljust(w)
-                        for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-              for row in rows]
+    lines += [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -291,13 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     from chainrule.train import DEFAULTS
 
     data = load_data(args.quick)
-    result: dict[str, Any] = {"machine": machine(args.threads, torch_version),
-                              "settings": {"seed": args.seed, "quick": args.quick}, "results": []}
+    result: dict[str, Any] = {
+        "machine": machine(args.threads, torch_version),
+        "settings": {"seed": args.seed, "quick": args.quick},
+        "results": [],
+    }
     started = time.perf_counter()
     for name in args.models:
         epochs = args.epochs or (2 if args.quick else DEFAULTS[("digits", name)][0])
-        result["results"].append(run_model(name, epochs, args.seed, data, use_torch,
-                                           args.threads))
+        result["results"].append(run_model(name, epochs, args.seed, data, use_torch, args.threads))
     result["seconds"] = time.perf_counter() - started
     if args.json and args.json != "-":
         with open(args.json, "w") as f:

@@ -11,7 +11,18 @@ Examples
 1.0
 """
 
-from chainrule import autograd, datasets, nn, optim, serialization, utils
+# ruff: noqa: F401 - this module is the public surface: every import is a re-export
+
+# the explainer package; chainrule.explain(loss) calls chainrule.explain.explain
+from chainrule import (
+    autograd,
+    datasets,
+    explain,  # noqa: E402, I001
+    nn,
+    optim,
+    serialization,
+    utils,
+)
 from chainrule._dtype import (
     bool_,
     float16,
@@ -32,16 +43,13 @@ from chainrule.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.names import element_name, get_named, name, name_elements, named_elements, set_named
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import abs, all, any, max, min, pow, sum  # noqa: A004
-from chainrule.names import element_name, get_named, name, name_elements, named_elements, set_named
 from chainrule.random import manual_seed
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.summary import summary
 from chainrule.tensor import Tensor
-
-# the explainer package; chainrule.explain(loss) calls chainrule.explain.explain
-from chainrule import explain  # noqa: E402, I001
 
 __version__ = "0.1.0"
 

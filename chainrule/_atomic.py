@@ -27,8 +27,9 @@ def write_path(path: str | Path, write: Callable[[Path], Any], durable: bool = F
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"can't write {path}: the directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp",
-                                         dir=directory)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=directory
+    )
     os.close(handle)
     try:
         write(Path(temporary))
@@ -48,8 +49,7 @@ def write_path(path: str | Path, write: Callable[[Path], Any], durable: bool = F
     return path
 
 
-def write_stream(path: str | Path, write: Callable[[IO[bytes]], Any],
-                 durable: bool = True) -> Path:
+def write_stream(path: str | Path, write: Callable[[IO[bytes]], Any], durable: bool = True) -> Path:
     """As :func:`write_path`, for a writer that takes an open binary stream."""
 
     def to_path(temporary: Path) -> None:

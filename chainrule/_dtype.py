@@ -16,8 +16,14 @@ int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
-_TORCH_NAMES = {"float": "float32", "double": "float64", "long": "int64", "int": "int32",
-                "half": "float16", "bool": "bool"}
+_TORCH_NAMES = {
+    "float": "float32",
+    "double": "float64",
+    "long": "int64",
+    "int": "int32",
+    "half": "float16",
+    "bool": "bool",
+}
 _state = {"default_float": float32}
 
 
@@ -33,7 +39,8 @@ def set_default_dtype(dtype: object) -> None:
 
 
 def as_dtype(dtype: object) -> np.dtype:
-    """Turn a dtype spelling (chainrule.float64, 'float32', np.float32, a torch dtype) into np.dtype."""
+    """Turn a dtype spelling (chainrule.float64, 'float32', np.float32, a torch dtype) into an
+    np.dtype."""
     if isinstance(dtype, np.dtype):
         return dtype
     if dtype is builtins.float:
@@ -44,7 +51,7 @@ def as_dtype(dtype: object) -> np.dtype:
         return bool_
     text = str(dtype)
     if text.startswith("torch."):
-        text = text[len("torch."):]
+        text = text[len("torch.") :]
         dtype = _TORCH_NAMES.get(text, text)
     elif isinstance(dtype, str):
         dtype = _TORCH_NAMES.get(dtype, dtype)
@@ -83,8 +90,9 @@ def scalar_dtype(value: object) -> np.dtype:
     return get_default_dtype()
 
 
-def result_dtype(dim_dtypes: list[np.dtype], zero_dim_dtypes: list[np.dtype],
-                 scalars: list[object]) -> np.dtype:
+def result_dtype(
+    dim_dtypes: list[np.dtype], zero_dim_dtypes: list[np.dtype], scalars: list[object]
+) -> np.dtype:
     """PyTorch's result_type: dimensioned tensors first, then 0-d tensors, then Python scalars.
 
     A lower group only raises the result when it is of a higher category (bool < int < float),

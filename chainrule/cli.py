@@ -64,40 +64,82 @@ def positive_int(text: str) -> int:
 
 
 # ---- shared option groups ------------------------------------------------------------------------
-def add_network_arguments(parser: argparse.ArgumentParser, lr: float | None = None,
-                          steps: int | None = 1, example: bool = True) -> None:
+def add_network_arguments(
+    parser: argparse.ArgumentParser,
+    lr: float | None = None,
+    steps: int | None = 1,
+    example: bool = True,
+) -> None:
     """The seed network's options: --lr --steps --output-activation --inputs --targets
     --weights --biases --train-biases (and --example unless ``example=False``)."""
     group = parser.add_argument_group("network (defaults: the seeds' course exercise)")
     if example:
-        group.add_argument("--example", choices=("seed", "one-weight"), default="seed",
-                           help="the 2-2-2 network of seeds 000/001 (default) or seed 002's "
-                                "one-weight example")
+        group.add_argument(
+            "--example",
+            choices=("seed", "one-weight"),
+            default="seed",
+            help="the 2-2-2 network of seeds 000/001 (default) or seed 002's one-weight example",
+        )
 
     def one(text: str) -> str:  # the one-weight default, for commands that have --example
         return f"; one-weight: {text}" if example else ""
 
-    group.add_argument("--lr", type=positive_float, default=lr, metavar="ETA",
-                       help="learning rate η (default: 0.5 for the seed network, 0.1 for "
-                            "one-weight)" if example else "learning rate η (default 0.5)")
+    group.add_argument(
+        "--lr",
+        type=positive_float,
+        default=lr,
+        metavar="ETA",
+        help="learning rate η (default: 0.5 for the seed network, 0.1 for one-weight)"
+        if example
+        else "learning rate η (default 0.5)",
+    )
     if steps is not None:
-        group.add_argument("--steps", type=positive_int, default=steps, metavar="N",
-                           help=f"gradient-descent steps to run (default: {steps})")
-    group.add_argument("--output-activation", choices=("sigmoid", "identity"),
-                       default="sigmoid",
-                       help="sigmoid (seed 001, default) or identity (seed 000)")
-    group.add_argument("--inputs", type=finite_float, nargs="+", metavar="X",
-                       help="i1 i2 (default 0.05 0.10)" + one("x (default 1.0)"))
-    group.add_argument("--targets", type=finite_float, nargs="+", metavar="T",
-                       help="t1 t2 (default 0.5 0.5)" + one("y (default 0.0)"))
-    group.add_argument("--weights", type=finite_float, nargs="+", metavar="W",
-                       help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55)"
-                            + one("W (default 0.5)"))
-    group.add_argument("--biases", type=finite_float, nargs="+", metavar="B",
-                       help="b1 b2, one per layer (default: no biases)"
-                            + one("b (default 0.0)"))
-    group.add_argument("--train-biases", action="store_true",
-                       help="update the biases by gradient descent too (default: keep them)")
+        group.add_argument(
+            "--steps",
+            type=positive_int,
+            default=steps,
+            metavar="N",
+            help=f"gradient-descent steps to run (default: {steps})",
+        )
+    group.add_argument(
+        "--output-activation",
+        choices=("sigmoid", "identity"),
+        default="sigmoid",
+        help="sigmoid (seed 001, default) or identity (seed 000)",
+    )
+    group.add_argument(
+        "--inputs",
+        type=finite_float,
+        nargs="+",
+        metavar="X",
+        help="i1 i2 (default 0.05 0.10)" + one("x (default 1.0)"),
+    )
+    group.add_argument(
+        "--targets",
+        type=finite_float,
+        nargs="+",
+        metavar="T",
+        help="t1 t2 (default 0.5 0.5)" + one("y (default 0.0)"),
+    )
+    group.add_argument(
+        "--weights",
+        type=finite_float,
+        nargs="+",
+        metavar="W",
+        help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55)" + one("W (default 0.5)"),
+    )
+    group.add_argument(
+        "--biases",
+        type=finite_float,
+        nargs="+",
+        metavar="B",
+        help="b1 b2, one per layer (default: no biases)" + one("b (default 0.0)"),
+    )
+    group.add_argument(
+        "--train-biases",
+        action="store_true",
+        help="update the biases by gradient descent too (default: keep them)",
+    )
 
 
 def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -116,31 +158,47 @@ def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         options["train_biases"] = args.train_biases
         return example, options
     if args.output_activation != "sigmoid":
-        raise CLIError("--output-activation applies to the seed network; the one-weight "
-                       "example's activation is the identity")
+        raise CLIError(
+            "--output-activation applies to the seed network; the one-weight "
+            "example's activation is the identity"
+        )
     for key, field in (("inputs", "x"), ("targets", "y"), ("weights", "W"), ("biases", "b")):
         values = getattr(args, key)
         if values is not None:
             if len(values) != 1:
-                raise CLIError(f"--{key} takes 1 value ({field}) for the one-weight example, "
-                               f"got {len(values)}")
+                raise CLIError(
+                    f"--{key} takes 1 value ({field}) for the one-weight example, got {len(values)}"
+                )
             options[field] = values[0]
     options["train_biases"] = args.train_biases
     return example, options
 
 
-def add_format_arguments(parser: argparse.ArgumentParser,
-                         formats: Sequence[str] = ("text", "markdown", "json", "html")) -> None:
+def add_format_arguments(
+    parser: argparse.ArgumentParser, formats: Sequence[str] = ("text", "markdown", "json", "html")
+) -> None:
     """--format, --json (same as --format json), --color, -o/--output."""
-    parser.add_argument("--format", choices=tuple(formats), default=formats[0],
-                        help=f"output format (default: {formats[0]})")
-    parser.add_argument("--json", action="store_true",
-                        help="machine-readable JSON on stdout (same as --format json)")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour in text output (default: auto, when stdout is a terminal "
-                             "and NO_COLOR is unset)")
-    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--format",
+        choices=tuple(formats),
+        default=formats[0],
+        help=f"output format (default: {formats[0]})",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="machine-readable JSON on stdout (same as --format json)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in text output (default: auto, when stdout is a terminal "
+        "and NO_COLOR is unset)",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -175,7 +233,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 # ---- subcommands ---------------------------------------------------------------------------------
 def _version_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print {\"version\": ...}")
+    parser.add_argument("--json", action="store_true", help='print {"version": ...}')
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -186,11 +244,13 @@ def cmd_version(args: argparse.Namespace) -> int:
     from chainrule import __version__
 
     if args.json:
-        print(json.dumps({"version": __version__, "python": sys.version.split()[0],
-                          "numpy": np.__version__}))
+        print(
+            json.dumps(
+                {"version": __version__, "python": sys.version.split()[0], "numpy": np.__version__}
+            )
+        )
     else:
-        print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy "
-              f"{np.__version__})")
+        print(f"chainrule {__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__})")
     return 0
 
 
@@ -206,7 +266,8 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
         "  chainrule tutorial --example one-weight     seed 002: W = 0.5 -> 0.4\n"
         "  chainrule tutorial --biases 0.35 0.60 --targets 0.01 0.99\n"
         "                                              the classic walk-through's numbers\n"
-        "  chainrule tutorial --format markdown -o tutorial.md")
+        "  chainrule tutorial --format markdown -o tutorial.md"
+    )
 
 
 def cmd_tutorial(args: argparse.Namespace) -> int:
@@ -231,8 +292,9 @@ def write_via(path: Path, write: Callable[[Path], Any]) -> Path:
 
 def _check_suffix(path: Path, suffixes: Sequence[str], what: str) -> Path:
     if path.suffix.lower() not in suffixes:
-        choices = suffixes[0] if len(suffixes) == 1 else (
-            f"{', '.join(suffixes[:-1])} or {suffixes[-1]}")
+        choices = (
+            suffixes[0] if len(suffixes) == 1 else (f"{', '.join(suffixes[:-1])} or {suffixes[-1]}")
+        )
         raise CLIError(f"{path}: {what} must end in {choices}")
     return path
 
@@ -246,23 +308,39 @@ def seed_config(args: argparse.Namespace, command: str) -> Any:
     lr = options.pop("lr", None)
     if command == "sweep" and lr is not None:
         raise CLIError("sweep runs several learning rates: give them with --lrs, not --lr")
-    return SeedConfig(**options, **({"lr": lr} if lr is not None else {}),
-                      **({"steps": steps} if steps is not None else {}))
+    return SeedConfig(
+        **options,
+        **({"lr": lr} if lr is not None else {}),
+        **({"steps": steps} if steps is not None else {}),
+    )
 
 
 def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     from chainrule.explain.curves import DEFAULT_EPOCHS, DEFAULT_LRS
 
     group = parser.add_argument_group("learning-rate sweep")
-    group.add_argument("--lrs", type=positive_float, nargs="+", default=list(DEFAULT_LRS),
-                       metavar="ETA", help="learning rates, in the order they run (default: "
-                                           f"{' '.join(f'{lr:g}' for lr in DEFAULT_LRS)})")
-    group.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, metavar="N",
-                       help=f"gradient-descent steps per learning rate (default: "
-                            f"{DEFAULT_EPOCHS})")
-    group.add_argument("--carry-weights", action="store_true",
-                       help="start each rate from the previous rate's final weights (default: "
-                            "every rate starts from the same weights)")
+    group.add_argument(
+        "--lrs",
+        type=positive_float,
+        nargs="+",
+        default=list(DEFAULT_LRS),
+        metavar="ETA",
+        help="learning rates, in the order they run (default: "
+        f"{' '.join(f'{lr:g}' for lr in DEFAULT_LRS)})",
+    )
+    group.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=DEFAULT_EPOCHS,
+        metavar="N",
+        help=f"gradient-descent steps per learning rate (default: {DEFAULT_EPOCHS})",
+    )
+    group.add_argument(
+        "--carry-weights",
+        action="store_true",
+        help="start each rate from the previous rate's final weights (default: "
+        "every rate starts from the same weights)",
+    )
 
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
@@ -271,13 +349,21 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:  # the shared --lr is not a sweep's: say so in --help
         if "--lr" in action.option_strings:
             action.help = "not used by sweep: give the learning rates with --lrs"
-    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-sweep.png"),
-                        metavar="FILE", help="the figure: .png, .svg or .pdf (default: "
-                                             "chainrule-sweep.png)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("chainrule-sweep.png"),
+        metavar="FILE",
+        help="the figure: .png, .svg or .pdf (default: chainrule-sweep.png)",
+    )
     parser.add_argument("--no-figure", action="store_true", help="print the table only")
-    parser.add_argument("--json", action="store_true",
-                        help="print the table (final error, outputs, weights and every epoch's "
-                             "error per rate) and the figure's path as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the table (final error, outputs, weights and every epoch's "
+        "error per rate) and the figure's path as JSON",
+    )
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -286,8 +372,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from chainrule.explain.curves import save_figure, sweep, sweep_figure, sweep_table
 
     config = seed_config(args, "sweep")
-    figure_path = None if args.no_figure else _check_suffix(args.output, (".png", ".svg", ".pdf"),
-                                                            "the figure")
+    figure_path = (
+        None
+        if args.no_figure
+        else _check_suffix(args.output, (".png", ".svg", ".pdf"), "the figure")
+    )
     result = sweep(args.lrs, args.epochs, carry_weights=args.carry_weights, config=config)
     problem = None
     if figure_path is not None:
@@ -311,17 +400,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _graph_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=None)
-    parser.add_argument("--which", choices=("network", "computation"), nargs="+",
-                        default=["network", "computation"],
-                        help="the network picture (neurons, weights w1..w8) and/or the "
-                             "computation graph (ops, tensors with value and gradient); "
-                             "default both (the one-weight example has no network picture)")
-    parser.add_argument("--format", choices=("svg", "png", "pdf"), nargs="+",
-                        default=["svg", "png"], help="picture formats besides the .dot text "
-                                                     "(default: svg png)")
-    parser.add_argument("-o", "--output", default="chainrule", metavar="PREFIX",
-                        help="file-name prefix (default: chainrule, writing "
-                             "chainrule-network.svg, chainrule-graph.svg, ...)")
+    parser.add_argument(
+        "--which",
+        choices=("network", "computation"),
+        nargs="+",
+        default=["network", "computation"],
+        help="the network picture (neurons, weights w1..w8) and/or the "
+        "computation graph (ops, tensors with value and gradient); "
+        "default both (the one-weight example has no network picture)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("svg", "png", "pdf"),
+        nargs="+",
+        default=["svg", "png"],
+        help="picture formats besides the .dot text (default: svg png)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="chainrule",
+        metavar="PREFIX",
+        help="file-name prefix (default: chainrule, writing "
+        "chainrule-network.svg, chainrule-graph.svg, ...)",
+    )
     parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
 
 
@@ -343,7 +445,8 @@ def graph_pictures(args: argparse.Namespace, which: Sequence[str]) -> dict[str, 
         first = tutorial(example, explain=False, **options).steps[0]
         weights = [k for k in first.gradients if k in WEIGHT_NAMES or k in ("b1", "b2")]
         pictures["network"] = graphs.network_graph(
-            first.values, {k: first.gradients[k] for k in weights}, options["output_activation"])
+            first.values, {k: first.gradients[k] for k in weights}, options["output_activation"]
+        )
     if "computation" in which:
         if example == "seed":
             config = seed_config(args, "graph")
@@ -365,8 +468,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     which = list(dict.fromkeys(args.which))
     if getattr(args, "example", "seed") == "one-weight" and "network" in which:
         if args.which != ["network", "computation"]:
-            raise CLIError("the network picture is of the 2-2-2 network; the one-weight example "
-                           "has only --which computation")
+            raise CLIError(
+                "the network picture is of the 2-2-2 network; the one-weight example "
+                "has only --which computation"
+            )
         which = ["computation"]
     prefix = Path(args.output)
     if not (prefix.parent if str(prefix.parent) else Path(".")).is_dir():
@@ -392,8 +497,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=100, example=False)
-    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-training.xlsx"),
-                        metavar="FILE", help="the workbook (default: chainrule-training.xlsx)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("chainrule-training.xlsx"),
+        metavar="FILE",
+        help="the workbook (default: chainrule-training.xlsx)",
+    )
     parser.add_argument("--json", action="store_true", help="print the written path as JSON")
 
 
@@ -416,8 +527,14 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=10, example=False)
     _add_sweep_arguments(parser)
-    parser.add_argument("-o", "--output", type=Path, default=Path("chainrule-report.html"),
-                        metavar="FILE", help="the page (default: chainrule-report.html)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("chainrule-report.html"),
+        metavar="FILE",
+        help="the page (default: chainrule-report.html)",
+    )
     parser.add_argument("--json", action="store_true", help="print the written path as JSON")
 
 
@@ -428,8 +545,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = seed_config(args, "report")
     path = _check_suffix(args.output, (".html", ".htm"), "the report")
-    page = render_report(build_report(config, steps=args.steps, lrs=args.lrs,
-                                      epochs=args.epochs, carry_weights=args.carry_weights))
+    page = render_report(
+        build_report(
+            config,
+            steps=args.steps,
+            lrs=args.lrs,
+            epochs=args.epochs,
+            carry_weights=args.carry_weights,
+        )
+    )
     write_via(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
     print(json.dumps({"report": str(path)}) if args.json else f"wrote {path}")
     return 0
@@ -457,41 +581,85 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     from chainrule.train import DATASETS, DEFAULTS, OPTIMIZERS, SCHEDULES
 
     defaults = "; ".join(f"{d} {m}: {e}" for (d, m), (e, _, _) in DEFAULTS.items())
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="bundled data, no download (default: digits, scikit-learn's 8x8 "
-                             "images: 1,438 train, 359 test)")
-    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
-                        help="mlp (default), or cnn for the digits: three conv-BatchNorm-ReLU "
-                             "blocks, max pooling, dropout, global average pooling, linear "
-                             "(19,354 parameters)")
-    parser.add_argument("--epochs", type=positive_int, metavar="N",
-                        help=f"passes over the training data (default: {defaults})")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="samples per step (default: 32; 4 for xor)")
-    parser.add_argument("--lr", type=positive_float, metavar="ETA",
-                        help="peak learning rate (default: 0.01 for adam/adamw, 0.1 for sgd; "
-                             "0.05 and 0.5 for xor)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
-                        help="adam (default), adamw, or sgd with momentum 0.9")
-    parser.add_argument("--schedule", choices=SCHEDULES, default="onecycle",
-                        help="learning-rate schedule, stepped every batch: onecycle (default), "
-                             "cosine, or constant")
-    parser.add_argument("--weight-decay", type=nonnegative_float, metavar="L2",
-                        help="weight decay (default: the optimizer's, as PyTorch: 0, or 0.01 "
-                             "for adamw)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="seeds the initial weights, the shuffling and dropout (default 0): "
-                             "the same seed repeats a run exactly")
-    parser.add_argument("--checkpoint", type=Path, metavar="FILE",
-                        help="where to save the trained weights, .safetensors or .npz "
-                             "(default: chainrule-DATASET-MODEL.safetensors)")
+    parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="digits",
+        help="bundled data, no download (default: digits, scikit-learn's 8x8 "
+        "images: 1,438 train, 359 test)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp (default), or cnn for the digits: three conv-BatchNorm-ReLU "
+        "blocks, max pooling, dropout, global average pooling, linear "
+        "(19,354 parameters)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help=f"passes over the training data (default: {defaults})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="samples per step (default: 32; 4 for xor)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        metavar="ETA",
+        help="peak learning rate (default: 0.01 for adam/adamw, 0.1 for sgd; 0.05 and 0.5 for xor)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adam",
+        help="adam (default), adamw, or sgd with momentum 0.9",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="onecycle",
+        help="learning-rate schedule, stepped every batch: onecycle (default), cosine, or constant",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        metavar="L2",
+        help="weight decay (default: the optimizer's, as PyTorch: 0, or 0.01 for adamw)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds the initial weights, the shuffling and dropout (default 0): "
+        "the same seed repeats a run exactly",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="where to save the trained weights, .safetensors or .npz "
+        "(default: chainrule-DATASET-MODEL.safetensors)",
+    )
     parser.add_argument("--no-checkpoint", action="store_true", help="don't save the weights")
-    parser.add_argument("--curves", type=Path, metavar="FILE",
-                        help="draw loss and accuracy per epoch, train and test, to FILE (.png, "
-                             ".svg or .pdf; needs matplotlib)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the settings, every epoch's metrics and the final accuracy "
-                             "as JSON (and no progress bar)")
+    parser.add_argument(
+        "--curves",
+        type=Path,
+        metavar="FILE",
+        help="draw loss and accuracy per epoch, train and test, to FILE (.png, "
+        ".svg or .pdf; needs matplotlib)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the settings, every epoch's metrics and the final accuracy "
+        "as JSON (and no progress bar)",
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "examples:\n"
@@ -500,7 +668,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         "  chainrule train --dataset spirals --optimizer sgd\n"
         "  chainrule train --json --no-checkpoint | jq .final\n"
         "\nThe checkpoint loads back with model.load_state_dict(chainrule.load(FILE)) into\n"
-        "chainrule.train.build_model(DATASET, MODEL), and into the same PyTorch model.")
+        "chainrule.train.build_model(DATASET, MODEL), and into the same PyTorch model."
+    )
 
 
 def _train_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
@@ -528,10 +697,12 @@ def _train_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
 
 def _epoch_line(record: Any, epochs: int) -> str:
     width = len(str(epochs))
-    return (f"epoch {record.epoch:>{width}}/{epochs}  train loss {record.train_loss:.4f} "
-            f"acc {100 * record.train_accuracy:6.2f} %  test loss {record.test_loss:.4f} "
-            f"acc {100 * record.test_accuracy:6.2f} %  lr {record.lr:.3g}  "
-            f"{record.seconds:.2f} s")
+    return (
+        f"epoch {record.epoch:>{width}}/{epochs}  train loss {record.train_loss:.4f} "
+        f"acc {100 * record.train_accuracy:6.2f} %  test loss {record.test_loss:.4f} "
+        f"acc {100 * record.test_accuracy:6.2f} %  lr {record.lr:.3g}  "
+        f"{record.seconds:.2f} s"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -541,11 +712,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from chainrule.train import ProgressBar, TrainConfig, history_figure, load_data, train
 
     if args.model == "cnn" and args.dataset != "digits":
-        raise CLIError(f"--model cnn is for the digits images; {args.dataset} has 2-D points "
-                       "(use --model mlp)")
+        raise CLIError(
+            f"--model cnn is for the digits images; {args.dataset} has 2-D points (use --model mlp)"
+        )
     checkpoint, curves = _train_files(args)
-    config = TrainConfig(args.dataset, args.model, args.epochs, args.batch_size, args.lr,
-                         args.optimizer, args.schedule, args.weight_decay, args.seed).resolved()
+    config = TrainConfig(
+        args.dataset,
+        args.model,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.optimizer,
+        args.schedule,
+        args.weight_decay,
+        args.seed,
+    ).resolved()
     try:
         data = load_data(config.dataset, images=config.model == "cnn")
     except ImportError as missing:
@@ -559,16 +740,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(_epoch_line(record, epochs), flush=True)
 
     if not args.json:
-        print(f"training {config.model} on {data.description}: {epochs} epochs, batch "
-              f"{config.batch_size}, {config.optimizer} lr {config.lr:g} ({config.schedule}), "
-              f"seed {config.seed}", flush=True)
+        print(
+            f"training {config.model} on {data.description}: {epochs} epochs, batch "
+            f"{config.batch_size}, {config.optimizer} lr {config.lr:g} ({config.schedule}), "
+            f"seed {config.seed}",
+            flush=True,
+        )
     try:
         model, history = train(config, on_batch=bar.update, on_epoch=on_epoch, data=data)
     finally:
         bar.clear()
     if checkpoint is not None:
-        save(model.state_dict(), checkpoint,
-             metadata={"chainrule.train": json.dumps(history.config)})
+        save(
+            model.state_dict(), checkpoint, metadata={"chainrule.train": json.dumps(history.config)}
+        )
     if curves is not None:
         from chainrule.explain.curves import save_figure
 
@@ -576,45 +761,82 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_via(curves, lambda temporary: save_figure(figure, temporary))
     final = history.final
     if args.json:
-        print(json.dumps({**history.to_dict(), "test_accuracy": final.test_accuracy,
-                          "checkpoint": str(checkpoint) if checkpoint else None,
-                          "curves": str(curves) if curves else None}))
+        print(
+            json.dumps(
+                {
+                    **history.to_dict(),
+                    "test_accuracy": final.test_accuracy,
+                    "checkpoint": str(checkpoint) if checkpoint else None,
+                    "curves": str(curves) if curves else None,
+                }
+            )
+        )
         return 0
-    print(f"{config.model}: {history.parameters:,} parameters, {history.seconds:.1f} s of "
-          f"training")
+    print(f"{config.model}: {history.parameters:,} parameters, {history.seconds:.1f} s of training")
     for label, path in (("checkpoint", checkpoint), ("curves", curves)):
         if path is not None:
             print(f"wrote {label} {path}")
-    print(f"final test accuracy: {100 * final.test_accuracy:.2f} % ({history.test_correct}/"
-          f"{history.test_size}) after {final.epoch} epochs")
+    print(
+        f"final test accuracy: {100 * final.test_accuracy:.2f} % ({history.test_correct}/"
+        f"{history.test_size}) after {final.epoch} epochs"
+    )
     return 0
 
 
 def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
     from chainrule.gradcheck_report import ATOL, EPS, MODELS, OPS, RTOL
 
-    parser.add_argument("--model", choices=MODELS, default=None,
-                        help="mlp (default): a float64 64-32-10 tanh MLP, every parameter, "
-                             "every element; cnn: the digits CNN of 'chainrule train --model "
-                             "cnn', --max-elements random elements of each parameter")
-    parser.add_argument("--op", choices=OPS, metavar="NAME",
-                        help="check one op instead of a model, each input element by element "
-                             "(random float64 inputs, random upstream gradient); one of: "
-                             + ", ".join(OPS))
-    parser.add_argument("--samples", type=positive_int, default=8, metavar="N",
-                        help="digits samples in the model's loss (default 8)")
-    parser.add_argument("--max-elements", type=positive_int, metavar="N",
-                        help="check at most N random elements per parameter (default: all for "
-                             "the mlp and ops, 32 for the cnn)")
-    parser.add_argument("--eps", type=positive_float, default=EPS,
-                        help=f"finite-difference step (default {EPS:g})")
-    parser.add_argument("--rtol", type=nonnegative_float, default=RTOL,
-                        help=f"relative tolerance (default {RTOL:g})")
-    parser.add_argument("--atol", type=nonnegative_float, default=ATOL,
-                        help=f"absolute tolerance (default {ATOL:g}); an element passes when "
-                             "|analytic - numeric| <= atol + rtol*|numeric|")
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="seeds the weights, inputs and chosen elements (default 0)")
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=None,
+        help="mlp (default): a float64 64-32-10 tanh MLP, every parameter, "
+        "every element; cnn: the digits CNN of 'chainrule train --model "
+        "cnn', --max-elements random elements of each parameter",
+    )
+    parser.add_argument(
+        "--op",
+        choices=OPS,
+        metavar="NAME",
+        help="check one op instead of a model, each input element by element "
+        "(random float64 inputs, random upstream gradient); one of: " + ", ".join(OPS),
+    )
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="digits samples in the model's loss (default 8)",
+    )
+    parser.add_argument(
+        "--max-elements",
+        type=positive_int,
+        metavar="N",
+        help="check at most N random elements per parameter (default: all for "
+        "the mlp and ops, 32 for the cnn)",
+    )
+    parser.add_argument(
+        "--eps", type=positive_float, default=EPS, help=f"finite-difference step (default {EPS:g})"
+    )
+    parser.add_argument(
+        "--rtol",
+        type=nonnegative_float,
+        default=RTOL,
+        help=f"relative tolerance (default {RTOL:g})",
+    )
+    parser.add_argument(
+        "--atol",
+        type=nonnegative_float,
+        default=ATOL,
+        help=f"absolute tolerance (default {ATOL:g}); an element passes when "
+        "|analytic - numeric| <= atol + rtol*|numeric|",
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds the weights, inputs and chosen elements (default 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
@@ -622,7 +844,8 @@ def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
         "examples:\n"
         "  chainrule gradcheck                   every weight of a small MLP on digits samples\n"
         "  chainrule gradcheck --model cnn\n"
-        "  chainrule gradcheck --op conv2d --json")
+        "  chainrule gradcheck --op conv2d --json"
+    )
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
@@ -631,16 +854,27 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     from chainrule.gradcheck_report import model_report, op_report
 
     if args.op is not None and (args.model is not None or args.samples != 8):
-        raise CLIError("--op checks one op on random inputs; --model and --samples are for "
-                       "models")
+        raise CLIError("--op checks one op on random inputs; --model and --samples are for models")
     try:
         if args.op is not None:
-            report = op_report(args.op, eps=args.eps, rtol=args.rtol, atol=args.atol,
-                               seed=args.seed, max_elements=args.max_elements)
+            report = op_report(
+                args.op,
+                eps=args.eps,
+                rtol=args.rtol,
+                atol=args.atol,
+                seed=args.seed,
+                max_elements=args.max_elements,
+            )
         else:
-            report = model_report(args.model or "mlp", samples=args.samples, eps=args.eps,
-                                  rtol=args.rtol, atol=args.atol,
-                                  max_elements=args.max_elements, seed=args.seed)
+            report = model_report(
+                args.model or "mlp",
+                samples=args.samples,
+                eps=args.eps,
+                rtol=args.rtol,
+                atol=args.atol,
+                max_elements=args.max_elements,
+                seed=args.seed,
+            )
     except ImportError as missing:
         raise CLIError(str(missing)) from None
     if args.json:
@@ -650,27 +884,61 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
-                Callable[[argparse.Namespace], int]]
+Command = tuple[
+    str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]
+]
 
 # name, one-line help, arguments, run: add a subcommand by adding a row
 COMMANDS: list[Command] = [
-    ("tutorial", "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
-                 "chain-rule products, weight updates", _tutorial_arguments, cmd_tutorial),
-    ("sweep", "learning-rate sweep of the seed network: error-vs-epoch curves in one figure "
-              "and the table of final weights, error and outputs", _sweep_arguments, cmd_sweep),
-    ("graph", "pictures of the seed network (neurons, weights w1..w8) and of its computation "
-              "graph (values and gradients), via Graphviz", _graph_arguments, cmd_graph),
-    ("sheet", "the seed network's training as an .xlsx of live formulas (change the learning "
-              "rate or a weight and it recomputes)", _sheet_arguments, cmd_sheet),
-    ("report", "one self-contained HTML page: network picture, derivation, computation graph, "
-               "training steps, learning-rate curves", _report_arguments, cmd_report),
-    ("train", "train a model on bundled data (an MLP or a small CNN on the 8x8 digits, or "
-              "xor, moons, spirals): progress, accuracy, checkpoint, curves", _train_arguments,
-     cmd_train),
-    ("gradcheck", "check a model's or an op's gradients against finite differences: a report "
-                  "per parameter (norms, errors, worst element)", _gradcheck_arguments,
-     cmd_gradcheck),
+    (
+        "tutorial",
+        "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
+        "chain-rule products, weight updates",
+        _tutorial_arguments,
+        cmd_tutorial,
+    ),
+    (
+        "sweep",
+        "learning-rate sweep of the seed network: error-vs-epoch curves in one figure "
+        "and the table of final weights, error and outputs",
+        _sweep_arguments,
+        cmd_sweep,
+    ),
+    (
+        "graph",
+        "pictures of the seed network (neurons, weights w1..w8) and of its computation "
+        "graph (values and gradients), via Graphviz",
+        _graph_arguments,
+        cmd_graph,
+    ),
+    (
+        "sheet",
+        "the seed network's training as an .xlsx of live formulas (change the learning "
+        "rate or a weight and it recomputes)",
+        _sheet_arguments,
+        cmd_sheet,
+    ),
+    (
+        "report",
+        "one self-contained HTML page: network picture, derivation, computation graph, "
+        "training steps, learning-rate curves",
+        _report_arguments,
+        cmd_report,
+    ),
+    (
+        "train",
+        "train a model on bundled data (an MLP or a small CNN on the 8x8 digits, or "
+        "xor, moons, spirals): progress, accuracy, checkpoint, curves",
+        _train_arguments,
+        cmd_train,
+    ),
+    (
+        "gradcheck",
+        "check a model's or an op's gradients against finite differences: a report "
+        "per parameter (norms, errors, worst element)",
+        _gradcheck_arguments,
+        cmd_gradcheck,
+    ),
     ("version", "print chainrule's version", _version_arguments, cmd_version),
 ]
 
@@ -679,8 +947,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="chainrule: backpropagation you can see. Run 'chainrule tutorial' to walk "
-                    "through the seeds' worked example, every number produced by the engine.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "through the seeds' worked example, every number produced by the engine.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, summary, arguments, run in COMMANDS:
         child = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
@@ -716,8 +985,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug of ours: still one line, unless asked for the traceback
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(error).__name__}: {error} (set CHAINRULE_DEBUG=1 "
-              "for the traceback, and please report it)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(error).__name__}: {error} (set CHAINRULE_DEBUG=1 "
+            "for the traceback, and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

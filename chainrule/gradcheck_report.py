@@ -25,8 +25,15 @@ from chainrule.autograd.functional_api import grad as autograd_grad
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
 
-__all__ = ["MODELS", "OPS", "GradcheckReport", "ParameterCheck", "check_parameters",
-           "model_report", "op_report"]
+__all__ = [
+    "MODELS",
+    "OPS",
+    "GradcheckReport",
+    "ParameterCheck",
+    "check_parameters",
+    "model_report",
+    "op_report",
+]
 
 EPS, RTOL, ATOL = 1e-6, 1e-3, 1e-5  # chainrule.autograd.gradcheck's defaults
 MODELS = ("mlp", "cnn")
@@ -73,40 +80,84 @@ class GradcheckReport:
         return all(check.passed for check in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "eps": self.eps, "rtol": self.rtol, "atol": self.atol,
-                "passed": self.passed,
-                "checks": [{**asdict(c), "shape": list(c.shape),
-                            "worst_index": list(c.worst_index)} for c in self.checks]}
+        return {
+            "subject": self.subject,
+            "eps": self.eps,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "passed": self.passed,
+            "checks": [
+                {**asdict(c), "shape": list(c.shape), "worst_index": list(c.worst_index)}
+                for c in self.checks
+            ],
+        }
 
     def to_text(self) -> str:
-        header = ("parameter", "shape", "checked", "|analytic|", "|numeric|", "max abs err",
-                  "rel err", "worst", "analytic", "numeric", "result")
+        header = (
+            "parameter",
+            "shape",
+            "checked",
+            "|analytic|",
+            "|numeric|",
+            "max abs err",
+            "rel err",
+            "worst",
+            "analytic",
+            "numeric",
+            "result",
+        )
         rows = [header]
         for c in self.checks:
-            rows.append((c.name, str(c.shape), f"{c.checked}/{c.size}" if c.checked < c.size
-                         else str(c.size), f"{c.analytic_norm:.6g}", f"{c.numeric_norm:.6g}",
-                         f"{c.max_abs_error:.2e}", f"{c.relative_error:.2e}",
-                         str(c.worst_index), f"{c.analytic_at_worst:.6g}",
-                         f"{c.numeric_at_worst:.6g}",
-                         "ok" if c.passed else f"FAIL ({c.failing})"))
+            rows.append(
+                (
+                    c.name,
+                    str(c.shape),
+                    f"{c.checked}/{c.size}" if c.checked < c.size else str(c.size),
+                    f"{c.analytic_norm:.6g}",
+                    f"{c.numeric_norm:.6g}",
+                    f"{c.max_abs_error:.2e}",
+                    f"{c.relative_error:.2e}",
+                    str(c.worst_index),
+                    f"{c.analytic_at_worst:.6g}",
+                    f"{c.numeric_at_worst:.6g}",
+                    "ok" if c.passed else f"FAIL ({c.failing})",
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         numeric = {2, 3, 4, 5, 6, 8, 9}
-        lines = ["  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
-                           for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-                 for row in rows]
+        lines = [
+            "  ".join(
+                cell.rjust(w) if i in numeric else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+            for row in rows
+        ]
         failed = [c.name for c in self.checks if not c.passed]
         elements = sum(c.checked for c in self.checks)
-        verdict = (f"all {len(self.checks)} passed ({elements} elements)" if not failed else
-                   f"{len(failed)} of {len(self.checks)} FAILED: {', '.join(failed)}")
-        return (f"gradcheck: {self.subject}\n"
-                f"backward vs central differences (float64), eps {self.eps:g}; an element "
-                f"passes when |a - n| <= {self.atol:g} + {self.rtol:g}·|n|\n\n"
-                + "\n".join(lines) + f"\n\n{verdict}\n")
+        verdict = (
+            f"all {len(self.checks)} passed ({elements} elements)"
+            if not failed
+            else f"{len(failed)} of {len(self.checks)} FAILED: {', '.join(failed)}"
+        )
+        return (
+            f"gradcheck: {self.subject}\n"
+            f"backward vs central differences (float64), eps {self.eps:g}; an element "
+            f"passes when |a - n| <= {self.atol:g} + {self.rtol:g}·|n|\n\n"
+            + "\n".join(lines)
+            + f"\n\n{verdict}\n"
+        )
 
 
-def _compare(name: str, shape: tuple[int, ...], size: int, index: np.ndarray,
-             analytic: np.ndarray, numeric: np.ndarray, rtol: float, atol: float
-             ) -> ParameterCheck:
+def _compare(
+    name: str,
+    shape: tuple[int, ...],
+    size: int,
+    index: np.ndarray,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    rtol: float,
+    atol: float,
+) -> ParameterCheck:
     error = np.abs(analytic - numeric)
     bound = atol + rtol * np.abs(numeric)
     bad = error > bound
@@ -118,19 +169,35 @@ def _compare(name: str, shape: tuple[int, ...], size: int, index: np.ndarray,
         ratio = np.where(bound > 0, error / bound, np.where(error > 0, np.inf, 0.0))
     ratio = np.where(np.isnan(ratio), np.inf, ratio)  # NaN anywhere is the worst there is
     worst = int(np.lexsort((np.nan_to_num(error, nan=np.inf), ratio))[-1]) if error.size else 0
-    worst_index = tuple(int(i) for i in np.unravel_index(int(index[worst]), shape)) \
-        if error.size else ()
-    return ParameterCheck(name, shape, size, int(index.size), a_norm, n_norm,
-                          float(error.max()) if error.size else 0.0, relative, worst_index,
-                          float(analytic[worst]) if error.size else 0.0,
-                          float(numeric[worst]) if error.size else 0.0, int(bad.sum()),
-                          not bool(bad.any()))
+    worst_index = (
+        tuple(int(i) for i in np.unravel_index(int(index[worst]), shape)) if error.size else ()
+    )
+    return ParameterCheck(
+        name,
+        shape,
+        size,
+        int(index.size),
+        a_norm,
+        n_norm,
+        float(error.max()) if error.size else 0.0,
+        relative,
+        worst_index,
+        float(analytic[worst]) if error.size else 0.0,
+        float(numeric[worst]) if error.size else 0.0,
+        int(bad.sum()),
+        not bool(bad.any()),
+    )
 
 
-def check_parameters(loss: Callable[[], Tensor], params: Sequence[tuple[str, Tensor]],
-                     eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
-                     max_elements: int | None = None, seed: int = 0
-                     ) -> tuple[ParameterCheck, ...]:
+def check_parameters(
+    loss: Callable[[], Tensor],
+    params: Sequence[tuple[str, Tensor]],
+    eps: float = EPS,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    max_elements: int | None = None,
+    seed: int = 0,
+) -> tuple[ParameterCheck, ...]:
     """Compare d loss() / d param from one backward pass with central differences
     (loss(p + eps) − loss(p − eps)) / 2 eps, element by element, for every named parameter.
 
@@ -140,8 +207,10 @@ def check_parameters(loss: Callable[[], Tensor], params: Sequence[tuple[str, Ten
     """
     for name, param in params:
         if param.dtype != np.float64:
-            raise TypeError(f"gradcheck: {name} is {param.dtype}; finite differences need float64 "
-                            "(call .double() on the model or tensor)")
+            raise TypeError(
+                f"gradcheck: {name} is {param.dtype}; finite differences need float64 "
+                "(call .double() on the model or tensor)"
+            )
     value = loss()
     if value.numel() != 1:
         raise ValueError(f"gradcheck: the loss must be a scalar, got shape {value.shape}")
@@ -168,15 +237,22 @@ def check_parameters(loss: Callable[[], Tensor], params: Sequence[tuple[str, Ten
                 finally:
                     data[element] = original
                 numeric[position] = (plus - minus) / (2 * eps)
-        checks.append(_compare(name, tuple(param.shape), size, index, analytic[index], numeric,
-                               rtol, atol))
+        checks.append(
+            _compare(name, tuple(param.shape), size, index, analytic[index], numeric, rtol, atol)
+        )
     return tuple(checks)
 
 
 # ---- models ----------------------------------------------------------------------------------
-def model_report(model: str = "mlp", samples: int = 8, eps: float = EPS, rtol: float = RTOL,
-                 atol: float = ATOL, max_elements: int | None = None,
-                 seed: int = 0) -> GradcheckReport:
+def model_report(
+    model: str = "mlp",
+    samples: int = 8,
+    eps: float = EPS,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    max_elements: int | None = None,
+    seed: int = 0,
+) -> GradcheckReport:
     """Check every parameter of a float64 model under cross-entropy on the first ``samples``
     training digits.
 
@@ -195,19 +271,28 @@ def model_report(model: str = "mlp", samples: int = 8, eps: float = EPS, rtol: f
     x, y = x[:samples], y[:samples]
     if model == "mlp":
         network: nn.Module = mlp_for(64, 10, hidden=(32,), activation=nn.Tanh).double()
-        subject = (f"MLP 64-32-10 (tanh), float64, cross-entropy on {len(y)} digits samples")
+        subject = f"MLP 64-32-10 (tanh), float64, cross-entropy on {len(y)} digits samples"
     else:
         network = digits_cnn().double().train()
         for module in network.modules():
             if isinstance(module, nn.Dropout):
                 module.eval()
         max_elements = 32 if max_elements is None else max_elements
-        subject = (f"digits CNN ({sum(p.numel() for p in network.parameters())} parameters, "
-                   f"BatchNorm in train mode, dropout off), float64, cross-entropy on {len(y)} "
-                   "digits samples")
+        subject = (
+            f"digits CNN ({sum(p.numel() for p in network.parameters())} parameters, "
+            f"BatchNorm in train mode, dropout off), float64, cross-entropy on {len(y)} "
+            "digits samples"
+        )
     loss_fn = nn.CrossEntropyLoss()
-    checks = check_parameters(lambda: loss_fn(network(x), y), list(network.named_parameters()),
-                              eps, rtol, atol, max_elements, seed)
+    checks = check_parameters(
+        lambda: loss_fn(network(x), y),
+        list(network.named_parameters()),
+        eps,
+        rtol,
+        atol,
+        max_elements,
+        seed,
+    )
     return GradcheckReport(subject, checks, eps, rtol, atol)
 
 
@@ -253,91 +338,192 @@ def _ops() -> dict[str, OpCase]:
         "cos": ("cos x", *unary(cr.cos)),
         "abs": ("|x|, away from 0", *unary(cr.abs, "nonzero")),
         "relu": ("max(0, x), away from 0", *unary(cr.relu, "nonzero")),
-        "leaky_relu": ("leaky ReLU (slope 0.1), away from 0",
-                       *unary(lambda x: F.leaky_relu(x, 0.1), "nonzero")),
+        "leaky_relu": (
+            "leaky ReLU (slope 0.1), away from 0",
+            *unary(lambda x: F.leaky_relu(x, 0.1), "nonzero"),
+        ),
         "elu": ("ELU, away from 0", *unary(F.elu, "nonzero")),
         "gelu": ("GELU (erf)", *unary(F.gelu)),
         "silu": ("x σ(x)", *unary(F.silu)),
         "softplus": ("log(1 + e^x)", *unary(F.softplus)),
-        "pow": ("x ** y, x > 0 (both inputs)",
-                (("x", (3, 4), "positive"), ("y", (3, 4), "real")), lambda x, y: x ** y),
-        "mul": ("x * y broadcast (3, 4) * (4,)", (("x", (3, 4), "real"), ("y", (4,), "real")),
-                lambda x, y: x * y),
-        "div": ("x / y broadcast (3, 4) / (3, 1), y > 0",
-                (("x", (3, 4), "real"), ("y", (3, 1), "positive")), lambda x, y: x / y),
-        "maximum": ("elementwise max(x, y)", (("x", (3, 4), "real"), ("y", (3, 4), "real")),
-                    cr.maximum),
+        "pow": (
+            "x ** y, x > 0 (both inputs)",
+            (("x", (3, 4), "positive"), ("y", (3, 4), "real")),
+            lambda x, y: x**y,
+        ),
+        "mul": (
+            "x * y broadcast (3, 4) * (4,)",
+            (("x", (3, 4), "real"), ("y", (4,), "real")),
+            lambda x, y: x * y,
+        ),
+        "div": (
+            "x / y broadcast (3, 4) / (3, 1), y > 0",
+            (("x", (3, 4), "real"), ("y", (3, 1), "positive")),
+            lambda x, y: x / y,
+        ),
+        "maximum": (
+            "elementwise max(x, y)",
+            (("x", (3, 4), "real"), ("y", (3, 4), "real")),
+            cr.maximum,
+        ),
         "sum": ("sum over dim 1", x34, lambda x: x.sum(dim=1)),
         "mean": ("mean over dim 0, keepdim", x34, lambda x: x.mean(dim=0, keepdim=True)),
         "max": ("max over dim 1", x34, lambda x: x.max(dim=1)[0]),
-        "prod": ("product over dim 1, x ≠ 0", (("x", (3, 4), "nonzero"),),
-                 lambda x: x.prod(dim=1)),
+        "prod": ("product over dim 1, x ≠ 0", (("x", (3, 4), "nonzero"),), lambda x: x.prod(dim=1)),
         "var": ("variance over dim 1", x34, lambda x: x.var(dim=1)),
         "std": ("standard deviation over dim 1", x34, lambda x: x.std(dim=1)),
         "logsumexp": ("log Σ e^x over dim 1", x34, lambda x: cr.logsumexp(x, dim=1)),
         "softmax": ("softmax over dim 1", x34, lambda x: F.softmax(x, dim=1)),
         "log_softmax": ("log-softmax over dim 1", x34, lambda x: F.log_softmax(x, dim=1)),
-        "matmul": ("a @ b, (3, 4) @ (4, 5)", (("a", (3, 4), "real"), ("b", (4, 5), "real")),
-                   lambda a, b: a @ b),
-        "bmm": ("batched a @ b, (2, 3, 4) @ (4, 5) broadcast",
-                (("a", (2, 3, 4), "real"), ("b", (4, 5), "real")), lambda a, b: a @ b),
-        "linear": ("x Wᵀ + b", (("input", (4, 5), "real"), ("weight", (3, 5), "real"),
-                                ("bias", (3,), "real")), F.linear),
-        "conv2d": ("conv2d, 3×3 kernel, stride 2, padding 1",
-                   (("input", (2, 3, 6, 6), "real"), ("weight", (4, 3, 3, 3), "real"),
-                    ("bias", (4,), "real")),
-                   lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1)),
-        "conv2d_groups": ("conv2d, groups 2, dilation 2",
-                          (("input", (2, 4, 7, 7), "real"), ("weight", (6, 2, 3, 3), "real")),
-                          lambda x, w: F.conv2d(x, w, dilation=2, groups=2)),
-        "conv1d": ("conv1d, kernel 3, padding 1",
-                   (("input", (2, 3, 8), "real"), ("weight", (4, 3, 3), "real"),
-                    ("bias", (4,), "real")), lambda x, w, b: F.conv1d(x, w, b, padding=1)),
-        "max_pool2d": ("2×2 max pooling", (("input", (2, 3, 6, 6), "real"),),
-                       lambda x: F.max_pool2d(x, 2)),
-        "avg_pool2d": ("3×3 average pooling, stride 2, padding 1",
-                       (("input", (2, 3, 6, 6), "real"),),
-                       lambda x: F.avg_pool2d(x, 3, stride=2, padding=1)),
-        "adaptive_avg_pool2d": ("global average pooling", (("input", (2, 3, 5, 5), "real"),),
-                                lambda x: F.adaptive_avg_pool2d(x, 1)),
-        "batch_norm": ("batch norm, training statistics",
-                       (("input", (4, 3, 2, 2), "real"), ("weight", (3,), "real"),
-                        ("bias", (3,), "real")),
-                       lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)),
-        "layer_norm": ("layer norm over the last dim",
-                       (("input", (3, 5), "real"), ("weight", (5,), "real"),
-                        ("bias", (5,), "real")),
-                       lambda x, w, b: F.layer_norm(x, (5,), w, b)),
-        "cross_entropy": ("cross-entropy of logits (4, 5) against class labels",
-                          (("input", (4, 5), "real"),),
-                          lambda x: F.cross_entropy(x, labels)),
-        "bce_with_logits": ("binary cross-entropy with logits",
-                            (("input", (2, 3), "real"),),
-                            lambda x: F.binary_cross_entropy_with_logits(x, targets)),
-        "mse_loss": ("mean squared error", (("input", (3, 4), "real"),
-                                            ("target", (3, 4), "real")), F.mse_loss),
-        "index": ("advanced indexing x[[2, 0, 2, 1]] (repeated rows)", x34,
-                  lambda x: x[index]),
-        "embedding": ("embedding lookup with repeated ids", (("weight", (3, 4), "real"),),
-                      lambda w: F.embedding(index, w)),
-        "cat": ("cat along dim 1", (("x", (3, 4), "real"), ("y", (3, 2), "real")),
-                lambda x, y: cr.cat([x, y], dim=1)),
+        "matmul": (
+            "a @ b, (3, 4) @ (4, 5)",
+            (("a", (3, 4), "real"), ("b", (4, 5), "real")),
+            lambda a, b: a @ b,
+        ),
+        "bmm": (
+            "batched a @ b, (2, 3, 4) @ (4, 5) broadcast",
+            (("a", (2, 3, 4), "real"), ("b", (4, 5), "real")),
+            lambda a, b: a @ b,
+        ),
+        "linear": (
+            "x Wᵀ + b",
+            (("input", (4, 5), "real"), ("weight", (3, 5), "real"), ("bias", (3,), "real")),
+            F.linear,
+        ),
+        "conv2d": (
+            "conv2d, 3×3 kernel, stride 2, padding 1",
+            (
+                ("input", (2, 3, 6, 6), "real"),
+                ("weight", (4, 3, 3, 3), "real"),
+                ("bias", (4,), "real"),
+            ),
+            lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        ),
+        "conv2d_groups": (
+            "conv2d, groups 2, dilation 2",
+            (("input", (2, 4, 7, 7), "real"), ("weight", (6, 2, 3, 3), "real")),
+            lambda x, w: F.conv2d(x, w, dilation=2, groups=2),
+        ),
+        "conv1d": (
+            "conv1d, kernel 3, padding 1",
+            (("input", (2, 3, 8), "real"), ("weight", (4, 3, 3), "real"), ("bias", (4,), "real")),
+            lambda x, w, b: F.conv1d(x, w, b, padding=1),
+        ),
+        "max_pool2d": (
+            "2×2 max pooling",
+            (("input", (2, 3, 6, 6), "real"),),
+            lambda x: F.max_pool2d(x, 2),
+        ),
+        "avg_pool2d": (
+            "3×3 average pooling, stride 2, padding 1",
+            (("input", (2, 3, 6, 6), "real"),),
+            lambda x: F.avg_pool2d(x, 3, stride=2, padding=1),
+        ),
+        "adaptive_avg_pool2d": (
+            "global average pooling",
+            (("input", (2, 3, 5, 5), "real"),),
+            lambda x: F.adaptive_avg_pool2d(x, 1),
+        ),
+        "batch_norm": (
+            "batch norm, training statistics",
+            (("input", (4, 3, 2, 2), "real"), ("weight", (3,), "real"), ("bias", (3,), "real")),
+            lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        ),
+        "layer_norm": (
+            "layer norm over the last dim",
+            (("input", (3, 5), "real"), ("weight", (5,), "real"), ("bias", (5,), "real")),
+            lambda x, w, b: F.layer_norm(x, (5,), w, b),
+        ),
+        "cross_entropy": (
+            "cross-entropy of logits (4, 5) against class labels",
+            (("input", (4, 5), "real"),),
+            lambda x: F.cross_entropy(x, labels),
+        ),
+        "bce_with_logits": (
+            "binary cross-entropy with logits",
+            (("input", (2, 3), "real"),),
+            lambda x: F.binary_cross_entropy_with_logits(x, targets),
+        ),
+        "mse_loss": (
+            "mean squared error",
+            (("input", (3, 4), "real"), ("target", (3, 4), "real")),
+            F.mse_loss,
+        ),
+        "index": ("advanced indexing x[[2, 0, 2, 1]] (repeated rows)", x34, lambda x: x[index]),
+        "embedding": (
+            "embedding lookup with repeated ids",
+            (("weight", (3, 4), "real"),),
+            lambda w: F.embedding(index, w),
+        ),
+        "cat": (
+            "cat along dim 1",
+            (("x", (3, 4), "real"), ("y", (3, 2), "real")),
+            lambda x, y: cr.cat([x, y], dim=1),
+        ),
     }
-    return {name: OpCase(description, inputs, call)
-            for name, (description, inputs, call) in table.items()}
+    return {
+        name: OpCase(description, inputs, call)
+        for name, (description, inputs, call) in table.items()
+    }
 
 
-OPS: tuple[str, ...] = ("sigmoid", "tanh", "exp", "log", "log1p", "sqrt", "sin", "cos", "abs",
-                        "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "pow", "mul",
-                        "div", "maximum", "sum", "mean", "max", "prod", "var", "std",
-                        "logsumexp", "softmax", "log_softmax", "matmul", "bmm", "linear",
-                        "conv2d", "conv2d_groups", "conv1d", "max_pool2d", "avg_pool2d",
-                        "adaptive_avg_pool2d", "batch_norm", "layer_norm", "cross_entropy",
-                        "bce_with_logits", "mse_loss", "index", "embedding", "cat")
+OPS: tuple[str, ...] = (
+    "sigmoid",
+    "tanh",
+    "exp",
+    "log",
+    "log1p",
+    "sqrt",
+    "sin",
+    "cos",
+    "abs",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "softplus",
+    "pow",
+    "mul",
+    "div",
+    "maximum",
+    "sum",
+    "mean",
+    "max",
+    "prod",
+    "var",
+    "std",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "matmul",
+    "bmm",
+    "linear",
+    "conv2d",
+    "conv2d_groups",
+    "conv1d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "batch_norm",
+    "layer_norm",
+    "cross_entropy",
+    "bce_with_logits",
+    "mse_loss",
+    "index",
+    "embedding",
+    "cat",
+)
 
 
-def op_report(name: str, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
-              seed: int = 0, max_elements: int | None = None) -> GradcheckReport:
+def op_report(
+    name: str,
+    eps: float = EPS,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    seed: int = 0,
+    max_elements: int | None = None,
+) -> GradcheckReport:
     """Check op ``name``'s gradient for each input: random float64 inputs in the op's domain,
     and the scalar ⟨v, op(inputs)⟩ with a random upstream gradient v (so a rule that ignores
     the incoming gradient's values fails), every element (or ``max_elements`` of each)."""
@@ -346,8 +532,10 @@ def op_report(name: str, eps: float = EPS, rtol: float = RTOL, atol: float = ATO
         raise ValueError(f"unknown op {name!r}: choose one of {', '.join(OPS)}")
     case = cases[name]
     rng = np.random.default_rng(seed)
-    inputs = [Tensor._wrap(_draw(rng, shape, domain)).requires_grad_(True)
-              for _, shape, domain in case.inputs]
+    inputs = [
+        Tensor._wrap(_draw(rng, shape, domain)).requires_grad_(True)
+        for _, shape, domain in case.inputs
+    ]
     with no_grad():
         out_shape = case.call(*inputs).shape
     v = Tensor._wrap(rng.standard_normal(out_shape))
@@ -355,8 +543,20 @@ def op_report(name: str, eps: float = EPS, rtol: float = RTOL, atol: float = ATO
     def loss() -> Tensor:
         return (case.call(*inputs) * v).sum()
 
-    checks = check_parameters(loss, [(n, t) for (n, _, _), t in
-                                     zip(case.inputs, inputs, strict=True)], eps, rtol, atol,
-                              max_elements, seed)
-    return GradcheckReport(f"op {name}: {case.description}; output {tuple(out_shape)}, "
-                           "checked as ⟨v, output⟩ with random v", checks, eps, rtol, atol)
+    checks = check_parameters(
+        loss,
+        [(n, t) for (n, _, _), t in zip(case.inputs, inputs, strict=True)],
+        eps,
+        rtol,
+        atol,
+        max_elements,
+        seed,
+    )
+    return GradcheckReport(
+        f"op {name}: {case.description}; output {tuple(out_shape)}, "
+        "checked as ⟨v, output⟩ with random v",
+        checks,
+        eps,
+        rtol,
+        atol,
+    )

@@ -23,16 +23,25 @@ import numpy as np
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
 
-__all__ = ["element_name", "get_named", "name", "name_elements", "named_elements", "set_named",
-           "tex_name"]
+__all__ = [
+    "element_name",
+    "get_named",
+    "name",
+    "name_elements",
+    "named_elements",
+    "set_named",
+    "tex_name",
+]
 
 Params = Tensor | Mapping[str, Tensor] | Iterable[Tensor] | Any
 
 
 def _check_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.isidentifier():
-        raise ValueError(f"{what}: a name must be a Python-identifier-like string such as 'w1' "
-                         f"or 'a_h1', got {value!r}")
+        raise ValueError(
+            f"{what}: a name must be a Python-identifier-like string such as 'w1' "
+            f"or 'a_h1', got {value!r}"
+        )
     return value
 
 
@@ -82,8 +91,10 @@ def name_elements(tensor: Tensor, names: Any) -> Tensor:
         raise TypeError(f"name_elements: expected a Tensor, got {type(tensor).__name__}")
     array = np.array(names, dtype=object)
     if array.shape != tensor.shape:
-        raise ValueError(f"name_elements: the names have shape {array.shape} but the tensor has "
-                         f"shape {tuple(tensor.shape)}; give one name per element")
+        raise ValueError(
+            f"name_elements: the names have shape {array.shape} but the tensor has "
+            f"shape {tuple(tensor.shape)}; give one name per element"
+        )
     flat = [_check_name(n, "name_elements") for n in array.reshape(-1)]
     if len(set(flat)) != len(flat):
         duplicates = sorted({n for n in flat if flat.count(n) > 1})
@@ -140,8 +151,10 @@ def set_named(values: Mapping[str, float], params: Params) -> None:
     known = named_elements(params)
     unknown = [key for key in values if key not in known]
     if unknown:
-        raise ValueError(f"set_named: no element named {unknown[0]!r}; the named elements are "
-                         f"{sorted(known) or 'none (use name_elements first)'}")
+        raise ValueError(
+            f"set_named: no element named {unknown[0]!r}; the named elements are "
+            f"{sorted(known) or 'none (use name_elements first)'}"
+        )
     checked = {}
     for key, value in values.items():
         try:
@@ -156,8 +169,9 @@ def set_named(values: Mapping[str, float], params: Params) -> None:
 
 def get_named(params: Params) -> dict[str, float]:
     """The current value of every named element of ``params``, in declaration order."""
-    return {key: float(tensor._data[index])
-            for key, (tensor, index) in named_elements(params).items()}
+    return {
+        key: float(tensor._data[index]) for key, (tensor, index) in named_elements(params).items()
+    }
 
 
 def tex_name(name: str) -> str:
@@ -171,12 +185,26 @@ def tex_name(name: str) -> str:
         return f"{_tex_base(base)}_{{{sub.replace('_', ',')}}}" if base else name
     stem = name.rstrip("0123456789")
     if stem and stem != name:
-        return f"{_tex_base(stem)}_{{{name[len(stem):]}}}"
+        return f"{_tex_base(stem)}_{{{name[len(stem) :]}}}"
     return _tex_base(name)
 
 
-_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "sigma",
-          "tau", "phi", "psi", "omega"}
+_GREEK = {
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "eta",
+    "theta",
+    "lambda",
+    "mu",
+    "sigma",
+    "tau",
+    "phi",
+    "psi",
+    "omega",
+}
 
 
 def _tex_base(base: str) -> str:
@@ -185,4 +213,3 @@ def _tex_base(base: str) -> str:
     if len(base) == 1:
         return base
     return f"\\mathrm{{{base}}}"
-

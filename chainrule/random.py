@@ -1,4 +1,5 @@
-"""The global random number generator behind randn, rand, dropout and init (seeded by manual_seed)."""
+"""The global random number generator behind randn, rand, dropout and init, seeded by
+manual_seed."""
 
 from __future__ import annotations
 

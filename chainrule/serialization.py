@@ -25,10 +25,20 @@ from chainrule.tensor import Tensor
 __all__ = ["CheckpointError", "load", "save"]
 
 # safetensors dtype name <-> NumPy dtype (little-endian)
-_DTYPES = {"BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
-           "I16": np.dtype("<i2"), "U16": np.dtype("<u2"), "F16": np.dtype("<f2"),
-           "I32": np.dtype("<i4"), "U32": np.dtype("<u4"), "F32": np.dtype("<f4"),
-           "I64": np.dtype("<i8"), "U64": np.dtype("<u8"), "F64": np.dtype("<f8")}
+_DTYPES = {
+    "BOOL": np.dtype("?"),
+    "U8": np.dtype("u1"),
+    "I8": np.dtype("i1"),
+    "I16": np.dtype("<i2"),
+    "U16": np.dtype("<u2"),
+    "F16": np.dtype("<f2"),
+    "I32": np.dtype("<i4"),
+    "U32": np.dtype("<u4"),
+    "F32": np.dtype("<f4"),
+    "I64": np.dtype("<i8"),
+    "U64": np.dtype("<u8"),
+    "F64": np.dtype("<f8"),
+}
 _NAMES = {dtype.newbyteorder("="): name for name, dtype in _DTYPES.items()}
 _BF16 = "BF16"  # no NumPy dtype: loaded as float32 (its 16 bits are float32's upper half)
 _ITEMSIZE = {**{name: dtype.itemsize for name, dtype in _DTYPES.items()}, _BF16: 2}
@@ -72,12 +82,14 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
         return {"value": value}
     if isinstance(value, np.generic):
         return {"value": value.item()}
-    raise TypeError(f"save: can't store a {type(value).__name__} (at {path!r}); state dicts "
-                    "hold tensors, arrays, numbers, strings, None, lists, tuples and dicts")
+    raise TypeError(
+        f"save: can't store a {type(value).__name__} (at {path!r}); state dicts "
+        "hold tensors, arrays, numbers, strings, None, lists, tuples and dicts"
+    )
 
 
 def _decode(node: Any, tensors: Mapping[str, np.ndarray]) -> Any:
-    (kind, body), = node.items()
+    ((kind, body),) = node.items()
     if kind == "tensor":
         return Tensor._wrap(tensors[body])
     if kind == "ndarray":
@@ -122,8 +134,9 @@ def _write_npz(stream: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, array, allow_pickle=False)
 
 
-def _safetensors_header(arrays: Mapping[str, np.ndarray],
-                        metadata: Mapping[str, str]) -> tuple[bytes, list[str]]:
+def _safetensors_header(
+    arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]
+) -> tuple[bytes, list[str]]:
     # largest items first, so each tensor starts at a multiple of its item size
     names = sorted(arrays, key=lambda n: (-arrays[n].dtype.itemsize, n))
     header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
@@ -131,8 +144,11 @@ def _safetensors_header(arrays: Mapping[str, np.ndarray],
     offset = 0
     for name in names:
         array = arrays[name]
-        header[name] = {"dtype": _NAMES[array.dtype.newbyteorder("=")],
-                        "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        header[name] = {
+            "dtype": _NAMES[array.dtype.newbyteorder("=")],
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
         offset += array.nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # pad with spaces so the data starts 8-byte aligned
@@ -145,15 +161,18 @@ def _prepare(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         array = np.asarray(array)
         native = array.dtype.newbyteorder("=")
         if native not in _NAMES:
-            raise TypeError(f"save: {name!r} has dtype {array.dtype}, which safetensors can't "
-                            f"store; supported: {', '.join(sorted(_DTYPES))}")
+            raise TypeError(
+                f"save: {name!r} has dtype {array.dtype}, which safetensors can't "
+                f"store; supported: {', '.join(sorted(_DTYPES))}"
+            )
         # asarray, not ascontiguousarray, which would turn 0-d into 1-d
         prepared[name] = np.asarray(array, dtype=_DTYPES[_NAMES[native]], order="C")
     return prepared
 
 
-def save(obj: Mapping[str, Any], f: str | os.PathLike[str],
-         metadata: Mapping[str, str] | None = None) -> None:
+def save(
+    obj: Mapping[str, Any], f: str | os.PathLike[str], metadata: Mapping[str, str] | None = None
+) -> None:
     """Save a state dict to ``f``: safetensors, or NumPy ``.npz`` when the name ends in ``.npz``.
 
     As ``torch.save`` for state dicts. A flat ``{name: tensor or array}`` dict is stored as is,
@@ -196,42 +215,58 @@ def save(obj: Mapping[str, Any], f: str | os.PathLike[str],
 
 
 # ---- load --------------------------------------------------------------------------------------
-def _check_entry(path: Path, name: str, entry: Any, data_size: int) -> tuple[str, list[int],
-                                                                                 int, int]:
+def _check_entry(
+    path: Path, name: str, entry: Any, data_size: int
+) -> tuple[str, list[int], int, int]:
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise CheckpointError(path, f"corrupt header: entry {name!r} must have exactly dtype, "
-                                    "shape and data_offsets")
+        raise CheckpointError(
+            path, f"corrupt header: entry {name!r} must have exactly dtype, shape and data_offsets"
+        )
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if dtype not in _ITEMSIZE:
-        raise CheckpointError(path, f"tensor {name!r} has unknown dtype {dtype!r}; supported: "
-                                    f"{', '.join(sorted(_ITEMSIZE))}")
+        raise CheckpointError(
+            path,
+            f"tensor {name!r} has unknown dtype {dtype!r}; supported: "
+            f"{', '.join(sorted(_ITEMSIZE))}",
+        )
     if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
         raise CheckpointError(path, f"corrupt header: tensor {name!r} has shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2
-            and all(type(o) is int for o in offsets)):
-        raise CheckpointError(path, f"corrupt header: tensor {name!r} has data_offsets "
-                                    f"{offsets!r}")
+    if not (
+        isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+    ):
+        raise CheckpointError(path, f"corrupt header: tensor {name!r} has data_offsets {offsets!r}")
     begin, end = offsets
     if not 0 <= begin <= end <= data_size:
-        raise CheckpointError(path, f"tensor {name!r}: data_offsets [{begin}, {end}] out of range "
-                                    f"of the {data_size} data bytes (truncated file?)")
+        raise CheckpointError(
+            path,
+            f"tensor {name!r}: data_offsets [{begin}, {end}] out of range "
+            f"of the {data_size} data bytes (truncated file?)",
+        )
     needed = math.prod(shape) * _ITEMSIZE[dtype]
     if end - begin != needed:
-        raise CheckpointError(path, f"tensor {name!r}: shape {shape} of {dtype} needs {needed} "
-                                    f"bytes, data_offsets give {end - begin}")
+        raise CheckpointError(
+            path,
+            f"tensor {name!r}: shape {shape} of {dtype} needs {needed} "
+            f"bytes, data_offsets give {end - begin}",
+        )
     return dtype, shape, begin, end
 
 
 def _read_header(path: Path, raw: bytes) -> tuple[dict[str, Any], int]:
     if len(raw) < 8:
-        raise CheckpointError(path, f"truncated: {len(raw)} bytes, too short for a safetensors "
-                                    "file (8-byte header length)")
+        raise CheckpointError(
+            path,
+            f"truncated: {len(raw)} bytes, too short for a safetensors file (8-byte header length)",
+        )
     size = int.from_bytes(raw[:8], "little")
     if size > _MAX_HEADER or 8 + size > len(raw):
-        raise CheckpointError(path, f"corrupt or truncated: header length {size} does not fit a "
-                                    f"{len(raw)}-byte file; is it a safetensors file?")
+        raise CheckpointError(
+            path,
+            f"corrupt or truncated: header length {size} does not fit a "
+            f"{len(raw)}-byte file; is it a safetensors file?",
+        )
     try:
-        header = json.loads(raw[8:8 + size].decode("utf-8"))
+        header = json.loads(raw[8 : 8 + size].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"corrupt header: not valid JSON ({exc})") from exc
     if not isinstance(header, dict):
@@ -261,8 +296,12 @@ def _parse_safetensors(path: Path, raw: bytes) -> tuple[dict[str, np.ndarray], d
             bits = np.frombuffer(raw, dtype="<u2", count=(end - begin) // 2, offset=start + begin)
             array = (bits.astype(np.uint32) << 16).view(np.float32)
         else:
-            array = np.frombuffer(raw, dtype=_DTYPES[dtype], count=(end - begin) //
-                                  _ITEMSIZE[dtype], offset=start + begin)
+            array = np.frombuffer(
+                raw,
+                dtype=_DTYPES[dtype],
+                count=(end - begin) // _ITEMSIZE[dtype],
+                offset=start + begin,
+            )
         arrays[name] = array.astype(array.dtype.newbyteorder("="), copy=True).reshape(shape)
     return arrays, metadata
 
@@ -281,8 +320,9 @@ def _parse_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, meta
 
 
-def load(f: str | os.PathLike[str], map_location: Any = None,
-         weights_only: bool | None = None) -> dict[str, Any]:
+def load(
+    f: str | os.PathLike[str], map_location: Any = None, weights_only: bool | None = None
+) -> dict[str, Any]:
     """Load a state dict saved by :func:`save` (or by safetensors / NumPy's ``savez``).
 
     As ``torch.load`` for state dicts: tensors come back as chainrule Tensors (arrays saved

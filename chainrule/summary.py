@@ -50,20 +50,29 @@ class Summary:
 
     def __str__(self) -> str:
         header = ("Layer (type)", "Output Shape", "Param #")
-        cells = [(f"{row.name} ({row.type})", _shape_text(row.output_shape), f"{row.params:,}")
-                 for row in self.rows]
+        cells = [
+            (f"{row.name} ({row.type})", _shape_text(row.output_shape), f"{row.params:,}")
+            for row in self.rows
+        ]
         widths = [max([len(header[i])] + [len(c[i]) for c in cells]) for i in range(3)]
 
         def line(c: tuple[str, str, str]) -> str:
             return f"{c[0]:<{widths[0]}}    {c[1]:>{widths[1]}}    {c[2]:>{widths[2]}}"
 
         rule = "=" * len(line(header))
-        body = [rule, line(header), rule, *(line(c) for c in cells), rule,
-                f"Input shape: {_shape_text(self.input_shape)}",
-                f"Output shape: {_shape_text(self.output_shape)}",
-                f"Total params: {self.total_params:,}",
-                f"Trainable params: {self.trainable_params:,}",
-                f"Non-trainable params: {self.non_trainable_params:,}", rule]
+        body = [
+            rule,
+            line(header),
+            rule,
+            *(line(c) for c in cells),
+            rule,
+            f"Input shape: {_shape_text(self.input_shape)}",
+            f"Output shape: {_shape_text(self.output_shape)}",
+            f"Total params: {self.total_params:,}",
+            f"Trainable params: {self.trainable_params:,}",
+            f"Non-trainable params: {self.non_trainable_params:,}",
+            rule,
+        ]
         return "\n".join(body)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -85,8 +94,9 @@ def _first_shape(output: Any) -> tuple[int, ...] | None:
     return None
 
 
-def summary(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
-            dtype: Any = None) -> Summary:
+def summary(
+    model: Module, input_shape: tuple[int, ...], batch_size: int = 1, dtype: Any = None
+) -> Summary:
     """Run ``model`` once on zeros and tabulate each layer's output shape and parameters.
 
     The pass runs in eval mode under ``no_grad`` (so BatchNorm statistics and the random
@@ -144,13 +154,22 @@ def summary(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
 
     def record(module: Module, args: tuple, output: Any) -> None:
         own = sum(p.numel() for p in module.parameters(recurse=False))
-        rows.append(LayerRow(names.get(id(module), "?") or type(module).__name__,
-                             type(module).__name__, _first_shape(output), own))
+        rows.append(
+            LayerRow(
+                names.get(id(module), "?") or type(module).__name__,
+                type(module).__name__,
+                _first_shape(output),
+                own,
+            )
+        )
 
     modes = [(module, module.training) for module in model.modules()]
-    handles = [module.register_forward_hook(record) for module in model.modules()
-               if module is not model and (not module._modules
-                                           or any(True for _ in module.parameters(recurse=False)))]
+    handles = [
+        module.register_forward_hook(record)
+        for module in model.modules()
+        if module is not model
+        and (not module._modules or any(True for _ in module.parameters(recurse=False)))
+    ]
     if not handles:
         handles.append(model.register_forward_hook(record))
     try:
@@ -162,6 +181,10 @@ def summary(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
             handle.remove()
         for module, mode in modes:
             object.__setattr__(module, "training", mode)
-    return Summary(tuple(rows), shape, _first_shape(output),
-                   sum(p.numel() for p in params),
-                   sum(p.numel() for p in params if p.requires_grad))
+    return Summary(
+        tuple(rows),
+        shape,
+        _first_shape(output),
+        sum(p.numel() for p in params),
+        sum(p.numel() for p in params if p.requires_grad),
+    )

@@ -34,12 +34,16 @@ def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> ValueError:
     if "read-only" in str(exc):
-        return ValueError(f"{name}: this tensor is a broadcast view (from expand) and can't be "
-                          "written in place; .clone() it first")
+        return ValueError(
+            f"{name}: this tensor is a broadcast view (from expand) and can't be "
+            "written in place; .clone() it first"
+        )
     shapes = [tuple(tensor.shape)] + [np.shape(_raw(a)) for a in args if a is not None]
     listed = ", ".join(str(s) for s in shapes[:-1]) + " and " + str(shapes[-1])
-    return ValueError(f"{name}: shapes {listed} can't be broadcast into the tensor's own shape "
-                      f"{tuple(tensor.shape)}")
+    return ValueError(
+        f"{name}: shapes {listed} can't be broadcast into the tensor's own shape "
+        f"{tuple(tensor.shape)}"
+    )
 
 
 class Tensor:
@@ -55,8 +59,18 @@ class Tensor:
     [1.0]
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_hooks",
-                 "_retains_grad", "name", "element_names", "__weakref__")
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_vbox",
+        "_hooks",
+        "_retains_grad",
+        "name",
+        "element_names",
+        "__weakref__",
+    )
     # NumPy hands binary operators with a Tensor on the right back to us (np.float64(2) * t).
     __array_ufunc__ = None
 
@@ -155,25 +169,36 @@ class Tensor:
         if requires_grad and self._data.dtype.kind != "f":
             raise RuntimeError(
                 f"requires_grad=True needs a floating-point tensor; this one is {self.dtype} "
-                "(only float tensors can have gradients; convert with .float() or .double())")
+                "(only float tensors can have gradients; convert with .float() or .double())"
+            )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (as ``torch.Tensor.backward``)."""
-        if (gradient is None and inputs is None and self.grad_fn is not None
-                and self._data.size == 1):
+        if (
+            gradient is None
+            and inputs is None
+            and self.grad_fn is not None
+            and self._data.size == 1
+        ):
             # the usual loss.backward(): seed with 1 and go, without the general argument checks
             seed = Tensor._wrap(np.ones(self._data.shape, self._data.dtype))
             run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
             return
         from chainrule.autograd.functional_api import backward
 
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
-                 inputs)
+        backward(
+            [self], None if gradient is None else [gradient], retain_graph, create_graph, inputs
+        )
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
@@ -224,8 +249,10 @@ class Tensor:
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has "
-                             f"{self._data.size} (shape {tuple(self.shape)})")
+            raise ValueError(
+                f"item() needs a tensor with one element, this one has "
+                f"{self._data.size} (shape {tuple(self.shape)})"
+            )
         return self._data.item()
 
     def tolist(self) -> Any:
@@ -244,8 +271,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements is "
-                               "ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"the truth value of a tensor with {self._data.size} elements is "
+                "ambiguous; use .any() or .all()"
+            )
         return bool(self._data.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -290,8 +319,9 @@ class Tensor:
     def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None,
-                 requires_grad: bool = False) -> Tensor:
+    def new_full(
+        self, size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         return _ops.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -329,18 +359,25 @@ class Tensor:
             if self.grad_fn is None:
                 raise RuntimeError(
                     f"{what}: a leaf tensor that requires grad can't be changed in place while "
-                    "grad mode is on; wrap the update in chainrule.no_grad()")
+                    "grad mode is on; wrap the update in chainrule.no_grad()"
+                )
             raise RuntimeError(
                 f"{what}: in-place ops on a tensor that is part of a graph are not recorded by "
-                "chainrule; use the out-of-place form (x = x + y) or run under no_grad()")
+                "chainrule; use the out-of-place form (x = x + y) or run under no_grad()"
+            )
 
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
         self._inplace_check(what)
-        if (array.dtype != self._data.dtype and self._data.dtype.kind != "f"
-                and array.dtype.kind == "f"):
-            raise RuntimeError(f"{what}: result type {array.dtype} can't be cast to the "
-                               f"tensor's dtype {self._data.dtype}")
+        if (
+            array.dtype != self._data.dtype
+            and self._data.dtype.kind != "f"
+            and array.dtype.kind == "f"
+        ):
+            raise RuntimeError(
+                f"{what}: result type {array.dtype} can't be cast to the "
+                f"tensor's dtype {self._data.dtype}"
+            )
         self._data[...] = array
         self._vbox[0] += 1
         return self
@@ -423,8 +460,10 @@ class Tensor:
             self._data[key] = _raw(value)
         except (ValueError, IndexError) as exc:
             kind = IndexError if isinstance(exc, IndexError) else ValueError
-            raise kind(f"__setitem__: {exc} (tensor shape {tuple(self.shape)}, value shape "
-                       f"{np.shape(_raw(value))})") from None
+            raise kind(
+                f"__setitem__: {exc} (tensor shape {tuple(self.shape)}, value shape "
+                f"{np.shape(_raw(value))})"
+            ) from None
         self._vbox[0] += 1
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -535,13 +574,17 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         array = _infer_array(data, dtype)
     except ValueError as exc:
         if "inhomogeneous" in str(exc) or "sequence" in str(exc):
-            raise ValueError("tensor: the nested lists have different lengths; every row must "
-                             "have the same number of elements") from None
+            raise ValueError(
+                "tensor: the nested lists have different lengths; every row must "
+                "have the same number of elements"
+            ) from None
         raise
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"can't build a tensor from {type(data).__name__} data (dtype "
-                        f"{array.dtype}): the data must be numbers, nested lists of numbers, or "
-                        "an array of them")
+        raise TypeError(
+            f"can't build a tensor from {type(data).__name__} data (dtype "
+            f"{array.dtype}): the data must be numbers, nested lists of numbers, or "
+            "an array of them"
+        )
     return array
 
 

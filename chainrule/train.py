@@ -32,10 +32,29 @@ from chainrule.random import manual_seed
 from chainrule.tensor import Tensor
 from chainrule.utils.data import DataLoader, TensorDataset
 
-__all__ = ["DATASETS", "DEFAULTS", "MODELS", "OPTIMIZERS", "SCHEDULES", "Data", "EpochRecord",
-           "History", "ProgressBar", "TrainConfig", "build_model", "digits_cnn", "evaluate",
-           "fit", "history_figure", "load_data", "make_optimizer", "make_scheduler", "mlp_for",
-           "run_epoch", "train"]
+__all__ = [
+    "DATASETS",
+    "DEFAULTS",
+    "MODELS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Data",
+    "EpochRecord",
+    "History",
+    "ProgressBar",
+    "TrainConfig",
+    "build_model",
+    "digits_cnn",
+    "evaluate",
+    "fit",
+    "history_figure",
+    "load_data",
+    "make_optimizer",
+    "make_scheduler",
+    "mlp_for",
+    "run_epoch",
+    "train",
+]
 
 DATASETS = ("digits", "xor", "moons", "spirals")
 MODELS = ("mlp", "cnn")
@@ -91,19 +110,31 @@ def load_data(name: str, images: bool = False) -> Data:
         points = datasets.xor()
         return Data(name, points, points, 2, "XOR's four points (trained and tested on)")
     if name == "moons":
-        return Data(name, datasets.moons(400, noise=0.15, seed=0),
-                    datasets.moons(400, noise=0.15, seed=1), 2,
-                    "two moons, noise 0.15: 400 train, 400 test points")
+        return Data(
+            name,
+            datasets.moons(400, noise=0.15, seed=0),
+            datasets.moons(400, noise=0.15, seed=1),
+            2,
+            "two moons, noise 0.15: 400 train, 400 test points",
+        )
     if name == "spirals":
-        return Data(name, datasets.spirals(600, classes=3, seed=0),
-                    datasets.spirals(600, classes=3, seed=1), 3,
-                    "three spirals, angle noise 0.2: 600 train, 600 test points")
+        return Data(
+            name,
+            datasets.spirals(600, classes=3, seed=0),
+            datasets.spirals(600, classes=3, seed=1),
+            3,
+            "three spirals, angle noise 0.2: 600 train, 600 test points",
+        )
     raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
 
 
 # ---- models ----------------------------------------------------------------------------------
-def mlp_for(in_features: int, classes: int, hidden: Sequence[int] = (128, 64),
-            activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def mlp_for(
+    in_features: int,
+    classes: int,
+    hidden: Sequence[int] = (128, 64),
+    activation: type[nn.Module] = nn.ReLU,
+) -> nn.Sequential:
     """Linear layers of the given ``hidden`` widths with ``activation`` between them, ending
     in ``classes`` logits (no softmax: CrossEntropyLoss takes logits).
 
@@ -139,12 +170,21 @@ def digits_cnn(classes: int = 10, dropout: float = 0.1) -> nn.Sequential:
     19354
     """
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),  # (B, 16, 8, 8)
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # (B, 32, 8, 8)
-        nn.MaxPool2d(2), nn.Dropout(dropout),  # (B, 32, 4, 4)
-        nn.Conv2d(32, 48, 3, padding=1), nn.BatchNorm2d(48), nn.ReLU(),  # (B, 48, 4, 4)
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (B, 48)
-        nn.Linear(48, classes))
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),  # (B, 16, 8, 8)
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),  # (B, 32, 8, 8)
+        nn.MaxPool2d(2),
+        nn.Dropout(dropout),  # (B, 32, 4, 4)
+        nn.Conv2d(32, 48, 3, padding=1),
+        nn.BatchNorm2d(48),
+        nn.ReLU(),  # (B, 48, 4, 4)
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),  # (B, 48)
+        nn.Linear(48, classes),
+    )
 
 
 def build_model(dataset: str, model: str = "mlp") -> nn.Module:
@@ -152,8 +192,9 @@ def build_model(dataset: str, model: str = "mlp") -> nn.Module:
     global generator: call ``manual_seed`` first for a repeatable start)."""
     if model == "cnn":
         if dataset != "digits":
-            raise ValueError(f"the CNN is for the digits images; {dataset} has 2-D points: use "
-                             "--model mlp")
+            raise ValueError(
+                f"the CNN is for the digits images; {dataset} has 2-D points: use --model mlp"
+            )
         return digits_cnn()
     if model != "mlp":
         raise ValueError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
@@ -161,13 +202,18 @@ def build_model(dataset: str, model: str = "mlp") -> nn.Module:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
     in_features = 64 if dataset == "digits" else 2
     activation = nn.Tanh if dataset == "xor" else nn.ReLU  # four points: no dead units
-    return mlp_for(in_features, 3 if dataset == "spirals" else (10 if dataset == "digits" else 2),
-                   HIDDEN[dataset], activation)
+    return mlp_for(
+        in_features,
+        3 if dataset == "spirals" else (10 if dataset == "digits" else 2),
+        HIDDEN[dataset],
+        activation,
+    )
 
 
 # ---- optimizer and schedule ------------------------------------------------------------------
-def make_optimizer(name: str, params: Iterable[Any], lr: float,
-                   weight_decay: float | None = None) -> optim.Optimizer:
+def make_optimizer(
+    name: str, params: Iterable[Any], lr: float, weight_decay: float | None = None
+) -> optim.Optimizer:
     """SGD (momentum 0.9), Adam or AdamW; ``weight_decay=None`` keeps PyTorch's default."""
     decay = 0.0 if weight_decay is None else weight_decay
     if name == "sgd":
@@ -179,8 +225,9 @@ def make_optimizer(name: str, params: Iterable[Any], lr: float,
     raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
-def make_scheduler(name: str, optimizer: optim.Optimizer, lr: float,
-                   total_steps: int) -> LRScheduler | None:
+def make_scheduler(
+    name: str, optimizer: optim.Optimizer, lr: float, total_steps: int
+) -> LRScheduler | None:
     """A schedule stepped after every batch: 1cycle up to ``lr`` (the default), cosine
     annealing from ``lr`` to 0, or none ("constant")."""
     if name == "onecycle":
@@ -228,14 +275,22 @@ class History:
         return sum(record.seconds for record in self.epochs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": dict(self.config), "parameters": self.parameters,
-                "epochs": [asdict(record) for record in self.epochs],
-                "final": {"epoch": self.final.epoch, "test_accuracy": self.final.test_accuracy,
-                          "test_loss": self.final.test_loss, "test_correct": self.test_correct,
-                          "test_size": self.test_size,
-                          "train_accuracy": self.final.train_accuracy,
-                          "train_loss": self.final.train_loss},
-                "seconds": self.seconds, **self.extra}
+        return {
+            "config": dict(self.config),
+            "parameters": self.parameters,
+            "epochs": [asdict(record) for record in self.epochs],
+            "final": {
+                "epoch": self.final.epoch,
+                "test_accuracy": self.final.test_accuracy,
+                "test_loss": self.final.test_loss,
+                "test_correct": self.test_correct,
+                "test_size": self.test_size,
+                "train_accuracy": self.final.train_accuracy,
+                "train_loss": self.final.train_loss,
+            },
+            "seconds": self.seconds,
+            **self.extra,
+        }
 
 
 BatchCallback = Callable[[int, int, int, float], None]  # (epoch, batch, batches, loss)
@@ -245,10 +300,16 @@ def _correct(logits: Tensor, labels: Tensor) -> int:
     return int(np.count_nonzero(np.argmax(logits._data, axis=1) == labels._data))
 
 
-def run_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]],
-              optimizer: optim.Optimizer, scheduler: LRScheduler | None = None,
-              loss_fn: nn.Module | None = None, on_batch: BatchCallback | None = None,
-              epoch: int = 1, total: int = 0) -> tuple[float, float]:
+def run_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[Tensor, Tensor]],
+    optimizer: optim.Optimizer,
+    scheduler: LRScheduler | None = None,
+    loss_fn: nn.Module | None = None,
+    on_batch: BatchCallback | None = None,
+    epoch: int = 1,
+    total: int = 0,
+) -> tuple[float, float]:
     """Train one pass over ``batches`` (zero_grad, forward, loss, backward, step, schedule);
     returns the sample-weighted mean loss and accuracy over the pass."""
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
@@ -271,8 +332,9 @@ def run_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]],
     return loss_sum / max(seen, 1), correct / max(seen, 1)
 
 
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1024,
-             loss_fn: nn.Module | None = None) -> tuple[float, float, int]:
+def evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1024, loss_fn: nn.Module | None = None
+) -> tuple[float, float, int]:
     """(mean loss, accuracy, number correct) of ``model`` on ``x, y`` in eval mode, without a
     graph; the model's train/eval mode is restored afterwards."""
     loss_fn = nn.CrossEntropyLoss(reduction="sum") if loss_fn is None else loss_fn
@@ -282,7 +344,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1024,
     try:
         with no_grad():
             for start in range(0, len(y), batch_size):
-                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
                 logits = model(xb)
                 loss_sum += float(loss_fn(logits, yb)._data)
                 correct += _correct(logits, yb)
@@ -292,12 +354,21 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1024,
     return loss_sum / n, correct / n, correct
 
 
-def fit(model: nn.Module, train_data: tuple[Tensor, Tensor],
-        test_data: tuple[Tensor, Tensor] | None = None, *, epochs: int = 10,
-        batch_size: int = 32, lr: float = 0.01, optimizer: str = "adam",
-        schedule: str = "onecycle", weight_decay: float | None = None, seed: int = 0,
-        on_batch: BatchCallback | None = None,
-        on_epoch: Callable[[EpochRecord], None] | None = None) -> History:
+def fit(
+    model: nn.Module,
+    train_data: tuple[Tensor, Tensor],
+    test_data: tuple[Tensor, Tensor] | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    optimizer: str = "adam",
+    schedule: str = "onecycle",
+    weight_decay: float | None = None,
+    seed: int = 0,
+    on_batch: BatchCallback | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> History:
     """Train ``model`` on ``train_data`` with cross-entropy, evaluating on ``test_data`` (the
     training data when None) after every epoch.
 
@@ -306,30 +377,51 @@ def fit(model: nn.Module, train_data: tuple[Tensor, Tensor],
     exactly. The schedule is stepped after every batch.
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError(f"fit: epochs ({epochs}) and batch_size ({batch_size}) must be at least "
-                         f"1 and lr ({lr}) positive")
+        raise ValueError(
+            f"fit: epochs ({epochs}) and batch_size ({batch_size}) must be at least "
+            f"1 and lr ({lr}) positive"
+        )
     test_data = train_data if test_data is None else test_data
-    loader = DataLoader(TensorDataset(*train_data), batch_size=batch_size, shuffle=True,
-                        seed=seed)
+    loader = DataLoader(TensorDataset(*train_data), batch_size=batch_size, shuffle=True, seed=seed)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     scheduler = make_scheduler(schedule, opt, lr, epochs * len(loader))
     records: list[EpochRecord] = []
     correct = 0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        train_loss, train_accuracy = run_epoch(model, loader, opt, scheduler,
-                                               on_batch=on_batch, epoch=epoch, total=len(loader))
+        train_loss, train_accuracy = run_epoch(
+            model, loader, opt, scheduler, on_batch=on_batch, epoch=epoch, total=len(loader)
+        )
         seconds = time.perf_counter() - start
         test_loss, test_accuracy, correct = evaluate(model, *test_data)
-        record = EpochRecord(epoch, train_loss, train_accuracy, test_loss, test_accuracy,
-                             float(opt.param_groups[0]["lr"]), seconds)
+        record = EpochRecord(
+            epoch,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+            float(opt.param_groups[0]["lr"]),
+            seconds,
+        )
         records.append(record)
         if on_epoch is not None:
             on_epoch(record)
-    config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-              "schedule": schedule, "weight_decay": weight_decay, "seed": seed}
-    return History(config, tuple(records), sum(p.numel() for p in model.parameters()),
-                   correct, len(test_data[1]))
+    config = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "weight_decay": weight_decay,
+        "seed": seed,
+    }
+    return History(
+        config,
+        tuple(records),
+        sum(p.numel() for p in model.parameters()),
+        correct,
+        len(test_data[1]),
+    )
 
 
 @dataclass(frozen=True)
@@ -353,16 +445,25 @@ class TrainConfig:
         epochs, batch_size, lr = DEFAULTS[(self.dataset, self.model)]
         if self.optimizer == "sgd":
             lr *= SGD_LR_FACTOR
-        return TrainConfig(self.dataset, self.model,
-                           epochs if self.epochs is None else self.epochs,
-                           batch_size if self.batch_size is None else self.batch_size,
-                           lr if self.lr is None else self.lr, self.optimizer, self.schedule,
-                           self.weight_decay, self.seed)
+        return TrainConfig(
+            self.dataset,
+            self.model,
+            epochs if self.epochs is None else self.epochs,
+            batch_size if self.batch_size is None else self.batch_size,
+            lr if self.lr is None else self.lr,
+            self.optimizer,
+            self.schedule,
+            self.weight_decay,
+            self.seed,
+        )
 
 
-def train(config: TrainConfig = TrainConfig(), on_batch: BatchCallback | None = None,
-          on_epoch: Callable[[EpochRecord], None] | None = None,
-          data: Data | None = None) -> tuple[nn.Module, History]:
+def train(
+    config: TrainConfig = TrainConfig(),
+    on_batch: BatchCallback | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    data: Data | None = None,
+) -> tuple[nn.Module, History]:
     """Seed, load the data, build the model and fit it: what ``chainrule train`` runs.
 
     Examples
@@ -376,14 +477,24 @@ def train(config: TrainConfig = TrainConfig(), on_batch: BatchCallback | None = 
     data = load_data(config.dataset, images=config.model == "cnn") if data is None else data
     manual_seed(config.seed)
     model = build_model(config.dataset, config.model)
-    history = fit(model, data.train, data.test, epochs=config.epochs or 1,
-                  batch_size=config.batch_size or 1, lr=config.lr or 0.0,
-                  optimizer=config.optimizer, schedule=config.schedule,
-                  weight_decay=config.weight_decay, seed=config.seed, on_batch=on_batch,
-                  on_epoch=on_epoch)
+    history = fit(
+        model,
+        data.train,
+        data.test,
+        epochs=config.epochs or 1,
+        batch_size=config.batch_size or 1,
+        lr=config.lr or 0.0,
+        optimizer=config.optimizer,
+        schedule=config.schedule,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        on_batch=on_batch,
+        on_epoch=on_epoch,
+    )
     full = {"dataset": config.dataset, "model": config.model, **history.config}
-    return model, History(full, history.epochs, history.parameters, history.test_correct,
-                          history.test_size)
+    return model, History(
+        full, history.epochs, history.parameters, history.test_correct, history.test_size
+    )
 
 
 # ---- progress and curves ---------------------------------------------------------------------
@@ -392,11 +503,19 @@ class ProgressBar:
 
     Shown only when ``enabled`` (by default: when ``stream`` is a terminal)."""
 
-    def __init__(self, epochs: int, stream: TextIO | None = None, enabled: bool | None = None,
-                 width: int = 24) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        width: int = 24,
+    ) -> None:
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = (hasattr(self.stream, "isatty") and self.stream.isatty()) \
-            if enabled is None else enabled
+        self.enabled = (
+            (hasattr(self.stream, "isatty") and self.stream.isatty())
+            if enabled is None
+            else enabled
+        )
         self.epochs = epochs
         self.width = width
         self._last = -math.inf
@@ -409,8 +528,9 @@ class ProgressBar:
         self._last = now
         filled = self.width * batch // max(batches, 1)
         bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{bar}] {batch}/{batches} "
-                          f"loss {loss:.4f}")
+        self.stream.write(
+            f"\repoch {epoch}/{self.epochs} [{bar}] {batch}/{batches} loss {loss:.4f}"
+        )
         self.stream.flush()
         self._drawn = True
 
@@ -435,12 +555,18 @@ def history_figure(history: History, title: str | None = None) -> Any:
 
     epochs = [r.epoch for r in history.epochs]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-    for axes, key, label in ((left, "loss", "cross-entropy loss"),
-                             (right, "accuracy", "accuracy")):
+    for axes, key, label in ((left, "loss", "cross-entropy loss"), (right, "accuracy", "accuracy")):
         for part, style in (("train", "-"), ("test", "--")):
             values = [getattr(r, f"{part}_{key}") for r in history.epochs]
-            axes.plot(epochs, values, style, marker="o" if len(epochs) <= 30 else None,
-                      markersize=3, linewidth=1.8, label=part)
+            axes.plot(
+                epochs,
+                values,
+                style,
+                marker="o" if len(epochs) <= 30 else None,
+                markersize=3,
+                linewidth=1.8,
+                label=part,
+            )
         axes.set_xlabel("epoch")
         axes.set_ylabel(label)
         axes.grid(True, alpha=0.3)
@@ -448,8 +574,13 @@ def history_figure(history: History, title: str | None = None) -> Any:
     left.set_yscale("log")
     config = history.config
     name = str(config.get("model", "model")).upper()
-    figure.suptitle(title or (f"{name} ({history.parameters:,} parameters) on "
-                              f"{config.get('dataset', 'data')}: final test accuracy "
-                              f"{100 * history.final.test_accuracy:.2f} %"))
+    figure.suptitle(
+        title
+        or (
+            f"{name} ({history.parameters:,} parameters) on "
+            f"{config.get('dataset', 'data')}: final test accuracy "
+            f"{100 * history.final.test_accuracy:.2f} %"
+        )
+    )
     figure.tight_layout()
     return figure

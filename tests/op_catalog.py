@@ -189,7 +189,8 @@ class _TorchNamespace:
     FUNCTIONAL = frozenset(
         "relu leaky_relu elu gelu softplus silu softmax log_softmax one_hot conv1d conv2d "
         "max_pool2d avg_pool2d adaptive_avg_pool2d dropout embedding batch_norm layer_norm "
-        "pad".split())
+        "pad".split()
+    )
 
     def __init__(self) -> None:
         import torch
@@ -222,6 +223,7 @@ def outputs_of(result: Any) -> list[Any]:
 
 
 # ---- families: the same op over many shapes / dims ------------------------------------------
+
 
 @dataclass(frozen=True)
 class Unary:
@@ -280,12 +282,12 @@ UNARY: list[Unary] = [
     Unary("clamp_min", lambda m, x: m.clamp(x, min=-0.3), kinks=(-0.3,)),
     Unary("clamp_max", lambda m, x: x.clamp(max=0.2), kinks=(0.2,)),
     Unary("clamp_method", lambda m, x: x.clamp(-0.5, 0.5), kinks=(-0.5, 0.5)),
-    Unary("pow_2", lambda m, x: x ** 2),
-    Unary("pow_3", lambda m, x: x ** 3),
-    Unary("pow_half", lambda m, x: x ** 0.5, "positive"),
-    Unary("pow_neg", lambda m, x: x ** -1.5, "positive"),
+    Unary("pow_2", lambda m, x: x**2),
+    Unary("pow_3", lambda m, x: x**3),
+    Unary("pow_half", lambda m, x: x**0.5, "positive"),
+    Unary("pow_neg", lambda m, x: x**-1.5, "positive"),
     Unary("pow_fn", lambda m, x: m.pow(x, 3)),
-    Unary("rpow", lambda m, x: 2 ** x),
+    Unary("rpow", lambda m, x: 2**x),
     Unary("rpow_np", lambda m, x: np.float64(1.5) ** x),
     # Python and NumPy scalars on either side of an operator
     Unary("add_scalar", lambda m, x: x + 2.5),
@@ -311,7 +313,7 @@ BINARY: list[Binary] = [
     Binary("mul", lambda m, x, y: x * y),
     Binary("div", lambda m, x, y: x / y, ("real", "nonzero")),
     Binary("div_fn", lambda m, x, y: m.div(x, y), ("real", "nonzero")),
-    Binary("pow", lambda m, x, y: x ** y, ("positive", "real")),
+    Binary("pow", lambda m, x, y: x**y, ("positive", "real")),
     Binary("maximum", lambda m, x, y: m.maximum(x, y)),
     Binary("minimum", lambda m, x, y: m.minimum(x, y)),
     Binary("lt", lambda m, x, y: x < y, ("ties", "ties"), differentiable=False),
@@ -345,32 +347,63 @@ REDUCTIONS: list[Reduction] = [
     Reduction("sum", lambda m, x, dim, keepdim: x.sum(dim=dim, keepdim=keepdim)),
     Reduction("sum_fn", lambda m, x, dim, keepdim: m.sum(x, dim=dim, keepdim=keepdim)),
     Reduction("mean", lambda m, x, dim, keepdim: x.mean(dim=dim, keepdim=keepdim)),
-    Reduction("amax", lambda m, x, dim, keepdim: m.amax(x, dim=() if dim is None else dim,
-                                                        keepdim=keepdim)),
-    Reduction("amin", lambda m, x, dim, keepdim: x.amin(dim=() if dim is None else dim,
-                                                        keepdim=keepdim)),
+    Reduction(
+        "amax",
+        lambda m, x, dim, keepdim: m.amax(x, dim=() if dim is None else dim, keepdim=keepdim),
+    ),
+    Reduction(
+        "amin", lambda m, x, dim, keepdim: x.amin(dim=() if dim is None else dim, keepdim=keepdim)
+    ),
     Reduction("max", _max_values, tuple_dims=False, keepdim_all=False),
     Reduction("min", _min_values, tuple_dims=False, keepdim_all=False),
-    Reduction("prod", lambda m, x, dim, keepdim: x.prod() if dim is None else
-              x.prod(dim=dim, keepdim=keepdim), tuple_dims=False, keepdim_all=False),
+    Reduction(
+        "prod",
+        lambda m, x, dim, keepdim: x.prod() if dim is None else x.prod(dim=dim, keepdim=keepdim),
+        tuple_dims=False,
+        keepdim_all=False,
+    ),
     Reduction("var", lambda m, x, dim, keepdim: x.var(dim=dim, keepdim=keepdim)),
-    Reduction("var_biased", lambda m, x, dim, keepdim: m.var(x, dim=dim, keepdim=keepdim,
-                                                             unbiased=False)),
+    Reduction(
+        "var_biased", lambda m, x, dim, keepdim: m.var(x, dim=dim, keepdim=keepdim, unbiased=False)
+    ),
     Reduction("std", lambda m, x, dim, keepdim: x.std(dim=dim, keepdim=keepdim)),
-    Reduction("std_correction0", lambda m, x, dim, keepdim: m.std(x, dim=dim, keepdim=keepdim,
-                                                                  correction=0)),
-    Reduction("logsumexp", lambda m, x, dim, keepdim: m.logsumexp(
-        x, dim=tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim)),
-    Reduction("argmax", lambda m, x, dim, keepdim: x.argmax() if dim is None else
-              x.argmax(dim=dim, keepdim=keepdim), tuple_dims=False, keepdim_all=False,
-              differentiable=False),
-    Reduction("argmin", lambda m, x, dim, keepdim: m.argmin(x) if dim is None else
-              m.argmin(x, dim=dim, keepdim=keepdim), tuple_dims=False, keepdim_all=False,
-              differentiable=False),
+    Reduction(
+        "std_correction0",
+        lambda m, x, dim, keepdim: m.std(x, dim=dim, keepdim=keepdim, correction=0),
+    ),
+    Reduction(
+        "logsumexp",
+        lambda m, x, dim, keepdim: m.logsumexp(
+            x, dim=tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim
+        ),
+    ),
+    Reduction(
+        "argmax",
+        lambda m, x, dim, keepdim: (
+            x.argmax() if dim is None else x.argmax(dim=dim, keepdim=keepdim)
+        ),
+        tuple_dims=False,
+        keepdim_all=False,
+        differentiable=False,
+    ),
+    Reduction(
+        "argmin",
+        lambda m, x, dim, keepdim: (
+            m.argmin(x) if dim is None else m.argmin(x, dim=dim, keepdim=keepdim)
+        ),
+        tuple_dims=False,
+        keepdim_all=False,
+        differentiable=False,
+    ),
 ]
 
 REDUCTION_DIMS: list[tuple[Any, bool]] = [
-    (None, False), (None, True), (0, False), (-1, True), (1, False), ((0, 2), False),
+    (None, False),
+    (None, True),
+    (0, False),
+    (-1, True),
+    (1, False),
+    ((0, 2), False),
     ((-1, 0), True),
 ]
 
@@ -385,27 +418,47 @@ def _family_cases() -> list[OpCase]:
         for sx, sy in BINARY_SHAPES:
             shape_name = f"{'x'.join(map(str, sx)) or '0d'}_{'x'.join(map(str, sy)) or '0d'}"
             args = (Arg(sx, b.domains[0]), Arg(sy, b.domains[1]))
-            cases.append(OpCase(f"{b.name}[{shape_name}]", b.fn, args,
-                                second_order=None if b.differentiable else NO_GRAD))
+            cases.append(
+                OpCase(
+                    f"{b.name}[{shape_name}]",
+                    b.fn,
+                    args,
+                    second_order=None if b.differentiable else NO_GRAD,
+                )
+            )
     for r in REDUCTIONS:
         for dim, keepdim in REDUCTION_DIMS:
             if (dim is None and (not r.all_dims or (keepdim and not r.keepdim_all))) or (
-                    isinstance(dim, tuple) and not r.tuple_dims):
+                isinstance(dim, tuple) and not r.tuple_dims
+            ):
                 continue
             x = Arg((2, 3, 4), r.domain, grad=None if r.differentiable else False)
-            cases.append(OpCase(
-                f"{r.name}[dim={dim},keepdim={keepdim}]",
-                lambda m, x, _fn=r.fn, _dim=dim, _keep=keepdim: _fn(m, x, _dim, _keep), (x,),
-                second_order=None if r.differentiable else NO_GRAD))
+            cases.append(
+                OpCase(
+                    f"{r.name}[dim={dim},keepdim={keepdim}]",
+                    lambda m, x, _fn=r.fn, _dim=dim, _keep=keepdim: _fn(m, x, _dim, _keep),
+                    (x,),
+                    second_order=None if r.differentiable else NO_GRAD,
+                )
+            )
     return cases
 
 
 # ---- everything else, one line per case -----------------------------------------------------
 
+
 def _bn_train(m: Any, x: Any, w: Any, b: Any) -> Any:
     C = x.shape[1]
-    return m.batch_norm(x, m.zeros(C, dtype=x.dtype), m.ones(C, dtype=x.dtype), w, b,
-                        training=True, momentum=0.1, eps=1e-5)
+    return m.batch_norm(
+        x,
+        m.zeros(C, dtype=x.dtype),
+        m.ones(C, dtype=x.dtype),
+        w,
+        b,
+        training=True,
+        momentum=0.1,
+        eps=1e-5,
+    )
 
 
 def _dropout_seeded(m: Any, x: Any, p: float) -> Any:
@@ -414,19 +467,41 @@ def _dropout_seeded(m: Any, x: Any, p: float) -> Any:
     return m.dropout(x, p, training=True)
 
 
-_DROPOUT_RANDOM = ("the random mask differs between the libraries; checked by the mask relation "
-                   "in test_dropout_train_mask_relation and statistically")
+_DROPOUT_RANDOM = (
+    "the random mask differs between the libraries; checked by the mask relation "
+    "in test_dropout_train_mask_relation and statistically"
+)
 
-_PADDING_ROW = ("the padding row's gradient is zero by PyTorch's convention, not the derivative "
-                "of the output (which does read that row); compared against PyTorch instead")
+_PADDING_ROW = (
+    "the padding row's gradient is zero by PyTorch's convention, not the derivative "
+    "of the output (which does read that row); compared against PyTorch instead"
+)
 
 OTHER: list[OpCase] = [
     # where: a bool condition broadcast against both branches
     OpCase("where", lambda m, c, x, y: m.where(c, x, y), (B(3, 4), R(3, 4), R(3, 4))),
     OpCase("where_broadcast", lambda m, c, x, y: m.where(c, x, y), (B(3, 1), R(1, 4), R(3, 4))),
     OpCase("where_scalar", lambda m, c, x: m.where(c, x, 0.0), (B(3, 4), R(3, 4))),
-    OpCase("where_scalar_first", lambda m, c, y: m.where(c, 1.5, y), (B(3, 4), R(4,))),
-    OpCase("where_cmp", lambda m, x, y: m.where(x > y, x, y * 2), (R(3, 4), R(4,))),
+    OpCase(
+        "where_scalar_first",
+        lambda m, c, y: m.where(c, 1.5, y),
+        (
+            B(3, 4),
+            R(
+                4,
+            ),
+        ),
+    ),
+    OpCase(
+        "where_cmp",
+        lambda m, x, y: m.where(x > y, x, y * 2),
+        (
+            R(3, 4),
+            R(
+                4,
+            ),
+        ),
+    ),
     # comparisons with a scalar
     OpCase("gt_scalar", lambda m, x: x > 0, (T(3, 4),), second_order=NO_GRAD),
     OpCase("le_scalar", lambda m, x: x <= 0.0, (T(3, 4),), second_order=NO_GRAD),
@@ -478,8 +553,11 @@ OTHER: list[OpCase] = [
     OpCase("index_list_repeat", lambda m, x: x[[0, 2, 0, 0]], (R(3, 4),)),
     OpCase("index_tensor", lambda m, x, i: x[i], (R(5, 3), I(5, 7))),
     OpCase("index_tensor_2d", lambda m, x, i: x[i], (R(5, 3), IV([[0, 4], [4, 4], [1, 0]]))),
-    OpCase("index_pairs_repeat", lambda m, x, i, j: x[i, j],
-           (R(3, 4), IV([0, 2, 0, 0]), IV([1, 3, 1, 1]))),
+    OpCase(
+        "index_pairs_repeat",
+        lambda m, x, i, j: x[i, j],
+        (R(3, 4), IV([0, 2, 0, 0]), IV([1, 3, 1, 1])),
+    ),
     OpCase("index_cols_repeat", lambda m, x: x[:, [1, 1, 3]], (R(3, 4),)),
     OpCase("index_mixed", lambda m, x, i: x[i, 1:3], (R(3, 4), IV([2, 0, 2]))),
     # indexing: boolean
@@ -487,27 +565,44 @@ OTHER: list[OpCase] = [
     OpCase("index_mask_rows", lambda m, x, k: x[k], (R(5, 2), BV([1, 0, 1, 1, 0]))),
     OpCase("index_by_value", lambda m, x: x[x > 0], (R(3, 4),)),
     # gather / scatter_add / index_select
-    OpCase("gather_dim1", lambda m, x, i: m.gather(x, 1, i),
-           (R(3, 4), IV([[0, 0, 3], [1, 2, 1], [3, 3, 3]]))),
-    OpCase("gather_dim0", lambda m, x, i: x.gather(0, i),
-           (R(3, 4), IV([[2, 0, 2, 2], [0, 0, 1, 2]]))),
+    OpCase(
+        "gather_dim1",
+        lambda m, x, i: m.gather(x, 1, i),
+        (R(3, 4), IV([[0, 0, 3], [1, 2, 1], [3, 3, 3]])),
+    ),
+    OpCase(
+        "gather_dim0", lambda m, x, i: x.gather(0, i), (R(3, 4), IV([[2, 0, 2, 2], [0, 0, 1, 2]]))
+    ),
     OpCase("gather_neg_dim", lambda m, x, i: m.gather(x, -1, i), (R(2, 3, 4), I(4, 2, 3, 5))),
-    OpCase("scatter_add_dim0", lambda m, x, i, s: m.scatter_add(x, 0, i, s),
-           (R(3, 4), IV([[0, 1, 0, 2], [0, 0, 2, 2]]), R(2, 4))),
-    OpCase("scatter_add_dim1_bigger_src", lambda m, x, i, s: x.scatter_add(1, i, s),
-           (R(3, 5), IV([[0, 0, 4], [1, 3, 1]]), const(R(3, 4)))),
-    OpCase("scatter_add_dim1_bigger_src_grad", lambda m, x, i, s: m.scatter_add(x, 1, i, s),
-           (R(3, 5), IV([[0, 0, 4], [1, 3, 1]]), R(3, 4)),
-           vs_torch="PyTorch's backward rejects a src larger than index (ScatterAddBackward0 "
-                    "shape error); finite differences check this gradient"),
-    OpCase("index_select_dim0", lambda m, x, i: m.index_select(x, 0, i),
-           (R(4, 3), IV([3, 0, 3, 1]))),
+    OpCase(
+        "scatter_add_dim0",
+        lambda m, x, i, s: m.scatter_add(x, 0, i, s),
+        (R(3, 4), IV([[0, 1, 0, 2], [0, 0, 2, 2]]), R(2, 4)),
+    ),
+    OpCase(
+        "scatter_add_dim1_bigger_src",
+        lambda m, x, i, s: x.scatter_add(1, i, s),
+        (R(3, 5), IV([[0, 0, 4], [1, 3, 1]]), const(R(3, 4))),
+    ),
+    OpCase(
+        "scatter_add_dim1_bigger_src_grad",
+        lambda m, x, i, s: m.scatter_add(x, 1, i, s),
+        (R(3, 5), IV([[0, 0, 4], [1, 3, 1]]), R(3, 4)),
+        vs_torch="PyTorch's backward rejects a src larger than index (ScatterAddBackward0 "
+        "shape error); finite differences check this gradient",
+    ),
+    OpCase(
+        "index_select_dim0", lambda m, x, i: m.index_select(x, 0, i), (R(4, 3), IV([3, 0, 3, 1]))
+    ),
     OpCase("index_select_dim1", lambda m, x, i: x.index_select(1, i), (R(2, 4, 3), IV([2, 2, 0]))),
     # cat / stack / split / chunk
     OpCase("cat_dim0", lambda m, x, y: m.cat([x, y], dim=0), (R(2, 3), R(4, 3))),
     OpCase("cat_dim1", lambda m, x, y: m.cat([x, y], dim=1), (R(2, 3), R(2, 1))),
-    OpCase("cat_three_neg", lambda m, x, y, z: m.cat((x, y, z), dim=-1),
-           (R(2, 2, 1), R(2, 2, 3), R(2, 2, 2))),
+    OpCase(
+        "cat_three_neg",
+        lambda m, x, y, z: m.cat((x, y, z), dim=-1),
+        (R(2, 2, 1), R(2, 2, 3), R(2, 2, 2)),
+    ),
     OpCase("stack_dim0", lambda m, x, y: m.stack([x, y]), (R(2, 3), R(2, 3))),
     OpCase("stack_dim1", lambda m, x, y, z: m.stack([x, y, z], dim=1), (R(2, 3), R(2, 3), R(2, 3))),
     OpCase("stack_neg", lambda m, x, y: m.stack([x, y], dim=-1), (R(2, 3), R(2, 3))),
@@ -527,79 +622,142 @@ OTHER: list[OpCase] = [
     OpCase("log_softmax_dim1", lambda m, x: m.log_softmax(x, dim=1), (R(2, 3, 4),)),
     OpCase("log_softmax_1d", lambda m, x: x.log_softmax(0), (R(5),)),
     # one_hot (int64, no gradient)
-    OpCase("one_hot", lambda m, i: m.one_hot(i, num_classes=5), (I(5, 2, 3),),
-           second_order=NO_GRAD),
-    OpCase("one_hot_inferred", lambda m, i: m.one_hot(i), (IV([0, 3, 1, 3]),),
-           second_order=NO_GRAD),
+    OpCase(
+        "one_hot", lambda m, i: m.one_hot(i, num_classes=5), (I(5, 2, 3),), second_order=NO_GRAD
+    ),
+    OpCase(
+        "one_hot_inferred", lambda m, i: m.one_hot(i), (IV([0, 3, 1, 3]),), second_order=NO_GRAD
+    ),
     # conv1d / conv2d
     OpCase("conv1d", lambda m, x, w, b: m.conv1d(x, w, b), (R(2, 4, 9), R(6, 4, 3), R(6))),
-    OpCase("conv1d_stride_pad", lambda m, x, w: m.conv1d(x, w, stride=2, padding=1),
-           (R(2, 4, 9), R(3, 4, 3))),
-    OpCase("conv1d_dilation_groups", lambda m, x, w, b: m.conv1d(x, w, b, dilation=2, groups=2),
-           (R(2, 4, 9), R(6, 2, 3), R(6))),
+    OpCase(
+        "conv1d_stride_pad",
+        lambda m, x, w: m.conv1d(x, w, stride=2, padding=1),
+        (R(2, 4, 9), R(3, 4, 3)),
+    ),
+    OpCase(
+        "conv1d_dilation_groups",
+        lambda m, x, w, b: m.conv1d(x, w, b, dilation=2, groups=2),
+        (R(2, 4, 9), R(6, 2, 3), R(6)),
+    ),
     OpCase("conv1d_same", lambda m, x, w: m.conv1d(x, w, padding="same"), (R(1, 2, 7), R(3, 2, 4))),
     OpCase("conv2d", lambda m, x, w, b: m.conv2d(x, w, b), (R(2, 3, 6, 5), R(4, 3, 3, 3), R(4))),
-    OpCase("conv2d_stride_pad", lambda m, x, w, b: m.conv2d(x, w, b, stride=(2, 1), padding=(1, 2)),
-           (R(2, 3, 6, 5), R(4, 3, 3, 2), R(4))),
-    OpCase("conv2d_dilation", lambda m, x, w: m.conv2d(x, w, dilation=2, padding=1),
-           (R(1, 2, 7, 6), R(3, 2, 3, 3))),
-    OpCase("conv2d_groups", lambda m, x, w, b: m.conv2d(x, w, b, groups=2, stride=2),
-           (R(2, 4, 6, 6), R(6, 2, 3, 3), R(6))),
-    OpCase("conv2d_depthwise", lambda m, x, w: m.conv2d(x, w, groups=3, padding=1),
-           (R(1, 3, 5, 5), R(6, 1, 3, 3))),
-    OpCase("conv2d_same", lambda m, x, w: m.conv2d(x, w, padding="same"),
-           (R(1, 2, 5, 4), R(2, 2, 2, 3))),
+    OpCase(
+        "conv2d_stride_pad",
+        lambda m, x, w, b: m.conv2d(x, w, b, stride=(2, 1), padding=(1, 2)),
+        (R(2, 3, 6, 5), R(4, 3, 3, 2), R(4)),
+    ),
+    OpCase(
+        "conv2d_dilation",
+        lambda m, x, w: m.conv2d(x, w, dilation=2, padding=1),
+        (R(1, 2, 7, 6), R(3, 2, 3, 3)),
+    ),
+    OpCase(
+        "conv2d_groups",
+        lambda m, x, w, b: m.conv2d(x, w, b, groups=2, stride=2),
+        (R(2, 4, 6, 6), R(6, 2, 3, 3), R(6)),
+    ),
+    OpCase(
+        "conv2d_depthwise",
+        lambda m, x, w: m.conv2d(x, w, groups=3, padding=1),
+        (R(1, 3, 5, 5), R(6, 1, 3, 3)),
+    ),
+    OpCase(
+        "conv2d_same",
+        lambda m, x, w: m.conv2d(x, w, padding="same"),
+        (R(1, 2, 5, 4), R(2, 2, 2, 3)),
+    ),
     # pooling
     OpCase("max_pool2d", lambda m, x: m.max_pool2d(x, 2), (R(2, 3, 6, 6),)),
-    OpCase("max_pool2d_stride_pad", lambda m, x: m.max_pool2d(x, 3, stride=2, padding=1),
-           (R(1, 2, 7, 6),)),
-    OpCase("max_pool2d_rect_dilation", lambda m, x: m.max_pool2d(x, (2, 3), stride=1, dilation=2),
-           (R(1, 2, 6, 7),)),
+    OpCase(
+        "max_pool2d_stride_pad",
+        lambda m, x: m.max_pool2d(x, 3, stride=2, padding=1),
+        (R(1, 2, 7, 6),),
+    ),
+    OpCase(
+        "max_pool2d_rect_dilation",
+        lambda m, x: m.max_pool2d(x, (2, 3), stride=1, dilation=2),
+        (R(1, 2, 6, 7),),
+    ),
     OpCase("max_pool2d_3d_input", lambda m, x: m.max_pool2d(x, 2), (R(2, 4, 5),)),
     OpCase("avg_pool2d", lambda m, x: m.avg_pool2d(x, 2), (R(2, 3, 6, 6),)),
-    OpCase("avg_pool2d_stride_pad", lambda m, x: m.avg_pool2d(x, 3, stride=2, padding=1),
-           (R(1, 2, 7, 6),)),
-    OpCase("avg_pool2d_exclude_pad", lambda m, x: m.avg_pool2d(x, 3, stride=2, padding=1,
-                                                               count_include_pad=False),
-           (R(1, 2, 7, 6),)),
-    OpCase("avg_pool2d_divisor", lambda m, x: m.avg_pool2d(x, 2, divisor_override=3),
-           (R(1, 2, 4, 4),)),
-    OpCase("adaptive_avg_pool2d_global", lambda m, x: m.adaptive_avg_pool2d(x, 1),
-           (R(2, 3, 5, 4),)),
-    OpCase("adaptive_avg_pool2d_divisible", lambda m, x: m.adaptive_avg_pool2d(x, (2, 2)),
-           (R(2, 3, 6, 4),)),
-    OpCase("adaptive_avg_pool2d_uneven", lambda m, x: m.adaptive_avg_pool2d(x, (3, 2)),
-           (R(1, 2, 5, 7),)),
-    OpCase("adaptive_avg_pool2d_3d_input", lambda m, x: m.adaptive_avg_pool2d(x, (2, 3)),
-           (R(2, 5, 5),)),
+    OpCase(
+        "avg_pool2d_stride_pad",
+        lambda m, x: m.avg_pool2d(x, 3, stride=2, padding=1),
+        (R(1, 2, 7, 6),),
+    ),
+    OpCase(
+        "avg_pool2d_exclude_pad",
+        lambda m, x: m.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        (R(1, 2, 7, 6),),
+    ),
+    OpCase(
+        "avg_pool2d_divisor", lambda m, x: m.avg_pool2d(x, 2, divisor_override=3), (R(1, 2, 4, 4),)
+    ),
+    OpCase(
+        "adaptive_avg_pool2d_global", lambda m, x: m.adaptive_avg_pool2d(x, 1), (R(2, 3, 5, 4),)
+    ),
+    OpCase(
+        "adaptive_avg_pool2d_divisible",
+        lambda m, x: m.adaptive_avg_pool2d(x, (2, 2)),
+        (R(2, 3, 6, 4),),
+    ),
+    OpCase(
+        "adaptive_avg_pool2d_uneven",
+        lambda m, x: m.adaptive_avg_pool2d(x, (3, 2)),
+        (R(1, 2, 5, 7),),
+    ),
+    OpCase(
+        "adaptive_avg_pool2d_3d_input", lambda m, x: m.adaptive_avg_pool2d(x, (2, 3)), (R(2, 5, 5),)
+    ),
     # dropout
     OpCase("dropout_p0", lambda m, x: m.dropout(x, 0.0, training=True), (R(3, 4),)),
     OpCase("dropout_eval", lambda m, x: m.dropout(x, 0.5, training=False), (R(3, 4),)),
-    OpCase("dropout_train", lambda m, x: _dropout_seeded(m, x, 0.3), (R(4, 5),),
-           vs_torch=_DROPOUT_RANDOM),
+    OpCase(
+        "dropout_train",
+        lambda m, x: _dropout_seeded(m, x, 0.3),
+        (R(4, 5),),
+        vs_torch=_DROPOUT_RANDOM,
+    ),
     # embedding
-    OpCase("embedding", lambda m, i, w: m.embedding(i, w),
-           (IV([[0, 2, 0, 5], [9, 2, 2, 1]]), R(10, 3))),
-    OpCase("embedding_padding_idx", lambda m, i, w: m.embedding(i, w, padding_idx=0),
-           (IV([[0, 2, 0, 5], [9, 2, 2, 0]]), R(10, 3)),
-           finite_differences=_PADDING_ROW),
-    OpCase("embedding_padding_idx_neg", lambda m, i, w: m.embedding(i, w, padding_idx=-1),
-           (IV([4, 1, 4, 0]), R(5, 2)), finite_differences=_PADDING_ROW),
+    OpCase(
+        "embedding", lambda m, i, w: m.embedding(i, w), (IV([[0, 2, 0, 5], [9, 2, 2, 1]]), R(10, 3))
+    ),
+    OpCase(
+        "embedding_padding_idx",
+        lambda m, i, w: m.embedding(i, w, padding_idx=0),
+        (IV([[0, 2, 0, 5], [9, 2, 2, 0]]), R(10, 3)),
+        finite_differences=_PADDING_ROW,
+    ),
+    OpCase(
+        "embedding_padding_idx_neg",
+        lambda m, i, w: m.embedding(i, w, padding_idx=-1),
+        (IV([4, 1, 4, 0]), R(5, 2)),
+        finite_differences=_PADDING_ROW,
+    ),
     # normalisation
     OpCase("batch_norm_train_2d", _bn_train, (R(5, 3), R(3), R(3))),
     OpCase("batch_norm_train_4d", _bn_train, (R(3, 2, 3, 2), R(2), R(2))),
-    OpCase("batch_norm_train_no_affine",
-           lambda m, x: m.batch_norm(x, None, None, training=True), (R(4, 3, 2),)),
-    OpCase("batch_norm_eval",
-           lambda m, x, rm, rv, w, b: m.batch_norm(x, rm, rv, w, b, training=False),
-           (R(4, 3), const(R(3)), const(P(3)), R(3), R(3))),
-    OpCase("batch_norm_eval_4d", lambda m, x, rm, rv: m.batch_norm(x, rm, rv, training=False,
-                                                                   eps=1e-3),
-           (R(2, 3, 2, 2), const(R(3)), const(P(3)))),
+    OpCase(
+        "batch_norm_train_no_affine",
+        lambda m, x: m.batch_norm(x, None, None, training=True),
+        (R(4, 3, 2),),
+    ),
+    OpCase(
+        "batch_norm_eval",
+        lambda m, x, rm, rv, w, b: m.batch_norm(x, rm, rv, w, b, training=False),
+        (R(4, 3), const(R(3)), const(P(3)), R(3), R(3)),
+    ),
+    OpCase(
+        "batch_norm_eval_4d",
+        lambda m, x, rm, rv: m.batch_norm(x, rm, rv, training=False, eps=1e-3),
+        (R(2, 3, 2, 2), const(R(3)), const(P(3))),
+    ),
     OpCase("layer_norm", lambda m, x, w, b: m.layer_norm(x, (4,), w, b), (R(2, 3, 4), R(4), R(4))),
     OpCase("layer_norm_2dims", lambda m, x: m.layer_norm(x, (3, 4)), (R(2, 3, 4),)),
-    OpCase("layer_norm_weight_only", lambda m, x, w: m.layer_norm(x, [5], w, eps=1e-3),
-           (R(3, 5), R(5))),
+    OpCase(
+        "layer_norm_weight_only", lambda m, x, w: m.layer_norm(x, [5], w, eps=1e-3), (R(3, 5), R(5))
+    ),
 ]
 
 CATALOG: list[OpCase] = _family_cases() + OTHER
@@ -611,7 +769,8 @@ SPEC_OPS = (
     "prod var std logsumexp argmax argmin matmul reshape view flatten squeeze unsqueeze transpose "
     "permute expand index gather scatter_add index_select cat stack split chunk pad softmax "
     "log_softmax one_hot conv1d conv2d max_pool2d avg_pool2d adaptive_avg_pool2d dropout "
-    "embedding batch_norm layer_norm").split()
+    "embedding batch_norm layer_norm"
+).split()
 
 
 def cases_named(prefix: str) -> list[OpCase]:
@@ -619,6 +778,7 @@ def cases_named(prefix: str) -> list[OpCase]:
 
 
 # ---- running a case on either library -------------------------------------------------------
+
 
 @dataclass
 class Run:
@@ -639,16 +799,26 @@ def to_numpy(t: Any) -> np.ndarray:
     return np.array(t.detach().numpy(), copy=True)
 
 
-def make_inputs(m: Any, case: OpCase, arrays: Sequence[np.ndarray], dtype: str = "float64",
-                make: Callable[[Any, np.ndarray, Any], Any] | None = None) -> list[Any]:
+def make_inputs(
+    m: Any,
+    case: OpCase,
+    arrays: Sequence[np.ndarray],
+    dtype: str = "float64",
+    make: Callable[[Any, np.ndarray, Any], Any] | None = None,
+) -> list[Any]:
     """Tensors of library ``m`` for the sampled arrays (floats in ``dtype``), differentiable
     inputs requiring grad. ``make(m, array, dtype)`` builds a tensor when given (to build a
     non-contiguous one, say)."""
     tensors = []
     for arg, array in zip(case.args, arrays, strict=True):
         float_dtype = getattr(m, dtype) if arg.is_float else None
-        t = make(m, array, float_dtype) if make is not None else (
-            m.tensor(array, dtype=float_dtype) if float_dtype is not None else m.tensor(array))
+        t = (
+            make(m, array, float_dtype)
+            if make is not None
+            else (
+                m.tensor(array, dtype=float_dtype) if float_dtype is not None else m.tensor(array)
+            )
+        )
         if arg.requires_grad:
             t.requires_grad_(True)
         tensors.append(t)
@@ -661,9 +831,14 @@ def upstream_gradients(case: OpCase, shapes: Sequence[tuple[int, ...]]) -> list[
     return [rng.standard_normal(shape) for shape in shapes]
 
 
-def run_case(m: Any, case: OpCase, arrays: Sequence[np.ndarray], dtype: str = "float64",
-             make: Callable[[Any, np.ndarray, Any], Any] | None = None,
-             upstream: Sequence[np.ndarray] | None = None) -> Run:
+def run_case(
+    m: Any,
+    case: OpCase,
+    arrays: Sequence[np.ndarray],
+    dtype: str = "float64",
+    make: Callable[[Any, np.ndarray, Any], Any] | None = None,
+    upstream: Sequence[np.ndarray] | None = None,
+) -> Run:
     """Forward the case on library ``m``, then one backward with random upstream gradients."""
     inputs = make_inputs(m, case, arrays, dtype, make)
     outs = outputs_of(case.call(m, *inputs))
@@ -683,13 +858,13 @@ def run_case(m: Any, case: OpCase, arrays: Sequence[np.ndarray], dtype: str = "f
     return Run([to_numpy(o) for o in outs], [dtype_name(o) for o in outs], grads, grad_dtypes)
 
 
-def assert_close(op: str, what: str, got: np.ndarray, expected: np.ndarray, rtol: float,
-                 atol: float) -> None:
+def assert_close(
+    op: str, what: str, got: np.ndarray, expected: np.ndarray, rtol: float, atol: float
+) -> None:
     """assert_allclose whose message teaches: op, which tensor, worst element, expected, got."""
     got, expected = np.asarray(got), np.asarray(expected)
     if got.shape != expected.shape:
-        raise AssertionError(f"{op}: {what} has shape {got.shape}, PyTorch's has "
-                             f"{expected.shape}")
+        raise AssertionError(f"{op}: {what} has shape {got.shape}, PyTorch's has {expected.shape}")
     if got.dtype.kind == "b" or expected.dtype.kind in "biu":
         bad = got != expected
     else:
@@ -705,31 +880,45 @@ def assert_close(op: str, what: str, got: np.ndarray, expected: np.ndarray, rtol
         raise AssertionError(
             f"{op}: {what} differs at index {tuple(int(i) for i in worst)}: expected "
             f"{expected[worst].item()!r}, got {got[worst].item()!r} ({int(bad.sum())} of "
-            f"{bad.size} elements outside rtol={rtol}, atol={atol})")
+            f"{bad.size} elements outside rtol={rtol}, atol={atol})"
+        )
 
 
-def compare_runs(case: OpCase, got: Run, expected: Run, rtol: float, atol: float,
-                 check_dtype: bool = True, label: str = "") -> None:
+def compare_runs(
+    case: OpCase,
+    got: Run,
+    expected: Run,
+    rtol: float,
+    atol: float,
+    check_dtype: bool = True,
+    label: str = "",
+) -> None:
     """chainrule's run against PyTorch's: every output, its dtype, every input gradient."""
     name = case.name + label
     if len(got.outputs) != len(expected.outputs):
-        raise AssertionError(f"{name}: {len(got.outputs)} outputs, PyTorch gives "
-                             f"{len(expected.outputs)}")
-    for k, (g, e, gd, ed) in enumerate(zip(got.outputs, expected.outputs, got.output_dtypes,
-                                           expected.output_dtypes, strict=True)):
+        raise AssertionError(
+            f"{name}: {len(got.outputs)} outputs, PyTorch gives {len(expected.outputs)}"
+        )
+    for k, (g, e, gd, ed) in enumerate(
+        zip(got.outputs, expected.outputs, got.output_dtypes, expected.output_dtypes, strict=True)
+    ):
         if check_dtype and gd != ed:
             raise AssertionError(f"{name}: output {k} has dtype {gd}, PyTorch's has {ed}")
         scale = max(1.0, float(np.max(np.abs(e)))) if e.size and e.dtype.kind == "f" else 1.0
         assert_close(name, f"output {k}", g, e, rtol, atol * scale)
     for i, (g, e) in enumerate(zip(got.grads, expected.grads, strict=True)):
         if (g is None) != (e is None):
-            raise AssertionError(f"{name}: input {i} gradient is "
-                                 f"{'missing' if g is None else 'present'} in chainrule but not "
-                                 "in PyTorch")
+            raise AssertionError(
+                f"{name}: input {i} gradient is "
+                f"{'missing' if g is None else 'present'} in chainrule but not "
+                "in PyTorch"
+            )
         if g is None:
             continue
         if check_dtype and got.grad_dtypes[i] != expected.grad_dtypes[i]:
-            raise AssertionError(f"{name}: gradient of input {i} has dtype {got.grad_dtypes[i]}, "
-                                 f"PyTorch's has {expected.grad_dtypes[i]}")
+            raise AssertionError(
+                f"{name}: gradient of input {i} has dtype {got.grad_dtypes[i]}, "
+                f"PyTorch's has {expected.grad_dtypes[i]}"
+            )
         scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
         assert_close(name, f"gradient of input {i}", g, e, rtol, atol * scale)

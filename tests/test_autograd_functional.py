@@ -76,7 +76,8 @@ def test_jacobian_matches_torch(func, shapes):
     single = len(values) == 1
     mine = F.jacobian(func, ours(*values)[0] if single else ours(*values))
     reference = torch.autograd.functional.jacobian(
-        func, theirs(*values)[0] if single else theirs(*values))
+        func, theirs(*values)[0] if single else theirs(*values)
+    )
     assert_same(mine, reference)
 
 
@@ -103,14 +104,18 @@ def test_jacobian_with_create_graph_is_differentiable():
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=RTOL)
 
 
-@pytest.mark.parametrize("func, shapes", [(scalar_of_one, [(4,)]), (scalar_of_two, [(3,), (3,)])],
-                         ids=["one_input", "two_inputs"])
+@pytest.mark.parametrize(
+    "func, shapes",
+    [(scalar_of_one, [(4,)]), (scalar_of_two, [(3,), (3,)])],
+    ids=["one_input", "two_inputs"],
+)
 def test_hessian_matches_torch(func, shapes):
     values = arrays(*shapes, seed=3)
     single = len(values) == 1
     mine = F.hessian(func, ours(*values)[0] if single else ours(*values))
     reference = torch.autograd.functional.hessian(
-        func, theirs(*values)[0] if single else theirs(*values))
+        func, theirs(*values)[0] if single else theirs(*values)
+    )
     assert_same(mine, reference)
 
 
@@ -123,15 +128,22 @@ def test_hessian_is_symmetric():
 @pytest.mark.parametrize("func, shapes", JACOBIAN_CASES, ids=lambda c: getattr(c, "__name__", ""))
 def test_vjp_matches_torch(func, shapes):
     values = arrays(*shapes, seed=7)
-    out_shapes = [tuple(o.shape) for o in
-                  (lambda r: r if isinstance(r, tuple) else (r,))(func(*theirs(*values)))]
+    out_shapes = [
+        tuple(o.shape)
+        for o in (lambda r: r if isinstance(r, tuple) else (r,))(func(*theirs(*values)))
+    ]
     vs = arrays(*out_shapes, seed=8)
     single_in, single_out = len(values) == 1, len(vs) == 1
-    mine = F.vjp(func, ours(*values)[0] if single_in else ours(*values),
-                 ours(*vs)[0] if single_out else ours(*vs))
+    mine = F.vjp(
+        func,
+        ours(*values)[0] if single_in else ours(*values),
+        ours(*vs)[0] if single_out else ours(*vs),
+    )
     reference = torch.autograd.functional.vjp(
-        func, theirs(*values)[0] if single_in else theirs(*values),
-        theirs(*vs)[0] if single_out else theirs(*vs))
+        func,
+        theirs(*values)[0] if single_in else theirs(*values),
+        theirs(*vs)[0] if single_out else theirs(*vs),
+    )
     assert_same(mine, reference)
 
 
@@ -140,11 +152,14 @@ def test_jvp_matches_torch(func, shapes):
     values = arrays(*shapes, seed=9)
     vs = arrays(*shapes, seed=10)
     single = len(values) == 1
-    mine = F.jvp(func, ours(*values)[0] if single else ours(*values),
-                 ours(*vs)[0] if single else ours(*vs))
+    mine = F.jvp(
+        func, ours(*values)[0] if single else ours(*values), ours(*vs)[0] if single else ours(*vs)
+    )
     reference = torch.autograd.functional.jvp(
-        func, theirs(*values)[0] if single else theirs(*values),
-        theirs(*vs)[0] if single else theirs(*vs))
+        func,
+        theirs(*values)[0] if single else theirs(*values),
+        theirs(*vs)[0] if single else theirs(*vs),
+    )
     assert_same(mine, reference)
 
 
@@ -157,17 +172,23 @@ def test_jvp_equals_jacobian_times_v():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("func, shapes", [(scalar_of_one, [(4,)]), (scalar_of_two, [(3,), (3,)])],
-                         ids=["one_input", "two_inputs"])
+@pytest.mark.parametrize(
+    "func, shapes",
+    [(scalar_of_one, [(4,)]), (scalar_of_two, [(3,), (3,)])],
+    ids=["one_input", "two_inputs"],
+)
 def test_hvp_matches_torch(func, shapes):
     values = arrays(*shapes, seed=13)
     vs = arrays(*shapes, seed=14)
     single = len(values) == 1
-    mine = F.hvp(func, ours(*values)[0] if single else ours(*values),
-                 ours(*vs)[0] if single else ours(*vs))
+    mine = F.hvp(
+        func, ours(*values)[0] if single else ours(*values), ours(*vs)[0] if single else ours(*vs)
+    )
     reference = torch.autograd.functional.hvp(
-        func, theirs(*values)[0] if single else theirs(*values),
-        theirs(*vs)[0] if single else theirs(*vs))
+        func,
+        theirs(*values)[0] if single else theirs(*values),
+        theirs(*vs)[0] if single else theirs(*vs),
+    )
     assert_same(mine, reference)
 
 
@@ -176,8 +197,12 @@ def _mlp_data():
     rng = np.random.default_rng(21)
     x = rng.standard_normal((10, 5))
     labels = rng.integers(0, 3, size=10)
-    params = [rng.standard_normal((8, 5)) * 0.5, rng.standard_normal(8) * 0.1,
-              rng.standard_normal((3, 8)) * 0.5, rng.standard_normal(3) * 0.1]
+    params = [
+        rng.standard_normal((8, 5)) * 0.5,
+        rng.standard_normal(8) * 0.1,
+        rng.standard_normal((3, 8)) * 0.5,
+        rng.standard_normal(3) * 0.1,
+    ]
     directions = [rng.standard_normal(p.shape) for p in params]
     return x, labels, params, directions
 
@@ -197,8 +222,9 @@ def test_mlp_cross_entropy_hvp_matches_torch():
     mine_loss = _mlp_loss(cr, cr.tensor(x, dtype=cr.float64), cr.tensor(labels))
     ref_loss = _mlp_loss(torch, torch.tensor(x), torch.tensor(labels))
     value, hv = F.hvp(mine_loss, ours(*params), ours(*directions))
-    ref_value, ref_hv = torch.autograd.functional.hvp(ref_loss, theirs(*params),
-                                                      theirs(*directions))
+    ref_value, ref_hv = torch.autograd.functional.hvp(
+        ref_loss, theirs(*params), theirs(*directions)
+    )
     assert_same(value, ref_value)
     assert_same(hv, ref_hv)
 
@@ -246,10 +272,16 @@ def test_gradient_penalty_matches_torch():
     w1, w2, x = (rng.standard_normal(shape) for shape in [(4, 6), (6, 1), (5, 4)])
     cw1, cw2 = (cr.tensor(v, dtype=cr.float64, requires_grad=True) for v in (w1, w2))
     tw1, tw2 = (torch.tensor(v, requires_grad=True) for v in (w1, w2))
-    mine = _penalty(cr, lambda o, i: cr.autograd.grad(o, i, create_graph=True), cw1, cw2,
-                    cr.tensor(x, dtype=cr.float64))
-    ref = _penalty(torch, lambda o, i: torch.autograd.grad(o, i, create_graph=True), tw1, tw2,
-                   torch.tensor(x))
+    mine = _penalty(
+        cr,
+        lambda o, i: cr.autograd.grad(o, i, create_graph=True),
+        cw1,
+        cw2,
+        cr.tensor(x, dtype=cr.float64),
+    )
+    ref = _penalty(
+        torch, lambda o, i: torch.autograd.grad(o, i, create_graph=True), tw1, tw2, torch.tensor(x)
+    )
     assert mine.item() == pytest.approx(ref.item(), rel=RTOL)
     mine.backward()
     ref.backward()
@@ -266,8 +298,9 @@ def test_hessian_of_output_reading_rules(name):
     def func(t):
         return getattr(t, name)().pow(3).sum()
 
-    assert_same(F.hessian(func, ours(value)[0]),
-                torch.autograd.functional.hessian(func, theirs(value)[0]))
+    assert_same(
+        F.hessian(func, ours(value)[0]), torch.autograd.functional.hessian(func, theirs(value)[0])
+    )
 
 
 # ---- outputs that don't depend on the inputs: zeros, as PyTorch's helpers give ----------------
@@ -283,16 +316,32 @@ def identity(x):
     return x
 
 
-@pytest.mark.parametrize("helper, func, needs_v", [
-    ("jacobian", constant, False), ("jacobian", identity, False), ("hessian", linear, False),
-    ("vjp", constant, True), ("jvp", constant, True), ("jvp", identity, True),
-    ("hvp", linear, True),
-], ids=["jacobian_constant", "jacobian_identity", "hessian_linear", "vjp_constant",
-        "jvp_constant", "jvp_identity", "hvp_linear"])
+@pytest.mark.parametrize(
+    "helper, func, needs_v",
+    [
+        ("jacobian", constant, False),
+        ("jacobian", identity, False),
+        ("hessian", linear, False),
+        ("vjp", constant, True),
+        ("jvp", constant, True),
+        ("jvp", identity, True),
+        ("hvp", linear, True),
+    ],
+    ids=[
+        "jacobian_constant",
+        "jacobian_identity",
+        "hessian_linear",
+        "vjp_constant",
+        "jvp_constant",
+        "jvp_identity",
+        "hvp_linear",
+    ],
+)
 def test_disconnected_and_trivial_functions_match_torch(helper, func, needs_v):
     (value,) = arrays((3,), seed=51)
     (v,) = arrays((3,), seed=52)
     mine_args = (func, ours(value)[0]) + ((ours(v)[0],) if needs_v else ())
     ref_args = (func, theirs(value)[0]) + ((theirs(v)[0],) if needs_v else ())
-    assert_same(getattr(F, helper)(*mine_args),
-                getattr(torch.autograd.functional, helper)(*ref_args))
+    assert_same(
+        getattr(F, helper)(*mine_args), getattr(torch.autograd.functional, helper)(*ref_args)
+    )

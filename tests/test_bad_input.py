@@ -42,23 +42,28 @@ def t(*shape: int, dtype=cr.float32) -> cr.Tensor:
 
 # ---- matmul -------------------------------------------------------------------------------------
 def test_matmul_mismatch_message_is_exact():
-    with pytest.raises(ValueError, match=re.escape(
-            "matmul: shapes (3, 4) and (5, 2) don't line up (4 ≠ 5)")):
+    with pytest.raises(
+        ValueError, match=re.escape("matmul: shapes (3, 4) and (5, 2) don't line up (4 ≠ 5)")
+    ):
         t(3, 4) @ t(5, 2)
 
 
-@pytest.mark.parametrize("call, needles", [
-    (lambda: cr.matmul(t(3, 4), t(5, 2)), ["matmul", "(3, 4)", "(5, 2)"]),
-    (lambda: t(3, 4).matmul(t(5, 2)), ["matmul", "(3, 4)", "(5, 2)"]),
-    (lambda: cr.mm(t(3, 4), t(5, 2)), ["(3, 4)", "(5, 2)"]),
-    (lambda: t(3) @ t(4), ["matmul", "(3,)", "(4,)"]),
-    (lambda: t(3) @ t(4, 2), ["matmul", "(3,)", "(4, 2)"]),
-    (lambda: t(2, 3) @ t(4), ["matmul", "(2, 3)", "(4,)"]),
-    (lambda: cr.bmm(t(2, 3, 4), t(2, 5, 2)), ["(2, 3, 4)", "(2, 5, 2)"]),
-    (lambda: t(2, 3, 4) @ t(3, 4, 5), ["matmul", "batch", "(2, 3, 4)", "(3, 4, 5)"]),
-    (lambda: t() @ t(3), ["matmul", "()", "(3,)"]),
-    (lambda: cr.linear(t(3, 4), t(2, 5)), ["linear", "(3, 4)", "(2, 5)"]),
-], ids=["fn", "method", "mm", "1d_1d", "1d_2d", "2d_1d", "bmm", "batch", "0d", "linear"])
+@pytest.mark.parametrize(
+    "call, needles",
+    [
+        (lambda: cr.matmul(t(3, 4), t(5, 2)), ["matmul", "(3, 4)", "(5, 2)"]),
+        (lambda: t(3, 4).matmul(t(5, 2)), ["matmul", "(3, 4)", "(5, 2)"]),
+        (lambda: cr.mm(t(3, 4), t(5, 2)), ["(3, 4)", "(5, 2)"]),
+        (lambda: t(3) @ t(4), ["matmul", "(3,)", "(4,)"]),
+        (lambda: t(3) @ t(4, 2), ["matmul", "(3,)", "(4, 2)"]),
+        (lambda: t(2, 3) @ t(4), ["matmul", "(2, 3)", "(4,)"]),
+        (lambda: cr.bmm(t(2, 3, 4), t(2, 5, 2)), ["(2, 3, 4)", "(2, 5, 2)"]),
+        (lambda: t(2, 3, 4) @ t(3, 4, 5), ["matmul", "batch", "(2, 3, 4)", "(3, 4, 5)"]),
+        (lambda: t() @ t(3), ["matmul", "()", "(3,)"]),
+        (lambda: cr.linear(t(3, 4), t(2, 5)), ["linear", "(3, 4)", "(2, 5)"]),
+    ],
+    ids=["fn", "method", "mm", "1d_1d", "1d_2d", "2d_1d", "bmm", "batch", "0d", "linear"],
+)
 def test_matmul_mismatches(call, needles):
     with raises_one(ValueError, *needles):
         call()
@@ -70,7 +75,7 @@ BINARY = {
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    "pow": lambda a, b: a**b,
     "maximum": cr.maximum,
     "minimum": cr.minimum,
     "where": lambda a, b: cr.where(cr.ones(3, 4, dtype=cr.bool), a, b),
@@ -85,28 +90,38 @@ def test_non_broadcastable_shapes_name_op_and_shapes(name, requires_grad):
         BINARY[name](a, cr.ones(2, 4))
 
 
-@pytest.mark.parametrize("name, call", [
-    ("eq", lambda a, b: a == b), ("lt", lambda a, b: a < b),
-    ("clamp", lambda a, b: cr.clamp(a, min=b)),
-    ("expand", lambda a, b: a.expand(2, 4)),
-], ids=["eq", "lt", "clamp", "expand"])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("eq", lambda a, b: a == b),
+        ("lt", lambda a, b: a < b),
+        ("clamp", lambda a, b: cr.clamp(a, min=b)),
+        ("expand", lambda a, b: a.expand(2, 4)),
+    ],
+    ids=["eq", "lt", "clamp", "expand"],
+)
 def test_other_broadcasting_ops(name, call):
     with raises_one(ValueError, "(3, 4)", "(2, 4)"):
         call(cr.ones(3, 4), cr.ones(2, 4))
 
 
 def test_non_broadcastable_message_is_readable():
-    with pytest.raises(ValueError, match=re.escape(
-            "add: shapes (3, 4) and (2, 4) can't be broadcast together")):
+    with pytest.raises(
+        ValueError, match=re.escape("add: shapes (3, 4) and (2, 4) can't be broadcast together")
+    ):
         cr.ones(3, 4) + cr.ones(2, 4)
 
 
-@pytest.mark.parametrize("call, needles", [
-    (lambda x: x.add_(cr.ones(4)), ["add_", "(3,)", "(4,)"]),
-    (lambda x: x.mul_(cr.ones(2, 3)), ["mul_", "(3,)", "(2, 3)"]),
-    (lambda x: x.addcmul_(cr.ones(4), cr.ones(3)), ["addcmul_", "(4,)"]),
-    (lambda x: x.copy_(cr.ones(5)), ["copy_", "(5,)"]),
-], ids=["add_", "mul_", "addcmul_", "copy_"])
+@pytest.mark.parametrize(
+    "call, needles",
+    [
+        (lambda x: x.add_(cr.ones(4)), ["add_", "(3,)", "(4,)"]),
+        (lambda x: x.mul_(cr.ones(2, 3)), ["mul_", "(3,)", "(2, 3)"]),
+        (lambda x: x.addcmul_(cr.ones(4), cr.ones(3)), ["addcmul_", "(4,)"]),
+        (lambda x: x.copy_(cr.ones(5)), ["copy_", "(5,)"]),
+    ],
+    ids=["add_", "mul_", "addcmul_", "copy_"],
+)
 def test_in_place_shape_mismatch(call, needles):
     x = cr.zeros(3)
     with raises_one(ValueError, *needles):
@@ -146,16 +161,20 @@ def test_backward_on_tensor_without_graph():
 
 
 # ---- dtypes -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("make, dtype", [
-    (lambda: cr.tensor([1, 2, 3], requires_grad=True), "int64"),
-    (lambda: cr.Tensor(np.arange(3), requires_grad=True), "int64"),
-    (lambda: cr.zeros(3, dtype=cr.int64, requires_grad=True), "int64"),
-    (lambda: cr.ones(3, dtype=cr.int32, requires_grad=True), "int32"),
-    (lambda: cr.full((2,), 1, requires_grad=True), "int64"),
-    (lambda: cr.arange(3, requires_grad=True), "int64"),
-    (lambda: cr.tensor([True, False], requires_grad=True), "bool"),
-    (lambda: cr.tensor([1, 2]).requires_grad_(), "int64"),
-], ids=["tensor", "Tensor", "zeros", "ones_int32", "full", "arange", "bool", "requires_grad_"])
+@pytest.mark.parametrize(
+    "make, dtype",
+    [
+        (lambda: cr.tensor([1, 2, 3], requires_grad=True), "int64"),
+        (lambda: cr.Tensor(np.arange(3), requires_grad=True), "int64"),
+        (lambda: cr.zeros(3, dtype=cr.int64, requires_grad=True), "int64"),
+        (lambda: cr.ones(3, dtype=cr.int32, requires_grad=True), "int32"),
+        (lambda: cr.full((2,), 1, requires_grad=True), "int64"),
+        (lambda: cr.arange(3, requires_grad=True), "int64"),
+        (lambda: cr.tensor([True, False], requires_grad=True), "bool"),
+        (lambda: cr.tensor([1, 2]).requires_grad_(), "int64"),
+    ],
+    ids=["tensor", "Tensor", "zeros", "ones_int32", "full", "arange", "bool", "requires_grad_"],
+)
 def test_requires_grad_on_non_float_tensor(make, dtype):
     with raises_one(RuntimeError, "requires_grad=True", dtype, "float"):
         make()
@@ -167,11 +186,15 @@ def test_in_place_float_into_int_tensor():
         x.add_(0.5)
 
 
-@pytest.mark.parametrize("data, kind, needle", [
-    ("abc", TypeError, "str"),
-    ([[1, 2], [3]], ValueError, "different lengths"),
-    ([None, 1.0], TypeError, "numbers"),
-], ids=["string", "ragged", "none"])
+@pytest.mark.parametrize(
+    "data, kind, needle",
+    [
+        ("abc", TypeError, "str"),
+        ([[1, 2], [3]], ValueError, "different lengths"),
+        ([None, 1.0], TypeError, "numbers"),
+    ],
+    ids=["string", "ragged", "none"],
+)
 def test_tensor_from_bad_data(data, kind, needle):
     with raises_one(kind, needle):
         cr.tensor(data)
@@ -221,24 +244,32 @@ def test_dim_out_of_range(name, dim):
         DIM_CALLS[name](dim)
 
 
-@pytest.mark.parametrize("name, call", [
-    ("unsqueeze", lambda: X.unsqueeze(3)),
-    ("stack", lambda: cr.stack([X, X], dim=4)),
-], ids=["unsqueeze", "stack"])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("unsqueeze", lambda: X.unsqueeze(3)),
+        ("stack", lambda: cr.stack([X, X], dim=4)),
+    ],
+    ids=["unsqueeze", "stack"],
+)
 def test_dim_out_of_range_for_ops_that_add_a_dim(name, call):
     with raises_one(IndexError, f"{name}: dim", "3 dimensions"):
         call()
 
 
 # ---- shapes of shape ops ------------------------------------------------------------------------
-@pytest.mark.parametrize("call, needles", [
-    (lambda: X.reshape(4, 4), ["reshape", "(2, 3)", "(4, 4)"]),
-    (lambda: cr.cat([cr.ones(2, 3), cr.ones(3, 4)]), ["cat", "(2, 3)", "(3, 4)"]),
-    (lambda: cr.stack([cr.ones(2, 3), cr.ones(3, 2)]), ["stack", "(2, 3)", "(3, 2)"]),
-    (lambda: X.permute(0), ["permute", "(0,)"]),
-    (lambda: cr.split(cr.ones(4), [1, 2]), ["split", "[1, 2]", "4"]),
-    (lambda: cr.layer_norm(X, (4,)), ["layer_norm", "(2, 3)", "(4,)"]),
-], ids=["reshape", "cat", "stack", "permute", "split", "layer_norm"])
+@pytest.mark.parametrize(
+    "call, needles",
+    [
+        (lambda: X.reshape(4, 4), ["reshape", "(2, 3)", "(4, 4)"]),
+        (lambda: cr.cat([cr.ones(2, 3), cr.ones(3, 4)]), ["cat", "(2, 3)", "(3, 4)"]),
+        (lambda: cr.stack([cr.ones(2, 3), cr.ones(3, 2)]), ["stack", "(2, 3)", "(3, 2)"]),
+        (lambda: X.permute(0), ["permute", "(0,)"]),
+        (lambda: cr.split(cr.ones(4), [1, 2]), ["split", "[1, 2]", "4"]),
+        (lambda: cr.layer_norm(X, (4,)), ["layer_norm", "(2, 3)", "(4,)"]),
+    ],
+    ids=["reshape", "cat", "stack", "permute", "split", "layer_norm"],
+)
 def test_shape_op_mismatches(call, needles):
     with raises_one(ValueError, *needles):
         call()
@@ -273,17 +304,32 @@ def test_kernel_larger_than_input():
 
 
 # ---- indexing -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("call, needles", [
-    (lambda: X[5], ["index 5", "size 2", "(2, 3)"]),
-    (lambda: X[:, 7], ["index 7", "size 3", "(2, 3)"]),
-    (lambda: X[cr.tensor([0, 7])], ["index 7", "(2, 3)"]),
-    (lambda: X[0, 0, 0], ["too many indices", "(2, 3)"]),
-    (lambda: X.gather(1, cr.tensor([[5], [0]])), ["gather", "size 3"]),
-    (lambda: X.index_select(1, cr.tensor([5])), ["index 5", "size 3"]),
-    (lambda: cr.embedding(cr.tensor([0, 9]), cr.ones(4, 3)), ["embedding", "4 embeddings"]),
-    (lambda: cr.scatter_add(cr.zeros(3), 0, cr.tensor([5]), cr.ones(1)), ["scatter_add", "size 3"]),
-], ids=["int", "slice_int", "advanced", "too_many", "gather", "index_select", "embedding",
-        "scatter_add"])
+@pytest.mark.parametrize(
+    "call, needles",
+    [
+        (lambda: X[5], ["index 5", "size 2", "(2, 3)"]),
+        (lambda: X[:, 7], ["index 7", "size 3", "(2, 3)"]),
+        (lambda: X[cr.tensor([0, 7])], ["index 7", "(2, 3)"]),
+        (lambda: X[0, 0, 0], ["too many indices", "(2, 3)"]),
+        (lambda: X.gather(1, cr.tensor([[5], [0]])), ["gather", "size 3"]),
+        (lambda: X.index_select(1, cr.tensor([5])), ["index 5", "size 3"]),
+        (lambda: cr.embedding(cr.tensor([0, 9]), cr.ones(4, 3)), ["embedding", "4 embeddings"]),
+        (
+            lambda: cr.scatter_add(cr.zeros(3), 0, cr.tensor([5]), cr.ones(1)),
+            ["scatter_add", "size 3"],
+        ),
+    ],
+    ids=[
+        "int",
+        "slice_int",
+        "advanced",
+        "too_many",
+        "gather",
+        "index_select",
+        "embedding",
+        "scatter_add",
+    ],
+)
 def test_index_out_of_range(call, needles):
     with raises_one(IndexError, *needles):
         call()

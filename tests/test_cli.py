@@ -63,8 +63,12 @@ def test_version(capsys):
 def test_tutorial_default_text(capsys):
     code, out, err = run_main(["tutorial"], capsys)
     assert code == 0 and not err
-    for heading in ("1. Forward pass", "2. Backward pass: local derivatives", "4. Chain rule",
-                    "5. Update"):
+    for heading in (
+        "1. Forward pass",
+        "2. Backward pass: local derivatives",
+        "4. Chain rule",
+        "5. Update",
+    ):
         assert heading in out
     assert "∂E_total/∂w1 = sum over 2 paths" in out and "∂E1/∂a_o1" in out
     assert "−(t1 − a_o1)" in out and "✗" not in out and "\x1b[" not in out
@@ -84,8 +88,14 @@ def test_tutorial_json_keys(capsys):
     assert json.loads(same) == data
 
 
-@pytest.mark.parametrize("fmt, marker", [("markdown", r"\frac{\partial E_{total}}"),
-                                         ("html", "<!DOCTYPE html>"), ("text", "1. Forward")])
+@pytest.mark.parametrize(
+    "fmt, marker",
+    [
+        ("markdown", r"\frac{\partial E_{total}}"),
+        ("html", "<!DOCTYPE html>"),
+        ("text", "1. Forward"),
+    ],
+)
 def test_tutorial_formats(fmt, marker, capsys):
     code, out, _ = run_main(["tutorial", "--format", fmt], capsys)
     assert code == 0 and marker in out
@@ -113,9 +123,34 @@ def test_one_weight_example(capsys):
 
 
 def test_network_options_reach_the_run(capsys):
-    code, out, _ = run_main(["tutorial", "--json", "--lr", "0.1", "--steps", "4", "--inputs",
-                             "1", "0", "--targets", "0", "1", "--weights", "1", "2", "3", "4",
-                             "5", "6", "7", "8", "--output-activation", "identity"], capsys)
+    code, out, _ = run_main(
+        [
+            "tutorial",
+            "--json",
+            "--lr",
+            "0.1",
+            "--steps",
+            "4",
+            "--inputs",
+            "1",
+            "0",
+            "--targets",
+            "0",
+            "1",
+            "--weights",
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "6",
+            "7",
+            "8",
+            "--output-activation",
+            "identity",
+        ],
+        capsys,
+    )
     data = json.loads(out)
     assert code == 0 and len(data["steps"]) == 4
     assert data["config"]["lr"] == 0.1 and data["config"]["output_activation"] == "identity"
@@ -123,22 +158,25 @@ def test_network_options_reach_the_run(capsys):
     assert data["values"]["a_o1"] == data["values"]["o1"]
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["tutorial", "--lr", "abc"], "--lr"),
-    (["tutorial", "--lr", "-1"], "--lr"),
-    (["tutorial", "--lr", "nan"], "finite"),
-    (["tutorial", "--weights", "1", "2"], "8 values"),
-    (["tutorial", "--inputs", "1", "2", "3"], "2 values"),
-    (["tutorial", "--example", "two-weights"], "invalid choice"),
-    (["tutorial", "--steps", "0"], "--steps"),
-    (["tutorial", "--format", "pdf"], "--format"),
-    (["tutorial", "--train-biases"], "biases"),
-    (["tutorial", "--example", "one-weight", "--weights", "1", "2"], "1 value"),
-    (["tutorial", "--example", "one-weight", "--output-activation", "identity"], "one-weight"),
-    (["tutorial", "-o", "/nonexistent-dir/x.txt"], "does not exist"),
-    (["tutorial", "--no-such-option"], "unrecognized"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["tutorial", "--lr", "abc"], "--lr"),
+        (["tutorial", "--lr", "-1"], "--lr"),
+        (["tutorial", "--lr", "nan"], "finite"),
+        (["tutorial", "--weights", "1", "2"], "8 values"),
+        (["tutorial", "--inputs", "1", "2", "3"], "2 values"),
+        (["tutorial", "--example", "two-weights"], "invalid choice"),
+        (["tutorial", "--steps", "0"], "--steps"),
+        (["tutorial", "--format", "pdf"], "--format"),
+        (["tutorial", "--train-biases"], "biases"),
+        (["tutorial", "--example", "one-weight", "--weights", "1", "2"], "1 value"),
+        (["tutorial", "--example", "one-weight", "--output-activation", "identity"], "one-weight"),
+        (["tutorial", "-o", "/nonexistent-dir/x.txt"], "does not exist"),
+        (["tutorial", "--no-such-option"], "unrecognized"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_one_line_exit_2(argv, fragment, capsys):
     code, out, err = run_main(argv, capsys)
     assert code == 2, (argv, code, err)
@@ -155,8 +193,14 @@ def _command() -> list[str]:
 
 def test_subprocess_tutorial_json_parses():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(_command() + ["tutorial", "--json"], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        _command() + ["tutorial", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["values"]["E_total"] > 0 and "w1" in data["gradients"]
@@ -164,8 +208,14 @@ def test_subprocess_tutorial_json_parses():
 
 def test_subprocess_bad_argument_has_no_traceback():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(_command() + ["tutorial", "--lr", "abc"], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        _command() + ["tutorial", "--lr", "abc"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("chainrule: error: ")

@@ -33,8 +33,11 @@ def test_default_checks_every_mlp_parameter(capsys: pytest.CaptureFixture[str]) 
     code, out, err = run(capsys)
     assert code == 0, err
     assert out.startswith("gradcheck: MLP 64-32-10 (tanh), float64, cross-entropy on 8 digits")
-    rows = {line.split()[0]: line for line in out.splitlines()
-            if line.split() and line.split()[0] in ("0.weight", "0.bias", "2.weight", "2.bias")}
+    rows = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line.split() and line.split()[0] in ("0.weight", "0.bias", "2.weight", "2.bias")
+    }
     assert set(rows) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert "(32, 64)" in rows["0.weight"] and " 2048 " in rows["0.weight"]
     assert all(row.rstrip().endswith("ok") for row in rows.values())
@@ -49,7 +52,11 @@ def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert (report["eps"], report["rtol"], report["atol"]) == (1e-6, 1e-3, 1e-5)
     checks = {c["name"]: c for c in report["checks"]}
     assert {k: c["shape"] for k, c in checks.items()} == {
-        "0.weight": [32, 64], "0.bias": [32], "2.weight": [10, 32], "2.bias": [10]}
+        "0.weight": [32, 64],
+        "0.bias": [32],
+        "2.weight": [10, 32],
+        "2.bias": [10],
+    }
     for check in checks.values():
         assert check["checked"] == check["size"] == int(np.prod(check["shape"]))
         assert check["passed"] and check["failing"] == 0
@@ -141,17 +148,19 @@ def test_help_lists_the_ops(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--op", "softmaxx"], "argument --op: invalid choice: 'softmaxx'"),
-    (["--model", "rnn"], "argument --model: invalid choice: 'rnn'"),
-    (["--eps", "0"], "argument --eps: must be > 0"),
-    (["--eps", "inf"], "argument --eps: must be a finite number"),
-    (["--rtol", "-1"], "argument --rtol: must be >= 0"),
-    (["--samples", "0"], "argument --samples: must be at least 1"),
-    (["--op", "relu", "--model", "mlp"], "--model and --samples are for models"),
-])
-def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str],
-                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--op", "softmaxx"], "argument --op: invalid choice: 'softmaxx'"),
+        (["--model", "rnn"], "argument --model: invalid choice: 'rnn'"),
+        (["--eps", "0"], "argument --eps: must be > 0"),
+        (["--eps", "inf"], "argument --eps: must be a finite number"),
+        (["--rtol", "-1"], "argument --rtol: must be >= 0"),
+        (["--samples", "0"], "argument --samples: must be at least 1"),
+        (["--op", "relu", "--model", "mlp"], "--model and --samples are for models"),
+    ],
+)
+def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("chainrule: error: ") and err.count("\n") == 1
@@ -159,10 +168,20 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str],
 
 
 def test_from_the_shell() -> None:
-    ok = subprocess.run([sys.executable, "-m", "chainrule.cli", "gradcheck", "--op", "exp"],
-                        capture_output=True, text=True, timeout=120, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", "gradcheck", "--op", "exp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert ok.returncode == 0 and ok.stderr == ""
-    bad = subprocess.run([sys.executable, "-m", "chainrule.cli", "gradcheck", "--atol", "x"],
-                         capture_output=True, text=True, timeout=120, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", "gradcheck", "--atol", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("chainrule: error: argument --atol: invalid number: 'x'")

@@ -42,8 +42,18 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for option in ("--dataset", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
-                   "--seed", "--checkpoint", "--curves", "--json"):
+    for option in (
+        "--dataset",
+        "--model",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--optimizer",
+        "--seed",
+        "--checkpoint",
+        "--curves",
+        "--json",
+    ):
         assert option in out
     for choice in (*DATASETS, "mlp", "cnn", "sgd", "adam", "adamw"):
         assert choice in out
@@ -66,17 +76,34 @@ def test_default_run_text(capsys: pytest.CaptureFixture[str], in_tmp: Path) -> N
     assert (in_tmp / "chainrule-digits-mlp.safetensors").is_file()
 
 
-def test_json_and_checkpoint_round_trip(capsys: pytest.CaptureFixture[str],
-                                        in_tmp: Path) -> None:
+def test_json_and_checkpoint_round_trip(capsys: pytest.CaptureFixture[str], in_tmp: Path) -> None:
     result = run_json(capsys, "--epochs", "4", "--checkpoint", "mine.safetensors")
-    assert result["config"] == {"dataset": "digits", "model": "mlp", "epochs": 4,
-                                "batch_size": 32, "lr": 0.01, "optimizer": "adam",
-                                "schedule": "onecycle", "weight_decay": None, "seed": 0}
+    assert result["config"] == {
+        "dataset": "digits",
+        "model": "mlp",
+        "epochs": 4,
+        "batch_size": 32,
+        "lr": 0.01,
+        "optimizer": "adam",
+        "schedule": "onecycle",
+        "weight_decay": None,
+        "seed": 0,
+    }
     assert [e["epoch"] for e in result["epochs"]] == [1, 2, 3, 4]
-    assert set(result["epochs"][0]) == {"epoch", "train_loss", "train_accuracy", "test_loss",
-                                        "test_accuracy", "lr", "seconds"}
-    assert result["test_accuracy"] == result["final"]["test_accuracy"] == \
-        result["epochs"][-1]["test_accuracy"]
+    assert set(result["epochs"][0]) == {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+        "seconds",
+    }
+    assert (
+        result["test_accuracy"]
+        == result["final"]["test_accuracy"]
+        == result["epochs"][-1]["test_accuracy"]
+    )
     assert result["final"]["test_size"] == 359
     assert result["checkpoint"] == "mine.safetensors" and result["curves"] is None
     # the checkpoint loads into the same architecture and gives the same accuracy
@@ -107,66 +134,103 @@ def test_toy_datasets(capsys: pytest.CaptureFixture[str], dataset: str) -> None:
 
 def test_same_seed_same_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     def numbers(seed: str) -> list[list[float]]:
-        result = run_json(capsys, "--dataset", "moons", "--epochs", "3", "--no-checkpoint",
-                          "--seed", seed, "--optimizer", "sgd")
-        return [[e[k] for k in ("train_loss", "test_loss", "test_accuracy", "lr")]
-                for e in result["epochs"]]
+        result = run_json(
+            capsys,
+            "--dataset",
+            "moons",
+            "--epochs",
+            "3",
+            "--no-checkpoint",
+            "--seed",
+            seed,
+            "--optimizer",
+            "sgd",
+        )
+        return [
+            [e[k] for k in ("train_loss", "test_loss", "test_accuracy", "lr")]
+            for e in result["epochs"]
+        ]
 
     assert numbers("5") == numbers("5")
     assert numbers("5") != numbers("6")
 
 
 def test_options_reach_the_training(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_json(capsys, "--dataset", "xor", "--epochs", "2", "--batch-size", "2", "--lr",
-                      "0.2", "--optimizer", "adamw", "--schedule", "constant",
-                      "--weight-decay", "0.5", "--no-checkpoint")
+    result = run_json(
+        capsys,
+        "--dataset",
+        "xor",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--lr",
+        "0.2",
+        "--optimizer",
+        "adamw",
+        "--schedule",
+        "constant",
+        "--weight-decay",
+        "0.5",
+        "--no-checkpoint",
+    )
     assert result["config"]["batch_size"] == 2 and result["config"]["weight_decay"] == 0.5
     assert [e["lr"] for e in result["epochs"]] == [0.2, 0.2]
 
 
 @pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib")
 def test_curves(capsys: pytest.CaptureFixture[str], in_tmp: Path) -> None:
-    code, out, err = run(capsys, "--dataset", "moons", "--epochs", "3", "--no-checkpoint",
-                         "--curves", "curves.png")
+    code, out, err = run(
+        capsys, "--dataset", "moons", "--epochs", "3", "--no-checkpoint", "--curves", "curves.png"
+    )
     assert code == 0, err
     assert "wrote curves curves.png" in out
     assert (in_tmp / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    result = run_json(capsys, "--dataset", "xor", "--epochs", "2", "--no-checkpoint",
-                      "--curves", "c.svg")
+    result = run_json(
+        capsys, "--dataset", "xor", "--epochs", "2", "--no-checkpoint", "--curves", "c.svg"
+    )
     assert result["curves"] == "c.svg" and (in_tmp / "c.svg").read_text().count("<svg") == 1
 
 
-def test_curves_without_matplotlib(capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch, in_tmp: Path) -> None:
+def test_curves_without_matplotlib(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, in_tmp: Path
+) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
     code, out, err = run(capsys, "--curves", "c.png")
     assert code == 2 and out == ""
     assert err.startswith("chainrule: error: --curves: the curves need matplotlib")
     assert list(in_tmp.iterdir()) == []  # failed before training: no checkpoint either
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
-    (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
-    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
-    (["--epochs", "0"], "argument --epochs: must be at least 1, got '0'"),
-    (["--epochs", "ten"], "argument --epochs: invalid whole number: 'ten'"),
-    (["--batch-size", "-3"], "argument --batch-size: must be at least 1"),
-    (["--lr", "nan"], "argument --lr: must be a finite number"),
-    (["--lr", "0"], "argument --lr: must be > 0"),
-    (["--weight-decay", "-1"], "argument --weight-decay: must be >= 0"),
-    (["--seed", "-1"], "argument --seed: must be at least 0"),
-    (["--model", "cnn", "--dataset", "spirals"], "--model cnn is for the digits images"),
-    (["--checkpoint", "nowhere/m.safetensors"], "the directory nowhere does not exist"),
-    (["--checkpoint", "m.pt"], "the checkpoint must end in .safetensors or .npz"),
-    (["--curves", "c.jpg"], "the curves must end in .png, .svg or .pdf"),
-    (["--curves", "nowhere/c.png", "--no-checkpoint"], "the directory nowhere does not exist"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
-])
-def test_bad_arguments(capsys: pytest.CaptureFixture[str], in_tmp: Path, argv: list[str],
-                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+        (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
+        (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+        (["--epochs", "0"], "argument --epochs: must be at least 1, got '0'"),
+        (["--epochs", "ten"], "argument --epochs: invalid whole number: 'ten'"),
+        (["--batch-size", "-3"], "argument --batch-size: must be at least 1"),
+        (["--lr", "nan"], "argument --lr: must be a finite number"),
+        (["--lr", "0"], "argument --lr: must be > 0"),
+        (["--weight-decay", "-1"], "argument --weight-decay: must be >= 0"),
+        (["--seed", "-1"], "argument --seed: must be at least 0"),
+        (["--model", "cnn", "--dataset", "spirals"], "--model cnn is for the digits images"),
+        (["--checkpoint", "nowhere/m.safetensors"], "the directory nowhere does not exist"),
+        (["--checkpoint", "m.pt"], "the checkpoint must end in .safetensors or .npz"),
+        (["--curves", "c.jpg"], "the curves must end in .png, .svg or .pdf"),
+        (["--curves", "nowhere/c.png", "--no-checkpoint"], "the directory nowhere does not exist"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, argv: list[str], message: str
+) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
@@ -175,8 +239,15 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str], in_tmp: Path, argv: l
 
 
 def test_bad_argument_from_the_shell(in_tmp: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "chainrule.cli", "train", "--epochs", "-2"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", "train", "--epochs", "-2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr == ("chainrule: error: argument --epochs: must be at least 1, got '-2' "
-                           "(see 'chainrule train --help')\n")
+    assert proc.stderr == (
+        "chainrule: error: argument --epochs: must be at least 1, got '-2' "
+        "(see 'chainrule train --help')\n"
+    )

@@ -25,8 +25,9 @@ from chainrule.explain.curves import (
 from chainrule.explain.seeds import SeedConfig
 
 
-def plain_python_training(lr: float, epochs: int, weights: tuple[float, ...],
-                          identity: bool = False) -> tuple[list[float], list[float], list[float]]:
+def plain_python_training(
+    lr: float, epochs: int, weights: tuple[float, ...], identity: bool = False
+) -> tuple[list[float], list[float], list[float]]:
     """The seed network by hand: the chain rule written out, no engine. Returns the errors
     (epochs + 1), the final weights and the final outputs."""
     i1, i2, t1, t2 = 0.05, 0.10, 0.5, 0.5
@@ -49,8 +50,7 @@ def plain_python_training(lr: float, epochs: int, weights: tuple[float, ...],
         d2 = (a_o2 - t2) * (1 if identity else a_o2 * (1 - a_o2))
         dh1 = (d1 * w[4] + d2 * w[6]) * a_h1 * (1 - a_h1)
         dh2 = (d1 * w[5] + d2 * w[7]) * a_h2 * (1 - a_h2)
-        grads = [dh1 * i1, dh1 * i2, dh2 * i1, dh2 * i2,
-                 d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2]
+        grads = [dh1 * i1, dh1 * i2, dh2 * i1, dh2 * i2, d1 * a_h1, d1 * a_h2, d2 * a_h1, d2 * a_h2]
         w = [wk - lr * gk for wk, gk in zip(w, grads, strict=True)]
     raise AssertionError("unreachable")
 
@@ -59,7 +59,8 @@ def close(got: list[float] | tuple[float, ...], expected: list[float], what: str
     assert len(got) == len(expected), what
     for k, (a, b) in enumerate(zip(got, expected, strict=True)):
         assert a == pytest.approx(b, rel=1e-12, abs=1e-18), (
-            f"{what}[{k}]: engine {a!r}, by hand {b!r}")
+            f"{what}[{k}]: engine {a!r}, by hand {b!r}"
+        )
 
 
 def test_default_sweep_equals_plain_python() -> None:
@@ -86,7 +87,8 @@ def test_carry_weights_starts_each_rate_where_the_last_ended() -> None:
         errors, weights, _ = plain_python_training(run.lr, 20, weights)
         close(run.errors, errors, f"lr={run.lr}")
         assert run.errors[0] == pytest.approx(
-            before.final_error if before else run.errors[0], rel=1e-15)
+            before.final_error if before else run.errors[0], rel=1e-15
+        )
 
 
 def test_identity_output_variant() -> None:
@@ -179,8 +181,9 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
-def test_cli_sweep_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sweep_with_no_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -197,9 +200,32 @@ def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     from chainrule.cli import main
 
     figure = tmp_path / "sweep.svg"
-    assert main(["sweep", "--json", "--epochs", "5", "--lrs", "0.5", "1", "--carry-weights",
-                 "--weights", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8",
-                 "-o", str(figure)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--json",
+                "--epochs",
+                "5",
+                "--lrs",
+                "0.5",
+                "1",
+                "--carry-weights",
+                "--weights",
+                "0.1",
+                "0.2",
+                "0.3",
+                "0.4",
+                "0.5",
+                "0.6",
+                "0.7",
+                "0.8",
+                "-o",
+                str(figure),
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["figure"] == str(figure) and "<svg" in figure.read_text()
     assert data["carry_weights"] is True and [r["lr"] for r in data["runs"]] == [0.5, 1.0]
@@ -210,12 +236,26 @@ def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     close(first["errors"], errors, "errors")
 
 
-@pytest.mark.parametrize("argv", [["--lr", "0.5"], ["--lrs", "abc"], ["--lrs", "0"],
-                                  ["--epochs", "0"], ["-o", "figure.txt"],
-                                  ["-o", "no/such/dir/f.png"], ["--weights", "1", "2"],
-                                  ["--output-activation", "tanh"], ["--bogus"]])
-def test_cli_sweep_bad_arguments(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--lr", "0.5"],
+        ["--lrs", "abc"],
+        ["--lrs", "0"],
+        ["--epochs", "0"],
+        ["-o", "figure.txt"],
+        ["-o", "no/such/dir/f.png"],
+        ["--weights", "1", "2"],
+        ["--output-activation", "tanh"],
+        ["--bogus"],
+    ],
+)
+def test_cli_sweep_bad_arguments(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -229,12 +269,14 @@ def test_cli_sweep_help(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    assert all(option in out for option in ("--lrs", "--epochs", "--carry-weights", "--output",
-                                            "--json"))
+    assert all(
+        option in out for option in ("--lrs", "--epochs", "--carry-weights", "--output", "--json")
+    )
 
 
-def test_cli_sweep_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sweep_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -60,7 +60,7 @@ def test_tensor_dataset_rejects_unequal_lengths_and_bad_index() -> None:
 
 def test_tensor_dataset_samples_are_detached_copies() -> None:
     x = cr.zeros(4, 2, requires_grad=True)
-    sample, = TensorDataset(x)[1]
+    (sample,) = TensorDataset(x)[1]
     assert not sample.requires_grad and sample.grad_fn is None
     sample._data[0] = 7.0
     assert x._data[1, 0] == 0.0
@@ -149,8 +149,9 @@ def test_seeded_shuffle_is_deterministic_and_differs_between_seeds() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
-    gen_a = DataLoader(_numbered(30), batch_size=7, shuffle=True,
-                       generator=np.random.default_rng(5))
+    gen_a = DataLoader(
+        _numbered(30), batch_size=7, shuffle=True, generator=np.random.default_rng(5)
+    )
     assert _epoch_ids(gen_a) == run(5)[:30]
 
 
@@ -170,8 +171,10 @@ def test_fast_path_does_not_call_getitem(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(TensorDataset, "__getitem__", refuse)
     train, _ = random_split(ds, [40, 10], seed=0)
-    for loader in (DataLoader(ds, batch_size=16, shuffle=True, seed=0),
-                   DataLoader(train, batch_size=16, shuffle=True, seed=0)):
+    for loader in (
+        DataLoader(ds, batch_size=16, shuffle=True, seed=0),
+        DataLoader(train, batch_size=16, shuffle=True, seed=0),
+    ):
         assert sum(x.shape[0] for x, _ in loader) == len(loader.dataset)
 
 
@@ -191,8 +194,16 @@ def test_batches_are_copies() -> None:
 
 def test_collate_of_tuples_dicts_and_scalars() -> None:
     Pair = namedtuple("Pair", ["image", "label"])
-    samples = [(cr.full((2, 2), float(i)), i, float(i) / 2, {"id": i, "name": f"s{i}"},
-                Pair(np.zeros(3), True)) for i in range(3)]
+    samples = [
+        (
+            cr.full((2, 2), float(i)),
+            i,
+            float(i) / 2,
+            {"id": i, "name": f"s{i}"},
+            Pair(np.zeros(3), True),
+        )
+        for i in range(3)
+    ]
     x, labels, halves, info, pair = default_collate(samples)
     assert x.shape == (3, 2, 2) and x.dtype == cr.float32
     assert labels.dtype == cr.int64 and labels.tolist() == [0, 1, 2]

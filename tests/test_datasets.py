@@ -35,8 +35,16 @@ from chainrule.utils.data import DataLoader, TensorDataset
 def test_two_layer_example_numbers_are_the_seeds() -> None:
     assert TWO_LAYER.inputs == (0.05, 0.10)
     assert TWO_LAYER.targets == (0.5, 0.5)
-    assert TWO_LAYER.named_weights() == {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
-                                         "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
+    assert TWO_LAYER.named_weights() == {
+        "w1": 0.15,
+        "w2": 0.20,
+        "w3": 0.25,
+        "w4": 0.30,
+        "w5": 0.40,
+        "w6": 0.45,
+        "w7": 0.50,
+        "w8": 0.55,
+    }
     assert TWO_LAYER.learning_rate == 0.5
     assert TWO_LAYER.hidden_weight() == ((0.15, 0.20), (0.25, 0.30))
     assert TWO_LAYER.output_weight() == ((0.40, 0.45), (0.50, 0.55))
@@ -81,11 +89,14 @@ def test_xor() -> None:
     assert datasets.xor(dtype=cr.float64)[0].dtype == cr.float64
 
 
-@pytest.mark.parametrize("make, kwargs, classes", [
-    (datasets.moons, {"n_samples": 201}, 2),
-    (datasets.spirals, {"n_samples": 301, "classes": 3}, 3),
-    (datasets.spirals, {"n_samples": 250, "classes": 5}, 5),
-])
+@pytest.mark.parametrize(
+    "make, kwargs, classes",
+    [
+        (datasets.moons, {"n_samples": 201}, 2),
+        (datasets.spirals, {"n_samples": 301, "classes": 3}, 3),
+        (datasets.spirals, {"n_samples": 250, "classes": 5}, 5),
+    ],
+)
 def test_generated_shapes_balance_labels_and_determinism(make, kwargs, classes) -> None:
     x, y = make(**kwargs, seed=7)
     n = kwargs["n_samples"]
@@ -110,11 +121,14 @@ def test_generators_leave_the_global_generator_alone() -> None:
     assert cr.randn(3).tolist() == expected
 
 
-@pytest.mark.parametrize("make, linear_at_most", [
-    (lambda: datasets.moons(400, noise=0.1, seed=0), 0.92),
-    (lambda: datasets.spirals(300, classes=3, seed=0), 0.6),
-    (lambda: datasets.spirals(400, classes=4, seed=0), 0.5),
-])
+@pytest.mark.parametrize(
+    "make, linear_at_most",
+    [
+        (lambda: datasets.moons(400, noise=0.1, seed=0), 0.92),
+        (lambda: datasets.spirals(300, classes=3, seed=0), 0.6),
+        (lambda: datasets.spirals(400, classes=4, seed=0), 0.5),
+    ],
+)
 def test_moons_and_spirals_need_a_non_linear_model(make, linear_at_most) -> None:
     x, y = make()
     x, y = x.numpy().astype(np.float64), y.numpy()
@@ -190,12 +204,17 @@ def test_digits_without_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyP
 
 
 # ---- MNIST from IDX files -----------------------------------------------------------------------
-_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-          "t10k-labels-idx1-ubyte")
+_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
-def _fake_mnist(n_train: int = 12, n_test: int = 5, side: int = 6,
-                seed: int = 0) -> dict[str, np.ndarray]:
+def _fake_mnist(
+    n_train: int = 12, n_test: int = 5, side: int = 6, seed: int = 0
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
         _NAMES[0]: rng.integers(0, 256, (n_train, side, side), dtype=np.uint8),
@@ -217,8 +236,9 @@ def test_mnist_reads_idx_files_exactly(tmp_path: Path, suffix: str, train: bool)
     arrays = _fake_mnist()
     _write_all(tmp_path, arrays, suffix)
     ds = MNIST(tmp_path, train=train)
-    images, labels = (arrays[_NAMES[0]], arrays[_NAMES[1]]) if train else \
-        (arrays[_NAMES[2]], arrays[_NAMES[3]])
+    images, labels = (
+        (arrays[_NAMES[0]], arrays[_NAMES[1]]) if train else (arrays[_NAMES[2]], arrays[_NAMES[3]])
+    )
     assert len(ds) == len(labels)
     assert ds.data.dtype == cr.uint8 and np.array_equal(ds.data.numpy(), images)
     assert ds.targets.dtype == cr.int64 and np.array_equal(ds.targets.numpy(), labels)
@@ -240,8 +260,11 @@ def test_idx_gz_is_really_compressed_and_round_trips(tmp_path: Path) -> None:
 def test_mnist_torchvision_layout_transforms_and_loader(tmp_path: Path) -> None:
     arrays = _fake_mnist()
     _write_all(tmp_path / "FashionMNIST" / "raw", arrays, ".gz")
-    ds = FashionMNIST(tmp_path, transform=lambda image: image * 2,
-                      target_transform=lambda t: FashionMNIST.classes[t])
+    ds = FashionMNIST(
+        tmp_path,
+        transform=lambda image: image * 2,
+        target_transform=lambda t: FashionMNIST.classes[t],
+    )
     image, target = ds[0]
     assert np.allclose(image.numpy(), arrays[_NAMES[0]][0][None] / 255 * 2)
     assert target == FashionMNIST.classes[int(arrays[_NAMES[1]][0])]
@@ -276,23 +299,31 @@ def _corrupt_cases() -> list[tuple[str, str, object]]:
         ("trailing", _NAMES[1], _idx_bytes(labels) + b"\x00"),
         ("count mismatch", _NAMES[1], _idx_bytes(np.zeros(3, dtype=np.uint8))),
         ("label range", _NAMES[1], _idx_bytes(np.array([0, 1, 12, 3], dtype=np.uint8))),
-        ("float values", _NAMES[1], _idx_bytes(labels.astype(">f4"),
-                                               magic=b"\x00\x00\x0d\x01")),
+        ("float values", _NAMES[1], _idx_bytes(labels.astype(">f4"), magic=b"\x00\x00\x0d\x01")),
     ]
 
 
-_EXPECTED = {"bad magic": "bad magic number 0x12340803", "bad type code": "bad magic number",
-             "wrong dims": "dimensions", "truncated": "truncated: shape (4, 3, 3) needs 36",
-             "truncated header": "truncated header", "empty": "truncated: 0 bytes",
-             "trailing": "1 unexpected bytes", "count mismatch": "has 3 labels but",
-             "label range": "label 12 at index 2", "float values": "type code 0x0D"}
+_EXPECTED = {
+    "bad magic": "bad magic number 0x12340803",
+    "bad type code": "bad magic number",
+    "wrong dims": "dimensions",
+    "truncated": "truncated: shape (4, 3, 3) needs 36",
+    "truncated header": "truncated header",
+    "empty": "truncated: 0 bytes",
+    "trailing": "1 unexpected bytes",
+    "count mismatch": "has 3 labels but",
+    "label range": "label 12 at index 2",
+    "float values": "type code 0x0D",
+}
 
 
-@pytest.mark.parametrize("case, name, payload", _corrupt_cases(),
-                         ids=[f"{c[0]}-{c[1][:5]}" for c in _corrupt_cases()])
+@pytest.mark.parametrize(
+    "case, name, payload", _corrupt_cases(), ids=[f"{c[0]}-{c[1][:5]}" for c in _corrupt_cases()]
+)
 @pytest.mark.parametrize("suffix", ["", ".gz"], ids=["raw", "gz"])
-def test_malformed_idx_names_the_file_and_problem(tmp_path: Path, case: str, name: str,
-                                                  payload: bytes, suffix: str) -> None:
+def test_malformed_idx_names_the_file_and_problem(
+    tmp_path: Path, case: str, name: str, payload: bytes, suffix: str
+) -> None:
     _write_all(tmp_path, _fake_mnist(n_train=4, side=3), suffix)
     bad = tmp_path / f"{name}{suffix}"
     bad.write_bytes(gzip.compress(payload) if suffix else payload)
@@ -336,8 +367,9 @@ class _Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -347,12 +379,14 @@ class _Server:
 
 
 @pytest.fixture()
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_Server, dict[str, np.ndarray],
-                                                             dict[str, str]]]:
+def served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[_Server, dict[str, np.ndarray], dict[str, str]]]:
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     arrays = _fake_mnist()
-    files = {f"{name}.gz": gzip.compress(_idx_bytes(array), mtime=0)
-             for name, array in arrays.items()}
+    files = {
+        f"{name}.gz": gzip.compress(_idx_bytes(array), mtime=0) for name, array in arrays.items()
+    }
     sha = {name: "sha256:" + hashlib.sha256(body).hexdigest() for name, body in files.items()}
     server = _Server(files)
     yield server, arrays, sha
@@ -383,8 +417,9 @@ def test_download_verifies_and_reads_back(tmp_path: Path, served) -> None:
     assert MNIST.base_url.startswith("https://") and "127.0.0.1" not in MNIST.base_url
 
 
-def test_download_with_md5_from_the_class_table(tmp_path: Path, served,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_with_md5_from_the_class_table(
+    tmp_path: Path, served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, arrays, _ = served
     md5 = {name: "md5:" + hashlib.md5(body).hexdigest() for name, body in server.files.items()}
     monkeypatch.setattr(MNIST, "base_url", server.url)
@@ -420,8 +455,12 @@ def test_http_error_and_missing_checksum(tmp_path: Path, served) -> None:
     assert f"{_NAMES[2]}.gz" not in _leftovers(tmp_path)
     assert not [n for n in _leftovers(tmp_path) if n.endswith(".part")]
     with pytest.raises(DownloadError, match="no checksum known"):
-        FashionMNIST(tmp_path / "other", download=True, base_url=server.url,
-                     checksums={f"{_NAMES[0]}.gz": None})  # type: ignore[dict-item]
+        FashionMNIST(
+            tmp_path / "other",
+            download=True,
+            base_url=server.url,
+            checksums={f"{_NAMES[0]}.gz": None},
+        )  # type: ignore[dict-item]
 
 
 def test_class_tables_cover_every_file() -> None:

@@ -65,7 +65,7 @@ def test_100k_op_chain_backward_is_iterative():
     assert sys.getrecursionlimit() <= 10_000  # a recursive walk could not get through 100k nodes
     x, y = _chain(100_000)
     y.backward()
-    assert x.grad.item() == pytest.approx(1.00001 ** 100_000, rel=1e-10)
+    assert x.grad.item() == pytest.approx(1.00001**100_000, rel=1e-10)
     assert y.grad_fn.released
 
 
@@ -528,7 +528,7 @@ def test_in_place_on_non_leaf_in_grad_mode_raises():
 # ---- higher order -------------------------------------------------------------------------------
 def test_create_graph_second_derivative_of_cube():
     x = leaf([0.5, -2.0, 3.0])
-    y = (x ** 3).sum()
+    y = (x**3).sum()
     y.backward(create_graph=True)
     g = x.grad
     assert g.requires_grad
@@ -608,11 +608,11 @@ def test_grad_retain_graph():
 
 def test_grad_create_graph_gives_differentiable_result():
     x = leaf([1.0, 2.0])
-    (g,) = cr.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    (g,) = cr.autograd.grad((x**3).sum(), x, create_graph=True)
     assert g.requires_grad and g.grad_fn is not None
     (gg,) = cr.autograd.grad(g.sum(), x)
     np.testing.assert_array_equal(gg.numpy(), [6.0, 12.0])
-    (plain,) = cr.autograd.grad((x ** 3).sum(), x)
+    (plain,) = cr.autograd.grad((x**3).sum(), x)
     assert not plain.requires_grad
 
 

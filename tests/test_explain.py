@@ -73,18 +73,22 @@ def test_seed_sum_of_paths_equals_engine_grad(seed_explanation):
     flat = np.concatenate([net.parameters[k].grad.numpy().reshape(-1) for k in ("W1", "W2")])
     grads = dict(zip(WEIGHT_NAMES, flat.tolist(), strict=True))
     for d in seed_explanation.derivations:
-        assert d.engine == grads[d.parameter], d.parameter     # the engine's .grad, bit for bit
+        assert d.engine == grads[d.parameter], d.parameter  # the engine's .grad, bit for bit
         assert d.agrees
         assert abs(d.ulps) <= 1, (d.parameter, d.total, d.engine, d.ulps)
-        if len(d.paths) == 1:                                 # one path: the same arithmetic
+        if len(d.paths) == 1:  # one path: the same arithmetic
             assert d.total == d.engine and d.difference == 0.0
         assert d.total == pytest.approx(math.fsum(p.product for p in d.paths), abs=0)
 
 
 def test_seed_local_derivatives_formulas_and_numbers(seed_explanation):
     q = {x.name: x.value for x in seed_explanation.quantities}
-    steps = {(s.upper, s.lower): s for d in seed_explanation.derivations
-             for p in d.paths for s in p.steps}
+    steps = {
+        (s.upper, s.lower): s
+        for d in seed_explanation.derivations
+        for p in d.paths
+        for s in p.steps
+    }
     expected = {
         ("E_total", "E1"): ("1", 1.0),
         ("E1", "a_o1"): ("-(t_{1} - a_{o1})", -(q["t1"] - q["a_o1"])),
@@ -167,17 +171,26 @@ def test_explain_module_is_callable():
 
 
 # ---- random graphs with reused nodes (diamonds) --------------------------------------------------
-_UNARY = [("sin", cr.sin), ("tanh", cr.tanh), ("sigmoid", cr.sigmoid),
-          ("exp", lambda v: cr.exp(v * 0.3))]
-_BINARY = [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-           ("div", lambda a, b: a / (b * b + 1.0))]
+_UNARY = [
+    ("sin", cr.sin),
+    ("tanh", cr.tanh),
+    ("sigmoid", cr.sigmoid),
+    ("exp", lambda v: cr.exp(v * 0.3)),
+]
+_BINARY = [
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / (b * b + 1.0)),
+]
 
 
 def random_graph(rng: np.random.Generator, count: int, shape=()):
     """A random DAG of smooth ops that reuses earlier nodes; also counts, independently, the
     paths from the last node to each parameter (a node used twice by one op counts twice)."""
-    params = [cr.tensor(rng.uniform(-1, 1, shape), dtype=cr.float64, requires_grad=True)
-              for _ in range(3)]
+    params = [
+        cr.tensor(rng.uniform(-1, 1, shape), dtype=cr.float64, requires_grad=True) for _ in range(3)
+    ]
     for k, p in enumerate(params):
         name(p, f"p{k + 1}")
     nodes = list(params)
@@ -237,9 +250,9 @@ def test_random_vector_graphs_element_level(trial, rng):
 def test_diamond_path_count_and_exactness():
     x = name(cr.tensor(0.7, dtype=cr.float64, requires_grad=True), "x")
     u = name(cr.sin(x), "u")
-    v = name(u * u, "v")          # two paths u -> v
+    v = name(u * u, "v")  # two paths u -> v
     w = name(cr.exp(u), "w")
-    L = name(v + w * u, "L")      # u reached directly, through v (twice) and through w
+    L = name(v + w * u, "L")  # u reached directly, through v (twice) and through w
     d = explain(L)["x"]
     assert len(d.paths) == 4
     assert d.agrees and abs(d.ulps) <= 2
@@ -275,7 +288,7 @@ def test_tensor_level_mlp_shapes_and_engine(rng):
         assert np.array_equal(d.total.numpy(), p.grad.numpy())  # one path: bit for bit
         assert d.agrees and d.total.dtype == "float32"
     W2d = e["W2"]
-    assert W2d.paths[0].steps[-1].formula == r"\delta_{\mathrm{out}}^{T}\,a"   # ∂L/∂W = δᵀa
+    assert W2d.paths[0].steps[-1].formula == r"\delta_{\mathrm{out}}^{T}\,a"  # ∂L/∂W = δᵀa
     assert [s.shape for s in e["W1"].paths[0].steps][-3:] == [(B, H), (B, H), (H, D)]
     assert "δ_out" in tex_to_text(W2d.paths[0].steps[-1].formula)
     text = render_text(e, color=False)
@@ -431,8 +444,9 @@ def test_jupyter_reprs(seed_explanation):
 def test_naming_api():
     from chainrule.names import element_name, get_named, named_elements, set_named, tex_name
 
-    W = name_elements(cr.zeros(2, 2, dtype=cr.float64, requires_grad=True),
-                      [["w1", "w2"], ["w3", "w4"]])
+    W = name_elements(
+        cr.zeros(2, 2, dtype=cr.float64, requires_grad=True), [["w1", "w2"], ["w3", "w4"]]
+    )
     b = name(cr.tensor(0.0, dtype=cr.float64, requires_grad=True), "b1")
     set_named({"w1": 0.15, "w2": 0.2, "w3": 0.25, "w4": 0.3, "b1": 0.35}, {"W": W, "b": b})
     assert W.tolist() == [[0.15, 0.2], [0.25, 0.3]] and b.item() == 0.35
@@ -467,8 +481,9 @@ def test_names_of_nn_modules():
     nn = pytest.importorskip("chainrule.nn")
     from chainrule.names import set_named
 
-    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Sigmoid(),
-                          nn.Linear(2, 2, bias=False), nn.Sigmoid()).double()
+    model = nn.Sequential(
+        nn.Linear(2, 2, bias=False), nn.Sigmoid(), nn.Linear(2, 2, bias=False), nn.Sigmoid()
+    ).double()
     name_elements(model[0].weight, [["w1", "w2"], ["w3", "w4"]])
     name_elements(model[2].weight, [["w5", "w6"], ["w7", "w8"]])
     set_named(dict(zip(WEIGHT_NAMES, SEED_WEIGHTS, strict=True)), model)
@@ -482,8 +497,10 @@ def test_names_of_nn_modules():
         assert e[d.parameter].total == d.total and len(e[d.parameter].paths) == len(d.paths)
 
 
-@pytest.mark.parametrize("shape_a, shape_b", [((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)),
-                                              ((2, 3), (3, 2)), ((2, 2, 3), (3, 2))])
+@pytest.mark.parametrize(
+    "shape_a, shape_b",
+    [((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 3), (3, 2)), ((2, 2, 3), (3, 2))],
+)
 def test_matmul_of_every_rank_element_by_element(shape_a, shape_b, rng):
     A = name(cr.tensor(rng.normal(size=shape_a), requires_grad=True), "A")
     B = name(cr.tensor(rng.normal(size=shape_b), requires_grad=True), "B")
@@ -494,8 +511,12 @@ def test_matmul_of_every_rank_element_by_element(shape_a, shape_b, rng):
     assert [d.engine for d in e.derivations] == flat.tolist()
     assert all(d.agrees and d.total == pytest.approx(d.engine, rel=1e-13) for d in e.derivations)
     # ∂(AB)/∂A_{0..} is an element of B and ∂(AB)/∂B_{0..} an element of A
-    assert e.derivations[0].paths[0].steps[-1].formula.endswith("B_{0}" if len(shape_b) == 1
-                                                                else "B_{0,0}")
+    assert (
+        e.derivations[0]
+        .paths[0]
+        .steps[-1]
+        .formula.endswith("B_{0}" if len(shape_b) == 1 else "B_{0,0}")
+    )
     last = e.derivations[-1].paths[0].steps[-1].formula
     assert "A_{" in last and last.rsplit(r"\,", 1)[-1].startswith("A_{")
 
@@ -522,7 +543,7 @@ _OP_CASES = {
     "cat": lambda a, b: cr.cat([a, b]).prod(),
     "index": lambda a, b: a[1] * b[0],
     "broadcast": lambda a, b: (a.reshape(3, 1) * b.reshape(1, 3)).sum(),
-    "pow": lambda a, b: (a ** b).sum(),
+    "pow": lambda a, b: (a**b).sum(),
     "var": lambda a, b: cr.var(a * b),
     "logsumexp": lambda a, b: cr.logsumexp(a, dim=0),
     "gelu": lambda a, b: cr.gelu(a).sum(),
@@ -536,8 +557,11 @@ def test_every_kind_of_op_agrees_and_renders(case, rng):
     loss = _OP_CASES[case](a, b)
     e = explain(loss, max_paths=10_000)
     grads = cr.autograd.grad(loss, [a, b], retain_graph=True, allow_unused=True)
-    engine = {f"{p.name}[{k}]": 0.0 if g is None else float(g.numpy()[k])
-              for p, g in zip((a, b), grads, strict=True) for k in range(3)}
+    engine = {
+        f"{p.name}[{k}]": 0.0 if g is None else float(g.numpy()[k])
+        for p, g in zip((a, b), grads, strict=True)
+        for k in range(3)
+    }
     assert e.derivations and all(d.engine == engine[d.parameter] for d in e.derivations)
     assert all(d.agrees for d in e.derivations), [(d.parameter, d.ulps) for d in e.derivations]
     for render in (render_text, render_markdown, render_html):

@@ -19,11 +19,14 @@ def randn(*shape: int, seed: int = 0, requires_grad: bool = True) -> cr.Tensor:
 
 
 # Deliberately wrong primitives. The forward is right; the rule is not.
-bad_square = Primitive("bad_square", lambda x: x * x,
-                       grads=[lambda grad, out, x: grad * x])  # forgot the factor 2
-bad_mul = Primitive("bad_mul", np.multiply,
-                    grads=[lambda grad, out, x, y: grad * y,
-                           lambda grad, out, x, y: grad * y])  # d/dy should be grad * x
+bad_square = Primitive(
+    "bad_square", lambda x: x * x, grads=[lambda grad, out, x: grad * x]
+)  # forgot the factor 2
+bad_mul = Primitive(
+    "bad_mul",
+    np.multiply,
+    grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * y],
+)  # d/dy should be grad * x
 
 
 def _bad_sin_rule(grad: Tensor, out: Tensor, x: Tensor) -> Tensor:
@@ -36,19 +39,24 @@ def _bad_sin_rule(grad: Tensor, out: Tensor, x: Tensor) -> Tensor:
 bad_sin = Primitive("bad_sin", np.sin, grads=[_bad_sin_rule])
 # First derivative right, but computed on raw arrays: invisible to create_graph, so the second
 # derivative it reports is zero instead of 6x.
-flat_cube = Primitive("flat_cube", lambda x: x ** 3,
-                      grads=[lambda grad, out, x: grad * Tensor._wrap(3 * x._data ** 2)])
+flat_cube = Primitive(
+    "flat_cube", lambda x: x**3, grads=[lambda grad, out, x: grad * Tensor._wrap(3 * x._data**2)]
+)
 
 
 # ---- passes on correct functions ----------------------------------------------------------------
-@pytest.mark.parametrize("func, shapes", [
-    (lambda x: (x.sin() * x).sum(), [(3,)]),
-    (lambda x: x.exp() * x.tanh(), [(2, 3)]),
-    (lambda a, b: (a @ b).sigmoid(), [(2, 3), (3, 4)]),
-    (lambda x, y: x * y + x / (y * y + 1.0), [(3, 1), (1, 4)]),
-    (lambda x: x.log_softmax(dim=1), [(2, 5)]),
-    (lambda x: (x.sum(dim=0), x.amax(dim=1)), [(3, 4)]),
-], ids=["sin_x", "exp_tanh", "matmul_sigmoid", "broadcast", "log_softmax", "two_outputs"])
+@pytest.mark.parametrize(
+    "func, shapes",
+    [
+        (lambda x: (x.sin() * x).sum(), [(3,)]),
+        (lambda x: x.exp() * x.tanh(), [(2, 3)]),
+        (lambda a, b: (a @ b).sigmoid(), [(2, 3), (3, 4)]),
+        (lambda x, y: x * y + x / (y * y + 1.0), [(3, 1), (1, 4)]),
+        (lambda x: x.log_softmax(dim=1), [(2, 5)]),
+        (lambda x: (x.sum(dim=0), x.amax(dim=1)), [(3, 4)]),
+    ],
+    ids=["sin_x", "exp_tanh", "matmul_sigmoid", "broadcast", "log_softmax", "two_outputs"],
+)
 def test_gradcheck_and_gradgradcheck_pass(func, shapes):
     inputs = tuple(randn(*shape, seed=i) for i, shape in enumerate(shapes))
     assert gradcheck(func, inputs)
@@ -104,7 +112,7 @@ def test_gradgradcheck_catches_wrong_second_derivative():
     assert gradcheck(lambda t: flat_cube(t), (x,))  # first order is right
     with pytest.raises(GradcheckError, match="input 0"):
         gradgradcheck(lambda t: flat_cube(t), (x,))
-    assert gradgradcheck(lambda t: t ** 3, (x,))  # the composed version is right
+    assert gradgradcheck(lambda t: t**3, (x,))  # the composed version is right
 
 
 def test_gradgradcheck_catches_wrong_first_derivative_too():

@@ -25,8 +25,9 @@ from chainrule.explain.graphs import (
 )
 from chainrule.nn.init import assign_
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="Graphviz's dot is not installed (apt-get install graphviz)")
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)"
+)
 
 EDGE = re.compile(r'^  "([^"]+)" -> "([^"]+)"(?: \[label="([^"]*)")?', re.M)
 NODE = re.compile(r'^  "([^"]+)" \[label=(?:"((?:[^"\\]|\\.)*)"|<<TABLE[^>]*>(.*?)</TABLE>>)', re.M)
@@ -36,8 +37,11 @@ def node_labels(dot: str) -> dict[str, list[str]]:
     """Each DOT node's label as lines, from a quoted label or an HTML-like table's rows."""
     labels = {}
     for node, quoted, table in NODE.findall(dot):
-        lines = (quoted.split("\\n") if not table
-                 else [html.unescape(row) for row in re.findall(r"<TD>(.*?)</TD>", table)])
+        lines = (
+            quoted.split("\\n")
+            if not table
+            else [html.unescape(row) for row in re.findall(r"<TD>(.*?)</TD>", table)]
+        )
         labels[node] = lines
     return labels
 
@@ -81,8 +85,15 @@ def test_network_picture_has_the_seeds_wiring() -> None:
     dot = to_dot(network_graph())
     edges = {(tail, head): label for tail, head, label in EDGE.findall(dot)}
     assert weight_edges(dot) == {
-        "w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
-        "w5": ("a_h1", "o1"), "w6": ("a_h2", "o1"), "w7": ("a_h1", "o2"), "w8": ("a_h2", "o2")}
+        "w1": ("i1", "h1"),
+        "w2": ("i2", "h1"),
+        "w3": ("i1", "h2"),
+        "w4": ("i2", "h2"),
+        "w5": ("a_h1", "o1"),
+        "w6": ("a_h2", "o1"),
+        "w7": ("a_h1", "o2"),
+        "w8": ("a_h2", "o2"),
+    }
     for neuron in ("i1", "i2", "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E_total"):
         assert f'"{neuron}" [label="{neuron}' in dot
     assert edges[("E1", "E_total")] == "+" and edges[("E2", "E_total")] == "+"
@@ -116,8 +127,9 @@ def test_same_program_same_dot() -> None:
 def test_computation_graph_shows_the_engines_values_and_gradients() -> None:
     loss, named = seed_loss()
     picture = computation_graph(loss)
-    labels = {node.lines[0].split(" = ")[0]: node.lines for node in picture.nodes
-              if node.kind != "op"}
+    labels = {
+        node.lines[0].split(" = ")[0]: node.lines for node in picture.nodes if node.kind != "op"
+    }
     loss.backward(retain_graph=True)
     for k in range(1, 9):
         w = named[f"w{k}"]
@@ -147,7 +159,8 @@ def test_every_tensor_node_uses_one_notation() -> None:
     by_name = {node.lines[0]: node.lines for node in picture.nodes if node.kind != "op"}
     assert by_name["W1 (2, 2)"][1:3] == ("w1 = 0.15   w2 = 0.2", "w3 = 0.25   w4 = 0.3")
     assert by_name["u1 (1, 2)"][2] == (
-        "∂E_total/∂(t1 − a_o1) = -0.106478   ∂E_total/∂(t2 − a_o2) = -0.130481")
+        "∂E_total/∂(t1 − a_o1) = -0.106478   ∂E_total/∂(t2 − a_o2) = -0.130481"
+    )
     assert by_name["a_h (1, 2)"][2].startswith("∂E_total/∂a_h1 = ")
     assert by_name["E_total = 0.0141814"] == ("E_total = 0.0141814", "∂E_total/∂E_total = 1")
     for node in picture.nodes:
@@ -191,12 +204,14 @@ def test_label_lines_never_overlap(which: str) -> None:
     """Lines of a label are at least 1.4 font sizes apart, so the ``_`` of ``a_h1`` or
     ``E_total`` stays clear of the next line's digits (13 pt apart for 12 pt text did not)."""
     values = {name: 0.5 for layer in graphs.SEED_LAYERS for name in layer} | {"w1": 0.15}
-    picture = (network_graph(values, {"w1": 0.0003, "a_h1": 0.02}) if which == "network"
-               else computation_graph(seed_network_loss()))
+    picture = (
+        network_graph(values, {"w1": 0.0003, "a_h1": 0.02})
+        if which == "network"
+        else computation_graph(seed_network_loss())
+    )
     svg = graphs.svg_text(picture)
     checked = 0
-    for group in re.findall(r'<g id="(?:node|edge)\d+" class="(?:node|edge)">(.*?)</g>', svg,
-                            re.S):
+    for group in re.findall(r'<g id="(?:node|edge)\d+" class="(?:node|edge)">(.*?)</g>', svg, re.S):
         texts = re.findall(r'<text[^>]* y="([-\d.]+)"[^>]*font-size="([\d.]+)"', group)
         ys = sorted(float(y) for y, _ in texts)
         for above, below in zip(ys, ys[1:], strict=False):
@@ -226,7 +241,8 @@ def test_render_writes_dot_svg_and_png(tmp_path: Path) -> None:
 
 
 def test_without_graphviz_the_dot_text_is_written_and_the_message_says_how(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizMissingError, match="apt-get install graphviz") as caught:
         render(network_graph(), tmp_path / "network.svg")
@@ -240,21 +256,28 @@ def test_without_graphviz_the_dot_text_is_written_and_the_message_says_how(
 
 def test_number_format() -> None:
     assert [number(v) for v in (0.0275, 1.0, -3.1699339591029e-4, 2.5468e-8, 1234567.0)] == [
-        "0.0275", "1", "-0.000316993", "2.5468e-08", "1.23457e+06"]
+        "0.0275",
+        "1",
+        "-0.000316993",
+        "2.5468e-08",
+        "1.23457e+06",
+    ]
     assert np.isclose(float(number(0.506874566764534)), 0.506875)
 
 
 # ---- the command line ------------------------------------------------------------------------
 @needs_dot
-def test_cli_graph_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_graph_with_no_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["graph"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(f"chainrule-{kind}.{ext}" for kind in ("network", "graph")
-                           for ext in ("dot", "svg", "png"))
+    assert names == sorted(
+        f"chainrule-{kind}.{ext}" for kind in ("network", "graph") for ext in ("dot", "svg", "png")
+    )
     assert "wrote chainrule-network.svg" in capsys.readouterr().out
     network = (tmp_path / "chainrule-network.svg").read_text()
     assert "w5 = 0.4" in network and "∂E/∂w5 = 0.0128808" in network
@@ -267,8 +290,10 @@ def test_cli_graph_one_weight_json(tmp_path: Path, capsys: pytest.CaptureFixture
     from chainrule.cli import main
 
     prefix = tmp_path / "one"
-    assert main(["graph", "--example", "one-weight", "--format", "svg", "--json",
-                 "-o", str(prefix)]) == 0
+    assert (
+        main(["graph", "--example", "one-weight", "--format", "svg", "--json", "-o", str(prefix)])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data == {"written": [f"{prefix}-graph.dot", f"{prefix}-graph.svg"], "error": None}
     dot = Path(data["written"][0]).read_text()
@@ -277,8 +302,9 @@ def test_cli_graph_one_weight_json(tmp_path: Path, capsys: pytest.CaptureFixture
     assert ["L = 0.25", "∂L/∂L = 1"] in labels.values()
 
 
-def test_cli_graph_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_graph_without_graphviz(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -287,17 +313,29 @@ def test_cli_graph_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out = capsys.readouterr()
     assert json.loads(out.out)["written"] == ["chainrule-network.dot", "chainrule-graph.dot"]
     assert "apt-get install graphviz" in out.err and out.err.count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["chainrule-graph.dot",
-                                                          "chainrule-network.dot"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "chainrule-graph.dot",
+        "chainrule-network.dot",
+    ]
 
 
-@pytest.mark.parametrize("argv", [["--format", "gif"], ["--which", "tree"],
-                                  ["--example", "one-weight", "--which", "network"],
-                                  ["-o", "no/such/dir/x"], ["--weights", "0.1"],
-                                  ["--inputs", "nan", "1"]])
-def test_cli_graph_bad_arguments(argv: list[str], tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--format", "gif"],
+        ["--which", "tree"],
+        ["--example", "one-weight", "--which", "network"],
+        ["-o", "no/such/dir/x"],
+        ["--weights", "0.1"],
+        ["--inputs", "nan", "1"],
+    ],
+)
+def test_cli_graph_bad_arguments(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -18,8 +18,9 @@ from chainrule import optim
 from chainrule.optim import lr_scheduler
 
 
-def make_optimizer(lrs: tuple[float, ...] = (0.1,), cls: type = optim.SGD,
-                   **kwargs: Any) -> optim.Optimizer:
+def make_optimizer(
+    lrs: tuple[float, ...] = (0.1,), cls: type = optim.SGD, **kwargs: Any
+) -> optim.Optimizer:
     groups = [{"params": [cr.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]
     return cls(groups, **kwargs)
 
@@ -35,17 +36,28 @@ def lr_history(sched: Any, steps: int, metrics: list[float] | None = None) -> li
 
 
 # ---- closed forms ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("make", "closed_form"), [
-    (lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
-     lambda base, t: base * 0.5 ** (t // 3)),
-    (lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
-     lambda base, t: base * 0.1 ** sum(m <= t for m in (2, 5, 5))),
-    (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda base, t: base * 0.9**t),
-    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
-     lambda base, t: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * t / 10)) / 2),
-], ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"])
-def test_schedule_follows_its_closed_form(make: Callable[[Any], Any],
-                                          closed_form: Callable[[float, int], float]) -> None:
+@pytest.mark.parametrize(
+    ("make", "closed_form"),
+    [
+        (
+            lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+            lambda base, t: base * 0.5 ** (t // 3),
+        ),
+        (
+            lambda o: lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1),
+            lambda base, t: base * 0.1 ** sum(m <= t for m in (2, 5, 5)),
+        ),
+        (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9), lambda base, t: base * 0.9**t),
+        (
+            lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+            lambda base, t: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * t / 10)) / 2,
+        ),
+    ],
+    ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"],
+)
+def test_schedule_follows_its_closed_form(
+    make: Callable[[Any], Any], closed_form: Callable[[float, int], float]
+) -> None:
     opt = make_optimizer((0.1, 0.02))
     history = lr_history(make(opt), 25)  # Cosine goes past T_max and back up
     for t, lrs in enumerate(history):
@@ -90,8 +102,9 @@ def test_schedules_compose_with_outside_changes() -> None:
 # ---- OneCycleLR -----------------------------------------------------------------------------
 def test_one_cycle_phases_and_momentum() -> None:
     opt = make_optimizer((0.1,), momentum=0.9)
-    sched = lr_scheduler.OneCycleLR(opt, max_lr=2.0, total_steps=20, pct_start=0.25,
-                                    div_factor=20.0, final_div_factor=50.0)
+    sched = lr_scheduler.OneCycleLR(
+        opt, max_lr=2.0, total_steps=20, pct_start=0.25, div_factor=20.0, final_div_factor=50.0
+    )
     history, momenta = [sched.get_last_lr()[0]], [opt.param_groups[0]["momentum"]]
     for _ in range(19):
         opt.step()
@@ -107,16 +120,24 @@ def test_one_cycle_phases_and_momentum() -> None:
     assert momenta[0] == pytest.approx(0.95) and momenta[-1] == pytest.approx(0.95)
     assert momenta[4] == pytest.approx(0.85)
     # cos annealing: half-way through the warm-up the rate is half-way between its bounds
-    half = lr_scheduler.OneCycleLR(make_optimizer(momentum=0.9), max_lr=2.0, total_steps=21,
-                                   pct_start=11 / 21, div_factor=20.0)  # warm-up ends at 10
+    half = lr_scheduler.OneCycleLR(
+        make_optimizer(momentum=0.9), max_lr=2.0, total_steps=21, pct_start=11 / 21, div_factor=20.0
+    )  # warm-up ends at 10
     assert lr_history(half, 5)[5][0] == pytest.approx((0.1 + 2.0) / 2)
 
 
 def test_one_cycle_three_phase_linear_and_beta1() -> None:
     opt = make_optimizer((0.1,), cls=optim.Adam)
-    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=11, pct_start=0.3,
-                                    anneal_strategy="linear", three_phase=True,
-                                    div_factor=10.0, final_div_factor=10.0)
+    sched = lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=1.0,
+        total_steps=11,
+        pct_start=0.3,
+        anneal_strategy="linear",
+        three_phase=True,
+        div_factor=10.0,
+        final_div_factor=10.0,
+    )
     history = [lrs[0] for lrs in lr_history(sched, 10)]
     # phases end at steps 0.3·11 − 1 = 2.3 and 2·0.3·11 − 2 = 4.6, then 10; linear in each
     expected = []
@@ -133,8 +154,14 @@ def test_one_cycle_three_phase_linear_and_beta1() -> None:
 
 def test_one_cycle_with_epochs_and_per_group_values() -> None:
     opt = make_optimizer((0.1, 0.1), momentum=0.5)
-    sched = lr_scheduler.OneCycleLR(opt, max_lr=[1.0, 0.5], epochs=2, steps_per_epoch=5,
-                                    max_momentum=[0.9, 0.8], base_momentum=0.7)
+    sched = lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=[1.0, 0.5],
+        epochs=2,
+        steps_per_epoch=5,
+        max_momentum=[0.9, 0.8],
+        base_momentum=0.7,
+    )
     assert sched.total_steps == 10
     assert [g["max_lr"] for g in opt.param_groups] == [1.0, 0.5]
     assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.8]
@@ -144,16 +171,19 @@ def test_one_cycle_with_epochs_and_per_group_values() -> None:
         sched.step()
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"total_steps": 0}, "Expected positive integer total_steps, but got 0"),
-    ({"total_steps": 2.5}, "Expected positive integer total_steps"),
-    ({"epochs": 0, "steps_per_epoch": 3}, "Expected positive integer epochs, but got 0"),
-    ({"epochs": 2, "steps_per_epoch": -1}, "Expected positive integer steps_per_epoch"),
-    ({}, "either total_steps OR"),
-    ({"total_steps": 10, "pct_start": 1.5}, "Expected float between 0 and 1 pct_start"),
-    ({"total_steps": 10, "anneal_strategy": "exp"}, "anneal_strategy must be one of"),
-    ({"total_steps": 10, "max_lr": [1.0, 2.0]}, "max_lr must have the same length"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"total_steps": 0}, "Expected positive integer total_steps, but got 0"),
+        ({"total_steps": 2.5}, "Expected positive integer total_steps"),
+        ({"epochs": 0, "steps_per_epoch": 3}, "Expected positive integer epochs, but got 0"),
+        ({"epochs": 2, "steps_per_epoch": -1}, "Expected positive integer steps_per_epoch"),
+        ({}, "either total_steps OR"),
+        ({"total_steps": 10, "pct_start": 1.5}, "Expected float between 0 and 1 pct_start"),
+        ({"total_steps": 10, "anneal_strategy": "exp"}, "anneal_strategy must be one of"),
+        ({"total_steps": 10, "max_lr": [1.0, 2.0]}, "max_lr must have the same length"),
+    ],
+)
 def test_one_cycle_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     kwargs = {"max_lr": 1.0, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -163,8 +193,9 @@ def test_one_cycle_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
 def test_one_cycle_needs_momentum_to_cycle_it() -> None:
     with pytest.raises(ValueError, match="must support momentum or beta1"):
         lr_scheduler.OneCycleLR(make_optimizer(cls=optim.Adagrad), max_lr=1.0, total_steps=5)
-    lr_scheduler.OneCycleLR(make_optimizer(cls=optim.Adagrad), max_lr=1.0, total_steps=5,
-                            cycle_momentum=False)
+    lr_scheduler.OneCycleLR(
+        make_optimizer(cls=optim.Adagrad), max_lr=1.0, total_steps=5, cycle_momentum=False
+    )
 
 
 # ---- ReduceLROnPlateau ----------------------------------------------------------------------
@@ -185,14 +216,23 @@ def test_plateau_threshold_modes_cooldown_and_eps() -> None:
     rel = lr_scheduler.ReduceLROnPlateau(make_optimizer((1.0,)), patience=0, threshold=1e-3)
     assert [h[0] for h in lr_history(rel, 2, [1.0, 0.9995])] == [1.0, 1.0, 0.1]
     # abs, max mode: needs more than best + 0.1
-    up = lr_scheduler.ReduceLROnPlateau(make_optimizer((1.0,)), mode="max", patience=0,
-                                        threshold=0.1, threshold_mode="abs")
+    up = lr_scheduler.ReduceLROnPlateau(
+        make_optimizer((1.0,)), mode="max", patience=0, threshold=0.1, threshold_mode="abs"
+    )
     assert [h[0] for h in lr_history(up, 3, [1.0, 1.2, 1.25])] == [1.0, 1.0, 1.0, 0.1]
     # cooldown: two epochs after a reduction count as good
-    cool = lr_scheduler.ReduceLROnPlateau(make_optimizer((1.0,)), patience=0, cooldown=2,
-                                          factor=0.5)
-    assert [h[0] for h in lr_history(cool, 6, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0])] == \
-        [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
+    cool = lr_scheduler.ReduceLROnPlateau(
+        make_optimizer((1.0,)), patience=0, cooldown=2, factor=0.5
+    )
+    assert [h[0] for h in lr_history(cool, 6, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0])] == [
+        1.0,
+        1.0,
+        0.5,
+        0.5,
+        0.5,
+        0.25,
+        0.25,
+    ]
     # eps: a reduction smaller than eps is skipped
     tiny = lr_scheduler.ReduceLROnPlateau(make_optimizer((1e-8,)), patience=0)
     assert [h[0] for h in lr_history(tiny, 3, [1.0, 2.0, 2.0])] == [1e-8] * 4
@@ -204,12 +244,15 @@ def test_plateau_accepts_a_scalar_tensor() -> None:
     assert sched.best == 2.0
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"factor": 1.0}, "Factor should be < 1.0"),
-    ({"mode": "up"}, "mode 'up' is unknown"),
-    ({"threshold_mode": "pct"}, "threshold mode 'pct' is unknown"),
-    ({"min_lr": [0.1, 0.2]}, "expected 1 min_lrs"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"factor": 1.0}, "Factor should be < 1.0"),
+        ({"mode": "up"}, "mode 'up' is unknown"),
+        ({"threshold_mode": "pct"}, "threshold mode 'pct' is unknown"),
+        ({"min_lr": [0.1, 0.2]}, "expected 1 min_lrs"),
+    ],
+)
 def test_plateau_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         lr_scheduler.ReduceLROnPlateau(make_optimizer(), **kwargs)
@@ -226,8 +269,7 @@ SCHEDULERS: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-def train_scheduled(params: list[cr.Tensor], opt: Any, sched: Any,
-                    steps: range) -> list[Any]:
+def train_scheduled(params: list[cr.Tensor], opt: Any, sched: Any, steps: range) -> list[Any]:
     history = []
     for step in steps:
         opt.zero_grad()
@@ -238,15 +280,17 @@ def train_scheduled(params: list[cr.Tensor], opt: Any, sched: Any,
             sched.step(round(loss.item(), 1))
         else:
             sched.step()
-        history.append((params[0].tolist(), sched.get_last_lr(),
-                        opt.param_groups[0].get("momentum")))
+        history.append(
+            (params[0].tolist(), sched.get_last_lr(), opt.param_groups[0].get("momentum"))
+        )
     return history
 
 
 @pytest.mark.parametrize(("name", "make"), SCHEDULERS, ids=[s[0] for s in SCHEDULERS])
 @pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam])
-def test_round_trip_mid_training_resumes_exactly(name: str, make: Callable[[Any], Any],
-                                                 opt_cls: type) -> None:
+def test_round_trip_mid_training_resumes_exactly(
+    name: str, make: Callable[[Any], Any], opt_cls: type
+) -> None:
     def fresh(start: list[float]) -> tuple[list[cr.Tensor], Any, Any]:
         params = [cr.tensor(start, dtype=cr.float64, requires_grad=True)]
         kwargs = {"momentum": 0.9} if opt_cls is optim.SGD else {}
@@ -255,8 +299,7 @@ def test_round_trip_mid_training_resumes_exactly(name: str, make: Callable[[Any]
 
     params, opt, sched = fresh([1.0, -1.0])
     train_scheduled(params, opt, sched, range(12))
-    saved = (params[0].tolist(), copy.deepcopy(opt.state_dict()),
-             copy.deepcopy(sched.state_dict()))
+    saved = (params[0].tolist(), copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
     uninterrupted = train_scheduled(params, opt, sched, range(12, 30))
 
     # PyTorch's recipe: build the scheduler, then load the optimizer, then the scheduler.
@@ -270,8 +313,16 @@ def test_state_dict_holds_everything_but_the_optimizer() -> None:
     opt = make_optimizer()
     sched = lr_scheduler.StepLR(opt, step_size=3)
     state = sched.state_dict()
-    assert list(state) == ["step_size", "gamma", "base_lrs", "last_epoch", "_step_count",
-                           "_is_initial", "_get_lr_called_within_step", "_last_lr"]
+    assert list(state) == [
+        "step_size",
+        "gamma",
+        "base_lrs",
+        "last_epoch",
+        "_step_count",
+        "_is_initial",
+        "_get_lr_called_within_step",
+        "_last_lr",
+    ]
     other = lr_scheduler.StepLR(make_optimizer(), step_size=5)
     other.load_state_dict(state)
     assert other.step_size == 3
@@ -317,10 +368,14 @@ def test_deprecated_epoch_argument_uses_the_closed_form() -> None:
     assert sched.last_epoch == 7 and sched.get_last_lr() == [0.125]
 
 
-@pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, step_size=1),
-                                  lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0,
-                                                                    total_steps=3),
-                                  lambda o: lr_scheduler.ReduceLROnPlateau(o)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: lr_scheduler.StepLR(o, step_size=1),
+        lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=3),
+        lambda o: lr_scheduler.ReduceLROnPlateau(o),
+    ],
+)
 def test_schedulers_need_an_optimizer(make: Callable[[Any], Any]) -> None:
     with pytest.raises(TypeError, match="list is not an Optimizer"):
         make([cr.zeros(1, requires_grad=True)])

@@ -12,9 +12,18 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.nn import init
 
-GAINS = [("linear", None), ("conv1d", None), ("conv2d", None), ("sigmoid", None),
-         ("tanh", None), ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2),
-         ("leaky_relu", math.sqrt(5)), ("selu", None)]
+GAINS = [
+    ("linear", None),
+    ("conv1d", None),
+    ("conv2d", None),
+    ("sigmoid", None),
+    ("tanh", None),
+    ("relu", None),
+    ("leaky_relu", None),
+    ("leaky_relu", 0.2),
+    ("leaky_relu", math.sqrt(5)),
+    ("selu", None),
+]
 SHAPES = [(7, 5), (6, 3, 3, 3), (4, 2, 5), (3, 8, 2, 2, 2)]
 
 
@@ -23,7 +32,8 @@ SHAPES = [(7, 5), (6, 3, 3, 3), (4, 2, 5), (3, 8, 2, 2, 2)]
 def test_calculate_gain_equals_torch(nonlinearity: str, param: float | None) -> None:
     torch = pytest.importorskip("torch")
     assert init.calculate_gain(nonlinearity, param) == torch.nn.init.calculate_gain(
-        nonlinearity, param)
+        nonlinearity, param
+    )
 
 
 @pytest.mark.torch
@@ -31,7 +41,8 @@ def test_calculate_gain_equals_torch(nonlinearity: str, param: float | None) -> 
 def test_fan_in_and_fan_out_equal_torch(shape: tuple[int, ...]) -> None:
     torch = pytest.importorskip("torch")
     assert init._calculate_fan_in_and_fan_out(cr.zeros(*shape)) == (
-        torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(*shape)))
+        torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(*shape))
+    )
 
 
 def test_gain_and_fan_errors() -> None:
@@ -64,10 +75,13 @@ def _check_normal(values: np.ndarray, std: float) -> None:
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
-@pytest.mark.parametrize(("nonlinearity", "a"), [("relu", 0.0), ("leaky_relu", math.sqrt(5)),
-                                                 ("tanh", 0.0), ("leaky_relu", 0.0)])
-def test_kaiming_uniform_bound_is_gain_sqrt_3_over_fan(mode: str, nonlinearity: str,
-                                                       a: float) -> None:
+@pytest.mark.parametrize(
+    ("nonlinearity", "a"),
+    [("relu", 0.0), ("leaky_relu", math.sqrt(5)), ("tanh", 0.0), ("leaky_relu", 0.0)],
+)
+def test_kaiming_uniform_bound_is_gain_sqrt_3_over_fan(
+    mode: str, nonlinearity: str, a: float
+) -> None:
     w = cr.empty(64, 40, 3, 3)  # fan_in = 360, fan_out = 576
     init.kaiming_uniform_(w, a=a, mode=mode, nonlinearity=nonlinearity)
     fan = 360 if mode == "fan_in" else 576
@@ -113,9 +127,14 @@ def test_init_is_in_place_on_parameters_and_seeded() -> None:
     np.testing.assert_array_equal(weight.detach().numpy(), first)
 
 
-@pytest.mark.parametrize("make,fan_in", [(lambda: nn.Linear(90, 400), 90),
-                                         (lambda: nn.Conv2d(10, 400, 3), 90),
-                                         (lambda: nn.Conv1d(30, 400, 3), 90)])
+@pytest.mark.parametrize(
+    "make,fan_in",
+    [
+        (lambda: nn.Linear(90, 400), 90),
+        (lambda: nn.Conv2d(10, 400, 3), 90),
+        (lambda: nn.Conv1d(30, 400, 3), 90),
+    ],
+)
 def test_default_init_of_linear_and_conv_follows_pytorch(make, fan_in: int) -> None:  # type: ignore[no-untyped-def]
     """kaiming_uniform_(a=√5) is U(±1/√fan_in) for the weight; the bias is U(±1/√fan_in)."""
     layer = make()
@@ -137,8 +156,12 @@ def test_default_init_of_norm_and_embedding() -> None:
 def test_assign_sets_the_seeds_named_weights() -> None:
     """Seed 001's hidden layer: h1 = w1 i1 + w2 i2, h2 = w3 i1 + w4 i2."""
     hidden = nn.Linear(2, 2, bias=False).double()
-    init.assign_(hidden.weight, [[0.15, 0.20], [0.25, 0.30]], names=[["w1", "w2"], ["w3", "w4"]],
-                 name="W_hidden")
+    init.assign_(
+        hidden.weight,
+        [[0.15, 0.20], [0.25, 0.30]],
+        names=[["w1", "w2"], ["w3", "w4"]],
+        name="W_hidden",
+    )
     assert hidden.weight.tolist() == [[0.15, 0.20], [0.25, 0.30]]
     assert hidden.weight.element_names.tolist() == [["w1", "w2"], ["w3", "w4"]]
     assert hidden.weight.name == "W_hidden" and hidden.weight.requires_grad
@@ -157,8 +180,9 @@ def test_seed_network_from_layers_with_named_weights() -> None:
     t = np.array([0.01, 0.99])
     w_hidden = np.array([[0.15, 0.20], [0.25, 0.30]])  # [[w1, w2], [w3, w4]]
     w_out = np.array([[0.40, 0.45], [0.50, 0.55]])  # [[w5, w6], [w7, w8]]
-    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Sigmoid(), nn.Linear(2, 2, bias=False),
-                        nn.Sigmoid()).double()
+    net = nn.Sequential(
+        nn.Linear(2, 2, bias=False), nn.Sigmoid(), nn.Linear(2, 2, bias=False), nn.Sigmoid()
+    ).double()
     init.assign_(net[0].weight, w_hidden, names=[["w1", "w2"], ["w3", "w4"]])
     init.assign_(net[2].weight, w_out, names=[["w5", "w6"], ["w7", "w8"]])
     loss = nn.HalfSquaredError()(net(cr.tensor(i)), cr.tensor(t))

@@ -14,8 +14,10 @@ import chainrule as cr
 from chainrule import nn
 
 torch = pytest.importorskip("torch")
-pytestmark = [pytest.mark.torch,
-              pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")]
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning"),
+]
 
 RTOL, ATOL = 1e-7, 1e-12
 
@@ -34,12 +36,19 @@ CASES = [
     LayerCase("linear", lambda nn: nn.Linear(5, 3), (4, 5)),
     LayerCase("linear_no_bias_3d", lambda nn: nn.Linear(5, 3, bias=False), (2, 4, 5)),
     LayerCase("conv1d", lambda nn: nn.Conv1d(3, 4, 3, stride=2, padding=1), (2, 3, 9)),
-    LayerCase("conv1d_dilated_groups",
-              lambda nn: nn.Conv1d(4, 6, 2, dilation=2, groups=2, bias=False), (2, 4, 8)),
+    LayerCase(
+        "conv1d_dilated_groups",
+        lambda nn: nn.Conv1d(4, 6, 2, dilation=2, groups=2, bias=False),
+        (2, 4, 8),
+    ),
     LayerCase("conv2d", lambda nn: nn.Conv2d(3, 6, 3, padding=1), (2, 3, 7, 7)),
-    LayerCase("conv2d_strided_grouped",
-              lambda nn: nn.Conv2d(4, 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2),
-                                   groups=2, bias=False), (2, 4, 7, 6)),
+    LayerCase(
+        "conv2d_strided_grouped",
+        lambda nn: nn.Conv2d(
+            4, 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2, bias=False
+        ),
+        (2, 4, 7, 6),
+    ),
     LayerCase("conv2d_same", lambda nn: nn.Conv2d(2, 3, 4, padding="same"), (1, 2, 6, 5)),
     LayerCase("batchnorm1d_2d", lambda nn: nn.BatchNorm1d(4), (8, 4)),
     LayerCase("batchnorm1d_3d", lambda nn: nn.BatchNorm1d(3, momentum=0.3), (5, 3, 4)),
@@ -47,17 +56,21 @@ CASES = [
     LayerCase("batchnorm2d_cumulative", lambda nn: nn.BatchNorm2d(2, momentum=None), (3, 2, 4, 4)),
     LayerCase("batchnorm2d_no_affine", lambda nn: nn.BatchNorm2d(2, affine=False), (3, 2, 3, 3)),
     LayerCase("batchnorm2d_no_bias", lambda nn: nn.BatchNorm2d(2, bias=False), (3, 2, 3, 3)),
-    LayerCase("batchnorm1d_untracked",
-              lambda nn: nn.BatchNorm1d(3, track_running_stats=False), (6, 3)),
+    LayerCase(
+        "batchnorm1d_untracked", lambda nn: nn.BatchNorm1d(3, track_running_stats=False), (6, 3)
+    ),
     LayerCase("layernorm", lambda nn: nn.LayerNorm(5), (3, 4, 5)),
-    LayerCase("layernorm_2d_plain",
-              lambda nn: nn.LayerNorm((4, 5), elementwise_affine=False), (3, 4, 5)),
+    LayerCase(
+        "layernorm_2d_plain", lambda nn: nn.LayerNorm((4, 5), elementwise_affine=False), (3, 4, 5)
+    ),
     LayerCase("maxpool2d", lambda nn: nn.MaxPool2d(2), (2, 3, 6, 6)),
     LayerCase("maxpool2d_padded", lambda nn: nn.MaxPool2d(3, stride=2, padding=1), (2, 2, 7, 7)),
     LayerCase("avgpool2d", lambda nn: nn.AvgPool2d(2), (2, 3, 6, 6)),
-    LayerCase("avgpool2d_padded",
-              lambda nn: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
-              (2, 2, 7, 7)),
+    LayerCase(
+        "avgpool2d_padded",
+        lambda nn: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+        (2, 2, 7, 7),
+    ),
     LayerCase("adaptive_avg_global", lambda nn: nn.AdaptiveAvgPool2d(1), (2, 3, 5, 5)),
     LayerCase("adaptive_avg_uneven", lambda nn: nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
     LayerCase("flatten", lambda nn: nn.Flatten(), (2, 3, 4, 4)),
@@ -65,8 +78,9 @@ CASES = [
     LayerCase("identity", lambda nn: nn.Identity(), (3, 4)),
     LayerCase("dropout", lambda nn: nn.Dropout(0.3), (4, 5)),  # compared in eval mode only
     LayerCase("embedding", lambda nn: nn.Embedding(10, 4), (3, 5), integer_input=10),
-    LayerCase("embedding_padding", lambda nn: nn.Embedding(7, 3, padding_idx=2), (4, 6),
-              integer_input=7),
+    LayerCase(
+        "embedding_padding", lambda nn: nn.Embedding(7, 3, padding_idx=2), (4, 6), integer_input=7
+    ),
     LayerCase("relu", lambda nn: nn.ReLU(), (4, 5)),
     LayerCase("leaky_relu", lambda nn: nn.LeakyReLU(0.2), (4, 5)),
     LayerCase("elu", lambda nn: nn.ELU(0.7), (4, 5)),
@@ -78,11 +92,20 @@ CASES = [
     LayerCase("silu", lambda nn: nn.SiLU(), (4, 5)),
     LayerCase("softmax", lambda nn: nn.Softmax(dim=1), (4, 5)),
     LayerCase("log_softmax", lambda nn: nn.LogSoftmax(dim=-1), (3, 4, 5)),
-    LayerCase("sequential_cnn",
-              lambda nn: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4),
-                                       nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 3, 3),
-                                       nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)),
-              (4, 2, 8, 8)),
+    LayerCase(
+        "sequential_cnn",
+        lambda nn: nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 3, 3),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(3, 2),
+        ),
+        (4, 2, 8, 8),
+    ),
 ]
 
 
@@ -90,8 +113,9 @@ def _twins(case: LayerCase) -> tuple[nn.Module, torch.nn.Module]:
     """The chainrule layer and the PyTorch layer, float64, with the same weights."""
     ours = case.make(nn).double()
     theirs = case.make(torch.nn).double()
-    theirs.load_state_dict({key: torch.from_numpy(value.numpy().copy())
-                            for key, value in ours.state_dict().items()})
+    theirs.load_state_dict(
+        {key: torch.from_numpy(value.numpy().copy()) for key, value in ours.state_dict().items()}
+    )
     return ours, theirs
 
 
@@ -100,18 +124,19 @@ def _inputs(case: LayerCase, rng: np.random.Generator) -> tuple[cr.Tensor, torch
         data = rng.integers(0, case.integer_input, case.shape)
         return cr.tensor(data), torch.from_numpy(data)
     data = rng.standard_normal(case.shape)
-    return (cr.tensor(data, requires_grad=True),
-            torch.tensor(data, requires_grad=True))
+    return (cr.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True))
 
 
 def _compare(ours: cr.Tensor, theirs: torch.Tensor, what: str) -> None:
     assert ours is not None, f"{what}: chainrule has no value"
-    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=RTOL,
-                               atol=ATOL, err_msg=what)
+    np.testing.assert_allclose(
+        ours.detach().numpy(), theirs.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=what
+    )
 
 
-def _step(case: LayerCase, ours: nn.Module, theirs: torch.nn.Module,
-          rng: np.random.Generator, step: int) -> None:
+def _step(
+    case: LayerCase, ours: nn.Module, theirs: torch.nn.Module, rng: np.random.Generator, step: int
+) -> None:
     """One forward and backward in both; values, input and parameter gradients must agree."""
     x_ours, x_theirs = _inputs(case, rng)
     out_ours, out_theirs = ours(x_ours), theirs(x_theirs)
@@ -131,8 +156,7 @@ def _step(case: LayerCase, ours: nn.Module, theirs: torch.nn.Module,
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_layer_matches_torch_in_train_and_eval(case: LayerCase, rng: np.random.Generator
-                                               ) -> None:
+def test_layer_matches_torch_in_train_and_eval(case: LayerCase, rng: np.random.Generator) -> None:
     ours, theirs = _twins(case)
     if case.name != "dropout":  # random masks differ between libraries; see the dropout tests
         for step in range(3):  # several steps: BatchNorm's running statistics accumulate
@@ -161,8 +185,7 @@ def test_batchnorm_running_statistics_follow_pytorch_formula(rng: np.random.Gene
     assert bn.num_batches_tracked.dtype == np.int64
 
 
-def test_batchnorm_eval_uses_running_statistics_and_leaves_them(rng: np.random.Generator
-                                                                ) -> None:
+def test_batchnorm_eval_uses_running_statistics_and_leaves_them(rng: np.random.Generator) -> None:
     bn = nn.BatchNorm2d(2).double()
     with cr.no_grad():
         bn.running_mean.copy_(np.array([1.0, -2.0]))
@@ -171,7 +194,8 @@ def test_batchnorm_eval_uses_running_statistics_and_leaves_them(rng: np.random.G
     x = rng.standard_normal((3, 2, 2, 2))
     out = bn(cr.tensor(x)).detach().numpy()
     expected = (x - np.array([1.0, -2.0])[:, None, None]) / np.sqrt(
-        np.array([4.0, 0.25])[:, None, None] + 1e-5)
+        np.array([4.0, 0.25])[:, None, None] + 1e-5
+    )
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     assert bn.num_batches_tracked.item() == 0
     assert bn.running_mean.tolist() == [1.0, -2.0]
@@ -186,8 +210,9 @@ def test_dropout_train_mask_and_gradient(rng: np.random.Generator) -> None:
     out = drop(x)
     kept = out.detach().numpy() != 0
     assert abs(1 - kept.mean() - 0.25) < 0.02
-    np.testing.assert_allclose(out.detach().numpy()[kept], x.detach().numpy()[kept] / 0.75,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        out.detach().numpy()[kept], x.detach().numpy()[kept] / 0.75, rtol=1e-6
+    )
     upstream = rng.standard_normal(x.shape)
     out.backward(cr.tensor(upstream, dtype=cr.float64))
     np.testing.assert_allclose(x.grad.numpy(), upstream * kept / 0.75, rtol=1e-6)
@@ -204,8 +229,9 @@ def test_dropout_is_seeded() -> None:
 
 
 @pytest.mark.parametrize("dim", [None, 0, 1])
-def test_softmax_module_default_dim_matches_torch(dim: int | None, rng: np.random.Generator
-                                                  ) -> None:
+def test_softmax_module_default_dim_matches_torch(
+    dim: int | None, rng: np.random.Generator
+) -> None:
     """Softmax(dim=None) picks PyTorch's legacy dim (1 for 2-d input) and warns as it does."""
     x = rng.standard_normal((3, 4))
     with warnings.catch_warnings(record=True) as caught:

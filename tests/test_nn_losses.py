@@ -56,8 +56,9 @@ def _weight(lib: object, values: list[float]) -> object:
 CLASS_WEIGHTS = [0.3, 1.0, 2.5, 0.7]
 
 
-def _labels_with_ignored(rng: np.random.Generator, shape: tuple[int, ...], classes: int
-                         ) -> np.ndarray:
+def _labels_with_ignored(
+    rng: np.random.Generator, shape: tuple[int, ...], classes: int
+) -> np.ndarray:
     labels = rng.integers(0, classes, shape)
     labels.flat[1] = -100
     labels.flat[-1] = 2
@@ -65,77 +66,149 @@ def _labels_with_ignored(rng: np.random.Generator, shape: tuple[int, ...], class
 
 
 CASES = [
-    LossCase("mse", lambda f, lib, x, t, r: f.mse_loss(x, t, reduction=r),
-             lambda nn, r: nn.MSELoss(reduction=r), _float_pair((4, 3))),
-    LossCase("l1", lambda f, lib, x, t, r: f.l1_loss(x, t, reduction=r),
-             lambda nn, r: nn.L1Loss(reduction=r), _float_pair((4, 3))),
-    LossCase("huber", lambda f, lib, x, t, r: f.huber_loss(x, t, reduction=r, delta=0.7),
-             lambda nn, r: nn.HuberLoss(reduction=r, delta=0.7), _float_pair((5, 3))),
-    LossCase("smooth_l1", lambda f, lib, x, t, r: f.smooth_l1_loss(x, t, reduction=r, beta=0.5),
-             lambda nn, r: nn.SmoothL1Loss(reduction=r, beta=0.5), _float_pair((5, 3))),
-    LossCase("bce", lambda f, lib, x, t, r: f.binary_cross_entropy(x, t, reduction=r),
-             lambda nn, r: nn.BCELoss(reduction=r),
-             lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3)))),
-    LossCase("bce_weight",
-             lambda f, lib, x, t, r: f.binary_cross_entropy(
-                 x, t, weight=_weight(lib, [0.5, 2.0, 1.5]),
-                 reduction=r),
-             None, lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3)))),
-    LossCase("bce_logits",
-             lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(x, t, reduction=r),
-             lambda nn, r: nn.BCEWithLogitsLoss(reduction=r),
-             lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3)))),
-    LossCase("bce_logits_weights",
-             lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(
-                 x, t, reduction=r,
-                 weight=_weight(lib, [0.5, 2.0, 1.5]),
-                 pos_weight=_weight(lib, [3.0, 0.2, 1.0])),
-             None, lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3)))),
-    LossCase("nll", lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r),
-             lambda nn, r: nn.NLLLoss(reduction=r),
-             lambda rng: (rng.standard_normal((6, 4)), rng.integers(0, 4, 6)), False),
-    LossCase("nll_weight_ignore",
-             lambda f, lib, x, t, r: f.nll_loss(
-                 x, t, reduction=r, ignore_index=-100,
-                 weight=_weight(lib, CLASS_WEIGHTS)),
-             None, lambda rng: (rng.standard_normal((6, 4)), _labels_with_ignored(rng, 6, 4)),
-             False),
-    LossCase("nll_spatial", lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r, ignore_index=1),
-             lambda nn, r: nn.NLLLoss(reduction=r, ignore_index=1),
-             lambda rng: (rng.standard_normal((2, 4, 3, 2)), rng.integers(0, 4, (2, 3, 2))),
-             False),
-    LossCase("cross_entropy", lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
-             lambda nn, r: nn.CrossEntropyLoss(reduction=r),
-             lambda rng: (rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)), False),
-    LossCase("cross_entropy_weight_ignore_smoothing",
-             lambda f, lib, x, t, r: f.cross_entropy(
-                 x, t, reduction=r, ignore_index=-100, label_smoothing=0.15,
-                 weight=_weight(lib, CLASS_WEIGHTS)),
-             None, lambda rng: (rng.standard_normal((7, 4)) * 3, _labels_with_ignored(rng, 7, 4)),
-             False),
-    LossCase("cross_entropy_smoothing_spatial",
-             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r, ignore_index=0,
-                                                label_smoothing=0.3),
-             lambda nn, r: nn.CrossEntropyLoss(reduction=r, ignore_index=0, label_smoothing=0.3),
-             lambda rng: (rng.standard_normal((2, 4, 3, 3)), rng.integers(0, 4, (2, 3, 3))),
-             False),
-    LossCase("cross_entropy_single_sample",
-             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
-             None, lambda rng: (rng.standard_normal(5), np.array(3)), False),
-    LossCase("cross_entropy_probabilities",
-             lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
-             lambda nn, r: nn.CrossEntropyLoss(reduction=r),
-             lambda rng: (rng.standard_normal((5, 4)), _soft_labels(rng, (5, 4)))),
-    LossCase("cross_entropy_probabilities_weight_smoothing",
-             lambda f, lib, x, t, r: f.cross_entropy(
-                 x, t, reduction=r, label_smoothing=0.2,
-                 weight=_weight(lib, CLASS_WEIGHTS)),
-             None, lambda rng: (rng.standard_normal((2, 4, 3)), _soft_labels(rng, (2, 4, 3)))),
+    LossCase(
+        "mse",
+        lambda f, lib, x, t, r: f.mse_loss(x, t, reduction=r),
+        lambda nn, r: nn.MSELoss(reduction=r),
+        _float_pair((4, 3)),
+    ),
+    LossCase(
+        "l1",
+        lambda f, lib, x, t, r: f.l1_loss(x, t, reduction=r),
+        lambda nn, r: nn.L1Loss(reduction=r),
+        _float_pair((4, 3)),
+    ),
+    LossCase(
+        "huber",
+        lambda f, lib, x, t, r: f.huber_loss(x, t, reduction=r, delta=0.7),
+        lambda nn, r: nn.HuberLoss(reduction=r, delta=0.7),
+        _float_pair((5, 3)),
+    ),
+    LossCase(
+        "smooth_l1",
+        lambda f, lib, x, t, r: f.smooth_l1_loss(x, t, reduction=r, beta=0.5),
+        lambda nn, r: nn.SmoothL1Loss(reduction=r, beta=0.5),
+        _float_pair((5, 3)),
+    ),
+    LossCase(
+        "bce",
+        lambda f, lib, x, t, r: f.binary_cross_entropy(x, t, reduction=r),
+        lambda nn, r: nn.BCELoss(reduction=r),
+        lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3))),
+    ),
+    LossCase(
+        "bce_weight",
+        lambda f, lib, x, t, r: f.binary_cross_entropy(
+            x, t, weight=_weight(lib, [0.5, 2.0, 1.5]), reduction=r
+        ),
+        None,
+        lambda rng: (_probabilities(rng, (4, 3)), _probabilities(rng, (4, 3))),
+    ),
+    LossCase(
+        "bce_logits",
+        lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(x, t, reduction=r),
+        lambda nn, r: nn.BCEWithLogitsLoss(reduction=r),
+        lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3))),
+    ),
+    LossCase(
+        "bce_logits_weights",
+        lambda f, lib, x, t, r: f.binary_cross_entropy_with_logits(
+            x,
+            t,
+            reduction=r,
+            weight=_weight(lib, [0.5, 2.0, 1.5]),
+            pos_weight=_weight(lib, [3.0, 0.2, 1.0]),
+        ),
+        None,
+        lambda rng: (rng.standard_normal((4, 3)) * 4, _probabilities(rng, (4, 3))),
+    ),
+    LossCase(
+        "nll",
+        lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r),
+        lambda nn, r: nn.NLLLoss(reduction=r),
+        lambda rng: (rng.standard_normal((6, 4)), rng.integers(0, 4, 6)),
+        False,
+    ),
+    LossCase(
+        "nll_weight_ignore",
+        lambda f, lib, x, t, r: f.nll_loss(
+            x, t, reduction=r, ignore_index=-100, weight=_weight(lib, CLASS_WEIGHTS)
+        ),
+        None,
+        lambda rng: (rng.standard_normal((6, 4)), _labels_with_ignored(rng, 6, 4)),
+        False,
+    ),
+    LossCase(
+        "nll_spatial",
+        lambda f, lib, x, t, r: f.nll_loss(x, t, reduction=r, ignore_index=1),
+        lambda nn, r: nn.NLLLoss(reduction=r, ignore_index=1),
+        lambda rng: (rng.standard_normal((2, 4, 3, 2)), rng.integers(0, 4, (2, 3, 2))),
+        False,
+    ),
+    LossCase(
+        "cross_entropy",
+        lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
+        lambda nn, r: nn.CrossEntropyLoss(reduction=r),
+        lambda rng: (rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)),
+        False,
+    ),
+    LossCase(
+        "cross_entropy_weight_ignore_smoothing",
+        lambda f, lib, x, t, r: f.cross_entropy(
+            x,
+            t,
+            reduction=r,
+            ignore_index=-100,
+            label_smoothing=0.15,
+            weight=_weight(lib, CLASS_WEIGHTS),
+        ),
+        None,
+        lambda rng: (rng.standard_normal((7, 4)) * 3, _labels_with_ignored(rng, 7, 4)),
+        False,
+    ),
+    LossCase(
+        "cross_entropy_smoothing_spatial",
+        lambda f, lib, x, t, r: f.cross_entropy(
+            x, t, reduction=r, ignore_index=0, label_smoothing=0.3
+        ),
+        lambda nn, r: nn.CrossEntropyLoss(reduction=r, ignore_index=0, label_smoothing=0.3),
+        lambda rng: (rng.standard_normal((2, 4, 3, 3)), rng.integers(0, 4, (2, 3, 3))),
+        False,
+    ),
+    LossCase(
+        "cross_entropy_single_sample",
+        lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
+        None,
+        lambda rng: (rng.standard_normal(5), np.array(3)),
+        False,
+    ),
+    LossCase(
+        "cross_entropy_probabilities",
+        lambda f, lib, x, t, r: f.cross_entropy(x, t, reduction=r),
+        lambda nn, r: nn.CrossEntropyLoss(reduction=r),
+        lambda rng: (rng.standard_normal((5, 4)), _soft_labels(rng, (5, 4))),
+    ),
+    LossCase(
+        "cross_entropy_probabilities_weight_smoothing",
+        lambda f, lib, x, t, r: f.cross_entropy(
+            x, t, reduction=r, label_smoothing=0.2, weight=_weight(lib, CLASS_WEIGHTS)
+        ),
+        None,
+        lambda rng: (rng.standard_normal((2, 4, 3)), _soft_labels(rng, (2, 4, 3))),
+    ),
 ]
 
 
-def _run(lib_functional: object, lib: object, x: np.ndarray, t: np.ndarray, case: LossCase,
-         reduction: str, upstream: np.ndarray | None, module: bool) -> tuple:
+def _run(
+    lib_functional: object,
+    lib: object,
+    x: np.ndarray,
+    t: np.ndarray,
+    case: LossCase,
+    reduction: str,
+    upstream: np.ndarray | None,
+    module: bool,
+) -> tuple:
     """Loss value and (input grad, target grad) in one library."""
     if lib is cr:
         x_t = cr.tensor(x, requires_grad=True)
@@ -165,8 +238,9 @@ def _check(case: LossCase, reduction: str, rng: np.random.Generator, module: boo
         if other is None:
             continue
         assert mine is not None, f"{what}: no {label} gradient"
-        np.testing.assert_allclose(mine.numpy(), other.numpy(), rtol=RTOL, atol=ATOL,
-                                   err_msg=f"{what}: {label} gradient")
+        np.testing.assert_allclose(
+            mine.numpy(), other.numpy(), rtol=RTOL, atol=ATOL, err_msg=f"{what}: {label} gradient"
+        )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -177,24 +251,27 @@ def test_loss_matches_torch(case: LossCase, reduction: str, rng: np.random.Gener
         _check(case, reduction, rng, module=True)
 
 
-def test_weighted_loss_modules_match_torch_and_register_buffers(rng: np.random.Generator
-                                                                ) -> None:
+def test_weighted_loss_modules_match_torch_and_register_buffers(rng: np.random.Generator) -> None:
     """Class weights given to the module form act like the functional form's, and are buffers
     (in the state dict, as in PyTorch)."""
     x, t = rng.standard_normal((7, 4)), _labels_with_ignored(rng, 7, 4)
-    ours = nn.CrossEntropyLoss(weight=cr.tensor(CLASS_WEIGHTS, dtype=cr.float64),
-                               label_smoothing=0.1)
-    theirs = torch.nn.CrossEntropyLoss(weight=torch.tensor(CLASS_WEIGHTS, dtype=torch.float64),
-                                       label_smoothing=0.1)
+    ours = nn.CrossEntropyLoss(
+        weight=cr.tensor(CLASS_WEIGHTS, dtype=cr.float64), label_smoothing=0.1
+    )
+    theirs = torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(CLASS_WEIGHTS, dtype=torch.float64), label_smoothing=0.1
+    )
     value = ours(cr.tensor(x), cr.tensor(t)).item()
     assert value == pytest.approx(theirs(torch.tensor(x), torch.tensor(t)).item(), rel=RTOL)
     assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
     pos = nn.BCEWithLogitsLoss(pos_weight=cr.tensor([2.0, 0.5, 1.0], dtype=cr.float64))
-    their_pos = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0, 0.5, 1.0],
-                                                                   dtype=torch.float64))
+    their_pos = torch.nn.BCEWithLogitsLoss(
+        pos_weight=torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64)
+    )
     logits, targets = rng.standard_normal((4, 3)), _probabilities(rng, (4, 3))
     assert pos(cr.tensor(logits), cr.tensor(targets)).item() == pytest.approx(
-        their_pos(torch.tensor(logits), torch.tensor(targets)).item(), rel=RTOL)
+        their_pos(torch.tensor(logits), torch.tensor(targets)).item(), rel=RTOL
+    )
     assert list(pos.state_dict()) == list(their_pos.state_dict()) == ["pos_weight"]
 
 
@@ -208,7 +285,8 @@ def test_extreme_logits_bce_with_logits_finite_and_equal_to_torch(reduction: str
     ours = F.binary_cross_entropy_with_logits(x, cr.tensor(targets), reduction=reduction)
     x_t = torch.tensor(EXTREME, requires_grad=True)
     theirs = torch.nn.functional.binary_cross_entropy_with_logits(
-        x_t, torch.tensor(targets), reduction=reduction)
+        x_t, torch.tensor(targets), reduction=reduction
+    )
     upstream = np.ones(tuple(theirs.shape))
     ours.backward(cr.tensor(upstream, dtype=cr.float64))
     theirs.backward(torch.tensor(upstream))
@@ -219,14 +297,14 @@ def test_extreme_logits_bce_with_logits_finite_and_equal_to_torch(reduction: str
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_extreme_logits_cross_entropy_finite_and_equal_to_torch(reduction: str, dtype: str
-                                                                ) -> None:
+def test_extreme_logits_cross_entropy_finite_and_equal_to_torch(reduction: str, dtype: str) -> None:
     labels = np.array([1, 0, 2])
     x = cr.tensor(EXTREME, dtype=dtype, requires_grad=True)
     ours = F.cross_entropy(x, cr.tensor(labels), reduction=reduction, label_smoothing=0.1)
     x_t = torch.tensor(EXTREME, dtype=getattr(torch, dtype), requires_grad=True)
-    theirs = torch.nn.functional.cross_entropy(x_t, torch.tensor(labels), reduction=reduction,
-                                               label_smoothing=0.1)
+    theirs = torch.nn.functional.cross_entropy(
+        x_t, torch.tensor(labels), reduction=reduction, label_smoothing=0.1
+    )
     ours.backward(cr.ones(*theirs.shape, dtype=dtype))
     theirs.backward(torch.ones_like(theirs))
     assert np.isfinite(ours.detach().numpy()).all() and np.isfinite(x.grad.numpy()).all()
@@ -257,9 +335,9 @@ def test_losses_have_second_derivatives_like_torch(rng: np.random.Generator) -> 
     for lib, lib_functional in ((cr, F), (torch, torch.nn.functional)):
         xt = lib.tensor(x, requires_grad=True)
         loss = lib_functional.binary_cross_entropy_with_logits(
-            xt, lib.tensor(t), pos_weight=lib.tensor([2.0], dtype=lib.float64), reduction="sum")
-        (g,) = (cr.autograd.grad if lib is cr else torch.autograd.grad)(loss, xt,
-                                                                       create_graph=True)
+            xt, lib.tensor(t), pos_weight=lib.tensor([2.0], dtype=lib.float64), reduction="sum"
+        )
+        (g,) = (cr.autograd.grad if lib is cr else torch.autograd.grad)(loss, xt, create_graph=True)
         (g * g).sum().backward()
         values.append(xt.grad.numpy())
     np.testing.assert_allclose(values[0], values[1], rtol=RTOL)
@@ -275,15 +353,19 @@ def test_half_squared_error_is_the_seeds_e_total() -> None:
     assert loss.item() == pytest.approx(e1 + e2, rel=1e-15)
     assert loss.item() == pytest.approx(0.298371109, abs=1e-9)
     loss.backward()
-    np.testing.assert_allclose(outputs.grad.numpy(), [0.75136507 - 0.01, 0.772928465 - 0.99],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        outputs.grad.numpy(), [0.75136507 - 0.01, 0.772928465 - 0.99], rtol=1e-15
+    )
     elementwise = F.half_squared_error(outputs, targets, reduction="none").detach().numpy()
     np.testing.assert_allclose(elementwise, [e1, e2], rtol=1e-15)
     assert F.half_squared_error(outputs, targets, reduction="mean").item() == pytest.approx(
-        (e1 + e2) / 2, rel=1e-15)
+        (e1 + e2) / 2, rel=1e-15
+    )
     torch_value = 0.5 * torch.nn.functional.mse_loss(
         torch.tensor([0.75136507, 0.772928465], dtype=torch.float64),
-        torch.tensor([0.01, 0.99], dtype=torch.float64), reduction="sum")
+        torch.tensor([0.01, 0.99], dtype=torch.float64),
+        reduction="sum",
+    )
     assert loss.item() == pytest.approx(torch_value.item(), rel=1e-15)
 
 
@@ -305,11 +387,13 @@ def test_loss_errors_are_clear() -> None:
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
-def test_every_target_ignored_gives_nan_like_torch(smoothing: float,
-                                                   rng: np.random.Generator) -> None:
+def test_every_target_ignored_gives_nan_like_torch(
+    smoothing: float, rng: np.random.Generator
+) -> None:
     x, labels = rng.standard_normal((3, 4)), np.full(3, -100)
     ours = F.cross_entropy(cr.tensor(x), cr.tensor(labels), label_smoothing=smoothing)
-    theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(labels),
-                                               label_smoothing=smoothing)
+    theirs = torch.nn.functional.cross_entropy(
+        torch.tensor(x), torch.tensor(labels), label_smoothing=smoothing
+    )
     assert np.isnan(ours.item()) and np.isnan(theirs.item())
     assert F.cross_entropy(cr.tensor(x), cr.tensor(labels), reduction="sum").item() == 0.0

@@ -31,10 +31,21 @@ class TwoLayer(nn.Module):
 def test_attribute_assignment_registers_parameters_modules_and_buffers() -> None:
     model = TwoLayer()
     assert [n for n, _ in model.named_parameters()] == [
-        "scale", "hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+        "scale",
+        "hidden.weight",
+        "hidden.bias",
+        "out.weight",
+        "out.bias",
+    ]
     assert [n for n, _ in model.named_buffers()] == ["calls", "cache"]
-    assert list(model.state_dict()) == ["scale", "calls", "hidden.weight", "hidden.bias",
-                                        "out.weight", "out.bias"]  # cache is not persistent
+    assert list(model.state_dict()) == [
+        "scale",
+        "calls",
+        "hidden.weight",
+        "hidden.bias",
+        "out.weight",
+        "out.bias",
+    ]  # cache is not persistent
     assert [n for n, _ in model.named_children()] == ["hidden", "out"]
     assert [n for n, _ in model.named_modules()] == ["", "hidden", "out"]
     assert model.note == "not registered" and "plain" not in dict(model.named_buffers())
@@ -164,8 +175,7 @@ def test_module_list_and_dict() -> None:
     heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
     heads["b"] = nn.Linear(2, 3)
     assert list(heads) == ["a", "b"] and "b" in heads and len(heads) == 2
-    assert [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight",
-                                                        "b.bias"]
+    assert [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
     assert isinstance(heads.pop("a"), nn.Linear) and list(heads.keys()) == ["b"]
 
 
@@ -175,8 +185,9 @@ def test_hooks_see_and_may_replace_outputs() -> None:
     handle = layer.register_forward_hook(lambda m, args, out: seen.append(out.shape))
     pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
     out = layer(cr.ones(3, 2))
-    np.testing.assert_allclose(out.detach().numpy(), np.broadcast_to(layer.bias.detach().numpy(),
-                                                                     (3, 2)))
+    np.testing.assert_allclose(
+        out.detach().numpy(), np.broadcast_to(layer.bias.detach().numpy(), (3, 2))
+    )
     assert seen == [(3, 2)]
     handle.remove()
     pre.remove()
@@ -200,8 +211,9 @@ def test_deepcopy_and_pickle_give_independent_equal_models() -> None:
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
-        for (name, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items(),
-                                            strict=True):
+        for (name, a), (_, b) in zip(
+            model.state_dict().items(), clone.state_dict().items(), strict=True
+        ):
             np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
         with cr.no_grad():
             clone[0].weight.fill_(7.0)
@@ -240,7 +252,8 @@ def test_nested_repr_reads_like_pytorch() -> None:
         "    (0): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
         "    (1): ReLU()\n"
         "  )\n"
-        ")")
+        ")"
+    )
 
 
 def test_functional_dropout_and_training_flag() -> None:

@@ -20,8 +20,9 @@ def torch() -> ModuleType:
 
 def make_mlp(nn: ModuleType):  # type: ignore[no-untyped-def]
     """The same MLP for ``chainrule.nn`` or ``torch.nn``."""
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
-                         nn.Linear(16, 3))
+    return nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)
+    )
 
 
 def make_cnn(nn: ModuleType):  # type: ignore[no-untyped-def]
@@ -31,8 +32,15 @@ def make_cnn(nn: ModuleType):  # type: ignore[no-untyped-def]
         def __init__(self) -> None:
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Dropout(0.1), nn.Conv2d(8, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+                nn.Conv2d(1, 8, 3, padding=1),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Dropout(0.1),
+                nn.Conv2d(8, 16, 3, bias=False),
+                nn.BatchNorm2d(16),
+                nn.ReLU(),
+            )
             self.gap = nn.AdaptiveAvgPool2d(1)
             self.blocks = nn.ModuleList([nn.Linear(16, 16), nn.Linear(16, 16), nn.SiLU()])
             self.heads = nn.ModuleDict({"norm": nn.LayerNorm(16), "out": nn.Linear(16, 10)})
@@ -83,8 +91,7 @@ def test_state_dict_keys_shapes_and_order_equal_torch(arch: str, torch: ModuleTy
     assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
     assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
-    assert sum(p.numel() for p in ours.parameters()) == sum(
-        p.numel() for p in theirs.parameters())
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
 
 
 @pytest.mark.torch
@@ -95,23 +102,37 @@ def test_repr_equals_torch(arch: str, torch: ModuleType) -> None:
 
 
 LAYERS = [
-    lambda nn: nn.Linear(3, 2, bias=False), lambda nn: nn.Conv1d(2, 4, 3, padding=1),
+    lambda nn: nn.Linear(3, 2, bias=False),
+    lambda nn: nn.Conv1d(2, 4, 3, padding=1),
     lambda nn: nn.Conv2d(2, 3, 3, padding="same", dilation=2, bias=False),
     lambda nn: nn.Conv2d(4, 8, (3, 1), stride=2, groups=4),
     lambda nn: nn.BatchNorm1d(3, momentum=None, affine=False),
     lambda nn: nn.BatchNorm2d(3, bias=False),
     lambda nn: nn.LayerNorm((2, 3), elementwise_affine=False),
     lambda nn: nn.LayerNorm(4, bias=False),
-    lambda nn: nn.Dropout(0.2), lambda nn: nn.MaxPool2d(3, 1, 1), lambda nn: nn.AvgPool2d(2),
-    lambda nn: nn.AdaptiveAvgPool2d((2, 3)), lambda nn: nn.Flatten(0),
+    lambda nn: nn.Dropout(0.2),
+    lambda nn: nn.MaxPool2d(3, 1, 1),
+    lambda nn: nn.AvgPool2d(2),
+    lambda nn: nn.AdaptiveAvgPool2d((2, 3)),
+    lambda nn: nn.Flatten(0),
     lambda nn: nn.Unflatten(1, (2, 3)),
-    lambda nn: nn.Embedding(5, 3, padding_idx=1), lambda nn: nn.Identity(),
-    lambda nn: nn.ReLU(inplace=True), lambda nn: nn.LeakyReLU(0.2), lambda nn: nn.ELU(),
-    lambda nn: nn.GELU("tanh"), lambda nn: nn.Sigmoid(), lambda nn: nn.Tanh(), lambda nn: nn.SiLU(),
-    lambda nn: nn.Softplus(2.0), lambda nn: nn.Softmax(1), lambda nn: nn.LogSoftmax(-1),
-    lambda nn: nn.MSELoss(), lambda nn: nn.CrossEntropyLoss(label_smoothing=0.1),
+    lambda nn: nn.Embedding(5, 3, padding_idx=1),
+    lambda nn: nn.Identity(),
+    lambda nn: nn.ReLU(inplace=True),
+    lambda nn: nn.LeakyReLU(0.2),
+    lambda nn: nn.ELU(),
+    lambda nn: nn.GELU("tanh"),
+    lambda nn: nn.Sigmoid(),
+    lambda nn: nn.Tanh(),
+    lambda nn: nn.SiLU(),
+    lambda nn: nn.Softplus(2.0),
+    lambda nn: nn.Softmax(1),
+    lambda nn: nn.LogSoftmax(-1),
+    lambda nn: nn.MSELoss(),
+    lambda nn: nn.CrossEntropyLoss(label_smoothing=0.1),
     lambda nn: nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.Linear(2, 2), nn.ReLU()]),
-    lambda nn: nn.ModuleDict({"a": nn.Tanh()}), lambda nn: nn.Sequential(),
+    lambda nn: nn.ModuleDict({"a": nn.Tanh()}),
+    lambda nn: nn.Sequential(),
 ]
 
 
@@ -123,8 +144,9 @@ def test_layer_repr_equals_torch(make, torch: ModuleType) -> None:  # type: igno
 
 @pytest.mark.torch
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_loading_torch_weights_gives_identical_outputs(arch: str, torch: ModuleType,
-                                                       rng: np.random.Generator) -> None:
+def test_loading_torch_weights_gives_identical_outputs(
+    arch: str, torch: ModuleType, rng: np.random.Generator
+) -> None:
     """PyTorch model trained a little (so BatchNorm statistics move), its state dict converted
     with .numpy(), loaded here: outputs agree in eval mode, and in train mode without dropout."""
     make, shape = ARCHITECTURES[arch]
@@ -139,8 +161,7 @@ def test_loading_torch_weights_gives_identical_outputs(arch: str, torch: ModuleT
     x = rng.standard_normal(shape)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours(cr.tensor(x)).detach().numpy(), expected, rtol=1e-7,
-                               atol=1e-12)
+    np.testing.assert_allclose(ours(cr.tensor(x)).detach().numpy(), expected, rtol=1e-7, atol=1e-12)
     # and back: our state dict loads into PyTorch and reproduces our outputs
     back = make(torch.nn).double().eval()
     back.load_state_dict(_to_torch_state(torch, ours))
@@ -155,11 +176,9 @@ def test_loading_torch_tensors_directly_and_float32_cast(torch: ModuleType) -> N
     theirs = make_mlp(torch.nn).double()
     ours = make_mlp(nn)  # float32
     ours.load_state_dict(theirs.state_dict())
-    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
-                                     strict=True):
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
         assert p.dtype == np.float32
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, err_msg=name)
 
 
 def test_state_dict_tensors_share_storage_and_are_detached() -> None:
@@ -180,8 +199,9 @@ def test_load_wrong_shape_raises_and_leaves_model_untouched(arch: str) -> None:
     state = {k: np.full(v.shape, 0.25, v.numpy().dtype) for k, v in model.state_dict().items()}
     key = next(k for k in state if k.endswith("weight") and state[k].ndim == 2)
     good_shape = state[key].shape
-    state[key] = np.zeros(good_shape[::-1] if good_shape[0] != good_shape[1]
-                          else (good_shape[0] + 1, good_shape[1]))
+    state[key] = np.zeros(
+        good_shape[::-1] if good_shape[0] != good_shape[1] else (good_shape[0] + 1, good_shape[1])
+    )
     before = _snapshot(model)
     with pytest.raises(RuntimeError) as info:
         model.load_state_dict(state)
@@ -236,4 +256,7 @@ def test_batchnorm_state_dict_keys_and_dtypes() -> None:
     assert counter.dtype == np.int64 and counter.shape == ()
     assert list(nn.BatchNorm1d(3, affine=False, track_running_stats=False).state_dict()) == []
     assert list(nn.BatchNorm1d(3, affine=False).state_dict()) == [
-        "running_mean", "running_var", "num_batches_tracked"]
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]

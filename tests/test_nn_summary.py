@@ -12,21 +12,46 @@ from chainrule.summary import summary
 
 def small_cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Dropout(0.1), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(16, 10))
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.1),
+        nn.Conv2d(8, 16, 3),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
 
 
 def test_summary_shapes_and_counts() -> None:
     model = small_cnn()
     table = summary(model, (1, 8, 8), batch_size=2)
     assert [(row.name, row.type) for row in table.rows] == [
-        ("0", "Conv2d"), ("1", "BatchNorm2d"), ("2", "ReLU"), ("3", "MaxPool2d"),
-        ("4", "Dropout"), ("5", "Conv2d"), ("6", "ReLU"), ("7", "AdaptiveAvgPool2d"),
-        ("8", "Flatten"), ("9", "Linear")]
+        ("0", "Conv2d"),
+        ("1", "BatchNorm2d"),
+        ("2", "ReLU"),
+        ("3", "MaxPool2d"),
+        ("4", "Dropout"),
+        ("5", "Conv2d"),
+        ("6", "ReLU"),
+        ("7", "AdaptiveAvgPool2d"),
+        ("8", "Flatten"),
+        ("9", "Linear"),
+    ]
     assert [row.output_shape for row in table.rows] == [
-        (2, 8, 8, 8), (2, 8, 8, 8), (2, 8, 8, 8), (2, 8, 4, 4), (2, 8, 4, 4), (2, 16, 2, 2),
-        (2, 16, 2, 2), (2, 16, 1, 1), (2, 16), (2, 10)]
+        (2, 8, 8, 8),
+        (2, 8, 8, 8),
+        (2, 8, 8, 8),
+        (2, 8, 4, 4),
+        (2, 8, 4, 4),
+        (2, 16, 2, 2),
+        (2, 16, 2, 2),
+        (2, 16, 1, 1),
+        (2, 16),
+        (2, 10),
+    ]
     assert [row.params for row in table.rows] == [80, 16, 0, 0, 0, 1168, 0, 0, 0, 170]
     total = sum(p.numel() for p in model.parameters())
     assert table.total_params == total == 1434 == sum(row.params for row in table.rows)

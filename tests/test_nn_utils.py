@@ -34,8 +34,9 @@ def _ours(grads: list[np.ndarray]) -> list[cr.Tensor]:
 @pytest.mark.torch
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_equals_torch(norm_type: float, max_norm: float,
-                                     rng: np.random.Generator) -> None:
+def test_clip_grad_norm_equals_torch(
+    norm_type: float, max_norm: float, rng: np.random.Generator
+) -> None:
     torch = pytest.importorskip("torch")
     grads = _grads(rng)
     ours = _ours(grads)
@@ -51,8 +52,11 @@ def test_clip_grad_norm_equals_torch(norm_type: float, max_norm: float,
     assert clipped == (max_norm == 0.5)
     if clipped:  # the clipped gradients have (almost exactly) the maximum norm
         flat = np.concatenate([p.grad.numpy().ravel() for p in ours])
-        norm = np.abs(flat).max() if math.isinf(norm_type) else np.sum(
-            np.abs(flat) ** norm_type) ** (1 / norm_type)
+        norm = (
+            np.abs(flat).max()
+            if math.isinf(norm_type)
+            else np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
+        )
         assert norm == pytest.approx(max_norm, rel=1e-5)
 
 

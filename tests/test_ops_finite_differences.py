@@ -45,18 +45,27 @@ def test_gradgradcheck(case):
 
 
 BIG = [
-    OpCase("conv2d, big", lambda m, x, w, b: m.conv2d(x, w, b, stride=2, padding=1, groups=2),
-           (R(4, 6, 12, 12), R(8, 3, 3, 3), R(8))),
+    OpCase(
+        "conv2d, big",
+        lambda m, x, w, b: m.conv2d(x, w, b, stride=2, padding=1, groups=2),
+        (R(4, 6, 12, 12), R(8, 3, 3, 3), R(8)),
+    ),
     OpCase("matmul, big batched", lambda m, a, b: a @ b, (R(4, 16, 24), R(24, 20))),
     OpCase("log_softmax, big", lambda m, x: m.log_softmax(x, dim=1), (R(32, 50),)),
-    OpCase("layer_norm, big", lambda m, x, w, b: m.layer_norm(x, (40,), w, b),
-           (R(16, 10, 40), R(40), R(40))),
-    OpCase("batch_norm train, big", lambda m, x: m.batch_norm(x, None, None, training=True),
-           (R(16, 8, 6, 6),)),
-    OpCase("max_pool2d, big", lambda m, x: m.max_pool2d(x, 3, stride=2, padding=1),
-           (R(4, 4, 16, 16),)),
-    OpCase("gelu * tanh chain, big", lambda m, x: m.gelu(x) * m.tanh(x).sum(dim=0),
-           (R(64, 64),)),
+    OpCase(
+        "layer_norm, big",
+        lambda m, x, w, b: m.layer_norm(x, (40,), w, b),
+        (R(16, 10, 40), R(40), R(40)),
+    ),
+    OpCase(
+        "batch_norm train, big",
+        lambda m, x: m.batch_norm(x, None, None, training=True),
+        (R(16, 8, 6, 6),),
+    ),
+    OpCase(
+        "max_pool2d, big", lambda m, x: m.max_pool2d(x, 3, stride=2, padding=1), (R(4, 4, 16, 16),)
+    ),
+    OpCase("gelu * tanh chain, big", lambda m, x: m.gelu(x) * m.tanh(x).sum(dim=0), (R(64, 64),)),
 ]
 
 
@@ -120,8 +129,13 @@ def test_hessian_matches_torch(name):
 
     got = cr.autograd.functional.hessian(f_cr, cr.tensor(x0)).numpy()
     expected = torch.autograd.functional.hessian(f_torch, torch.tensor(x0)).numpy()
-    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12,
-                               err_msg=f"Hessian of w·{name}(A x) differs from PyTorch's")
+    np.testing.assert_allclose(
+        got,
+        expected,
+        rtol=1e-10,
+        atol=1e-12,
+        err_msg=f"Hessian of w·{name}(A x) differs from PyTorch's",
+    )
 
 
 @torch_only

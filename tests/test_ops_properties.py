@@ -43,34 +43,48 @@ def _shape_label(shapes) -> str:
 
 @pytest.mark.parametrize("op", BINARY, ids=lambda op: op.name)
 @PROPERTY
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0,
-                                            max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=3
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_binary_broadcasting_matches_torch(op, shapes, seed):
     sx, sy = shapes.input_shapes
-    case = OpCase(op.name + _shape_label((sx, sy)), op.fn,
-                  (Arg(tuple(sx), op.domains[0]), Arg(tuple(sy), op.domains[1])))
+    case = OpCase(
+        op.name + _shape_label((sx, sy)),
+        op.fn,
+        (Arg(tuple(sx), op.domains[0]), Arg(tuple(sy), op.domains[1])),
+    )
     _check_against_torch(case, seed)
 
 
 @PROPERTY
-@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, min_side=1,
-                                            max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(
+        num_shapes=3, min_dims=0, max_dims=3, min_side=1, max_side=3
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_where_broadcasting_matches_torch(shapes, seed):
     sc, sx, sy = (tuple(s) for s in shapes.input_shapes)
-    case = OpCase("where" + _shape_label((sc, sx, sy)), lambda m, c, x, y: m.where(c, x, y),
-                  (Arg(sc, "bool"), Arg(sx), Arg(sy)))
+    case = OpCase(
+        "where" + _shape_label((sc, sx, sy)),
+        lambda m, c, x, y: m.where(c, x, y),
+        (Arg(sc, "bool"), Arg(sx), Arg(sy)),
+    )
     _check_against_torch(case, seed)
 
 
 @pytest.mark.parametrize("op", UNARY, ids=lambda op: op.name)
 @settings(max_examples=4, deadline=None, derandomize=True, database=None)
-@given(shape=array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
-       seed=st.integers(0, 2**16))
+@given(
+    shape=array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4), seed=st.integers(0, 2**16)
+)
 def test_unary_any_shape_matches_torch(op, shape, seed):
-    case = OpCase(op.name + _shape_label((shape,)), op.fn, (Arg(tuple(shape), op.domain),),
-                  kinks=op.kinks)
+    case = OpCase(
+        op.name + _shape_label((shape,)), op.fn, (Arg(tuple(shape), op.domain),), kinks=op.kinks
+    )
     _check_against_torch(case, seed)
 
 
@@ -104,16 +118,21 @@ def test_reduction_random_dims_match_torch(reduction, data):
     shape = tuple(data.draw(array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)))
     dim, keepdim = data.draw(_dims(shape, reduction))
     seed = data.draw(st.integers(0, 2**16))
-    case = OpCase(f"{reduction.name} over {shape} dim={dim} keepdim={keepdim}",
-                  lambda m, x: reduction.fn(m, x, dim, keepdim),
-                  (Arg(shape, reduction.domain, grad=None if reduction.differentiable else False),))
+    case = OpCase(
+        f"{reduction.name} over {shape} dim={dim} keepdim={keepdim}",
+        lambda m, x: reduction.fn(m, x, dim, keepdim),
+        (Arg(shape, reduction.domain, grad=None if reduction.differentiable else False),),
+    )
     _check_against_torch(case, seed)
 
 
 @PROPERTY
-@given(shapes=mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", min_dims=0,
-                                            max_dims=2, min_side=1, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(
+        signature="(m?,n),(n,p?)->(m?,p?)", min_dims=0, max_dims=2, min_side=1, max_side=3
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_matmul_broadcasting_matches_torch(shapes, seed):
     """matmul over NumPy's gufunc signature: 1-D operands, batch dimensions broadcast."""
     sa, sb = (tuple(s) for s in shapes.input_shapes)

@@ -52,6 +52,7 @@ def test_catalog_covers_spec():
 
 # ---- dtype promotion, as torch.result_type ----------------------------------------------------
 
+
 def _f32(m):
     return m.tensor([1.5, -2.0, 3.0], dtype=m.float32)
 
@@ -138,10 +139,14 @@ def test_result_dtype_matches_torch(name):
     expected = fn(torch_namespace())
     got = fn(cr)
     assert str(got.dtype) == str(expected.dtype).removeprefix("torch."), (
-        f"{name}: result dtype {got.dtype}, PyTorch gives {expected.dtype}")
-    np.testing.assert_allclose(got.numpy().astype(np.float64),
-                               expected.numpy().astype(np.float64), rtol=1e-6,
-                               err_msg=f"{name}: values differ from PyTorch's")
+        f"{name}: result dtype {got.dtype}, PyTorch gives {expected.dtype}"
+    )
+    np.testing.assert_allclose(
+        got.numpy().astype(np.float64),
+        expected.numpy().astype(np.float64),
+        rtol=1e-6,
+        err_msg=f"{name}: values differ from PyTorch's",
+    )
 
 
 GRADIENT_DTYPES = {
@@ -164,18 +169,26 @@ def test_gradient_dtype_matches_input(name):
         out = GRADIENT_DTYPES[name](m, a, b)
         upstream = np.linspace(-1.0, 2.0, out.numel()).reshape(tuple(out.shape))
         out.backward(m.tensor(upstream, dtype=out.dtype))
-        results.append([(str(t.grad.dtype).removeprefix("torch."), t.grad.numpy())
-                        for t in (a, b) if t.grad is not None])
+        results.append(
+            [
+                (str(t.grad.dtype).removeprefix("torch."), t.grad.numpy())
+                for t in (a, b)
+                if t.grad is not None
+            ]
+        )
     expected, got = results
     assert [d for d, _ in got] == [d for d, _ in expected], (
-        f"{name}: gradient dtypes {[d for d, _ in got]}, PyTorch's {[d for d, _ in expected]}")
+        f"{name}: gradient dtypes {[d for d, _ in got]}, PyTorch's {[d for d, _ in expected]}"
+    )
     for (_, g), (_, e) in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6, err_msg=f"{name}: gradient values")
 
 
-@pytest.mark.parametrize("compare", [lambda x, y: x < y, lambda x, y: x == y,
-                                     lambda x, y: x >= 0.5, lambda x, y: x != y],
-                         ids=["lt", "eq", "ge_scalar", "ne"])
+@pytest.mark.parametrize(
+    "compare",
+    [lambda x, y: x < y, lambda x, y: x == y, lambda x, y: x >= 0.5, lambda x, y: x != y],
+    ids=["lt", "eq", "ge_scalar", "ne"],
+)
 def test_comparisons_carry_no_gradient(compare):
     """A comparison of tensors that require grad is a bool tensor outside the graph."""
     for m in (torch_namespace(), cr):
@@ -188,6 +201,7 @@ def test_comparisons_carry_no_gradient(compare):
 
 # ---- dropout in train mode: masks differ, the relation does not ---------------------------------
 
+
 def test_dropout_train_mask_relation(rng):
     """out is 0 or x/(1-p); the gradient is grad/(1-p) exactly where out kept x, 0 elsewhere."""
     p = 0.3
@@ -199,15 +213,20 @@ def test_dropout_train_mask_relation(rng):
     np.testing.assert_allclose(out.detach().numpy()[kept], x_data[kept] / (1 - p), rtol=1e-12)
     upstream = rng.standard_normal(x_data.shape)
     out.backward(cr.tensor(upstream))
-    np.testing.assert_allclose(x.grad.numpy(), np.where(kept, upstream / (1 - p), 0.0),
-                               rtol=1e-12, err_msg="dropout: gradient isn't mask / (1 - p)")
+    np.testing.assert_allclose(
+        x.grad.numpy(),
+        np.where(kept, upstream / (1 - p), 0.0),
+        rtol=1e-12,
+        err_msg="dropout: gradient isn't mask / (1 - p)",
+    )
     # the same relation holds in PyTorch (the reference the rule is modelled on)
     tx = torch.tensor(x_data, requires_grad=True)
     tout = torch.nn.functional.dropout(tx, p, training=True)
     tkept = tout.detach().numpy() != 0
     tout.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(tx.grad.numpy(), np.where(tkept, upstream / (1 - p), 0.0),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        tx.grad.numpy(), np.where(tkept, upstream / (1 - p), 0.0), rtol=1e-12
+    )
 
 
 def test_dropout_train_statistics():
@@ -235,6 +254,7 @@ def test_dropout_p1_zeroes_everything():
 
 # ---- batch_norm's running statistics --------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 4)])
 def test_batch_norm_running_stats_match_torch(shape, rng):
     data = rng.standard_normal(shape) * 2 + 1
@@ -246,5 +266,9 @@ def test_batch_norm_running_stats_match_torch(shape, rng):
             m.batch_norm(m.tensor(data), running_mean, running_var, training=True, momentum=0.2)
         results[name] = (running_mean.numpy().copy(), running_var.numpy().copy())
     for k, what in enumerate(["running_mean", "running_var"]):
-        np.testing.assert_allclose(results["chainrule"][k], results["torch"][k], rtol=1e-12,
-                                   err_msg=f"batch_norm: {what} after 3 train steps")
+        np.testing.assert_allclose(
+            results["chainrule"][k],
+            results["torch"][k],
+            rtol=1e-12,
+            err_msg=f"batch_norm: {what} after 3 train steps",
+        )

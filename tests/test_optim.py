@@ -37,8 +37,9 @@ def quadratic_problem(dtype: Any = cr.float64) -> tuple[list[cr.Tensor], Any]:
     return [w, b], loss_fn
 
 
-def train(opt: optim.Optimizer, params: list[cr.Tensor], loss_fn: Any,
-          steps: range) -> list[np.ndarray]:
+def train(
+    opt: optim.Optimizer, params: list[cr.Tensor], loss_fn: Any, steps: range
+) -> list[np.ndarray]:
     for step in steps:
         opt.zero_grad()
         loss_fn(step, params).backward()
@@ -259,8 +260,9 @@ def test_state_dict_round_trip_resumes_exactly(cls: type, kwargs: dict[str, Any]
     resumed = cls(resumed_params, lr=123.0)  # the loaded groups bring their own options
     resumed.load_state_dict(saved)
     assert resumed.param_groups[0]["lr"] == kwargs["lr"]
-    for a, b in zip(train(resumed, resumed_params, loss_fn, range(5, 12)), uninterrupted,
-                    strict=True):
+    for a, b in zip(
+        train(resumed, resumed_params, loss_fn, range(5, 12)), uninterrupted, strict=True
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -274,18 +276,34 @@ def test_state_dict_layout() -> None:
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
     assert list(sd["state"]) == [0, 2]  # b had no gradient: no state
     assert list(sd["state"][0]) == ["momentum_buffer"]
-    assert list(sd["param_groups"][0]) == ["lr", "momentum", "dampening", "weight_decay",
-                                           "nesterov", "maximize", "foreach", "differentiable",
-                                           "fused", "params"]
+    assert list(sd["param_groups"][0]) == [
+        "lr",
+        "momentum",
+        "dampening",
+        "weight_decay",
+        "nesterov",
+        "maximize",
+        "foreach",
+        "differentiable",
+        "fused",
+        "params",
+    ]
     assert sd["state"][0]["momentum_buffer"] is opt.state[a]["momentum_buffer"]
 
 
 def test_load_state_dict_copies_and_casts() -> None:
     w = cr.tensor([1.0, 2.0], dtype=cr.float32, requires_grad=True)
     opt = optim.Adam([w])
-    saved = {"state": {0: {"step": np.array(3.0), "exp_avg": np.array([0.1, 0.2]),
-                           "exp_avg_sq": np.array([0.01, 0.02])}},
-             "param_groups": [dict(opt.state_dict()["param_groups"][0])]}
+    saved = {
+        "state": {
+            0: {
+                "step": np.array(3.0),
+                "exp_avg": np.array([0.1, 0.2]),
+                "exp_avg_sq": np.array([0.01, 0.02]),
+            }
+        },
+        "param_groups": [dict(opt.state_dict()["param_groups"][0])],
+    }
     opt.load_state_dict(saved)
     state = opt.state[w]
     assert state["exp_avg"].dtype == cr.float32 and state["step"].dtype == cr.float32
@@ -332,28 +350,35 @@ def test_load_state_dict_with_other_groups_raises() -> None:
 
 
 # ---- bad arguments --------------------------------------------------------------------------
-@pytest.mark.parametrize(("cls", "kwargs", "message"), [
-    (optim.SGD, {"lr": -0.1}, r"Invalid learning rate: -0.1 \(lr must be >= 0\)"),
-    (optim.SGD, {"momentum": -0.5}, "Invalid momentum value: -0.5"),
-    (optim.SGD, {"weight_decay": -1.0}, "Invalid weight_decay value: -1.0"),
-    (optim.SGD, {"nesterov": True}, "Nesterov momentum requires a momentum and zero dampening"),
-    (optim.SGD, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "zero dampening"),
-    (optim.Adam, {"lr": float("nan")}, "Invalid learning rate: nan"),
-    (optim.Adam, {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),
-    (optim.Adam, {"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1: -0.1"),
-    (optim.Adam, {"eps": -1e-8}, "Invalid epsilon value: -1e-08"),
-    (optim.AdamW, {"weight_decay": -0.01}, "Invalid weight_decay value: -0.01"),
-    (optim.RMSprop, {"alpha": -0.9}, "Invalid alpha value: -0.9"),
-    (optim.RMSprop, {"momentum": -1}, "Invalid momentum value: -1"),
-    (optim.Adagrad, {"lr_decay": -1}, "Invalid lr_decay value: -1"),
-    (optim.Adagrad, {"initial_accumulator_value": -1},
-     "Invalid initial_accumulator_value value: -1"),
-    (optim.Adam, {"differentiable": True}, "differentiable=True is not supported"),
-    (optim.RMSprop, {"capturable": True}, "capturable=True is not supported"),
-    (optim.SGD, {"lr": cr.tensor(0.1)}, "a Tensor lr is not supported"),
-])
-def test_bad_options_raise_value_errors_naming_them(cls: type, kwargs: dict[str, Any],
-                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (optim.SGD, {"lr": -0.1}, r"Invalid learning rate: -0.1 \(lr must be >= 0\)"),
+        (optim.SGD, {"momentum": -0.5}, "Invalid momentum value: -0.5"),
+        (optim.SGD, {"weight_decay": -1.0}, "Invalid weight_decay value: -1.0"),
+        (optim.SGD, {"nesterov": True}, "Nesterov momentum requires a momentum and zero dampening"),
+        (optim.SGD, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "zero dampening"),
+        (optim.Adam, {"lr": float("nan")}, "Invalid learning rate: nan"),
+        (optim.Adam, {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),
+        (optim.Adam, {"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1: -0.1"),
+        (optim.Adam, {"eps": -1e-8}, "Invalid epsilon value: -1e-08"),
+        (optim.AdamW, {"weight_decay": -0.01}, "Invalid weight_decay value: -0.01"),
+        (optim.RMSprop, {"alpha": -0.9}, "Invalid alpha value: -0.9"),
+        (optim.RMSprop, {"momentum": -1}, "Invalid momentum value: -1"),
+        (optim.Adagrad, {"lr_decay": -1}, "Invalid lr_decay value: -1"),
+        (
+            optim.Adagrad,
+            {"initial_accumulator_value": -1},
+            "Invalid initial_accumulator_value value: -1",
+        ),
+        (optim.Adam, {"differentiable": True}, "differentiable=True is not supported"),
+        (optim.RMSprop, {"capturable": True}, "capturable=True is not supported"),
+        (optim.SGD, {"lr": cr.tensor(0.1)}, "a Tensor lr is not supported"),
+    ],
+)
+def test_bad_options_raise_value_errors_naming_them(
+    cls: type, kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         cls([cr.zeros(1, requires_grad=True)], **kwargs)
 

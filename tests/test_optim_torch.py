@@ -26,6 +26,7 @@ def _one_torch_thread() -> Any:
     yield
     torch.set_num_threads(threads)
 
+
 # Measured: float64 trajectories agree to ~1e-14 absolute (FMA in PyTorch's kernels vs two
 # roundings here is the only difference in the update); the bounds leave a margin, yet any
 # change in the order of operations fails them. In float32 the engine's own rounding (matmul,
@@ -75,10 +76,17 @@ def groups_of(params: list[Any], group_lrs: tuple[float, ...] | None) -> Any:
     return [{"params": params[:2], "lr": first}, {"params": params[2:], "lr": second}]
 
 
-def run(lib: Any, make_opt: Callable[[Any, Any], Any], dtype: type, *, steps: int = STEPS,
-        kind: str = "ce", group_lrs: tuple[float, ...] | None = None,
-        make_sched: Callable[[Any, Any], Any] | None = None,
-        metrics: bool = False) -> tuple[list[list[np.ndarray]], Any, Any]:
+def run(
+    lib: Any,
+    make_opt: Callable[[Any, Any], Any],
+    dtype: type,
+    *,
+    steps: int = STEPS,
+    kind: str = "ce",
+    group_lrs: tuple[float, ...] | None = None,
+    make_sched: Callable[[Any, Any], Any] | None = None,
+    metrics: bool = False,
+) -> tuple[list[list[np.ndarray]], Any, Any]:
     """Train ``steps`` minibatch steps; return each step's parameters, the optimizer, the
     scheduler. ``make_opt(optim_module, params)`` builds the optimizer; ``make_sched(
     lr_scheduler_module, optimizer)`` the scheduler, stepped after each optimizer step (with
@@ -91,8 +99,14 @@ def run(lib: Any, make_opt: Callable[[Any, Any], Any], dtype: type, *, steps: in
     for step in range(steps):
         rows = slice(step * BATCH % N_SAMPLES, step * BATCH % N_SAMPLES + BATCH)
         opt.zero_grad()
-        loss = loss_fn(lib, params, lib.tensor(x[rows]), lib.tensor(labels[rows]),
-                       lib.tensor(targets[rows]), kind)
+        loss = loss_fn(
+            lib,
+            params,
+            lib.tensor(x[rows]),
+            lib.tensor(labels[rows]),
+            lib.tensor(targets[rows]),
+            kind,
+        )
         loss.backward()
         opt.step()
         if sched is not None:
@@ -102,13 +116,19 @@ def run(lib: Any, make_opt: Callable[[Any, Any], Any], dtype: type, *, steps: in
 
 
 def max_rel_diff(ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]]) -> float:
-    return max(float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-3)))
-               for step_a, step_b in zip(ours, theirs, strict=True)
-               for a, b in zip(step_a, step_b, strict=True))
+    return max(
+        float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-3)))
+        for step_a, step_b in zip(ours, theirs, strict=True)
+        for a, b in zip(step_a, step_b, strict=True)
+    )
 
 
-def assert_same_trajectory(ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]],
-                           dtype: type, rtol32: float = RTOL32) -> None:
+def assert_same_trajectory(
+    ours: list[list[np.ndarray]],
+    theirs: list[list[np.ndarray]],
+    dtype: type,
+    rtol32: float = RTOL32,
+) -> None:
     for step, (step_ours, step_theirs) in enumerate(zip(ours, theirs, strict=True)):
         for i, (a, b) in enumerate(zip(step_ours, step_theirs, strict=True)):
             where = f"step {step + 1}, parameter {i}"
@@ -127,8 +147,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}, "mse"),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, "ce"),
     ("SGD", {"lr": 0.1, "weight_decay": 0.01}, "mse"),
-    ("SGD", {"lr": 0.02, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05,
-             "maximize": True}, "ce"),
+    (
+        "SGD",
+        {"lr": 0.02, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05, "maximize": True},
+        "ce",
+    ),
     ("Adam", {"lr": 0.01}, "ce"),
     ("Adam", {"lr": 0.01, "amsgrad": True}, "ce"),
     ("Adam", {"lr": 0.01, "weight_decay": 0.05}, "mse"),
@@ -158,8 +181,9 @@ def maker(name: str, kwargs: dict[str, Any]) -> Callable[[Any, Any], Any]:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize(("name", "kwargs", "kind"), CASES, ids=IDS)
-def test_trajectory_matches_torch(name: str, kwargs: dict[str, Any], kind: str,
-                                  dtype: type) -> None:
+def test_trajectory_matches_torch(
+    name: str, kwargs: dict[str, Any], kind: str, dtype: type
+) -> None:
     ours, opt, _ = run(cr, maker(name, kwargs), dtype, kind=kind)
     theirs, _, _ = run(torch, maker(name, kwargs), dtype, kind=kind)
     assert_same_trajectory(ours, theirs, dtype)
@@ -179,8 +203,9 @@ def given_gradient(theta: np.ndarray, step: int) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize(("name", "kwargs", "kind"), CASES, ids=IDS)
-def test_update_rule_matches_torch_given_the_same_gradients(name: str, kwargs: dict[str, Any],
-                                                            kind: str, dtype: type) -> None:
+def test_update_rule_matches_torch_given_the_same_gradients(
+    name: str, kwargs: dict[str, Any], kind: str, dtype: type
+) -> None:
     """The optimizer alone, without the engine's rounding: 10 steps from equal gradients agree
     to a few ulps, in float32 too (every scalar is applied in the parameter's dtype, as
     PyTorch does)."""
@@ -215,8 +240,7 @@ def closure_run(lib: Any) -> tuple[list[float], list[np.ndarray]]:
 
     def closure() -> Any:
         opt.zero_grad()
-        loss = loss_fn(lib, params, lib.tensor(x), lib.tensor(labels), lib.tensor(targets),
-                       "ce")
+        loss = loss_fn(lib, params, lib.tensor(x), lib.tensor(labels), lib.tensor(targets), "ce")
         loss.backward()
         return loss
 
@@ -244,10 +268,14 @@ def to_numpy_tree(value: Any) -> Any:
     return value
 
 
-STATE_CASES = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
-               ("Adam", {"amsgrad": True}), ("AdamW", {}), ("RMSprop", {"centered": True,
-                                                                         "momentum": 0.5}),
-               ("Adagrad", {"initial_accumulator_value": 0.5})]
+STATE_CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("Adam", {"amsgrad": True}),
+    ("AdamW", {}),
+    ("RMSprop", {"centered": True, "momentum": 0.5}),
+    ("Adagrad", {"initial_accumulator_value": 0.5}),
+]
 
 
 @pytest.mark.parametrize(("name", "kwargs"), STATE_CASES, ids=[c[0] for c in STATE_CASES])
@@ -257,20 +285,23 @@ def test_state_dict_layout_equals_torch(name: str, kwargs: dict[str, Any]) -> No
     ours_sd, theirs_sd = to_numpy_tree(ours.state_dict()), to_numpy_tree(theirs.state_dict())
     # Same options with the same values, in the same order, and the same index lists.
     assert ours_sd["param_groups"] == theirs_sd["param_groups"]
-    assert [list(g) for g in ours_sd["param_groups"]] == \
-        [list(g) for g in theirs_sd["param_groups"]]
+    assert [list(g) for g in ours_sd["param_groups"]] == [
+        list(g) for g in theirs_sd["param_groups"]
+    ]
     assert list(ours_sd["state"]) == list(theirs_sd["state"])
     for index, state in theirs_sd["state"].items():
         assert list(ours_sd["state"][index]) == list(state), f"parameter {index}"
         for key, value in state.items():
             assert ours_sd["state"][index][key].dtype == value.dtype, (index, key)
-            np.testing.assert_allclose(ours_sd["state"][index][key], value, rtol=1e-12,
-                                       err_msg=f"parameter {index}, {key}")
+            np.testing.assert_allclose(
+                ours_sd["state"][index][key], value, rtol=1e-12, err_msg=f"parameter {index}, {key}"
+            )
 
 
 @pytest.mark.parametrize(("name", "kwargs"), STATE_CASES, ids=[c[0] for c in STATE_CASES])
 def test_torch_state_dict_loads_and_training_continues_identically(
-        name: str, kwargs: dict[str, Any]) -> None:
+    name: str, kwargs: dict[str, Any]
+) -> None:
     """A PyTorch checkpoint (parameters + optimizer state) resumed here follows PyTorch."""
     x, labels, targets = make_data(np.float64)
     torch_params = [torch.tensor(a, requires_grad=True) for a in make_arrays(np.float64)]
@@ -280,8 +311,14 @@ def test_torch_state_dict_loads_and_training_continues_identically(
         for step in steps:
             rows = slice(step * BATCH % N_SAMPLES, step * BATCH % N_SAMPLES + BATCH)
             opt.zero_grad()
-            loss_fn(lib, params, lib.tensor(x[rows]), lib.tensor(labels[rows]),
-                    lib.tensor(targets[rows]), "ce").backward()
+            loss_fn(
+                lib,
+                params,
+                lib.tensor(x[rows]),
+                lib.tensor(labels[rows]),
+                lib.tensor(targets[rows]),
+                "ce",
+            ).backward()
             opt.step()
 
     train(torch, torch_params, torch_opt, range(30))
@@ -291,5 +328,4 @@ def test_torch_state_dict_loads_and_training_continues_identically(
     train(torch, torch_params, torch_opt, range(30, 60))
     train(cr, ours_params, ours_opt, range(30, 60))
     for a, b in zip(ours_params, torch_params, strict=True):
-        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10,
-                                   atol=1e-12)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -18,12 +18,16 @@ from chainrule.explain.graphs import number
 from chainrule.explain.report import build_report, render_report, write_report
 from chainrule.explain.seeds import SeedConfig
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="Graphviz's dot is not installed (apt-get install graphviz)")
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)"
+)
 
 SMALL = dict(steps=3, lrs=(0.1, 0.5, 2.0), epochs=20)
-EXTERNAL = re.compile(r"""(?:src|href|action|data)\s*=\s*["']?\s*(?:https?:|ftp:)?//"""
-                      r"""|url\(\s*["']?\s*(?:https?:)?//|@import""", re.I)
+EXTERNAL = re.compile(
+    r"""(?:src|href|action|data)\s*=\s*["']?\s*(?:https?:|ftp:)?//"""
+    r"""|url\(\s*["']?\s*(?:https?:)?//|@import""",
+    re.I,
+)
 
 # Measures what the browser laid out and writes it into the DOM, for --dump-dom to carry out.
 # Only the test's copy of the page gets it: the report itself has no scripts.
@@ -71,8 +75,11 @@ def test_numbers_are_the_engines(seed_report: report.Report, page: str) -> None:
     run = seed_report.tutorial
     assert len(run.steps) == 3
     for step in run.steps:
-        cells = [number(step.values["E_total"]), number(step.values["a_o1"]),
-                 *(number(step.updated[w]) for w in run.parameters)]
+        cells = [
+            number(step.values["E_total"]),
+            number(step.values["a_o1"]),
+            *(number(step.updated[w]) for w in run.parameters),
+        ]
         row = "".join(f"<td>{c}</td>" for c in cells[:2])
         assert f"<td>{step.step}</td>{row}" in page
     sweep_runs = seed_report.sweep.runs
@@ -87,7 +94,7 @@ def test_numbers_are_the_engines(seed_report: report.Report, page: str) -> None:
 def test_nothing_is_said_twice(page: str) -> None:
     """A single-path derivation prints its product once (no "sum over 1 path" and a repeated
     total); the tutorial's training table is not repeated above the report's own section."""
-    derivation = page[page.index('<section id="derivation">'):page.index('<section id="graph">')]
+    derivation = page[page.index('<section id="derivation">') : page.index('<section id="graph">')]
     assert "sum over 1 path" not in derivation
     assert "sum over 2 paths" in derivation  # ∂E_total/∂w1 reaches E_total by two paths
     blocks = derivation.split("Chain rule, path by path")[1].split("<p><b>")[1:]
@@ -105,7 +112,7 @@ def test_nothing_is_said_twice(page: str) -> None:
 def test_pictures_are_inline_svg(page: str) -> None:
     assert page.count("<svg") == 2
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
-    network = page[page.index('<section id="network">'):page.index('<section id="derivation">')]
+    network = page[page.index('<section id="network">') : page.index('<section id="derivation">')]
     assert all(f">w{k} = " in network for k in range(1, 9))
 
 
@@ -127,8 +134,9 @@ def test_without_matplotlib_the_table_stays(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_variants_and_bad_paths(tmp_path: Path) -> None:
     config = SeedConfig(output_activation="identity", biases=(0.35, 0.6), train_biases=True)
-    path = write_report(tmp_path / "r.html", config, steps=2, lrs=(0.2,), epochs=3,
-                        pictures=False, plots=False)
+    path = write_report(
+        tmp_path / "r.html", config, steps=2, lrs=(0.2,), epochs=3, pictures=False, plots=False
+    )
     text = path.read_text()
     assert "identity output layer" in text and "<th>b2 after</th>" in text
     assert path.stat().st_mode & 0o044  # readable by others, as any file the user writes
@@ -147,18 +155,30 @@ def chromium() -> str:
 
 
 def run_chromium(browser: str, url: str, profile: Path, *extra: str) -> str:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1280,2000"]
-    result = subprocess.run([browser, *flags, *extra, url], capture_output=True, text=True,
-                            timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,2000",
+    ]
+    result = subprocess.run(
+        [browser, *flags, *extra, url], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
 @needs_dot
-def test_chromium_renders_the_derivation_and_the_pictures(tmp_path: Path, page: str,
-                                                         seed_report: report.Report) -> None:
+def test_chromium_renders_the_derivation_and_the_pictures(
+    tmp_path: Path, page: str, seed_report: report.Report
+) -> None:
     browser = chromium()
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
@@ -168,17 +188,19 @@ def test_chromium_renders_the_derivation_and_the_pictures(tmp_path: Path, page: 
 
     measured = tmp_path / "measured.html"
     measured.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    dom = run_chromium(browser, measured.as_uri(), tmp_path / "profile", "--dump-dom",
-                       "--virtual-time-budget=5000")
-    sizes = json.loads(html.unescape(re.search(r'<pre id="measured">(.*?)</pre>', dom,
-                                               re.S).group(1)))
+    dom = run_chromium(
+        browser, measured.as_uri(), tmp_path / "profile", "--dump-dom", "--virtual-time-budget=5000"
+    )
+    sizes = json.loads(
+        html.unescape(re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S).group(1))
+    )
     where = {(s["section"], s["tag"]): s for s in sizes}
     assert set(where) == {("network", "svg"), ("graph", "svg"), ("sweep", "img")}, sizes
     for item in sizes:
         assert item["width"] > 300 and item["height"] > 150, item
     assert where[("sweep", "img")]["natural"] == 800  # the 8×5 in figure at 100 dpi
 
-    derivation = dom[dom.index('<section id="derivation">'):dom.index('<section id="graph">')]
+    derivation = dom[dom.index('<section id="derivation">') : dom.index('<section id="graph">')]
     text = re.sub(r"<[^>]+>", " ", derivation)
     # the explainer core's derivation: every weight's chain rule, checked against the engine
     assert "Chain rule, path by path" in text
@@ -189,8 +211,9 @@ def test_chromium_renders_the_derivation_and_the_pictures(tmp_path: Path, page: 
 
 
 # ---- the command line ------------------------------------------------------------------------
-def test_cli_report_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_report_with_no_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -205,18 +228,48 @@ def test_cli_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     from chainrule.cli import main
 
     path = tmp_path / "r.html"
-    assert main(["report", "--json", "--steps", "2", "--epochs", "5", "--lrs", "0.5", "1",
-                 "--carry-weights", "--lr", "0.25", "-o", str(path)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--json",
+                "--steps",
+                "2",
+                "--epochs",
+                "5",
+                "--lrs",
+                "0.5",
+                "1",
+                "--carry-weights",
+                "--lr",
+                "0.25",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"report": str(path)}
     page = path.read_text()
     assert "learning rate 0.25" in page and "each rate starting from the last" in page
 
 
-@pytest.mark.parametrize("argv", [["-o", "r.txt"], ["-o", "no/such/dir/r.html"],
-                                  ["--epochs", "x"], ["--lrs"], ["--steps", "-3"]])
-def test_cli_report_bad_arguments(argv: list[str], tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-o", "r.txt"],
+        ["-o", "no/such/dir/r.html"],
+        ["--epochs", "x"],
+        ["--lrs"],
+        ["--steps", "-3"],
+    ],
+)
+def test_cli_report_bad_arguments(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -29,8 +29,16 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def reference(inputs=INPUTS, targets=TARGETS, weights=WEIGHTS, lr=0.5, steps=1,
-              output="sigmoid", biases=None, train_biases=False) -> list[dict]:
+def reference(
+    inputs=INPUTS,
+    targets=TARGETS,
+    weights=WEIGHTS,
+    lr=0.5,
+    steps=1,
+    output="sigmoid",
+    biases=None,
+    train_biases=False,
+) -> list[dict]:
     """The 2-2-2 network by hand, one dict per step: values, gradients, updated."""
     i1, i2 = inputs
     t1, t2 = targets
@@ -51,9 +59,24 @@ def reference(inputs=INPUTS, targets=TARGETS, weights=WEIGHTS, lr=0.5, steps=1,
             d_act1 = d_act2 = 1.0
         E1 = 0.5 * (t1 - a_o1) ** 2
         E2 = 0.5 * (t2 - a_o2) ** 2
-        values = dict(i1=i1, i2=i2, t1=t1, t2=t2, h1=h1, h2=h2, a_h1=a_h1, a_h2=a_h2, o1=o1,
-                      o2=o2, a_o1=a_o1, a_o2=a_o2, E1=E1, E2=E2, E_total=E1 + E2,
-                      **{f"w{k + 1}": w[k] for k in range(8)})
+        values = dict(
+            i1=i1,
+            i2=i2,
+            t1=t1,
+            t2=t2,
+            h1=h1,
+            h2=h2,
+            a_h1=a_h1,
+            a_h2=a_h2,
+            o1=o1,
+            o2=o2,
+            a_o1=a_o1,
+            a_o2=a_o2,
+            E1=E1,
+            E2=E2,
+            E_total=E1 + E2,
+            **{f"w{k + 1}": w[k] for k in range(8)},
+        )
         if biases is not None:
             values.update(b1=b1, b2=b2)
         d_ao1, d_ao2 = -(t1 - a_o1), -(t2 - a_o2)
@@ -61,10 +84,29 @@ def reference(inputs=INPUTS, targets=TARGETS, weights=WEIGHTS, lr=0.5, steps=1,
         d_ah1 = d_o1 * w[4] + d_o2 * w[6]
         d_ah2 = d_o1 * w[5] + d_o2 * w[7]
         d_h1, d_h2 = d_ah1 * a_h1 * (1 - a_h1), d_ah2 * a_h2 * (1 - a_h2)
-        grads = [d_h1 * i1, d_h1 * i2, d_h2 * i1, d_h2 * i2,
-                 d_o1 * a_h1, d_o1 * a_h2, d_o2 * a_h1, d_o2 * a_h2]
-        gradients = dict(E1=1.0, E2=1.0, a_o1=d_ao1, a_o2=d_ao2, o1=d_o1, o2=d_o2, a_h1=d_ah1,
-                         a_h2=d_ah2, h1=d_h1, h2=d_h2, **{f"w{k + 1}": grads[k] for k in range(8)})
+        grads = [
+            d_h1 * i1,
+            d_h1 * i2,
+            d_h2 * i1,
+            d_h2 * i2,
+            d_o1 * a_h1,
+            d_o1 * a_h2,
+            d_o2 * a_h1,
+            d_o2 * a_h2,
+        ]
+        gradients = dict(
+            E1=1.0,
+            E2=1.0,
+            a_o1=d_ao1,
+            a_o2=d_ao2,
+            o1=d_o1,
+            o2=d_o2,
+            a_h1=d_ah1,
+            a_h2=d_ah2,
+            h1=d_h1,
+            h2=d_h2,
+            **{f"w{k + 1}": grads[k] for k in range(8)},
+        )
         updated = {f"w{k + 1}": w[k] - lr * grads[k] for k in range(8)}
         if train_biases:
             gradients.update(b1=d_h1 + d_h2, b2=d_o1 + d_o2)
@@ -80,7 +122,8 @@ def assert_close(got: dict, expected: dict, what: str) -> None:
     for key, value in expected.items():
         assert abs(got[key] - value) <= TOL, (
             f"{what}[{key}]: expected {value!r}, got {got[key]!r} "
-            f"(difference {got[key] - value:.3e})")
+            f"(difference {got[key] - value:.3e})"
+        )
 
 
 def assert_run(run, expected: list[dict]) -> None:
@@ -115,8 +158,12 @@ def test_identity_output_variant_of_seed_000():
 
 
 def test_other_inputs_targets_weights_and_lr():
-    options = dict(inputs=(0.3, -0.7), targets=(0.9, 0.1), lr=0.8,
-                   weights=(0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8))
+    options = dict(
+        inputs=(0.3, -0.7),
+        targets=(0.9, 0.1),
+        lr=0.8,
+        weights=(0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8),
+    )
     run = seed_tutorial(steps=3, **options)
     assert_run(run, reference(steps=3, **options))
 
@@ -140,9 +187,16 @@ def test_published_values_of_the_classic_exercise():
     assert v["a_o2"] == pytest.approx(0.772928465, abs=5e-10)
     assert v["E_total"] == pytest.approx(0.298371109, abs=5e-10)
     assert v["E_total"] == pytest.approx(0.2983711087600027, abs=1e-15)
-    for key, value in dict(w5=0.35891648, w6=0.408666186, w7=0.511301270, w8=0.561370121,
-                           w1=0.149780716, w2=0.19956143, w3=0.24975114,
-                           w4=0.29950229).items():
+    for key, value in dict(
+        w5=0.35891648,
+        w6=0.408666186,
+        w7=0.511301270,
+        w8=0.561370121,
+        w1=0.149780716,
+        w2=0.19956143,
+        w3=0.24975114,
+        w4=0.29950229,
+    ).items():
         assert up[key] == pytest.approx(value, abs=5e-9), key
     # after one update the walk-through prints 0.291027924; it rounded its intermediate numbers
     # to 9 digits, which moves this one by 1.5e-7; the exact value is the plain-Python one
@@ -153,8 +207,9 @@ def test_published_values_of_the_classic_exercise():
 
 def test_seed_defaults_match_plain_python_for_e_total():
     # computed here, not remembered: the course exercise's defaults (no biases, targets 0.5)
-    assert seed_tutorial().values["E_total"] == pytest.approx(reference()[0]["values"]["E_total"],
-                                                              abs=1e-15)
+    assert seed_tutorial().values["E_total"] == pytest.approx(
+        reference()[0]["values"]["E_total"], abs=1e-15
+    )
 
 
 # ---- the one-weight example ----------------------------------------------------------------------
@@ -162,9 +217,9 @@ def test_one_weight_example_of_seed_002():
     run = one_weight_tutorial()
     assert run.values["z"] == 0.5
     assert abs(run.values["L"] - 0.25) <= 1e-15
-    assert abs(run.gradients["z"] - 1.0) <= 1e-15          # dL/dz = 2(z - y)
-    assert abs(run.gradients["W"] - 1.0) <= 1e-15          # dL/dW = dL/dz · x
-    assert abs(run.updated["W"] - 0.4) <= 1e-15            # 0.5 - 0.1 · 1.0
+    assert abs(run.gradients["z"] - 1.0) <= 1e-15  # dL/dz = 2(z - y)
+    assert abs(run.gradients["W"] - 1.0) <= 1e-15  # dL/dW = dL/dz · x
+    assert abs(run.updated["W"] - 0.4) <= 1e-15  # 0.5 - 0.1 · 1.0
     assert run.parameters == ("W",)
 
 
@@ -182,16 +237,19 @@ def test_one_weight_several_steps_and_bias():
 
 
 # ---- bad options ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("options, message", [
-    (dict(weights=(1.0, 2.0)), "weights needs 8 values"),
-    (dict(inputs=(1.0,)), "inputs needs 2 values"),
-    (dict(lr=0.0), "learning rate"),
-    (dict(lr=float("nan")), "learning rate"),
-    (dict(steps=0), "steps"),
-    (dict(output_activation="relu"), "output_activation"),
-    (dict(train_biases=True), "train_biases needs biases"),
-    (dict(targets=(0.5, float("inf"))), "finite"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(weights=(1.0, 2.0)), "weights needs 8 values"),
+        (dict(inputs=(1.0,)), "inputs needs 2 values"),
+        (dict(lr=0.0), "learning rate"),
+        (dict(lr=float("nan")), "learning rate"),
+        (dict(steps=0), "steps"),
+        (dict(output_activation="relu"), "output_activation"),
+        (dict(train_biases=True), "train_biases needs biases"),
+        (dict(targets=(0.5, float("inf"))), "finite"),
+    ],
+)
 def test_bad_seed_options_are_clear_errors(options, message):
     with pytest.raises(ValueError, match=message):
         seed_tutorial(**options)
@@ -224,10 +282,24 @@ def test_cli_json_every_number(capsys):
 
 
 def test_cli_json_identity_and_biases(capsys):
-    data = _json_of(["tutorial", "--json", "--output-activation", "identity", "--biases", "0.35",
-                     "0.6", "--train-biases", "--steps", "2", "--lr", "0.1"], capsys)
-    expected = reference(output="identity", biases=(0.35, 0.6), train_biases=True, steps=2,
-                         lr=0.1)
+    data = _json_of(
+        [
+            "tutorial",
+            "--json",
+            "--output-activation",
+            "identity",
+            "--biases",
+            "0.35",
+            "0.6",
+            "--train-biases",
+            "--steps",
+            "2",
+            "--lr",
+            "0.1",
+        ],
+        capsys,
+    )
+    expected = reference(output="identity", biases=(0.35, 0.6), train_biases=True, steps=2, lr=0.1)
     for step, want in zip(data["steps"], expected, strict=True):
         for part in ("values", "gradients", "updated"):
             assert_close(step[part], want[part], f"json step {step['step']} {part}")
@@ -311,8 +383,10 @@ def test_tutorial_text_layout_and_notation():
     its body does, and its update rule names its parameter W, not w."""
     text = render_text(seed_tutorial(steps=20), color=False)
     assert "\n  parameters after step 20\n" in text
-    assert all(line.startswith("  w") for line in
-               text.split("parameters after step 20\n")[1].splitlines()[:8])
+    assert all(
+        line.startswith("  w")
+        for line in text.split("parameters after step 20\n")[1].splitlines()[:8]
+    )
     one = render_text(one_weight_tutorial(), color=False)
     title = one.splitlines()[0]
     assert title.endswith("One weight: z = W x + b, L = (z − y)² (seed 002)")

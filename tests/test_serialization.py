@@ -63,19 +63,32 @@ def test_file_layout_is_safetensors(tmp_path: Path) -> None:
     raw = path.read_bytes()
     size = int.from_bytes(raw[:8], "little")
     assert size % 8 == 0  # data starts 8-byte aligned
-    header = json.loads(raw[8:8 + size])
+    header = json.loads(raw[8 : 8 + size])
     assert header["__metadata__"] == {"by": "me"}
     assert header["a"] == {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}
     assert header["b"] == {"dtype": "F32", "shape": [3], "data_offsets": [16, 28]}
     assert len(raw) == 8 + size + 28
-    assert np.frombuffer(raw[8 + size:8 + size + 16], "<i8").tolist() == [1, 2]
+    assert np.frombuffer(raw[8 + size : 8 + size + 16], "<i8").tolist() == [1, 2]
 
 
 def test_nested_optimizer_state_round_trips(tmp_path: Path) -> None:
-    state = {"state": {0: {"step": cr.tensor(3.0), "exp_avg": cr.ones(2, 2)},
-                       1: {"step": cr.tensor(3.0), "momentum_buffer": None}},
-             "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "params": [0, 1],
-                               "amsgrad": False, "name": "body", "raw": np.arange(3)}]}
+    state = {
+        "state": {
+            0: {"step": cr.tensor(3.0), "exp_avg": cr.ones(2, 2)},
+            1: {"step": cr.tensor(3.0), "momentum_buffer": None},
+        },
+        "param_groups": [
+            {
+                "lr": 1e-3,
+                "betas": (0.9, 0.999),
+                "eps": 1e-8,
+                "params": [0, 1],
+                "amsgrad": False,
+                "name": "body",
+                "raw": np.arange(3),
+            }
+        ],
+    }
     for suffix in (".safetensors", ".npz"):
         path = tmp_path / f"optim{suffix}"
         save(state, path)
@@ -120,9 +133,15 @@ def test_torch_reads_ours(tmp_path: Path) -> None:
     path = tmp_path / "ours.safetensors"
     save(_state(), path)
     tensors = st_torch.load_file(str(path))
-    expected_dtypes = {"layer.weight": torch.float32, "layer.bias": torch.float64,
-                       "steps": torch.int64, "mask": torch.bool, "index": torch.int32,
-                       "pixels": torch.uint8, "half": torch.float16}
+    expected_dtypes = {
+        "layer.weight": torch.float32,
+        "layer.bias": torch.float64,
+        "steps": torch.int64,
+        "mask": torch.bool,
+        "index": torch.int32,
+        "pixels": torch.uint8,
+        "half": torch.float16,
+    }
     for name, dtype in expected_dtypes.items():
         assert tensors[name].dtype == dtype
     _assert_bit_exact({k: v.numpy() for k, v in tensors.items()}, _state())
@@ -133,8 +152,12 @@ def test_torch_state_dict_saved_by_safetensors_loads_identically(tmp_path: Path)
     torch = pytest.importorskip("torch")
     st_torch = pytest.importorskip("safetensors.torch")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4),
-                                torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 3),
+    )
     model(torch.randn(5, 1, 8, 8))  # move the running statistics off their defaults
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     state["extra.double"] = torch.randn(2, dtype=torch.float64)
@@ -168,37 +191,62 @@ def _bad_files() -> list[tuple[str, bytes, str]]:
     return [
         ("empty", b"", "truncated: 0 bytes"),
         ("short", b"\x05\x00\x00", "truncated: 3 bytes"),
-        ("huge header length", (10 ** 6).to_bytes(8, "little") + b"{}", "header length 1000000"),
+        ("huge header length", (10**6).to_bytes(8, "little") + b"{}", "header length 1000000"),
         ("header not json", (4).to_bytes(8, "little") + b"{{{{", "not valid JSON"),
         ("header not utf-8", (2).to_bytes(8, "little") + b"\xff\xfe", "not valid JSON"),
         ("header is a list", _header_file([], b""), "JSON is not an object"),  # type: ignore[arg-type]
-        ("unknown dtype", _header_file({"w": {**good, "dtype": "F99"}}, eight),
-         "unknown dtype 'F99'"),
+        (
+            "unknown dtype",
+            _header_file({"w": {**good, "dtype": "F99"}}, eight),
+            "unknown dtype 'F99'",
+        ),
         ("bad shape", _header_file({"w": {**good, "shape": [-2]}}, eight), "has shape [-2]"),
-        ("missing field", _header_file({"w": {"dtype": "F32", "shape": [2]}}, eight),
-         "must have exactly dtype, shape and data_offsets"),
-        ("offsets past end", _header_file({"w": {**good, "data_offsets": [0, 16]}}, eight),
-         "out of range of the 8 data bytes"),
-        ("offsets reversed", _header_file({"w": {**good, "data_offsets": [8, 0]}}, eight),
-         "out of range"),
-        ("size mismatch", _header_file({"w": {**good, "shape": [3]}}, eight),
-         "needs 12 bytes, data_offsets give 8"),
+        (
+            "missing field",
+            _header_file({"w": {"dtype": "F32", "shape": [2]}}, eight),
+            "must have exactly dtype, shape and data_offsets",
+        ),
+        (
+            "offsets past end",
+            _header_file({"w": {**good, "data_offsets": [0, 16]}}, eight),
+            "out of range of the 8 data bytes",
+        ),
+        (
+            "offsets reversed",
+            _header_file({"w": {**good, "data_offsets": [8, 0]}}, eight),
+            "out of range",
+        ),
+        (
+            "size mismatch",
+            _header_file({"w": {**good, "shape": [3]}}, eight),
+            "needs 12 bytes, data_offsets give 8",
+        ),
         ("overlap", _header_file({"a": good, "b": good}, eight), "overlaps the tensor before it"),
-        ("gap", _header_file({"w": {**good, "data_offsets": [4, 8], "shape": [1]}}, eight),
-         "leaves a gap"),
+        (
+            "gap",
+            _header_file({"w": {**good, "data_offsets": [4, 8], "shape": [1]}}, eight),
+            "leaves a gap",
+        ),
         ("trailing bytes", _header_file({"w": good}, eight + b"xx"), "2 bytes after the last"),
-        ("bad metadata", _header_file({"__metadata__": {"a": 1}, "w": good}, eight),
-         "__metadata__ must map strings to strings"),
-        ("bad structure", _header_file({"__metadata__": {"chainrule.structure": "{nope"},
-                                        "w": good}, eight), "corrupt chainrule.structure"),
+        (
+            "bad metadata",
+            _header_file({"__metadata__": {"a": 1}, "w": good}, eight),
+            "__metadata__ must map strings to strings",
+        ),
+        (
+            "bad structure",
+            _header_file({"__metadata__": {"chainrule.structure": "{nope"}, "w": good}, eight),
+            "corrupt chainrule.structure",
+        ),
         ("garbage", np.random.default_rng(0).bytes(4096), "header length"),
         ("npz text", b"PK\x03\x04 not really a zip", "not a readable .npz file"),
     ]
 
 
 @pytest.mark.parametrize("case, payload, problem", _bad_files(), ids=[c[0] for c in _bad_files()])
-def test_bad_files_raise_one_clear_error(tmp_path: Path, case: str, payload: bytes,
-                                         problem: str) -> None:
+def test_bad_files_raise_one_clear_error(
+    tmp_path: Path, case: str, payload: bytes, problem: str
+) -> None:
     path = tmp_path / ("bad.npz" if case.startswith("npz") else "bad.safetensors")
     path.write_bytes(payload)
     with pytest.raises(CheckpointError) as info:
@@ -238,10 +286,14 @@ def _fail_midway(exception: BaseException):
     return write_array
 
 
-@pytest.mark.parametrize("exception", [OSError(28, "No space left on device"),
-                                       KeyboardInterrupt()], ids=["disk-full", "ctrl-c"])
-def test_interrupted_save_keeps_the_previous_file(tmp_path: Path, exception: BaseException,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "exception",
+    [OSError(28, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "ctrl-c"],
+)
+def test_interrupted_save_keeps_the_previous_file(
+    tmp_path: Path, exception: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "model.safetensors"
     save(_state(), path)
     before = path.read_bytes()
@@ -254,8 +306,9 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path: Path, exception: Bas
     _assert_bit_exact(load(path), _state())
 
 
-def test_failed_rename_or_fsync_leaves_nothing(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_rename_or_fsync_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*args: Any, **kwargs: Any) -> None:
         raise OSError("simulated failure")
 
@@ -325,10 +378,16 @@ def test_cnn_with_batchnorm_state_dict_keys_match_torch(tmp_path: Path) -> None:
     for name in ("Conv2d", "BatchNorm2d", "Flatten"):
         if not hasattr(nn, name):
             pytest.skip(f"chainrule.nn.{name} is not there yet")
-    ours = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                         nn.Linear(4 * 6 * 6, 3))
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4),
-                                 torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 3))
+    ours = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+    )
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(144, 3),
+    )
     ours(cr.randn(6, 1, 8, 8))  # train mode: running statistics move
     save(ours.state_dict(), tmp_path / "cnn.safetensors")
     tensors = st_torch.load_file(str(tmp_path / "cnn.safetensors"))
@@ -358,8 +417,7 @@ def test_wrong_key_or_shape_file_leaves_the_model_untouched(tmp_path: Path) -> N
         with pytest.raises(RuntimeError):
             model.load_state_dict(load(tmp_path / f"{name}.safetensors"))
         assert _params(model) == before, name
-    (tmp_path / "cut.safetensors").write_bytes(
-        (tmp_path / "last.safetensors").read_bytes()[:-10])
+    (tmp_path / "cut.safetensors").write_bytes((tmp_path / "last.safetensors").read_bytes()[:-10])
     with pytest.raises(CheckpointError):
         model.load_state_dict(load(tmp_path / "cut.safetensors"))
     assert _params(model) == before

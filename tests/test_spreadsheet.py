@@ -51,13 +51,28 @@ def recalculate(paths: list[Path], workdir: Path) -> dict[str, Path]:
     directory so that other LibreOffice instances don't collide with it."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed: "
-                    "apt-get install -y --no-install-recommends libreoffice-calc")
+        pytest.skip(
+            "LibreOffice (soffice) is not installed: "
+            "apt-get install -y --no-install-recommends libreoffice-calc"
+        )
     outdir = workdir / "recalculated"
     profile = (workdir / "lo-profile").resolve().as_uri()
-    subprocess.run([soffice, f"-env:UserInstallation={profile}", "--headless", "--norestore",
-                    "--convert-to", "xlsx", "--outdir", str(outdir), *map(str, paths)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(outdir),
+            *map(str, paths),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     done = {path.stem: outdir / path.name for path in paths}
     missing = [name for name, out in done.items() if not out.exists()]
     assert not missing, f"LibreOffice wrote nothing for {missing}"
@@ -81,8 +96,9 @@ CASES = {
     "changed": (SeedConfig(), SeedConfig(lr=0.1, weights=CHANGED_WEIGHTS), STEPS),
     "identity": (SeedConfig(lr=0.2, output_activation="identity"),) * 2 + (10,),
     "fixed_biases": (SeedConfig(biases=(0.35, 0.60), targets=(0.01, 0.99)),) * 2 + (10,),
-    "trained_biases": (SeedConfig(biases=(0.35, 0.60), train_biases=True,
-                                  targets=(0.01, 0.99)),) * 2 + (10,),
+    "trained_biases": (SeedConfig(biases=(0.35, 0.60), train_biases=True, targets=(0.01, 0.99)),)
+    * 2
+    + (10,),
 }
 
 
@@ -93,8 +109,9 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, (config, _, steps) in CASES.items():
         if name == "changed":
             written = write_spreadsheet(workdir / "original.xlsx", config, steps=steps)
-            path = with_changed_cells(written, {"lr": 0.1, "w1": 0.3, "w8": -0.2},
-                                      workdir / "changed.xlsx")
+            path = with_changed_cells(
+                written, {"lr": 0.1, "w1": 0.3, "w8": -0.2}, workdir / "changed.xlsx"
+            )
         else:
             path = write_spreadsheet(workdir / f"{name}.xlsx", config, steps=steps)
         paths.append(path)
@@ -104,8 +121,10 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def sheet_rows(path: Path) -> list[dict[str, float]]:
     sheet = openpyxl.load_workbook(path, data_only=True).active
     header = [c.value for c in sheet[TABLE_HEADER_ROW]]
-    return [dict(zip(header, row, strict=True))
-            for row in sheet.iter_rows(min_row=FIRST_DATA_ROW, values_only=True)]
+    return [
+        dict(zip(header, row, strict=True))
+        for row in sheet.iter_rows(min_row=FIRST_DATA_ROW, values_only=True)
+    ]
 
 
 def assert_same(got: list[dict[str, float]], expected: list[dict[str, float]]) -> None:
@@ -115,9 +134,11 @@ def assert_same(got: list[dict[str, float]], expected: list[dict[str, float]]) -
         for name, value in row_expected.items():
             cell = row_got[name]
             assert isinstance(cell, (int, float)), (
-                f"iteration {row_expected['iteration']}, {name}: no number in the sheet ({cell!r})")
+                f"iteration {row_expected['iteration']}, {name}: no number in the sheet ({cell!r})"
+            )
             assert cell == pytest.approx(value, rel=1e-12, abs=1e-300), (
-                f"iteration {row_expected['iteration']}, {name}: sheet {cell!r}, engine {value!r}")
+                f"iteration {row_expected['iteration']}, {name}: sheet {cell!r}, engine {value!r}"
+            )
 
 
 def parameter_column(name: str, config: SeedConfig | None = None) -> int:
@@ -142,8 +163,9 @@ def test_every_table_cell_is_a_formula(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_libreoffice_recomputes_the_engines_numbers(case: str,
-                                                    recalculated: dict[str, Path]) -> None:
+def test_libreoffice_recomputes_the_engines_numbers(
+    case: str, recalculated: dict[str, Path]
+) -> None:
     """Every cell of every row, recomputed by LibreOffice, equals the engine's training:
     the seed; the seed after changing the learning-rate cell to 0.1 and the w1, w8 cells;
     the identity output; biases fixed and trained."""
@@ -151,8 +173,7 @@ def test_libreoffice_recomputes_the_engines_numbers(case: str,
     got = sheet_rows(recalculated[case])
     assert_same(got, engine_rows(engine_config, steps))
     if case == "seed":  # a number of the course exercise, independently of both engines
-        assert got[0]["a_h1"] == pytest.approx(1 / (1 + 2.718281828459045 ** -0.0275),
-                                               rel=1e-12)
+        assert got[0]["a_h1"] == pytest.approx(1 / (1 + 2.718281828459045**-0.0275), rel=1e-12)
     if "biases" in case:
         trained = case == "trained_biases"
         assert ("b1" in got[0]) is trained and ("∂E/∂b2" in got[0]) is trained
@@ -172,8 +193,9 @@ def test_missing_openpyxl_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 # ---- the command line ------------------------------------------------------------------------
-def test_cli_sheet_with_no_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sheet_with_no_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -189,8 +211,26 @@ def test_cli_sheet_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     from chainrule.cli import main
 
     path = tmp_path / "exercise.xlsx"
-    assert main(["sheet", "--json", "--steps", "5", "--lr", "0.1", "--output-activation",
-                 "identity", "--biases", "0.35", "0.6", "-o", str(path)]) == 0
+    assert (
+        main(
+            [
+                "sheet",
+                "--json",
+                "--steps",
+                "5",
+                "--lr",
+                "0.1",
+                "--output-activation",
+                "identity",
+                "--biases",
+                "0.35",
+                "0.6",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"sheet": str(path)}
     sheet = openpyxl.load_workbook(path).active
     config = SeedConfig(lr=0.1, output_activation="identity", biases=(0.35, 0.6))
@@ -202,12 +242,23 @@ def test_cli_sheet_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert a_o1 == f"={spreadsheet._letter(header.index('o1') + 1)}{FIRST_DATA_ROW}"
 
 
-@pytest.mark.parametrize("argv", [["-o", "sheet.csv"], ["-o", "no/such/dir/s.xlsx"],
-                                  ["--steps", "0"], ["--lr", "-1"], ["--targets", "0.5"],
-                                  ["--train-biases"]])
-def test_cli_sheet_bad_arguments(argv: list[str], tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-o", "sheet.csv"],
+        ["-o", "no/such/dir/s.xlsx"],
+        ["--steps", "0"],
+        ["--lr", "-1"],
+        ["--targets", "0.5"],
+        ["--train-biases"],
+    ],
+)
+def test_cli_sheet_bad_arguments(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -217,8 +268,9 @@ def test_cli_sheet_bad_arguments(argv: list[str], tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_sheet_without_openpyxl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sheet_without_openpyxl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from chainrule.cli import main
 
     monkeypatch.chdir(tmp_path)

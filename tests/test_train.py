@@ -101,10 +101,13 @@ def test_other_optimizers_solve_moons(optimizer: str) -> None:
 def test_same_seed_repeats_exactly(digits_mlp: tuple[nn.Module, History]) -> None:
     model, history = digits_mlp
     again, history_again = train(TrainConfig(dataset="digits", model="mlp", seed=0))
-    strip = [(r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.lr)
-             for r in history.epochs]
-    assert strip == [(r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.lr)
-                     for r in history_again.epochs]
+    strip = [
+        (r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.lr) for r in history.epochs
+    ]
+    assert strip == [
+        (r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.lr)
+        for r in history_again.epochs
+    ]
     for key, value in _weights(model).items():
         np.testing.assert_array_equal(value, _weights(again)[key], err_msg=key)
 
@@ -130,8 +133,15 @@ def test_dropout_run_repeats_and_other_seed_differs() -> None:
 def test_cnn_architecture() -> None:
     model = digits_cnn()
     kinds = [type(m) for m in model]
-    for kind in (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.MaxPool2d,
-                 nn.AdaptiveAvgPool2d, nn.Linear):
+    for kind in (
+        nn.Conv2d,
+        nn.BatchNorm2d,
+        nn.ReLU,
+        nn.Dropout,
+        nn.MaxPool2d,
+        nn.AdaptiveAvgPool2d,
+        nn.Linear,
+    ):
         assert kind in kinds, kind
     assert sum(p.numel() for p in model.parameters()) == 19_354
     out = model.eval()(cr.zeros(2, 1, 8, 8))
@@ -140,8 +150,14 @@ def test_cnn_architecture() -> None:
 
 def test_mlp_for_and_build_model() -> None:
     model = mlp_for(5, 3, hidden=(7, 4))
-    assert [tuple(p.shape) for p in model.parameters()] == [(7, 5), (7,), (4, 7), (4,), (3, 4),
-                                                            (3,)]
+    assert [tuple(p.shape) for p in model.parameters()] == [
+        (7, 5),
+        (7,),
+        (4, 7),
+        (4,),
+        (3, 4),
+        (3,),
+    ]
     for dataset in DATASETS:
         data = load_data(dataset)
         logits = build_model(dataset, "mlp")(data.test[0])
@@ -156,8 +172,9 @@ def test_data_splits_are_fixed_and_disjoint() -> None:
     moons = load_data("moons")
     assert moons.train[0].shape == (400, 2) and moons.test[0].shape == (400, 2)
     assert not np.allclose(moons.train[0].numpy(), moons.test[0].numpy())
-    np.testing.assert_array_equal(load_data("spirals").test[0].numpy(),
-                                  load_data("spirals").test[0].numpy())
+    np.testing.assert_array_equal(
+        load_data("spirals").test[0].numpy(), load_data("spirals").test[0].numpy()
+    )
     assert load_data("digits", images=True).input_shape == (1, 8, 8)
     assert load_data("digits").input_shape == (64,)
     with pytest.raises(ValueError, match="unknown dataset"):
@@ -179,9 +196,17 @@ def test_fit_records_and_callbacks() -> None:
     model = build_model("moons")
     batches: list[tuple[int, int, int]] = []
     epochs: list[int] = []
-    history = fit(model, data.train, data.test, epochs=3, batch_size=100, lr=0.01,
-                  schedule="constant", on_batch=lambda e, b, n, loss: batches.append((e, b, n)),
-                  on_epoch=lambda r: epochs.append(r.epoch))
+    history = fit(
+        model,
+        data.train,
+        data.test,
+        epochs=3,
+        batch_size=100,
+        lr=0.01,
+        schedule="constant",
+        on_batch=lambda e, b, n, loss: batches.append((e, b, n)),
+        on_epoch=lambda r: epochs.append(r.epoch),
+    )
     assert epochs == [1, 2, 3]
     assert batches == [(e, b, 4) for e in (1, 2, 3) for b in (1, 2, 3, 4)]
     assert [r.lr for r in history.epochs] == [0.01] * 3
@@ -201,8 +226,9 @@ def test_onecycle_and_cosine_schedules_end_low() -> None:
     data = load_data("xor")
     for schedule in ("onecycle", "cosine"):
         cr.manual_seed(0)
-        history = fit(build_model("xor"), data.train, epochs=50, batch_size=4, lr=0.05,
-                      schedule=schedule)
+        history = fit(
+            build_model("xor"), data.train, epochs=50, batch_size=4, lr=0.05, schedule=schedule
+        )
         assert max(r.lr for r in history.epochs) > 0.01, schedule
         assert history.final.lr < 0.01 * 0.05, schedule
 
@@ -253,8 +279,7 @@ def test_history_figure(digits_mlp: tuple[nn.Module, History], tmp_path: Any) ->
     figure = history_figure(digits_mlp[1])
     left, right = figure.axes
     assert [line.get_label() for line in left.get_lines()] == ["train", "test"]
-    assert list(right.get_lines()[1].get_ydata()) == [r.test_accuracy
-                                                      for r in digits_mlp[1].epochs]
+    assert list(right.get_lines()[1].get_ydata()) == [r.test_accuracy for r in digits_mlp[1].epochs]
     path = save_figure(figure, tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -272,8 +297,9 @@ def test_checkpoint_round_trip(digits_mlp: tuple[nn.Module, History], tmp_path: 
 @pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_TORCH, reason="needs torch")
-def test_trained_cnn_loads_into_pytorch(digits_cnn_run: tuple[nn.Module, History],
-                                        tmp_path: Any) -> None:
+def test_trained_cnn_loads_into_pytorch(
+    digits_cnn_run: tuple[nn.Module, History], tmp_path: Any
+) -> None:
     import torch
     from safetensors.torch import load_file
 
@@ -282,11 +308,21 @@ def test_trained_cnn_loads_into_pytorch(digits_cnn_run: tuple[nn.Module, History
     cr.save(model.state_dict(), path)
     tnn = torch.nn
     twin = tnn.Sequential(
-        tnn.Conv2d(1, 16, 3, padding=1), tnn.BatchNorm2d(16), tnn.ReLU(),
-        tnn.Conv2d(16, 32, 3, padding=1), tnn.BatchNorm2d(32), tnn.ReLU(),
-        tnn.MaxPool2d(2), tnn.Dropout(0.1),
-        tnn.Conv2d(32, 48, 3, padding=1), tnn.BatchNorm2d(48), tnn.ReLU(),
-        tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(48, 10))
+        tnn.Conv2d(1, 16, 3, padding=1),
+        tnn.BatchNorm2d(16),
+        tnn.ReLU(),
+        tnn.Conv2d(16, 32, 3, padding=1),
+        tnn.BatchNorm2d(32),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Dropout(0.1),
+        tnn.Conv2d(32, 48, 3, padding=1),
+        tnn.BatchNorm2d(48),
+        tnn.ReLU(),
+        tnn.AdaptiveAvgPool2d(1),
+        tnn.Flatten(),
+        tnn.Linear(48, 10),
+    )
     twin.load_state_dict(load_file(str(path)))
     x, y = load_data("digits", images=True).test
     with torch.no_grad():

@@ -21,8 +21,7 @@ def test_quick_run() -> None:
     cmd = [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--json"]
     if not HAS_TORCH:
         cmd.append("--no-torch")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["machine"]["threads"] == 1
@@ -42,17 +41,26 @@ def test_quick_run() -> None:
     if HAS_TORCH:  # no dropout in the MLP: both frameworks take the same path
         mlp = result["results"][0]["frameworks"]
         assert mlp["chainrule"]["accuracy_per_epoch"] == pytest.approx(
-            mlp["torch"]["accuracy_per_epoch"], abs=2 / 256)
+            mlp["torch"]["accuracy_per_epoch"], abs=2 / 256
+        )
 
 
 @pytest.mark.slow
 def test_table() -> None:
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--models", "mlp", "--epochs", "1",
-           "--threads", "1"]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--quick",
+        "--models",
+        "mlp",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ]
     if not HAS_TORCH:
         cmd.append("--no-torch")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "1 threads" in lines[0]

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from chainrule.tensor import Tensor as Tensor  # `as`: exported, chainrule.ops rebinds it
 
 
-
 def _not_bound(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("chainrule.ops has not been imported")
 
@@ -52,9 +51,14 @@ def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
     return consumers
 
 
-def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool,
-                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
-                 accumulate: bool = True) -> list[Tensor | None]:
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+    accumulate: bool = True,
+) -> list[Tensor | None]:
     """Propagate ``root_grads`` from ``roots`` back to the leaves.
 
     With ``accumulate`` the leaves' ``.grad`` (and retained grads) are updated, as
@@ -120,9 +124,12 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_g
                     # A rule may hand back the incoming gradient itself or a view of it (add,
                     # reshape): such an array is not ours to keep as .grad; a computed one is.
                     data = input_grad._data
-                    fresh = (data.base is None and data is not grad._data
-                             and data.flags.writeable
-                             and all(data is not t._data for t in inputs))
+                    fresh = (
+                        data.base is None
+                        and data is not grad._data
+                        and data.flags.writeable
+                        and all(data is not t._data for t in inputs)
+                    )
                     _deliver(leaf_grads, tensor, input_grad, fresh)
                     continue
                 entry = pending.get(child)
@@ -159,11 +166,13 @@ def _freed_error(node: Node) -> RuntimeError:
     return RuntimeError(
         f"backward through '{node.op.name}' a second time: its saved values were freed by the "
         "first backward; pass retain_graph=True to the first backward() if you need to go "
-        "through the graph again")
+        "through the graph again"
+    )
 
 
-def _output_extras(grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
-                   results: list[Tensor | None]) -> Tensor:
+def _output_extras(
+    grad: Tensor, out: Tensor, wanted: dict[int, int] | None, results: list[Tensor | None]
+) -> Tensor:
     """The rarer duties at a node's output: its hooks, grad()'s capture, retain_grad."""
     if out._hooks:
         for hook in out._hooks:
@@ -179,8 +188,13 @@ def _output_extras(grad: Tensor, out: Tensor, wanted: dict[int, int] | None,
     return grad
 
 
-def _finish_leaves(leaf_grads: dict[int, list[Any]], wanted: dict[int, int] | None,
-                   results: list[Tensor | None], accumulate: bool, create_graph: bool) -> None:
+def _finish_leaves(
+    leaf_grads: dict[int, list[Any]],
+    wanted: dict[int, int] | None,
+    results: list[Tensor | None],
+    accumulate: bool,
+    create_graph: bool,
+) -> None:
     """Step 3 at the leaves: run hooks on each leaf's total gradient, then store it."""
     for tensor, grad, fresh in leaf_grads.values():
         index = wanted.get(id(tensor)) if wanted is not None else None
@@ -203,8 +217,11 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = 
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
-        tensor.grad = grad if fresh and grad.grad_fn is None else Tensor._wrap(
-            np.array(grad._data, copy=True))
+        tensor.grad = (
+            grad
+            if fresh and grad.grad_fn is None
+            else Tensor._wrap(np.array(grad._data, copy=True))
+        )
     elif tensor.grad.requires_grad:
         tensor.grad = Tensor._wrap(tensor.grad._data + grad._data)
     else:
@@ -218,4 +235,5 @@ def _check_backward(node: Node, index: int, grad: Tensor, input_grad: Tensor) ->
         where = node.created_at or _user_frame()
         raise FloatingPointError(
             f"anomaly: the backward of '{node.op.name}' produced {kind} for input {index} from a "
-            f"finite incoming gradient; the op was created at {where}")
+            f"finite incoming gradient; the op was created at {where}"
+        )

@@ -39,8 +39,9 @@ def _zeros_for(x: Any) -> Any:
     return Tensor._wrap(np.zeros(x.shape, x.dtype))
 
 
-def _grads(outputs: list[Any], inputs: tuple[Any, ...], grad_outputs: list[Any] | None,
-           create_graph: bool) -> tuple[Any, ...]:
+def _grads(
+    outputs: list[Any], inputs: tuple[Any, ...], grad_outputs: list[Any] | None, create_graph: bool
+) -> tuple[Any, ...]:
     """d(outputs)/d(inputs) against grad_outputs; zeros where nothing connects, as PyTorch's
     helpers give (an output that doesn't depend on the inputs, the gradient of a linear map)."""
     keep = [k for k, o in enumerate(outputs) if o.requires_grad]
@@ -49,8 +50,14 @@ def _grads(outputs: list[Any], inputs: tuple[Any, ...], grad_outputs: list[Any] 
     if len(keep) < len(outputs):
         outputs = [outputs[k] for k in keep]
         grad_outputs = None if grad_outputs is None else [grad_outputs[k] for k in keep]
-    found = grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create_graph,
-                 allow_unused=True)
+    found = grad(
+        outputs,
+        inputs,
+        grad_outputs,
+        retain_graph=True,
+        create_graph=create_graph,
+        allow_unused=True,
+    )
     return tuple(_zeros_for(x) if g is None else g for x, g in zip(inputs, found, strict=True))
 
 
@@ -68,8 +75,11 @@ def vjp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False) -> t
             v = [Tensor._wrap(np.ones(o.shape, o.dtype)) for o in outs]
         vs, _ = _tuple(v)
         result = _grads(list(outs), xs, list(vs), create_graph)
-    outputs = out if create_graph else (outs[0].detach() if single_out else
-                                        tuple(o.detach() for o in outs))
+    outputs = (
+        out
+        if create_graph
+        else (outs[0].detach() if single_out else tuple(o.detach() for o in outs))
+    )
     result = result if create_graph else tuple(r.detach() for r in result)
     return outputs, (result[0] if single else result)
 
@@ -92,10 +102,17 @@ def jvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False) -> t
         grads_x = _grads(list(outs), xs, dummies, create_graph=True)
         connected = [(g, vv) for g, vv in zip(grads_x, vs, strict=True) if g.requires_grad]
         if connected:
-            found = grad([g for g, _ in connected], dummies, [vv for _, vv in connected],
-                         retain_graph=True, create_graph=create_graph, allow_unused=True)
-            result = tuple(_zeros_for(d) if g is None else g
-                           for d, g in zip(dummies, found, strict=True))
+            found = grad(
+                [g for g, _ in connected],
+                dummies,
+                [vv for _, vv in connected],
+                retain_graph=True,
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+            result = tuple(
+                _zeros_for(d) if g is None else g for d, g in zip(dummies, found, strict=True)
+            )
         else:
             result = tuple(_zeros_for(d) for d in dummies)
     if not create_graph:
@@ -137,8 +154,9 @@ def hessian(func: Func, inputs: Any, create_graph: bool = False) -> Any:
     def gradient(*args: Any) -> Any:
         out = func(*args)
         if out.numel() != 1:
-            raise RuntimeError(f"hessian: func must return a single value, got shape "
-                               f"{tuple(out.shape)}")
+            raise RuntimeError(
+                f"hessian: func must return a single value, got shape {tuple(out.shape)}"
+            )
         found = _grads([out], args, None, create_graph=True)
         return found[0] if single else found
 

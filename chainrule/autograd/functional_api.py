@@ -33,27 +33,35 @@ def _root_grads(outputs: list[Tensor], grad_outputs: list[Any] | None, op: str) 
         if not out.requires_grad:
             raise RuntimeError(
                 f"{op}: output {i} (shape {tuple(out.shape)}) does not require grad and has no "
-                "grad_fn; did you forget requires_grad=True on an input, or run under no_grad()?")
+                "grad_fn; did you forget requires_grad=True on an input, or run under no_grad()?"
+            )
         if given is None:
             if out.numel() != 1:
                 raise RuntimeError(
                     f"{op}: output {i} has {out.numel()} elements (shape {tuple(out.shape)}), so "
-                    "it needs gradient= (grad_outputs=) of the same shape; or call .sum() first")
+                    "it needs gradient= (grad_outputs=) of the same shape; or call .sum() first"
+                )
             given = Tensor._wrap(np.ones(out.shape, dtype=out.dtype))
         elif not isinstance(given, Tensor):
             given = Tensor._wrap(np.asarray(given, dtype=out.dtype))
         if tuple(given.shape) != tuple(out.shape):
-            raise RuntimeError(f"{op}: gradient of shape {tuple(given.shape)} doesn't match output "
-                               f"{i} of shape {tuple(out.shape)}")
+            raise RuntimeError(
+                f"{op}: gradient of shape {tuple(given.shape)} doesn't match output "
+                f"{i} of shape {tuple(out.shape)}"
+            )
         if given.dtype != out.dtype:
             given = given.to(out.dtype)  # as PyTorch: a leaf's .grad keeps the leaf's dtype
         grads.append(given)
     return grads
 
 
-def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence[Any] | None = None,
-             retain_graph: bool | None = None, create_graph: bool = False,
-             inputs: Sequence[Tensor] | None = None) -> None:
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Sequence[Any] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+) -> None:
     """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
     (``torch.autograd.backward``)."""
     outputs = _as_list(tensors) or []
@@ -72,10 +80,15 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence[Any] | N
     run_backward(outputs, grads, retain_graph, create_graph)
 
 
-def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Tensor | Sequence[Any] | None = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False,
-         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Any] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
 
     Examples
@@ -106,6 +119,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             elif not allow_unused:
                 raise RuntimeError(
                     f"grad(): input {i} (shape {tuple(tensor.shape)}) was not used to compute the "
-                    "outputs; pass allow_unused=True if that is expected")
+                    "outputs; pass allow_unused=True if that is expected"
+                )
         results.append(g)
     return tuple(results)

@@ -44,9 +44,16 @@ class Primitive:
 
     __slots__ = ("name", "forward", "grads", "tex", "saves", "saves_out", "view")
 
-    def __init__(self, name: str, forward: Callable[..., np.ndarray], grads: Sequence[Rule | None],
-                 tex: tuple[str, Sequence[str]] | None = None, saves: Sequence[int] | None = None,
-                 saves_out: bool = False, view: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., np.ndarray],
+        grads: Sequence[Rule | None],
+        tex: tuple[str, Sequence[str]] | None = None,
+        saves: Sequence[int] | None = None,
+        saves_out: bool = False,
+        view: bool = False,
+    ) -> None:
         self.name = name
         self.forward = forward
         self.grads = tuple(grads)
@@ -90,7 +97,8 @@ _data_of = operator.attrgetter("_data")
 # Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
 # (the cast is a placeholder's type, run once at import, not on the call path)
 _wrap: Callable[[np.ndarray], Tensor] = cast(  # replaced by Tensor._wrap on import
-    "Callable[[np.ndarray], Tensor]", np.asarray)
+    "Callable[[np.ndarray], Tensor]", np.asarray
+)
 
 
 class Node:
@@ -100,11 +108,20 @@ class Node:
     yet rules such as ``grad * out`` see the real output tensor (second derivatives stay right).
     """
 
-    __slots__ = ("op", "inputs", "params", "out_ref", "versions", "out_version", "created_at",
-                 "__weakref__")
+    __slots__ = (
+        "op",
+        "inputs",
+        "params",
+        "out_ref",
+        "versions",
+        "out_version",
+        "created_at",
+        "__weakref__",
+    )
 
-    def __init__(self, op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any],
-                 out: Tensor) -> None:
+    def __init__(
+        self, op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any], out: Tensor
+    ) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
@@ -142,12 +159,14 @@ class Node:
                 raise RuntimeError(
                     f"{self.op.name}: input {index} (shape {tuple(tensor.shape)}) was modified "
                     f"in place after it was saved for backward (version {tensor._vbox[0]}, "
-                    f"expected {saved}); clone it before changing it")
+                    f"expected {saved}); clone it before changing it"
+                )
         if self.op.saves_out and out is not None and out._vbox[0] != self.out_version:
             raise RuntimeError(
                 f"{self.op.name}: its output (shape {tuple(out.shape)}) was modified in place "
                 f"after it was saved for backward (version {out._vbox[0]}, expected "
-                f"{self.out_version}); clone it before changing it")
+                f"{self.out_version}); clone it before changing it"
+            )
 
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
@@ -178,7 +197,7 @@ def _user_frame() -> str:
     """The innermost stack frame outside chainrule, for anomaly reports."""
     for frame in reversed(traceback.extract_stack()[:-2]):
         if "/chainrule/" not in frame.filename.replace("\\", "/"):
-            return f'{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}'
+            return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"
 
 
@@ -191,4 +210,5 @@ def _check_forward(op: Primitive, inputs: tuple[Tensor, ...], out_data: np.ndarr
         bad = "nan" if np.isnan(out_data).any() else "inf"
         raise FloatingPointError(
             f"anomaly: '{op.name}' produced {bad} in the forward pass from finite inputs "
-            f"(input shapes {[tuple(t.shape) for t in inputs]}) at {_user_frame()}")
+            f"(input shapes {[tuple(t.shape) for t in inputs]}) at {_user_frame()}"
+        )

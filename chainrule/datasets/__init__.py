@@ -16,7 +16,22 @@ from chainrule.datasets.seeds import (
 from chainrule.datasets.sklearn_digits import digits, digits_split_indices
 from chainrule.datasets.synthetic import moons, spirals, xor
 
-__all__ = ["MNIST", "ONE_WEIGHT", "TWO_LAYER", "TWO_LAYER_IDENTITY_OUTPUT", "DownloadError",
-           "FashionMNIST", "IDXError", "OneWeightExample", "TwoLayerExample", "digits",
-           "digits_split_indices", "download_file", "moons", "read_idx", "spirals",
-           "write_idx", "xor"]
+__all__ = [
+    "MNIST",
+    "ONE_WEIGHT",
+    "TWO_LAYER",
+    "TWO_LAYER_IDENTITY_OUTPUT",
+    "DownloadError",
+    "FashionMNIST",
+    "IDXError",
+    "OneWeightExample",
+    "TwoLayerExample",
+    "digits",
+    "digits_split_indices",
+    "download_file",
+    "moons",
+    "read_idx",
+    "spirals",
+    "write_idx",
+    "xor",
+]

@@ -21,8 +21,12 @@ from chainrule.utils.data import Dataset
 __all__ = ["MNIST", "DownloadError", "FashionMNIST", "download_file"]
 
 _CHUNK = 1 << 20
-_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-          "t10k-labels-idx1-ubyte")
+_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 class DownloadError(RuntimeError):
@@ -32,13 +36,15 @@ class DownloadError(RuntimeError):
 def _parse_checksum(spec: str, url: str) -> tuple[str, str]:
     algorithm, sep, value = spec.partition(":")
     if not sep or algorithm not in ("md5", "sha256") or not value:
-        raise ValueError(f"checksum for {url} must read 'md5:<hex>' or 'sha256:<hex>', "
-                         f"got {spec!r}")
+        raise ValueError(
+            f"checksum for {url} must read 'md5:<hex>' or 'sha256:<hex>', got {spec!r}"
+        )
     return algorithm, value.lower()
 
 
-def download_file(url: str, path: str | os.PathLike[str], checksum: str,
-                  timeout: float = 60.0) -> Path:
+def download_file(
+    url: str, path: str | os.PathLike[str], checksum: str, timeout: float = 60.0
+) -> Path:
     """Fetch ``url`` into ``path`` atomically, after checking its ``checksum``.
 
     ``checksum`` reads ``"md5:<hex>"`` or ``"sha256:<hex>"``. Steps:
@@ -65,9 +71,11 @@ def download_file(url: str, path: str | os.PathLike[str], checksum: str,
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 raise DownloadError(f"could not download {url}: {exc}") from exc
             if digest.hexdigest() != expected:
-                raise DownloadError(f"checksum mismatch for {url}: expected {algorithm} "
-                                    f"{expected}, got {digest.hexdigest()}; the download was "
-                                    "discarded and nothing was written")
+                raise DownloadError(
+                    f"checksum mismatch for {url}: expected {algorithm} "
+                    f"{expected}, got {digest.hexdigest()}; the download was "
+                    "discarded and nothing was written"
+                )
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp_name, path)
@@ -102,14 +110,29 @@ class MNIST(Dataset):
         "t10k-images-idx3-ubyte.gz": "md5:9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "md5:ec29112dd5afa0611ce80d1b7f02629c",
     }
-    classes: ClassVar[list[str]] = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-                                    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+    classes: ClassVar[list[str]] = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
 
-    def __init__(self, root: str | os.PathLike[str], train: bool = True,
-                 transform: Callable[[Tensor], Any] | None = None,
-                 target_transform: Callable[[int], Any] | None = None, download: bool = False,
-                 base_url: str | None = None,
-                 checksums: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        train: bool = True,
+        transform: Callable[[Tensor], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        download: bool = False,
+        base_url: str | None = None,
+        checksums: Mapping[str, str] | None = None,
+    ) -> None:
         self.root = Path(root).expanduser()
         self.train = train
         self.transform = transform
@@ -126,12 +149,16 @@ class MNIST(Dataset):
         images = read_idx(images_path, ndim=3, type_code=0x08)
         labels = read_idx(labels_path, ndim=1, type_code=0x08)
         if images.shape[0] != labels.shape[0]:
-            raise IDXError(labels_path, f"has {labels.shape[0]} labels but {images_path} has "
-                                        f"{images.shape[0]} images")
+            raise IDXError(
+                labels_path,
+                f"has {labels.shape[0]} labels but {images_path} has {images.shape[0]} images",
+            )
         if labels.size and int(labels.max()) >= len(self.classes):
             bad = int(np.argmax(labels >= len(self.classes)))
-            raise IDXError(labels_path, f"label {int(labels[bad])} at index {bad} is outside "
-                                        f"0..{len(self.classes) - 1}")
+            raise IDXError(
+                labels_path,
+                f"label {int(labels[bad])} at index {bad} is outside 0..{len(self.classes) - 1}",
+            )
         self.data = Tensor._wrap(images)
         self.targets = Tensor._wrap(labels.astype(np.int64))
 
@@ -152,7 +179,8 @@ class MNIST(Dataset):
             folders = " or ".join(str(f) for f in self._folders())
             raise FileNotFoundError(
                 f"{type(self).__name__}: {name} (or {name}.gz) not found in {folders}; pass "
-                f"download=True to fetch it from {self.base_url}, or put the file there")
+                f"download=True to fetch it from {self.base_url}, or put the file there"
+            )
         return path
 
     def download(self) -> None:
@@ -164,8 +192,10 @@ class MNIST(Dataset):
             url = self.base_url.rstrip("/") + "/" + file_name
             checksum = self.checksums.get(file_name)
             if checksum is None:
-                raise DownloadError(f"no checksum known for {file_name}, so it can't be verified; "
-                                    "pass checksums={name: 'md5:<hex>' or 'sha256:<hex>'}")
+                raise DownloadError(
+                    f"no checksum known for {file_name}, so it can't be verified; "
+                    "pass checksums={name: 'md5:<hex>' or 'sha256:<hex>'}"
+                )
             download_file(url, self.root / file_name, checksum)
 
     # ---- samples -----------------------------------------------------------------------------
@@ -202,5 +232,15 @@ class FashionMNIST(MNIST):
         "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "md5:bb300cfdad3c16e7a12a480ee83cd310",
     }
-    classes: ClassVar[list[str]] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes: ClassVar[list[str]] = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]

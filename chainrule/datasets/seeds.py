@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ONE_WEIGHT", "TWO_LAYER", "TWO_LAYER_IDENTITY_OUTPUT", "OneWeightExample",
-           "TwoLayerExample"]
+__all__ = [
+    "ONE_WEIGHT",
+    "TWO_LAYER",
+    "TWO_LAYER_IDENTITY_OUTPUT",
+    "OneWeightExample",
+    "TwoLayerExample",
+]
 
 _WEIGHT_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
 
@@ -27,8 +32,8 @@ class TwoLayerExample:
     ((0.15, 0.2), (0.25, 0.3))
     """
 
-    inputs: tuple[float, float] = (0.05, 0.10)          # i1, i2
-    targets: tuple[float, float] = (0.5, 0.5)           # t1, t2
+    inputs: tuple[float, float] = (0.05, 0.10)  # i1, i2
+    targets: tuple[float, float] = (0.5, 0.5)  # t1, t2
     weights: tuple[float, ...] = (0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55)  # w1..w8
     learning_rate: float = 0.5
     hidden_activation: str = "sigmoid"
@@ -78,6 +83,7 @@ class OneWeightExample:
 
 
 TWO_LAYER = TwoLayerExample()
-TWO_LAYER_IDENTITY_OUTPUT = TwoLayerExample(output_activation="identity",
-                                            source="000_76c33669d4aa9086.txt")
+TWO_LAYER_IDENTITY_OUTPUT = TwoLayerExample(
+    output_activation="identity", source="000_76c33669d4aa9086.txt"
+)
 ONE_WEIGHT = OneWeightExample()

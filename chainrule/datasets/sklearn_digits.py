@@ -46,9 +46,11 @@ def _load() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
-        raise ImportError("chainrule.datasets.digits reads the 8×8 digits that scikit-learn "
-                          "ships, and scikit-learn is not installed: "
-                          "pip install 'chainrule[datasets]'") from exc
+        raise ImportError(
+            "chainrule.datasets.digits reads the 8×8 digits that scikit-learn "
+            "ships, and scikit-learn is not installed: "
+            "pip install 'chainrule[datasets]'"
+        ) from exc
     bunch = load_digits()
     images = (np.asarray(bunch.images, dtype=np.float64) / 16.0).reshape(-1, 1, 8, 8)
     labels = np.asarray(bunch.target, dtype=np.int64)
@@ -82,8 +84,9 @@ def digits(train: bool = True, flat: bool = False, dtype: Any = None) -> tuple[T
     """
     images, labels, train_index, test_index = _load()
     index = train_index if train else test_index
-    x = images[index].astype(_dtype.get_default_dtype() if dtype is None else
-                             _dtype.as_dtype(dtype))
+    x = images[index].astype(
+        _dtype.get_default_dtype() if dtype is None else _dtype.as_dtype(dtype)
+    )
     if flat:
         x = x.reshape(len(index), 64)
     return Tensor._wrap(x), Tensor._wrap(labels[index].copy())

@@ -21,17 +21,21 @@ def _float(dtype: Any) -> np.dtype:
     return _dtype.get_default_dtype() if dtype is None else _dtype.as_dtype(dtype)
 
 
-def _finish(points: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-            dtype: Any) -> tuple[Tensor, Tensor]:
+def _finish(
+    points: np.ndarray, labels: np.ndarray, rng: np.random.Generator, dtype: Any
+) -> tuple[Tensor, Tensor]:
     order = rng.permutation(len(labels))
-    return (Tensor._wrap(points[order].astype(_float(dtype))),
-            Tensor._wrap(labels[order].astype(np.int64)))
+    return (
+        Tensor._wrap(points[order].astype(_float(dtype))),
+        Tensor._wrap(labels[order].astype(np.int64)),
+    )
 
 
 def _class_sizes(n_samples: int, classes: int) -> np.ndarray:
     if n_samples < classes:
-        raise ValueError(f"need at least one sample per class: n_samples={n_samples}, "
-                         f"classes={classes}")
+        raise ValueError(
+            f"need at least one sample per class: n_samples={n_samples}, classes={classes}"
+        )
     sizes = np.full(classes, n_samples // classes)
     sizes[: n_samples % classes] += 1  # the first classes take the remainder
     return sizes
@@ -51,8 +55,9 @@ def xor(dtype: Any = None) -> tuple[Tensor, Tensor]:
     return Tensor._wrap(points), Tensor._wrap(np.array([0, 1, 1, 0], dtype=np.int64))
 
 
-def moons(n_samples: int = 200, noise: float = 0.1, seed: int = 0,
-          dtype: Any = None) -> tuple[Tensor, Tensor]:
+def moons(
+    n_samples: int = 200, noise: float = 0.1, seed: int = 0, dtype: Any = None
+) -> tuple[Tensor, Tensor]:
     """Two interleaving half circles.
 
     Class 0 lies on the upper unit half circle (cos θ, sin θ) and class 1 on the lower one
@@ -78,8 +83,14 @@ def moons(n_samples: int = 200, noise: float = 0.1, seed: int = 0,
     return _finish(points, labels, rng, dtype)
 
 
-def spirals(n_samples: int = 300, classes: int = 3, noise: float = 0.2, turns: float = 0.875,
-            seed: int = 0, dtype: Any = None) -> tuple[Tensor, Tensor]:
+def spirals(
+    n_samples: int = 300,
+    classes: int = 3,
+    noise: float = 0.2,
+    turns: float = 0.875,
+    seed: int = 0,
+    dtype: Any = None,
+) -> tuple[Tensor, Tensor]:
     """``classes`` spiral arms wound around the origin, one per class.
 
     Point j of the m points of class k has radius r = (j + 1) / m and angle
@@ -100,7 +111,10 @@ def spirals(n_samples: int = 300, classes: int = 3, noise: float = 0.2, turns: f
     sizes = _class_sizes(n_samples, classes)
     radius = np.concatenate([(np.arange(m) + 1.0) / m for m in sizes])
     labels = np.repeat(np.arange(classes), sizes)
-    theta = (2 * np.pi * labels / classes + 2 * np.pi * turns * radius
-             + noise * rng.standard_normal(n_samples))
+    theta = (
+        2 * np.pi * labels / classes
+        + 2 * np.pi * turns * radius
+        + noise * rng.standard_normal(n_samples)
+    )
     points = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
     return _finish(points, labels, rng, dtype)

@@ -47,17 +47,42 @@ from chainrule.explain.seeds import (
     tutorial,
 )
 
-__all__ = ["Array", "Derivation", "Explanation", "OneWeightConfig", "Path", "Quantity",
-           "SeedConfig", "Step", "TensorDerivation", "TensorPath", "TensorStep", "Tutorial",
-           "TutorialStep", "explain", "from_json", "one_weight_tutorial", "render",
-           "render_html", "render_json", "render_markdown", "render_text", "seed_tutorial",
-           "to_dict", "tutorial"]
+__all__ = [
+    "Array",
+    "Derivation",
+    "Explanation",
+    "OneWeightConfig",
+    "Path",
+    "Quantity",
+    "SeedConfig",
+    "Step",
+    "TensorDerivation",
+    "TensorPath",
+    "TensorStep",
+    "Tutorial",
+    "TutorialStep",
+    "explain",
+    "from_json",
+    "one_weight_tutorial",
+    "render",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "seed_tutorial",
+    "to_dict",
+    "tutorial",
+]
 
 FORMATS = ("text", "markdown", "json", "html")
 
 
-def render(record: Any, format: str = "text", color: bool | None = False,  # noqa: A002
-           full_page: bool = False) -> str:
+def render(
+    record: Any,
+    format: str = "text",
+    color: bool | None = False,  # noqa: A002
+    full_page: bool = False,
+) -> str:
     """Render a record in one of ``FORMATS`` (``full_page``: a whole HTML document)."""
     if format == "text":
         return render_text(record, color=color)

@@ -14,8 +14,9 @@ DEFAULT_LRS = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
 DEFAULT_EPOCHS = 100
 WEIGHT_NAMES = tuple(f"w{k}" for k in range(1, 9))
 
-MATPLOTLIB_MISSING = ("the curves need matplotlib: pip install 'chainrule[plots]' "
-                      "(or pip install matplotlib)")
+MATPLOTLIB_MISSING = (
+    "the curves need matplotlib: pip install 'chainrule[plots]' (or pip install matplotlib)"
+)
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,15 @@ class SweepRun:
         return tuple(self.start[w] for w in WEIGHT_NAMES)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "epochs": len(self.errors) - 1, "final_error": self.final_error,
-                "final_outputs": {"a_o1": self.final_outputs[0], "a_o2": self.final_outputs[1]},
-                "final_weights": dict(self.final), "start_weights": dict(self.start),
-                "errors": list(self.errors)}
+        return {
+            "lr": self.lr,
+            "epochs": len(self.errors) - 1,
+            "final_error": self.final_error,
+            "final_outputs": {"a_o1": self.final_outputs[0], "a_o2": self.final_outputs[1]},
+            "final_weights": dict(self.final),
+            "start_weights": dict(self.start),
+            "errors": list(self.errors),
+        }
 
 
 @dataclass(frozen=True)
@@ -59,13 +65,17 @@ class Sweep:
     output_activation: str = "sigmoid"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "carry_weights": self.carry_weights,
-                "output_activation": self.output_activation,
-                "runs": [run.to_dict() for run in self.runs]}
+        return {
+            "epochs": self.epochs,
+            "carry_weights": self.carry_weights,
+            "output_activation": self.output_activation,
+            "runs": [run.to_dict() for run in self.runs],
+        }
 
 
-def train_seed_network(lr: float, epochs: int, config: Any = None,
-                       start: dict[str, float] | None = None) -> SweepRun:
+def train_seed_network(
+    lr: float, epochs: int, config: Any = None, start: dict[str, float] | None = None
+) -> SweepRun:
     """Train the seed network for ``epochs`` gradient-descent steps with the explainer's
     recorded training (:func:`chainrule.explain.seeds.seed_tutorial`, the real engine).
 
@@ -90,21 +100,33 @@ def train_seed_network(lr: float, epochs: int, config: Any = None,
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, not {epochs}")
     if start:
-        weights = tuple(start.get(w, v) for w, v in zip(WEIGHT_NAMES, config.weights,
-                                                         strict=True))
-        biases = config.biases if config.biases is None else (
-            start.get("b1", config.biases[0]), start.get("b2", config.biases[1]))
+        weights = tuple(start.get(w, v) for w, v in zip(WEIGHT_NAMES, config.weights, strict=True))
+        biases = (
+            config.biases
+            if config.biases is None
+            else (start.get("b1", config.biases[0]), start.get("b2", config.biases[1]))
+        )
         config = replace(config, weights=weights, biases=biases)
     # one step more than the updates: its forward pass is the error at the final parameters
     run = seed_tutorial(config, explain=False, lr=lr, steps=epochs + 1)
     first, last = run.steps[0].values, run.steps[-1].values
     errors = tuple(step.values["E_total"] for step in run.steps)
-    return SweepRun(float(lr), {p: first[p] for p in run.parameters}, errors,
-                    {p: last[p] for p in run.parameters}, (last["a_o1"], last["a_o2"]))
+    return SweepRun(
+        float(lr),
+        {p: first[p] for p in run.parameters},
+        errors,
+        {p: last[p] for p in run.parameters},
+        (last["a_o1"], last["a_o2"]),
+    )
 
 
-def sweep(lrs: Sequence[float] = DEFAULT_LRS, epochs: int = DEFAULT_EPOCHS, *,
-          carry_weights: bool = False, config: Any = None) -> Sweep:
+def sweep(
+    lrs: Sequence[float] = DEFAULT_LRS,
+    epochs: int = DEFAULT_EPOCHS,
+    *,
+    carry_weights: bool = False,
+    config: Any = None,
+) -> Sweep:
     """Train the seed network once per learning rate.
 
     Parameters
@@ -145,8 +167,15 @@ def sweep_rows(result: Sweep) -> tuple[list[str], list[list[str]]]:
     from chainrule.explain.graphs import number
 
     header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
-    rows = [[f"{run.lr:g}", number(run.final_error), *(number(v) for v in run.final_outputs),
-             *(number(v) for v in run.final.values())] for run in result.runs]
+    rows = [
+        [
+            f"{run.lr:g}",
+            number(run.final_error),
+            *(number(v) for v in run.final_outputs),
+            *(number(v) for v in run.final.values()),
+        ]
+        for run in result.runs
+    ]
     return header, rows
 
 
@@ -154,11 +183,14 @@ def sweep_table(result: Sweep) -> str:
     """The table of final error, outputs and weights per learning rate, aligned text."""
     header, rows = sweep_rows(result)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
     mode = "carried from one rate to the next" if result.carry_weights else "reset for each rate"
-    return (f"learning-rate sweep: {result.epochs} epochs, weights {mode}\n"
-            + "\n".join(lines) + "\n")
+    return (
+        f"learning-rate sweep: {result.epochs} epochs, weights {mode}\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _pyplot() -> Any:
@@ -179,8 +211,12 @@ def sweep_figure(result: Sweep) -> Any:
     for index, run in enumerate(result.runs):
         # carried weights continue one training, so each rate starts where the last one ended
         start = index * result.epochs if result.carry_weights else 0
-        axes.plot(range(start, start + len(run.errors)), run.errors, label=f"lr = {run.lr:g}",
-                  linewidth=1.8)
+        axes.plot(
+            range(start, start + len(run.errors)),
+            run.errors,
+            label=f"lr = {run.lr:g}",
+            linewidth=1.8,
+        )
     # errors fall by orders of magnitude: on a linear axis the fast rates lie flat on zero
     axes.set_yscale("log")
     axes.set_xlabel("epoch (cumulative)" if result.carry_weights else "epoch")

@@ -26,8 +26,18 @@ from chainrule.explain.trace import (
 )
 from chainrule.tensor import Tensor
 
-__all__ = ["Array", "Derivation", "Explanation", "Path", "Quantity", "Step", "TensorDerivation",
-           "TensorPath", "TensorStep", "explain"]
+__all__ = [
+    "Array",
+    "Derivation",
+    "Explanation",
+    "Path",
+    "Quantity",
+    "Step",
+    "TensorDerivation",
+    "TensorPath",
+    "TensorStep",
+    "explain",
+]
 
 
 # ---- records -----------------------------------------------------------------------------------
@@ -201,8 +211,9 @@ class Explanation(_Views):
         for derivation in self.derivations:
             if derivation.parameter == parameter:
                 return derivation
-        raise KeyError(f"no derivation for {parameter!r}; there are "
-                       f"{[d.parameter for d in self.derivations]}")
+        raise KeyError(
+            f"no derivation for {parameter!r}; there are {[d.parameter for d in self.derivations]}"
+        )
 
     def quantity(self, name: str) -> Quantity:
         for quantity in self.quantities:
@@ -212,8 +223,13 @@ class Explanation(_Views):
 
 
 # ---- explain -----------------------------------------------------------------------------------
-def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements: int = 16,
-            max_paths: int = 256) -> Explanation:
+def explain(
+    loss: Tensor,
+    params: Any = None,
+    level: str = "auto",
+    max_elements: int = 16,
+    max_paths: int = 256,
+) -> Explanation:
     """Derive ∂loss/∂parameter by the chain rule, path by path, and check it against the engine.
 
     Parameters
@@ -248,18 +264,26 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
     if not isinstance(loss, Tensor):
         raise TypeError(f"explain: expected the loss as a Tensor, got {type(loss).__name__}")
     if loss._data.size != 1:
-        raise ValueError(f"explain: the loss must have one element, got shape {tuple(loss.shape)}; "
-                         "reduce it first (.sum() or .mean())")
+        raise ValueError(
+            f"explain: the loss must have one element, got shape {tuple(loss.shape)}; "
+            "reduce it first (.sum() or .mean())"
+        )
     if level not in ("auto", "element", "tensor"):
         raise ValueError(f"explain: level must be 'auto', 'element' or 'tensor', got {level!r}")
     names = _parameter_names(params)
     graph = Graph(loss, names)
     chosen = _chosen(graph, params, names)
-    named = _reading_order(graph, [item for item in graph.items
-                                   if (item.named or item.kind in ("loss", "parameter"))
-                                   and item.kind != "constant"])
+    named = _reading_order(
+        graph,
+        [
+            item
+            for item in graph.items
+            if (item.named or item.kind in ("loss", "parameter")) and item.kind != "constant"
+        ],
+    )
     wanted = [item.tensor for item in chosen] + [
-        item.tensor for item in named if item.tensor.requires_grad and item not in chosen]
+        item.tensor for item in named if item.tensor.requires_grad and item not in chosen
+    ]
     engine = _engine_gradients(loss, wanted)
     derivations: list[Derivation | TensorDerivation] = []
     for item in chosen:
@@ -269,9 +293,14 @@ def explain(loss: Tensor, params: Any = None, level: str = "auto", max_elements:
                 derivations.append(_derive_element(graph, item, index, gradient, max_paths))
         else:
             derivations.append(_derive_tensor(graph, item, gradient, max_paths))
-    return Explanation(graph.items[-1].name, graph.items[-1].tex, float(loss._data.item()),
-                       _quantities(graph, named, engine, max_elements), tuple(derivations),
-                       str(loss.dtype))
+    return Explanation(
+        graph.items[-1].name,
+        graph.items[-1].tex,
+        float(loss._data.item()),
+        _quantities(graph, named, engine, max_elements),
+        tuple(derivations),
+        str(loss.dtype),
+    )
 
 
 def _reading_order(graph: Graph, items: list[Traced]) -> list[Traced]:
@@ -282,9 +311,13 @@ def _reading_order(graph: Graph, items: list[Traced]) -> list[Traced]:
         for position in item.inputs:
             first_use[position] = min(first_use[position], item.position)
     rank = {"input": 0, "parameter": 1}
-    return sorted(items, key=lambda item: (rank.get(item.kind, 2),
-                                           first_use[item.position] if item.kind in rank
-                                           else item.position))
+    return sorted(
+        items,
+        key=lambda item: (
+            rank.get(item.kind, 2),
+            first_use[item.position] if item.kind in rank else item.position,
+        ),
+    )
 
 
 def _parameter_names(params: Any) -> dict[int, str]:
@@ -309,8 +342,9 @@ def _chosen(graph: Graph, params: Any, names: Mapping[int, str]) -> list[Traced]
     elif isinstance(params, Iterable):
         tensors = list(params)
     else:
-        raise TypeError(f"explain: params must be tensors, a mapping or a module, got "
-                        f"{type(params).__name__}")
+        raise TypeError(
+            f"explain: params must be tensors, a mapping or a module, got {type(params).__name__}"
+        )
     chosen = []
     for tensor in tensors:
         if not isinstance(tensor, Tensor) or not tensor.requires_grad:
@@ -330,12 +364,15 @@ def _engine_gradients(loss: Tensor, tensors: list[Tensor]) -> dict[int, np.ndarr
         return {}
     ones = Tensor._wrap(np.ones(loss.shape, dtype=loss.dtype))
     grads = autograd_grad(loss, tensors, grad_outputs=ones, retain_graph=True, allow_unused=True)
-    return {id(t): (None if g is None else np.asarray(g._data))
-            for t, g in zip(tensors, grads, strict=True)}
+    return {
+        id(t): (None if g is None else np.asarray(g._data))
+        for t, g in zip(tensors, grads, strict=True)
+    }
 
 
-def _quantities(graph: Graph, named: list[Traced], engine: Mapping[int, Any],
-                max_elements: int) -> tuple[Quantity, ...]:
+def _quantities(
+    graph: Graph, named: list[Traced], engine: Mapping[int, Any], max_elements: int
+) -> tuple[Quantity, ...]:
     """Each element of a small named tensor; a big one as one entry with its shape."""
     out = []
     for item in named:
@@ -346,10 +383,16 @@ def _quantities(graph: Graph, named: list[Traced], engine: Mapping[int, Any],
             continue
         for index in np.ndindex(*data.shape):
             formula = graph.element_expression(item, index) if item.inputs else None
-            out.append(Quantity(
-                str(item.element_names[index]), str(item.element_tex[index]), item.kind,
-                float(data[index]), formula,
-                None if gradient is None else float(gradient[index])))
+            out.append(
+                Quantity(
+                    str(item.element_names[index]),
+                    str(item.element_tex[index]),
+                    item.kind,
+                    float(data[index]),
+                    formula,
+                    None if gradient is None else float(gradient[index]),
+                )
+            )
     return tuple(out)
 
 
@@ -363,8 +406,9 @@ def _reaches(graph: Graph, target: int) -> list[bool]:
     return reach
 
 
-def _element_level(graph: Graph, item: Traced, level: str, max_elements: int,
-                   max_paths: int) -> bool:
+def _element_level(
+    graph: Graph, item: Traced, level: str, max_elements: int, max_paths: int
+) -> bool:
     if level != "auto":
         return level == "element"
     if item.tensor._data.size > max_elements or item.element_tex is None:
@@ -372,8 +416,10 @@ def _element_level(graph: Graph, item: Traced, level: str, max_elements: int,
     reach = _reaches(graph, item.position)
     if any(reach[p] and graph.items[p].element_tex is None for p in range(len(reach))):
         return False
-    return all(_count_paths(graph, item.position, index, reach) <= max_paths
-               for index in np.ndindex(*item.tensor.shape))
+    return all(
+        _count_paths(graph, item.position, index, reach) <= max_paths
+        for index in np.ndindex(*item.tensor.shape)
+    )
 
 
 def _count_paths(graph: Graph, target: int, index: tuple[int, ...], reach: list[bool]) -> int:
@@ -398,8 +444,9 @@ def _count_paths(graph: Graph, target: int, index: tuple[int, ...], reach: list[
 
 
 # ---- element level -----------------------------------------------------------------------------
-def _derive_element(graph: Graph, item: Traced, index: tuple[int, ...],
-                    gradient: np.ndarray | None, max_paths: int) -> Derivation:
+def _derive_element(
+    graph: Graph, item: Traced, index: tuple[int, ...], gradient: np.ndarray | None, max_paths: int
+) -> Derivation:
     target = (item.position, int(np.ravel_multi_index(index, item.tensor.shape)) if index else 0)
     reach = _reaches(graph, item.position)
     loss = graph.items[-1]
@@ -407,16 +454,19 @@ def _derive_element(graph: Graph, item: Traced, index: tuple[int, ...],
     found: list[Path] = []
     # iterative depth-first search from the loss: (position, flat element, carried gradient,
     # the edges so far); the gradient is pushed through each op's rule as the engine does
-    stack: list[tuple[int, int, Any, tuple]] = [(loss.position, 0, np.ones((), loss.tensor.dtype),
-                                                 ())]
+    stack: list[tuple[int, int, Any, tuple]] = [
+        (loss.position, 0, np.ones((), loss.tensor.dtype), ())
+    ]
     while stack:
         position, k, carried, edges = stack.pop()
         if (position, k) == target:
             found.append(_element_path(graph, edges, carried))
             if len(found) > max_paths:
-                raise ValueError(f"explain: more than {max_paths} paths from the loss to "
-                                 f"{_element_label(graph, item, index)}; pass level='tensor' "
-                                 "or a larger max_paths")
+                raise ValueError(
+                    f"explain: more than {max_paths} paths from the loss to "
+                    f"{_element_label(graph, item, index)}; pass level='tensor' "
+                    "or a larger max_paths"
+                )
             continue
         children = []
         for slot, child in graph.edges(position):
@@ -436,8 +486,20 @@ def _derive_element(graph: Graph, item: Traced, index: tuple[int, ...],
     depth = max((len(p.steps) for p in found), default=0)
     difference, ulps, agrees = _check(total, engine, [p.product for p in found], dtype, depth)
     name = _element_label(graph, item, index)
-    return Derivation(name, graph.element_tex(item.position, index), item.name, index,
-                      loss.name, loss.tex, tuple(found), total, engine, difference, ulps, agrees)
+    return Derivation(
+        name,
+        graph.element_tex(item.position, index),
+        item.name,
+        index,
+        loss.name,
+        loss.tex,
+        tuple(found),
+        total,
+        engine,
+        difference,
+        ulps,
+        agrees,
+    )
 
 
 def _element_label(graph: Graph, item: Traced, index: tuple[int, ...]) -> str:
@@ -462,10 +524,18 @@ def _element_path(graph: Graph, edges: tuple, carried: Any) -> Path:
         slots.append(slot)
         child_item = graph.items[child]
         if child_item.boundary(in_index) or number == len(edges) - 1:
-            steps.append(Step(
-                graph.element_label(*upper), graph.element_label(child, in_index),
-                graph.element_tex(*upper), graph.element_tex(child, in_index),
-                product_tex(formulas), value, tuple(ops), tuple(slots)))
+            steps.append(
+                Step(
+                    graph.element_label(*upper),
+                    graph.element_label(child, in_index),
+                    graph.element_tex(*upper),
+                    graph.element_tex(child, in_index),
+                    product_tex(formulas),
+                    value,
+                    tuple(ops),
+                    tuple(slots),
+                )
+            )
             upper, formulas, value, ops, slots = (child, in_index), [], 1.0, [], []
     nodes = (steps[0].upper,) + tuple(s.lower for s in steps) if steps else ()
     return Path(nodes, tuple(steps), float(carried))
@@ -480,8 +550,9 @@ def _round_to(value: float, dtype: Any) -> float:
     return float(np.dtype(dtype).type(value))
 
 
-def _check(total: Any, engine: Any, products: list[Any], dtype: Any,
-           depth: int) -> tuple[float, float, bool]:
+def _check(
+    total: Any, engine: Any, products: list[Any], dtype: Any, depth: int
+) -> tuple[float, float, bool]:
     """(largest difference, the same in ulps of the engine's value, whether they agree).
 
     Each path product rounds once per step and the sums once per term, in a different order
@@ -498,26 +569,33 @@ def _check(total: Any, engine: Any, products: list[Any], dtype: Any,
     bound = 2 * (depth + len(products) + 1) * float(np.finfo(dtype).eps) * magnitude
     agrees = bool(np.all(np.abs(difference) <= bound + spacing))
     worst = int(np.argmax(np.abs(difference))) if difference.size else 0
-    return (float(difference.reshape(-1)[worst]) if difference.size else 0.0,
-            float(ulps.reshape(-1)[worst]) if ulps.size else 0.0, agrees)
+    return (
+        float(difference.reshape(-1)[worst]) if difference.size else 0.0,
+        float(ulps.reshape(-1)[worst]) if ulps.size else 0.0,
+        agrees,
+    )
 
 
 # ---- tensor level ------------------------------------------------------------------------------
-def _derive_tensor(graph: Graph, item: Traced, gradient: np.ndarray | None,
-                   max_paths: int) -> TensorDerivation:
+def _derive_tensor(
+    graph: Graph, item: Traced, gradient: np.ndarray | None, max_paths: int
+) -> TensorDerivation:
     reach = _reaches(graph, item.position)
     loss = graph.items[-1]
     found: list[TensorPath] = []
     stack: list[tuple[int, np.ndarray, tuple]] = [
-        (loss.position, np.ones(loss.tensor.shape, loss.tensor.dtype), ())]
+        (loss.position, np.ones(loss.tensor.shape, loss.tensor.dtype), ())
+    ]
     while stack:
         position, carried, edges = stack.pop()
         if position == item.position:
             found.append(_tensor_path(graph, edges, carried))
             if len(found) > max_paths:
-                raise ValueError(f"explain: more than {max_paths} paths from the loss to "
-                                 f"{item.name}; pass params=[...] to derive fewer parameters "
-                                 "or a larger max_paths")
+                raise ValueError(
+                    f"explain: more than {max_paths} paths from the loss to "
+                    f"{item.name}; pass params=[...] to derive fewer parameters "
+                    "or a larger max_paths"
+                )
             continue
         children = []
         for slot, child in graph.edges(position):
@@ -534,11 +612,22 @@ def _derive_tensor(graph: Graph, item: Traced, gradient: np.ndarray | None,
     total = total.astype(dtype)
     engine = np.zeros(shape, dtype) if gradient is None else gradient
     depth = max((len(p.steps) for p in found), default=0)
-    difference, ulps, agrees = _check(total, engine, [p.product.numpy() for p in found], dtype,
-                                      depth)
-    return TensorDerivation(item.name, item.tex, tuple(shape), loss.name, loss.tex, tuple(found),
-                            Array.from_numpy(total), Array.from_numpy(engine), difference, ulps,
-                            agrees)
+    difference, ulps, agrees = _check(
+        total, engine, [p.product.numpy() for p in found], dtype, depth
+    )
+    return TensorDerivation(
+        item.name,
+        item.tex,
+        tuple(shape),
+        loss.name,
+        loss.tex,
+        tuple(found),
+        Array.from_numpy(total),
+        Array.from_numpy(engine),
+        difference,
+        ulps,
+        agrees,
+    )
 
 
 def _tensor_path(graph: Graph, edges: tuple, carried: np.ndarray) -> TensorPath:
@@ -554,9 +643,18 @@ def _tensor_path(graph: Graph, edges: tuple, carried: np.ndarray) -> TensorPath:
         ops.append(graph.items[position].node.op.name)
         child_item = graph.items[child]
         if child_item.named or number == len(edges) - 1:
-            steps.append(TensorStep(
-                graph.items[upper].name, child_item.name, graph.items[upper].tex, child_item.tex,
-                _render(expression), tuple(ops), tuple(child_item.tensor.shape), norm))
+            steps.append(
+                TensorStep(
+                    graph.items[upper].name,
+                    child_item.name,
+                    graph.items[upper].tex,
+                    child_item.tex,
+                    _render(expression),
+                    tuple(ops),
+                    tuple(child_item.tensor.shape),
+                    norm,
+                )
+            )
             upper, ops = child, []
             expression = ("delta", child_item.tex)
     nodes = (loss.name,) + tuple(s.lower for s in steps)
@@ -635,8 +733,10 @@ def _render(expression: _Expr) -> str:
         inner = _render(expression[1])
         return f"{inner}^{{T}}" if expression[1][0] in ("leaf", "delta") else f"({inner})^{{T}}"
     if kind == "mm":
-        left, right = (_render(e) if e[0] in ("leaf", "delta", "T", "mm") else f"({_render(e)})"
-                       for e in expression[1:])
+        left, right = (
+            _render(e) if e[0] in ("leaf", "delta", "T", "mm") else f"({_render(e)})"
+            for e in expression[1:]
+        )
         return rf"{left}\,{right}"
     if kind == "had":
         return rf"{_render(expression[1])} \odot {_wrap(expression[2])}"

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-GRAPHVIZ_MISSING = ("Graphviz's 'dot' is not installed, so only the DOT text was written; "
-                    "install it (Debian/Ubuntu: apt-get install graphviz, macOS: brew install "
-                    "graphviz) or paste the .dot file into any Graphviz viewer")
+GRAPHVIZ_MISSING = (
+    "Graphviz's 'dot' is not installed, so only the DOT text was written; "
+    "install it (Debian/Ubuntu: apt-get install graphviz, macOS: brew install "
+    "graphviz) or paste the .dot file into any Graphviz viewer"
+)
 
 
 ROW_PADDING = 3  # points above and below each line of a multi-line label
@@ -76,17 +78,33 @@ def number(value: float) -> str:
 # ---- the seed network ----------------------------------------------------------------------
 
 # The seeds' wiring: (weight, from, to).
-SEED_WIRING = (("w1", "i1", "h1"), ("w2", "i2", "h1"), ("w3", "i1", "h2"), ("w4", "i2", "h2"),
-               ("w5", "a_h1", "o1"), ("w6", "a_h2", "o1"), ("w7", "a_h1", "o2"),
-               ("w8", "a_h2", "o2"))
+SEED_WIRING = (
+    ("w1", "i1", "h1"),
+    ("w2", "i2", "h1"),
+    ("w3", "i1", "h2"),
+    ("w4", "i2", "h2"),
+    ("w5", "a_h1", "o1"),
+    ("w6", "a_h2", "o1"),
+    ("w7", "a_h1", "o2"),
+    ("w8", "a_h2", "o2"),
+)
 # Columns of the picture, left to right, as in the seeds' figure.
-SEED_LAYERS = (("i1", "i2"), ("h1", "h2"), ("a_h1", "a_h2"), ("o1", "o2"), ("a_o1", "a_o2"),
-               ("E1", "E2"), ("E_total",))
+SEED_LAYERS = (
+    ("i1", "i2"),
+    ("h1", "h2"),
+    ("a_h1", "a_h2"),
+    ("o1", "o2"),
+    ("a_o1", "a_o2"),
+    ("E1", "E2"),
+    ("E_total",),
+)
 
 
-def network_graph(values: Mapping[str, float] | None = None,
-                  gradients: Mapping[str, float] | None = None,
-                  output_activation: str = "sigmoid") -> Graph:
+def network_graph(
+    values: Mapping[str, float] | None = None,
+    gradients: Mapping[str, float] | None = None,
+    output_activation: str = "sigmoid",
+) -> Graph:
     """The seed network's picture: neurons i1, i2, h1 → a_h1, …, a_o2, the errors E1, E2 and
     E_total, edges labelled w1..w8 in the seeds' wiring.
 
@@ -121,15 +139,23 @@ def network_graph(values: Mapping[str, float] | None = None,
         return tuple(out)
 
     kinds = {"i": "input", "h": "neuron", "a": "neuron", "o": "neuron", "E": "loss"}
-    nodes = [GraphNode(name, kinds[name[0]], lines(name), rank)
-             for rank, layer in enumerate(SEED_LAYERS) for name in layer]
+    nodes = [
+        GraphNode(name, kinds[name[0]], lines(name), rank)
+        for rank, layer in enumerate(SEED_LAYERS)
+        for name in layer
+    ]
     nodes += [GraphNode(t, "target", lines(t, joined=True)) for t in ("t1", "t2")]
     activation = "σ" if output_activation == "sigmoid" else "identity"
     # weight labels sit on their edges: w2/w3 and w6/w7 label crossing edges
-    edges = [GraphEdge(tail, head, "\n".join(lines(w, joined=True)), inline=True)
-             for w, tail, head in SEED_WIRING]
-    edges += [GraphEdge(f"{p}{k}", f"a_{p}{k}", "σ" if p == "h" else activation)
-              for p in ("h", "o") for k in (1, 2)]
+    edges = [
+        GraphEdge(tail, head, "\n".join(lines(w, joined=True)), inline=True)
+        for w, tail, head in SEED_WIRING
+    ]
+    edges += [
+        GraphEdge(f"{p}{k}", f"a_{p}{k}", "σ" if p == "h" else activation)
+        for p in ("h", "o")
+        for k in (1, 2)
+    ]
     edges += [GraphEdge(f"a_o{k}", f"E{k}", "½(t−a)²") for k in (1, 2)]
     edges += [GraphEdge(f"t{k}", f"E{k}", dashed=True) for k in (1, 2)]
     edges += [GraphEdge(f"E{k}", "E_total", "+") for k in (1, 2)]
@@ -145,8 +171,13 @@ def network_graph(values: Mapping[str, float] | None = None,
 
 SMALL = 6  # tensors with at most this many elements print every value
 # the explainer's kinds of traced tensors -> the pictures' looks
-_KINDS = {"parameter": "parameter", "input": "constant", "constant": "constant",
-          "intermediate": "tensor", "loss": "result"}
+_KINDS = {
+    "parameter": "parameter",
+    "input": "constant",
+    "constant": "constant",
+    "intermediate": "tensor",
+    "loss": "result",
+}
 
 
 def _array_text(array: Any) -> str:
@@ -189,10 +220,14 @@ def _element_lines(labels: Any, array: Any, derivative: str) -> list[str]:
     ``derivative`` (``∂L/∂``) the labels read ``∂L/∂w1``."""
     width = labels.shape[-1] if labels.ndim else 1
     names, values = labels.reshape(-1, width), array.reshape(-1, width)
+
     def label(n: str) -> str:
         return f"{derivative}{_grad_name(n)}" if derivative else n
-    return ["   ".join(f"{label(n)} = {number(float(v))}" for n, v in zip(ns, vs, strict=True))
-            for ns, vs in zip(names, values, strict=True)]
+
+    return [
+        "   ".join(f"{label(n)} = {number(float(v))}" for n, v in zip(ns, vs, strict=True))
+        for ns, vs in zip(names, values, strict=True)
+    ]
 
 
 def _index_labels(name: str, shape: tuple[int, ...]) -> Any:
@@ -214,8 +249,10 @@ def _tensor_lines(item: Any, grad: Any, loss_name: str) -> list[str]:
         return [_array_text(data)]  # a literal such as 0.5 or 2 speaks for itself
     derivative = f"∂{loss_name}/∂"
     if data.size > SMALL:
-        lines = [f"{item.name} {tuple(data.shape)}",
-                 f"mean {item.name} = {number(float(data.mean()))}"]
+        lines = [
+            f"{item.name} {tuple(data.shape)}",
+            f"mean {item.name} = {number(float(data.mean()))}",
+        ]
         if grad is not None:
             lines.append(f"mean {derivative}{item.name} = {number(float(np.mean(grad)))}")
         return lines
@@ -259,9 +296,11 @@ def computation_graph(loss: Any, title: str | None = None, gradients: bool = Tru
     try:
         trace = Trace(loss, {})
     except ValueError as freed:
-        raise RuntimeError("computation_graph: the graph behind this loss was freed by "
-                           "backward(); draw it before backward(), or call "
-                           "backward(retain_graph=True)") from freed
+        raise RuntimeError(
+            "computation_graph: the graph behind this loss was freed by "
+            "backward(); draw it before backward(), or call "
+            "backward(retain_graph=True)"
+        ) from freed
     grads: dict[int, Any] = {}
     if gradients and loss.requires_grad:
         needing = [item.tensor for item in trace.items if item.tensor.requires_grad]
@@ -279,8 +318,13 @@ def computation_graph(loss: Any, title: str | None = None, gradients: bool = Tru
             edges += [GraphEdge(f"t{j}", f"op{i}") for j in item.inputs]
             edges.append(GraphEdge(f"op{i}", f"t{i}"))
     name = trace.items[-1].name
-    return Graph("computation", title or f"Computation graph of {name}", tuple(nodes),
-                 tuple(edges), rankdir="TB")
+    return Graph(
+        "computation",
+        title or f"Computation graph of {name}",
+        tuple(nodes),
+        tuple(edges),
+        rankdir="TB",
+    )
 
 
 # ---- DOT -----------------------------------------------------------------------------------
@@ -289,7 +333,7 @@ _LOOK = {
     "input": 'shape=circle, width=0.95, style=filled, fillcolor="#dbeafe", color="#1d4ed8"',
     "neuron": 'shape=circle, width=0.95, style=filled, fillcolor="#dcfce7", color="#15803d"',
     "target": 'shape=plaintext, fontcolor="#6b7280"',
-    "edge label": 'shape=plaintext, fontsize=11, margin=0.02',
+    "edge label": "shape=plaintext, fontsize=11, margin=0.02",
     "bias": 'shape=box, style="rounded,filled", fillcolor="#fef3c7", color="#b45309"',
     "loss": 'shape=doublecircle, width=0.95, style=filled, fillcolor="#fee2e2", color="#b91c1c"',
     "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6", color="#6b7280", fontsize=11',
@@ -311,8 +355,10 @@ def _label(text: str) -> str:
     if len(lines) == 1:
         return _quote(text)
     rows = "".join(f"<TR><TD>{html.escape(line, quote=False)}</TD></TR>" for line in lines)
-    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{ROW_PADDING}">'
-            f"{rows}</TABLE>>")
+    return (
+        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{ROW_PADDING}">'
+        f"{rows}</TABLE>>"
+    )
 
 
 def to_dot(graph: Graph) -> str:
@@ -328,15 +374,18 @@ def to_dot(graph: Graph) -> str:
       "t" [label="t", shape=plaintext, fontcolor="#6b7280"];
     }
     """
-    out = [f"digraph {_quote(graph.name)} {{",
-           f"  graph [rankdir={graph.rankdir}, fontname=\"Helvetica\", labelloc=t, "
-           f"label={_quote(graph.title)}, nodesep=0.35, "
-           f"ranksep={0.9 if graph.rankdir == 'LR' else 0.35}];",
-           '  node [fontname="Helvetica", fontsize=12];',
-           '  edge [fontname="Helvetica", fontsize=11, color="#4b5563"];']
+    out = [
+        f"digraph {_quote(graph.name)} {{",
+        f'  graph [rankdir={graph.rankdir}, fontname="Helvetica", labelloc=t, '
+        f"label={_quote(graph.title)}, nodesep=0.35, "
+        f"ranksep={0.9 if graph.rankdir == 'LR' else 0.35}];",
+        '  node [fontname="Helvetica", fontsize=12];',
+        '  edge [fontname="Helvetica", fontsize=11, color="#4b5563"];',
+    ]
     for node in graph.nodes:
-        out.append(f"  {_quote(node.id)} [label={_label(chr(10).join(node.lines))}, "
-                   f"{_LOOK[node.kind]}];")
+        out.append(
+            f"  {_quote(node.id)} [label={_label(chr(10).join(node.lines))}, {_LOOK[node.kind]}];"
+        )
     ranks: dict[int, list[str]] = {}
     for node in graph.nodes:
         if node.rank is not None:
@@ -379,8 +428,13 @@ def render(graph: Graph | str, path: str | Path, formats: Sequence[str] = ("svg"
         raise GraphvizMissingError(f"{GRAPHVIZ_MISSING} ({dot_path})")
     for fmt in formats:
         target = base.with_name(base.name + "." + fmt)
-        result = subprocess.run([executable, f"-T{fmt}", "-o", str(target)], input=dot_text,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [executable, f"-T{fmt}", "-o", str(target)],
+            input=dot_text,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"dot -T{fmt} failed on {dot_path}: {result.stderr.strip()}")
         written.append(target)
@@ -393,8 +447,9 @@ def svg_text(graph: Graph | str) -> str:
     if executable is None:
         raise GraphvizMissingError(GRAPHVIZ_MISSING)
     dot_text = graph if isinstance(graph, str) else to_dot(graph)
-    result = subprocess.run([executable, "-Tsvg"], input=dot_text, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [executable, "-Tsvg"], input=dot_text, capture_output=True, text=True, timeout=120
+    )
     if result.returncode != 0:
         raise RuntimeError(f"dot -Tsvg failed: {result.stderr.strip()}")
     return result.stdout

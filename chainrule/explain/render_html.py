@@ -63,8 +63,9 @@ def _num(value: float | None, digits: int) -> str:
     return f'<td class="num">{html.escape(format_value(value, digits))}</td>'
 
 
-def render_html(record: Any, full_page: bool = False, digits: int = DIGITS, *,
-                training: bool = True) -> str:
+def render_html(
+    record: Any, full_page: bool = False, digits: int = DIGITS, *, training: bool = True
+) -> str:
     """A record (Tutorial, Explanation, Derivation) as an HTML fragment, or a whole page.
 
     ``training=False`` leaves out a tutorial's table of training steps (for a page that shows
@@ -85,37 +86,48 @@ def render_html(record: Any, full_page: bool = False, digits: int = DIGITS, *,
     fragment = f'<div class="chainrule">\n<style>{CSS}</style>\n{body}\n</div>'
     if not full_page:
         return fragment
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{fragment}\n</body>\n"
-            "</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{fragment}\n</body>\n"
+        "</html>\n"
+    )
 
 
 def _tutorial(run: Any, digits: int, training: bool = True) -> str:
-    parts = [f"<h2>{html.escape(run.title)}</h2>",
-             f'<p class="muted">From seed <code>{html.escape(run.source)}</code>. Every number '
-             "is computed by chainrule's engine; every formula comes from its derivative "
-             "table.</p>",
-             f"<p><b>Settings:</b> {html.escape(_settings(run, digits))}</p>"]
+    parts = [
+        f"<h2>{html.escape(run.title)}</h2>",
+        f'<p class="muted">From seed <code>{html.escape(run.source)}</code>. Every number '
+        "is computed by chainrule's engine; every formula comes from its derivative "
+        "table.</p>",
+        f"<p><b>Settings:</b> {html.escape(_settings(run, digits))}</p>",
+    ]
     if run.explanation is not None:
         parts.append(_explanation(run.explanation, digits, numbered=True))
     lr = format_value(run.config["lr"])
     rows = "".join(
         f"<tr><td>{_name(key)}</td>{_num(run.values[key], digits)}"
         f"{_num(run.gradients[key], digits)}{_num(run.updated[key], digits)}</tr>"
-        for key in run.parameters)
+        for key in run.parameters
+    )
     w = _name(update_symbol(run))
-    parts.append(f"<h3>5. Update: {w} ← {w} − η·∂{_name(run.loss)}/∂{w}, η = {html.escape(lr)}</h3>"
-                 "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
-                 f"</tr>{rows}</table>")
+    parts.append(
+        f"<h3>5. Update: {w} ← {w} − η·∂{_name(run.loss)}/∂{w}, η = {html.escape(lr)}</h3>"
+        "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th>"
+        f"</tr>{rows}</table>"
+    )
     if training and len(run.steps) > 1:
         outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
         head = "".join(f"<th>{_name(k)}</th>" for k in [run.loss] + outputs)
         rows = "".join(
-            f"<tr><td>{s.step}</td>" + "".join(_num(s.values[k], digits)
-                                               for k in [run.loss] + outputs) + "</tr>"
-            for s in run.steps)
-        parts.append(f"<h3>6. Training: {len(run.steps)} steps</h3>"
-                     f"<table><tr><th>step</th>{head}</tr>{rows}</table>")
+            f"<tr><td>{s.step}</td>"
+            + "".join(_num(s.values[k], digits) for k in [run.loss] + outputs)
+            + "</tr>"
+            for s in run.steps
+        )
+        parts.append(
+            f"<h3>6. Training: {len(run.steps)} steps</h3>"
+            f"<table><tr><th>step</th>{head}</tr>{rows}</table>"
+        )
     return "\n".join(parts)
 
 
@@ -129,31 +141,48 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
         return f"shape {q.shape}" if q.value is None else format_value(q.value, digits)
 
     # inputs and weights have no definition: one line of them, the table for the rest
-    given = ", ".join(f"{_name(q.tex)} = {html.escape(value(q))}"
-                      for q in explanation.quantities if q.formula is None)
-    rows = [f"<tr><td>{_name(q.tex)}</td><td>{_formula(q.formula)}</td>"
-            f'<td class="num">{html.escape(value(q))}</td></tr>'
-            for q in explanation.quantities if q.formula is not None]
+    given = ", ".join(
+        f"{_name(q.tex)} = {html.escape(value(q))}"
+        for q in explanation.quantities
+        if q.formula is None
+    )
+    rows = [
+        f"<tr><td>{_name(q.tex)}</td><td>{_formula(q.formula)}</td>"
+        f'<td class="num">{html.escape(value(q))}</td></tr>'
+        for q in explanation.quantities
+        if q.formula is not None
+    ]
     parts = [title("Forward pass")]
     if given:
         parts.append(f"<p><b>Given:</b> {given}</p>")
     if rows:
-        parts.append("<table><tr><th>quantity</th><th>definition</th><th>value</th></tr>"
-                     f"{''.join(rows)}</table>")
-    rows = [f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(step_tex(s))}</td>"
-            f"{_num(s.value, digits)}<td class=\"muted\">{html.escape(', '.join(s.ops))}</td></tr>"
-            for s in _unique_steps(explanation)]
-    parts += [title("Backward pass: local derivatives"),
-              "<table><tr><th>derivative</th><th>formula</th><th>value</th><th>ops</th></tr>"
-              f"{''.join(rows)}</table>"]
-    gradients = [q for q in explanation.quantities
-                 if q.grad is not None and q.kind == "intermediate"]
+        parts.append(
+            "<table><tr><th>quantity</th><th>definition</th><th>value</th></tr>"
+            f"{''.join(rows)}</table>"
+        )
+    rows = [
+        f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(step_tex(s))}</td>"
+        f'{_num(s.value, digits)}<td class="muted">{html.escape(", ".join(s.ops))}</td></tr>'
+        for s in _unique_steps(explanation)
+    ]
+    parts += [
+        title("Backward pass: local derivatives"),
+        "<table><tr><th>derivative</th><th>formula</th><th>value</th><th>ops</th></tr>"
+        f"{''.join(rows)}</table>",
+    ]
+    gradients = [
+        q for q in explanation.quantities if q.grad is not None and q.kind == "intermediate"
+    ]
     if gradients:
         loss = explanation.loss_tex
-        rows = [f"<tr><td>{_partial(loss, q.tex)}</td>{_num(q.grad, digits)}</tr>"
-                for q in _loss_first(gradients)]
-        parts += [title(f"Backward pass: ∂{_name(loss)}/∂ each quantity, from the loss down"),
-                  f"<table>{''.join(rows)}</table>"]
+        rows = [
+            f"<tr><td>{_partial(loss, q.tex)}</td>{_num(q.grad, digits)}</tr>"
+            for q in _loss_first(gradients)
+        ]
+        parts += [
+            title(f"Backward pass: ∂{_name(loss)}/∂ each quantity, from the loss down"),
+            f"<table>{''.join(rows)}</table>",
+        ]
     parts.append(title("Chain rule, path by path"))
     parts += [_derivation(d, digits) for d in _backprop_order(explanation.derivations)]
     return "\n".join(parts)
@@ -174,29 +203,42 @@ def _derivation(derivation: Any, digits: int) -> str:
 
     head = _partial(derivation.loss_tex, derivation.parameter_tex)
     if isinstance(derivation, TensorDerivation):
-        parts = [f"<p><b>{head}</b>, shape {derivation.shape}, tensor level "
-                 f"(δ<sub>x</sub> = ∂{_name(derivation.loss_tex)}/∂x)</p>"]
+        parts = [
+            f"<p><b>{head}</b>, shape {derivation.shape}, tensor level "
+            f"(δ<sub>x</sub> = ∂{_name(derivation.loss_tex)}/∂x)</p>"
+        ]
         for path in derivation.paths:
-            rows = "".join(f"<tr><td>δ<sub>{tex_to_html(s.lower_tex)}</sub></td>"
-                           f"<td>{_formula(s.formula)}</td><td>{s.shape}</td></tr>"
-                           for s in path.steps)
-            parts.append(f'<div class="path">path {html.escape(" → ".join(path.nodes))}'
-                         f"<table>{rows}</table></div>")
+            rows = "".join(
+                f"<tr><td>δ<sub>{tex_to_html(s.lower_tex)}</sub></td>"
+                f"<td>{_formula(s.formula)}</td><td>{s.shape}</td></tr>"
+                for s in path.steps
+            )
+            parts.append(
+                f'<div class="path">path {html.escape(" → ".join(path.nodes))}'
+                f"<table>{rows}</table></div>"
+            )
         parts.append(f"<p>{_check(derivation)}</p>")
         return "\n".join(parts)
     several = len(derivation.paths) > 1
     # one path: its product is the total, printed once; several: each product, then the sum
-    parts = [f"<p><b>{head}</b> = sum over {len(derivation.paths)} paths</p>" if several
-             else f"<p><b>{head}</b></p>"]
+    parts = [
+        f"<p><b>{head}</b> = sum over {len(derivation.paths)} paths</p>"
+        if several
+        else f"<p><b>{head}</b></p>"
+    ]
     for path in derivation.paths:
         symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
         formulas = " · ".join(_formula(_step_in_path(s, path)) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
-        parts.append(f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
-                     f"<b>{html.escape(format_value(path.product, digits))}</b></div>")
+        parts.append(
+            f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
+            f"<b>{html.escape(format_value(path.product, digits))}</b></div>"
+        )
     if several:
-        parts.append(f"<p>= <b>{html.escape(format_value(derivation.total, digits))}</b> "
-                     f"{_check(derivation)}</p>")
+        parts.append(
+            f"<p>= <b>{html.escape(format_value(derivation.total, digits))}</b> "
+            f"{_check(derivation)}</p>"
+        )
     else:
         parts.append(f"<p>{_check(derivation)}</p>")
     return "\n".join(parts)

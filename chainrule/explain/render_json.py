@@ -13,9 +13,19 @@ __all__ = ["from_dict", "from_json", "render_json", "to_dict"]
 def _records() -> dict[str, type]:
     from chainrule.explain import derive, seeds
 
-    classes = [derive.Array, derive.Quantity, derive.Step, derive.Path, derive.Derivation,
-               derive.TensorStep, derive.TensorPath, derive.TensorDerivation, derive.Explanation,
-               seeds.TutorialStep, seeds.Tutorial]
+    classes = [
+        derive.Array,
+        derive.Quantity,
+        derive.Step,
+        derive.Path,
+        derive.Derivation,
+        derive.TensorStep,
+        derive.TensorPath,
+        derive.TensorDerivation,
+        derive.Explanation,
+        seeds.TutorialStep,
+        seeds.Tutorial,
+    ]
     return {cls.__name__: cls for cls in classes}
 
 
@@ -31,8 +41,12 @@ def to_dict(record: Any) -> Any:
         out: dict[str, Any] = {"type": "Tutorial"}
         for field in dataclasses.fields(record):
             if field.name == "steps":
-                out.update(values=record.values, gradients=record.gradients,
-                           updated=record.updated, final=record.final)
+                out.update(
+                    values=record.values,
+                    gradients=record.gradients,
+                    updated=record.updated,
+                    final=record.final,
+                )
             out[field.name] = to_dict(getattr(record, field.name))
         return out
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
@@ -61,8 +75,10 @@ def from_dict(data: Any) -> Any:
     kind = data.get("type")
     records = _records()
     if kind not in records:
-        return {key: from_dict(value) if isinstance(value, dict) else value
-                for key, value in data.items()}
+        return {
+            key: from_dict(value) if isinstance(value, dict) else value
+            for key, value in data.items()
+        }
     cls = records[kind]
     fields = {}
     for field in dataclasses.fields(cls):

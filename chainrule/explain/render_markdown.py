@@ -53,32 +53,56 @@ def render_markdown(record: Any, digits: int = DIGITS) -> str:
 def _tutorial(run: Any, digits: int) -> list[str]:
     from chainrule.explain.render_text import _settings
 
-    lines = [f"# {run.title}", "",
-             f"From seed `{run.source}`. Every number is computed by chainrule's engine and every "
-             "formula comes from its derivative table.", "",
-             f"**Settings:** {_settings(run, digits)}", ""]
+    lines = [
+        f"# {run.title}",
+        "",
+        f"From seed `{run.source}`. Every number is computed by chainrule's engine and every "
+        "formula comes from its derivative table.",
+        "",
+        f"**Settings:** {_settings(run, digits)}",
+        "",
+    ]
     if run.explanation is not None:
         lines += _explanation(run.explanation, digits, level=2, numbered=True)
     loss_tex = run.explanation.loss_tex if run.explanation is not None else run.loss
     lr = format_value(run.config["lr"])
     w = _tex(run, update_symbol(run))
-    lines += ["", f"## 5. Update: ${w} \\leftarrow {w} - \\eta \\, "
-                  f"\\frac{{\\partial {loss_tex}}}{{\\partial {w}}}$, $\\eta = {lr}$", "",
-              "| parameter | before | gradient | after |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        f"## 5. Update: ${w} \\leftarrow {w} - \\eta \\, "
+        f"\\frac{{\\partial {loss_tex}}}{{\\partial {w}}}$, $\\eta = {lr}$",
+        "",
+        "| parameter | before | gradient | after |",
+        "|---|---:|---:|---:|",
+    ]
     for key in run.parameters:
-        lines.append(f"| ${_tex(run, key)}$ | {format_value(run.values[key], digits)} | "
-                     f"{format_value(run.gradients[key], digits)} | "
-                     f"{format_value(run.updated[key], digits)} |")
+        lines.append(
+            f"| ${_tex(run, key)}$ | {format_value(run.values[key], digits)} | "
+            f"{format_value(run.gradients[key], digits)} | "
+            f"{format_value(run.updated[key], digits)} |"
+        )
     if len(run.steps) > 1:
         outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
-        lines += ["", f"## 6. Training: {len(run.steps)} steps", "",
-                  "| step | " + " | ".join(f"${_tex(run, k)}$" for k in [run.loss] + outputs)
-                  + " |", "|---:|" + "---:|" * (1 + len(outputs))]
+        lines += [
+            "",
+            f"## 6. Training: {len(run.steps)} steps",
+            "",
+            "| step | " + " | ".join(f"${_tex(run, k)}$" for k in [run.loss] + outputs) + " |",
+            "|---:|" + "---:|" * (1 + len(outputs)),
+        ]
         for step in run.steps:
-            lines.append(f"| {step.step} | " + " | ".join(
-                format_value(step.values[k], digits) for k in [run.loss] + outputs) + " |")
-        lines += ["", f"Parameters after step {len(run.steps)}: " + ", ".join(
-            f"${_tex(run, k)} = {format_value(run.final[k], digits)}$" for k in run.parameters)]
+            lines.append(
+                f"| {step.step} | "
+                + " | ".join(format_value(step.values[k], digits) for k in [run.loss] + outputs)
+                + " |"
+            )
+        lines += [
+            "",
+            f"Parameters after step {len(run.steps)}: "
+            + ", ".join(
+                f"${_tex(run, k)} = {format_value(run.final[k], digits)}$" for k in run.parameters
+            ),
+        ]
     return lines
 
 
@@ -103,27 +127,49 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
     defined = [q for q in explanation.quantities if q.formula is not None]
     lines = [title("Forward pass"), ""]
     if given:
-        lines += ["**Given:** " + ", ".join(
-            f"${q.tex} = {value(q)}$" if q.value is not None else f"${q.tex}$ ({value(q)})"
-            for q in given), ""]
+        lines += [
+            "**Given:** "
+            + ", ".join(
+                f"${q.tex} = {value(q)}$" if q.value is not None else f"${q.tex}$ ({value(q)})"
+                for q in given
+            ),
+            "",
+        ]
     if defined:
         lines += ["| quantity | definition | value |", "|---|---|---:|"]
         lines += [f"| ${q.tex}$ | ${q.tex} = {q.formula}$ | {value(q)} |" for q in defined]
-    lines += ["", title("Backward pass: local derivatives"), "",
-              "| derivative | formula | value | ops |", "|---|---|---:|---|"]
+    lines += [
+        "",
+        title("Backward pass: local derivatives"),
+        "",
+        "| derivative | formula | value | ops |",
+        "|---|---|---:|---|",
+    ]
     for step in _unique_steps(explanation):
         formula = f"${step_tex(step)}$"
-        lines.append(f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
-                     f"{format_value(step.value, digits)} | {', '.join(step.ops)} |")
-    gradients = [q for q in explanation.quantities
-                 if q.grad is not None and q.kind == "intermediate"]
+        lines.append(
+            f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
+            f"{format_value(step.value, digits)} | {', '.join(step.ops)} |"
+        )
+    gradients = [
+        q for q in explanation.quantities if q.grad is not None and q.kind == "intermediate"
+    ]
     if gradients:
         loss = explanation.loss_tex
-        lines += ["", title(f"Backward pass: ${partial_tex(loss, 'x')}$ for each quantity $x$, "
-                            "from the loss down"), "",
-                  "| quantity | gradient |", "|---|---:|"]
-        lines += [f"| ${partial_tex(loss, q.tex)}$ | {format_value(q.grad, digits)} |"
-                  for q in _loss_first(gradients)]
+        lines += [
+            "",
+            title(
+                f"Backward pass: ${partial_tex(loss, 'x')}$ for each quantity $x$, "
+                "from the loss down"
+            ),
+            "",
+            "| quantity | gradient |",
+            "|---|---:|",
+        ]
+        lines += [
+            f"| ${partial_tex(loss, q.tex)}$ | {format_value(q.grad, digits)} |"
+            for q in _loss_first(gradients)
+        ]
     lines += ["", title("Chain rule, path by path"), ""]
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, digits) + [""]
@@ -156,28 +202,43 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     lines = ["$$", r"\begin{aligned}"]
     if len(rows) == 1:
         symbols, formulas, numbers, product = rows[0]
-        lines += [rf"{head} &= {symbols} \\", rf"&= {formulas} \\", rf"&= {numbers} \\",
-                  rf"&= {product}"]
+        lines += [
+            rf"{head} &= {symbols} \\",
+            rf"&= {formulas} \\",
+            rf"&= {numbers} \\",
+            rf"&= {product}",
+        ]
     else:
         # one line per path: side by side, two paths make one very wide line
-        lines += [(rf"{head} &= " if i == 1 else r"&\quad + ")
-                  + rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}} \\"
-                  for i, r in enumerate(rows, 1)]
+        lines += [
+            (rf"{head} &= " if i == 1 else r"&\quad + ")
+            + rf"\underbrace{{{r[0]}}}_{{\text{{path {i}}}}} \\"
+            for i, r in enumerate(rows, 1)
+        ]
         for i, (_, formulas, numbers, product) in enumerate(rows, 1):
             lines += [rf"\text{{path {i}}} &= {formulas} \\", rf"&= {numbers} = {product} \\"]
-        lines.append(rf"&= {' + '.join(r[3] for r in rows)} = "
-                     rf"{_number(derivation.total, digits)}")
+        lines.append(
+            rf"&= {' + '.join(r[3] for r in rows)} = "
+            rf"{_number(derivation.total, digits)}"
+        )
     lines += [r"\end{aligned}", "$$", "", _check(derivation)]
     return lines
 
 
 def _tensor_derivation(derivation: Any, digits: int) -> list[str]:
     head = partial_tex(derivation.loss_tex, derivation.parameter_tex)
-    lines = [f"**${head}$**, shape {derivation.shape}, tensor level "
-             f"($\\delta_{{x}} = \\partial {derivation.loss_tex} / \\partial x$):", ""]
+    lines = [
+        f"**${head}$**, shape {derivation.shape}, tensor level "
+        f"($\\delta_{{x}} = \\partial {derivation.loss_tex} / \\partial x$):",
+        "",
+    ]
     for number, path in enumerate(derivation.paths, 1):
-        lines += [f"Path {number}: " + " → ".join(f"${n}$" for n in _path_tex(path)), "",
-                  "| gradient | formula | shape |", "|---|---|---|"]
+        lines += [
+            f"Path {number}: " + " → ".join(f"${n}$" for n in _path_tex(path)),
+            "",
+            "| gradient | formula | shape |",
+            "|---|---|---|",
+        ]
         for s in path.steps:
             lines.append(f"| $\\delta_{{{s.lower_tex}}}$ | ${s.formula}$ | {s.shape} |")
         lines.append("")

@@ -15,13 +15,44 @@ DIGITS = 12
 
 # ---- LaTeX to plain text -------------------------------------------------------------------------
 _SYMBOLS = {
-    r"\sigma": "σ", r"\delta": "δ", r"\alpha": "α", r"\beta": "β", r"\gamma": "γ",
-    r"\epsilon": "ε", r"\eta": "η", r"\theta": "θ", r"\lambda": "λ", r"\mu": "μ", r"\tau": "τ",
-    r"\phi": "φ", r"\psi": "ψ", r"\omega": "ω", r"\pi": "π", r"\partial": "∂", r"\odot": "⊙",
-    r"\times": "×", r"\cdot": "·", r"\le": "≤", r"\ge": "≥", r"\ne": "≠", r"\infty": "∞",
-    r"\lnot": "¬", r"\sum": "Σ", r"\prod": "Π", r"\ln": "ln", r"\exp": "exp", r"\tanh": "tanh",
-    r"\sin": "sin", r"\cos": "cos", r"\max": "max", r"\min": "min",
-    r"\dots": "…", r"\textstyle": "", r"\displaystyle": "", r"\left": "", r"\right": "",
+    r"\sigma": "σ",
+    r"\delta": "δ",
+    r"\alpha": "α",
+    r"\beta": "β",
+    r"\gamma": "γ",
+    r"\epsilon": "ε",
+    r"\eta": "η",
+    r"\theta": "θ",
+    r"\lambda": "λ",
+    r"\mu": "μ",
+    r"\tau": "τ",
+    r"\phi": "φ",
+    r"\psi": "ψ",
+    r"\omega": "ω",
+    r"\pi": "π",
+    r"\partial": "∂",
+    r"\odot": "⊙",
+    r"\times": "×",
+    r"\cdot": "·",
+    r"\le": "≤",
+    r"\ge": "≥",
+    r"\ne": "≠",
+    r"\infty": "∞",
+    r"\lnot": "¬",
+    r"\sum": "Σ",
+    r"\prod": "Π",
+    r"\ln": "ln",
+    r"\exp": "exp",
+    r"\tanh": "tanh",
+    r"\sin": "sin",
+    r"\cos": "cos",
+    r"\max": "max",
+    r"\min": "min",
+    r"\dots": "…",
+    r"\textstyle": "",
+    r"\displaystyle": "",
+    r"\left": "",
+    r"\right": "",
 }
 _SUPERSCRIPTS = str.maketrans("0123456789-+T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ᵀ")
 _FRAC = re.compile(r"\\[td]?frac\{([^{}]*)\}\{([^{}]*)\}")
@@ -125,8 +156,10 @@ def _table(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") -
     """Rows of cells as aligned columns (ANSI codes don't count towards a cell's width)."""
     if not rows:
         return []
-    widths = [max(_visible(row[c]) for row in rows if c < len(row))
-              for c in range(max(len(r) for r in rows))]
+    widths = [
+        max(_visible(row[c]) for row in rows if c < len(row))
+        for c in range(max(len(r) for r in rows))
+    ]
     lines = []
     for row in rows:
         cells = [_pad(cell, widths[c]) if c < len(row) - 1 else cell for c, cell in enumerate(row)]
@@ -135,8 +168,9 @@ def _table(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") -
 
 
 # ---- records -------------------------------------------------------------------------------------
-def render_text(record: Any, color: bool | None = None, digits: int = DIGITS,
-                width: int = 100) -> str:
+def render_text(
+    record: Any, color: bool | None = None, digits: int = DIGITS, width: int = 100
+) -> str:
     """A record (Tutorial, Explanation, Derivation) as terminal text.
 
     ``color=None`` colours only when stdout is a terminal and ``NO_COLOR`` is unset.
@@ -174,10 +208,14 @@ def _partial(upper: str, lower: str) -> str:
 
 def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
     config = run.config
-    lines = [style.heading(f"chainrule tutorial · {run.title}"),
-             style.dim(f"  from seed {run.source}: every number below is computed by "
-                       "chainrule's engine,"),
-             style.dim("  every formula comes from the derivative table the engine runs"), ""]
+    lines = [
+        style.heading(f"chainrule tutorial · {run.title}"),
+        style.dim(
+            f"  from seed {run.source}: every number below is computed by chainrule's engine,"
+        ),
+        style.dim("  every formula comes from the derivative table the engine runs"),
+        "",
+    ]
     settings = _settings(run, digits)
     lines += _table([[style.name("settings"), settings]], indent="  ")
     lines.append("")
@@ -187,8 +225,13 @@ def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
     if len(run.steps) > 1:
         lines += _training(run, style, digits)
     else:
-        lines += ["", style.dim(f"  run 'chainrule tutorial --steps 20' to watch {run.loss} fall "
-                                "step by step; --json for every number")]
+        lines += [
+            "",
+            style.dim(
+                f"  run 'chainrule tutorial --steps 20' to watch {run.loss} fall "
+                "step by step; --json for every number"
+            ),
+        ]
     del config
     return lines
 
@@ -196,22 +239,28 @@ def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
 def _settings(run: Any, digits: int) -> str:
     v = run.values
     if run.example == "seed":
-        parts = [", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("i1", "i2")),
-                 ", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("t1", "t2"))]
+        parts = [
+            ", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("i1", "i2")),
+            ", ".join(f"{k} = {format_value(v[k], digits)}" for k in ("t1", "t2")),
+        ]
         if "b1" in v:
             trained = " (trained)" if run.config.get("train_biases") else " (fixed)"
             parts.append(f"b1 = {format_value(v['b1'])}, b2 = {format_value(v['b2'])}{trained}")
         parts.append(f"output activation {run.config['output_activation']}")
     else:
-        parts = [f"x = {format_value(v['x'])}", f"y = {format_value(v['y'])}",
-                 f"b = {format_value(v['b'])}" + (" (trained)" if "b" in run.parameters else "")]
+        parts = [
+            f"x = {format_value(v['x'])}",
+            f"y = {format_value(v['y'])}",
+            f"b = {format_value(v['b'])}" + (" (trained)" if "b" in run.parameters else ""),
+        ]
     steps = len(run.steps)
     parts += [f"η = {format_value(run.config['lr'])}", f"{steps} step{'s' if steps > 1 else ''}"]
     return " · ".join(parts)
 
 
-def _explanation(explanation: Any, style: _Style, digits: int, width: int,
-                 numbered: bool) -> list[str]:
+def _explanation(
+    explanation: Any, style: _Style, digits: int, width: int, numbered: bool
+) -> list[str]:
     number = iter(range(1, 10))
 
     def title(text: str) -> str:
@@ -227,24 +276,50 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
             rows.append([style.name(q.name), "", f"tensor of shape {q.shape}"])
             continue
         formula = "" if q.formula is None else tex_to_text(q.formula)
-        rows.append([style.name(q.name), "=", style.formula(formula) if formula else "",
-                     "=" if formula else "", format_value(q.value, digits)])
+        rows.append(
+            [
+                style.name(q.name),
+                "=",
+                style.formula(formula) if formula else "",
+                "=" if formula else "",
+                format_value(q.value, digits),
+            ]
+        )
     lines += _table(_squeeze(rows))
-    lines += ["", title("Backward pass: local derivatives (∂ of each quantity by the one "
-                        "below it)")]
+    lines += [
+        "",
+        title("Backward pass: local derivatives (∂ of each quantity by the one below it)"),
+    ]
     rows = []
     for step in _unique_steps(explanation):
-        rows.append([style.name(_partial(step.upper, step.lower)), "=",
-                     style.formula(tex_to_text(step_tex(step))), "=",
-                     format_value(step.value, digits), style.dim("  " + " ∘ ".join(step.ops))])
+        rows.append(
+            [
+                style.name(_partial(step.upper, step.lower)),
+                "=",
+                style.formula(tex_to_text(step_tex(step))),
+                "=",
+                format_value(step.value, digits),
+                style.dim("  " + " ∘ ".join(step.ops)),
+            ]
+        )
     lines += _table(rows) or ["  (none: no element-level derivation)"]
-    gradients = [q for q in explanation.quantities
-                 if q.grad is not None and q.kind in ("intermediate",)]
+    gradients = [
+        q for q in explanation.quantities if q.grad is not None and q.kind in ("intermediate",)
+    ]
     if gradients:
-        lines += ["", title(f"Backward pass: ∂{explanation.loss}/∂ each quantity, from the "
-                            "loss down (the engine's backward)")]
-        lines += _table([[style.name(_partial(explanation.loss, q.name)), "=",
-                          format_value(q.grad, digits)] for q in _loss_first(gradients)])
+        lines += [
+            "",
+            title(
+                f"Backward pass: ∂{explanation.loss}/∂ each quantity, from the "
+                "loss down (the engine's backward)"
+            ),
+        ]
+        lines += _table(
+            [
+                [style.name(_partial(explanation.loss, q.name)), "=", format_value(q.grad, digits)]
+                for q in _loss_first(gradients)
+            ]
+        )
     lines += ["", title(f"Chain rule: ∂{explanation.loss}/∂ each parameter, path by path")]
     lines += _vjp_legend(explanation.derivations, style)
     for derivation in _backprop_order(explanation.derivations):
@@ -252,15 +327,21 @@ def _explanation(explanation: Any, style: _Style, digits: int, width: int,
     return lines
 
 
-VJP_LEGEND = ("f^(*)(g): the vector-Jacobian product of f applied to g "
-              "(f's backward: its output's gradient g → its input's)")
+VJP_LEGEND = (
+    "f^(*)(g): the vector-Jacobian product of f applied to g "
+    "(f's backward: its output's gradient g → its input's)"
+)
 
 
 def uses_vjp(derivations: Any) -> bool:
     """Whether a tensor-level derivation writes an op's backward as ``f^{*}(…)``."""
-    return any("^{*}" in (step.formula or "") for d in derivations
-               for path in getattr(d, "paths", ()) for step in path.steps
-               if hasattr(step, "shape"))
+    return any(
+        "^{*}" in (step.formula or "")
+        for d in derivations
+        for path in getattr(d, "paths", ())
+        for step in path.steps
+        if hasattr(step, "shape")
+    )
 
 
 def _vjp_legend(derivations: Any, style: _Style) -> list[str]:
@@ -289,10 +370,13 @@ def _leaves(quantities: Sequence[Any], style: _Style, digits: int, per_line: int
     """The given numbers, a few to a line: ``inputs  i1 = 0.05  i2 = 0.1 …``."""
     rows = []
     for kind, label in _LEAF_KINDS.items():
-        cells = [f"{style.name(q.name)} = {format_value(q.value, digits)}"
-                 for q in quantities if q.kind == kind and q.value is not None]
+        cells = [
+            f"{style.name(q.name)} = {format_value(q.value, digits)}"
+            for q in quantities
+            if q.kind == kind and q.value is not None
+        ]
         for start in range(0, len(cells), per_line):
-            rows.append([label if start == 0 else ""] + cells[start:start + per_line])
+            rows.append([label if start == 0 else ""] + cells[start : start + per_line])
     return _table(rows)
 
 
@@ -363,13 +447,15 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
         indent = " " * (len(head) + 3)
         terms = " + ".join(format_value(p.product, digits) for p in paths)
         lines.append(f"{indent}= {terms}")
-    lines.append(f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
-                 f"   {_check(derivation, style, digits)}")
+    lines.append(
+        f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
+        f"   {_check(derivation, style, digits)}"
+    )
     return lines
 
 
 def path_labels(paths: Sequence[Any]) -> list[str]:
-    """"via E1, a_o1, o1" for each path; paths through the same quantities (x·x) also say
+    """ "via E1, a_o1, o1" for each path; paths through the same quantities (x·x) also say
     which input of which op they take."""
     labels = []
     for path in paths:
@@ -377,9 +463,12 @@ def path_labels(paths: Sequence[Any]) -> list[str]:
         label = "via " + ", ".join(inner) if inner else "directly"
         twins = [p for p in paths if p.nodes == path.nodes]
         if len(twins) > 1:
-            inputs = ", ".join(f"input {slot + 1} of {op}" for step in path.steps
-                               for op, slot in zip(step.ops, step.slots, strict=False)
-                               if op in _SHARED_OPS)
+            inputs = ", ".join(
+                f"input {slot + 1} of {op}"
+                for step in path.steps
+                for op, slot in zip(step.ops, step.slots, strict=False)
+                if op in _SHARED_OPS
+            )
             label += f" ({inputs})" if inputs else f" (path {twins.index(path) + 1})"
         labels.append(label)
     return labels
@@ -444,13 +533,22 @@ def _check(derivation: Any, style: _Style, digits: int) -> str:
 def _tensor_derivation(derivation: Any, style: _Style, digits: int) -> list[str]:
     head = _partial(derivation.loss, derivation.parameter)
     count = len(derivation.paths)
-    lines = [f"  {style.name(head)}   shape {derivation.shape}, tensor level, {count} "
-             f"path{'s' if count != 1 else ''}   (δ_x = ∂{derivation.loss}/∂x)"]
+    lines = [
+        f"  {style.name(head)}   shape {derivation.shape}, tensor level, {count} "
+        f"path{'s' if count != 1 else ''}   (δ_x = ∂{derivation.loss}/∂x)"
+    ]
     for path in derivation.paths:
         lines.append(f"    path {' → '.join(path.nodes)}")
-        rows = [[style.name(f"δ_{s.lower}"), "=", style.formula(tex_to_text(s.formula)),
-                 f"shape {s.shape}", style.dim(f"‖·‖ = {format_value(s.norm, 6)}")]
-                for s in path.steps]
+        rows = [
+            [
+                style.name(f"δ_{s.lower}"),
+                "=",
+                style.formula(tex_to_text(s.formula)),
+                f"shape {s.shape}",
+                style.dim(f"‖·‖ = {format_value(s.norm, 6)}"),
+            ]
+            for s in path.steps
+        ]
         lines += _table(rows, indent="      ")
     total = derivation.total.numpy()
     lines.append(f"    = {_array_text(total, digits)}   {_check(derivation, style, digits)}")
@@ -459,10 +557,13 @@ def _tensor_derivation(derivation: Any, style: _Style, digits: int) -> list[str]
 
 def _array_text(array: np.ndarray, digits: int) -> str:
     if array.size > 16:
-        return (f"tensor of shape {array.shape}, ‖·‖ = "
-                f"{format_value(float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))), 6)}")
-    return np.array2string(array, separator=", ", formatter={
-        "float_kind": lambda v: format_value(v, digits)}).replace("\n", "")
+        return (
+            f"tensor of shape {array.shape}, ‖·‖ = "
+            f"{format_value(float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))), 6)}"
+        )
+    return np.array2string(
+        array, separator=", ", formatter={"float_kind": lambda v: format_value(v, digits)}
+    ).replace("\n", "")
 
 
 def update_symbol(run: Any) -> str:
@@ -474,14 +575,28 @@ def _updates(run: Any, style: _Style, digits: int) -> list[str]:
     loss = run.loss
     number = 5 if run.explanation is not None else 1
     w = update_symbol(run)
-    lines = ["", style.heading(f"{number}. Update: {w} ← {w} − η · ∂{loss}/∂{w}, "
-                               f"η = {format_value(run.config['lr'])}")]
+    lines = [
+        "",
+        style.heading(
+            f"{number}. Update: {w} ← {w} − η · ∂{loss}/∂{w}, η = {format_value(run.config['lr'])}"
+        ),
+    ]
     rows = []
     lr = format_value(run.config["lr"])
     for key in run.parameters:
-        rows.append([style.name(key), "=", format_value(run.values[key], digits), "−", lr, "×",
-                     format_value(run.gradients[key], digits), "=",
-                     style.name(format_value(run.updated[key], digits))])
+        rows.append(
+            [
+                style.name(key),
+                "=",
+                format_value(run.values[key], digits),
+                "−",
+                lr,
+                "×",
+                format_value(run.gradients[key], digits),
+                "=",
+                style.name(format_value(run.updated[key], digits)),
+            ]
+        )
     return lines + _table(rows)
 
 
@@ -499,10 +614,12 @@ def _training(run: Any, style: _Style, digits: int) -> list[str]:
             rows.append(["…"])
             continue
         step = steps[number]
-        rows.append([str(step.step)] + [format_value(step.values[k], digits)
-                                        for k in [loss] + outputs])
+        rows.append(
+            [str(step.step)] + [format_value(step.values[k], digits) for k in [loss] + outputs]
+        )
     lines += _table(rows)
     lines += ["", style.heading(f"  parameters after step {len(steps)}")]
-    lines += _table([[style.name(k), "=", format_value(run.final[k], digits)]
-                     for k in run.parameters])
+    lines += _table(
+        [[style.name(k), "=", format_value(run.final[k], digits)] for k in run.parameters]
+    )
     return lines

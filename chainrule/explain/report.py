@@ -61,8 +61,7 @@ def inline_svg(svg: str, label: str) -> str:
     readers (the page's CSS shrinks it to the column when it is wider)."""
     start = svg.index("<svg")
     head_end = svg.index(">", start)
-    return (svg[start:head_end] + f' role="img" aria-label="{html.escape(label)}"'
-            + svg[head_end:])
+    return svg[start:head_end] + f' role="img" aria-label="{html.escape(label)}"' + svg[head_end:]
 
 
 def picture_html(graph: Graph, label: str, use_graphviz: bool = True) -> str:
@@ -74,8 +73,10 @@ def picture_html(graph: Graph, label: str, use_graphviz: bool = True) -> str:
             note = str(missing)
     else:
         note = "pictures were turned off; the graph's DOT text follows"
-    return (f'<p class="note">{html.escape(note)}</p>'
-            f"<pre class=\"dot\">{html.escape(to_dot(graph))}</pre>")
+    return (
+        f'<p class="note">{html.escape(note)}</p>'
+        f'<pre class="dot">{html.escape(to_dot(graph))}</pre>'
+    )
 
 
 def curves_html(result: Sweep, plots: bool = True) -> str:
@@ -89,33 +90,47 @@ def curves_html(result: Sweep, plots: bool = True) -> str:
     except ImportError as missing:
         return f'<p class="note">{html.escape(str(missing))}</p>'
     data = base64.b64encode(png).decode("ascii")
-    return (f'<img class="figure" alt="E_total against epoch for learning rates '
-            f'{", ".join(f"{run.lr:g}" for run in result.runs)}" '
-            f'src="data:image/png;base64,{data}">')
+    return (
+        f'<img class="figure" alt="E_total against epoch for learning rates '
+        f'{", ".join(f"{run.lr:g}" for run in result.runs)}" '
+        f'src="data:image/png;base64,{data}">'
+    )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return (f'<table class="numbers">{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return (
+        f'<table class="numbers">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
 def steps_table(run: Any) -> str:
     """Each gradient-descent step: the error, the outputs, and the parameters after it."""
     header = ["step", "E_total", "a_o1", "a_o2", *(f"{p} after" for p in run.parameters)]
-    rows = [[str(step.step), number(step.values["E_total"]), number(step.values["a_o1"]),
-             number(step.values["a_o2"]), *(number(step.updated[p]) for p in run.parameters)]
-            for step in run.steps]
+    rows = [
+        [
+            str(step.step),
+            number(step.values["E_total"]),
+            number(step.values["a_o1"]),
+            number(step.values["a_o2"]),
+            *(number(step.updated[p]) for p in run.parameters),
+        ]
+        for step in run.steps
+    ]
     return _table(header, rows, f"learning rate {run.config['lr']:g}")
 
 
 def sweep_html(result: Sweep) -> str:
     header, rows = sweep_rows(result)
-    mode = ("each rate starting from the last one's weights" if result.carry_weights
-            else "each rate starting from the same weights")
+    mode = (
+        "each rate starting from the last one's weights"
+        if result.carry_weights
+        else "each rate starting from the same weights"
+    )
     return _table(header, rows, f"after {result.epochs} epochs, {mode}")
 
 
@@ -128,9 +143,16 @@ def derivation_html(run: Any) -> str:
 
 
 # ---- the report ------------------------------------------------------------------------------
-def build_report(config: Any = None, *, steps: int = 10, lrs: Sequence[float] = DEFAULT_LRS,
-                 epochs: int = DEFAULT_EPOCHS, carry_weights: bool = False,
-                 pictures: bool = True, plots: bool = True) -> Report:
+def build_report(
+    config: Any = None,
+    *,
+    steps: int = 10,
+    lrs: Sequence[float] = DEFAULT_LRS,
+    epochs: int = DEFAULT_EPOCHS,
+    carry_weights: bool = False,
+    pictures: bool = True,
+    plots: bool = True,
+) -> Report:
     """Run the seed network (``config``: a SeedConfig, the seed's by default) for ``steps``
     steps and a learning-rate sweep, and lay out the report.
 
@@ -144,30 +166,44 @@ def build_report(config: Any = None, *, steps: int = 10, lrs: Sequence[float] = 
     weight_gradients = {k: v for k, v in first.gradients.items() if k in run.parameters}
     network = network_graph(first.values, weight_gradients, config.output_activation)
     start = {k: first.values[k] for k in run.parameters}
-    computation = computation_graph(build_seed_network(config, {**_biases(config), **start}).loss,
-                                    title="Computation graph of E_total (step 1)")
+    computation = computation_graph(
+        build_seed_network(config, {**_biases(config), **start}).loss,
+        title="Computation graph of E_total (step 1)",
+    )
     result = sweep(lrs, epochs, carry_weights=carry_weights, config=config)
     sections = (
-        Section("network", "The network",
-                "<p>Inputs i1, i2; hidden neurons h1, h2 with activations a_h1, a_h2; outputs "
-                "o1, o2 with activations a_o1, a_o2; the errors E1, E2 and E_total. Edges carry "
-                "the weights w1..w8 with their values and, for step 1, ∂E_total/∂w.</p>"
-                + picture_html(network, "the seed network", pictures)),
+        Section(
+            "network",
+            "The network",
+            "<p>Inputs i1, i2; hidden neurons h1, h2 with activations a_h1, a_h2; outputs "
+            "o1, o2 with activations a_o1, a_o2; the errors E1, E2 and E_total. Edges carry "
+            "the weights w1..w8 with their values and, for step 1, ∂E_total/∂w.</p>"
+            + picture_html(network, "the seed network", pictures),
+        ),
         Section("derivation", "The chain rule, step by step", derivation_html(run)),
-        Section("graph", "The computation graph",
-                "<p>Every tensor the engine recorded (name, value, ∂E_total/∂tensor) and every "
-                "op between them, as backward() walks them in reverse.</p>"
-                + picture_html(computation, "the computation graph", pictures)),
-        Section("steps", "Training, step by step",
-                f"<p>{steps} step{'s' if steps != 1 else ''} of gradient descent, "
-                "w ← w − η·∂E_total/∂w.</p>" + steps_table(run)),
-        Section("sweep", "Learning rates",
-                f"<p>E_total against epoch for {len(result.runs)} learning rates, "
-                f"{result.epochs} epochs each.</p>"
-                + curves_html(result, plots) + sweep_html(result)),
+        Section(
+            "graph",
+            "The computation graph",
+            "<p>Every tensor the engine recorded (name, value, ∂E_total/∂tensor) and every "
+            "op between them, as backward() walks them in reverse.</p>"
+            + picture_html(computation, "the computation graph", pictures),
+        ),
+        Section(
+            "steps",
+            "Training, step by step",
+            f"<p>{steps} step{'s' if steps != 1 else ''} of gradient descent, "
+            "w ← w − η·∂E_total/∂w.</p>" + steps_table(run),
+        ),
+        Section(
+            "sweep",
+            "Learning rates",
+            f"<p>E_total against epoch for {len(result.runs)} learning rates, "
+            f"{result.epochs} epochs each.</p>" + curves_html(result, plots) + sweep_html(result),
+        ),
     )
-    return Report("chainrule: the seed network, explained", run, network, computation, result,
-                  sections)
+    return Report(
+        "chainrule: the seed network, explained", run, network, computation, result, sections
+    )
 
 
 def _biases(config: Any) -> dict[str, float]:
@@ -207,20 +243,26 @@ def render_report(report: Report) -> str:
     from chainrule import __version__
 
     nav = "".join(f'<a href="#{s.id}">{html.escape(s.title)}</a>' for s in report.sections)
-    body = "".join(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>'
-                   f'<div class="{s.id}">{s.body}</div></section>' for s in report.sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head>"
-            f"<body><header><h1>{html.escape(report.title)}</h1>"
-            f"<p>{html.escape(report.tutorial.title)}. Every number below was computed by "
-            f"chainrule's engine.</p><nav>{nav}</nav></header>{body}"
-            f"<footer>Generated by chainrule {html.escape(__version__)}.</footer>"
-            f"</body></html>\n")
+    body = "".join(
+        f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>'
+        f'<div class="{s.id}">{s.body}</div></section>'
+        for s in report.sections
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head>"
+        f"<body><header><h1>{html.escape(report.title)}</h1>"
+        f"<p>{html.escape(report.tutorial.title)}. Every number below was computed by "
+        f"chainrule's engine.</p><nav>{nav}</nav></header>{body}"
+        f"<footer>Generated by chainrule {html.escape(__version__)}.</footer>"
+        f"</body></html>\n"
+    )
 
 
-def write_report(path: str | Path = "chainrule-report.html", config: Any = None,
-                 **options: Any) -> Path:
+def write_report(
+    path: str | Path = "chainrule-report.html", config: Any = None, **options: Any
+) -> Path:
     """Build and write the report (all or nothing: a temporary file renamed into place).
 
     Options are :func:`build_report`'s.

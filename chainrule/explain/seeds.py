@@ -26,8 +26,15 @@ from chainrule.ops import clone, linear, sigmoid, tensor
 from chainrule.ops import sum as reduce_sum
 from chainrule.tensor import Tensor
 
-__all__ = ["OneWeightConfig", "SeedConfig", "Tutorial", "TutorialStep", "one_weight_tutorial",
-           "seed_tutorial", "tutorial"]
+__all__ = [
+    "OneWeightConfig",
+    "SeedConfig",
+    "Tutorial",
+    "TutorialStep",
+    "one_weight_tutorial",
+    "seed_tutorial",
+    "tutorial",
+]
 
 SEED_WEIGHTS = (0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55)
 WEIGHT_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
@@ -64,8 +71,9 @@ class SeedConfig:
             raise ValueError("train_biases needs biases: give --biases b1 b2 (e.g. 0.35 0.60)")
         _check_common(self.lr, self.steps)
         if self.output_activation not in ("sigmoid", "identity"):
-            raise ValueError(f"output_activation must be 'sigmoid' or 'identity', got "
-                             f"{self.output_activation!r}")
+            raise ValueError(
+                f"output_activation must be 'sigmoid' or 'identity', got {self.output_activation!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,9 @@ class OneWeightConfig:
 
 def _check_numbers(what: str, values: Sequence[Any], count: int, names: str) -> None:
     if len(values) != count:
-        raise ValueError(f"{what} needs {count} value{'s' if count > 1 else ''} ({names}), "
-                         f"got {len(values)}")
+        raise ValueError(
+            f"{what} needs {count} value{'s' if count > 1 else ''} ({names}), got {len(values)}"
+        )
     for value in values:
         if not isinstance(value, int | float) or not math.isfinite(value):
             raise ValueError(f"{what} must be finite numbers, got {value!r}")
@@ -186,10 +195,16 @@ def build_seed_network(config: SeedConfig, weights: Mapping[str, float]) -> Seed
     # and lose its names)
     i = name(tensor([list(config.inputs)], dtype=f64), "i", [["i1", "i2"]])
     t = name(tensor([list(config.targets)], dtype=f64), "t", [["t1", "t2"]])
-    W1 = name(tensor([[w[0], w[1]], [w[2], w[3]]], dtype=f64, requires_grad=True), "W1",
-              [["w1", "w2"], ["w3", "w4"]])
-    W2 = name(tensor([[w[4], w[5]], [w[6], w[7]]], dtype=f64, requires_grad=True), "W2",
-              [["w5", "w6"], ["w7", "w8"]])
+    W1 = name(
+        tensor([[w[0], w[1]], [w[2], w[3]]], dtype=f64, requires_grad=True),
+        "W1",
+        [["w1", "w2"], ["w3", "w4"]],
+    )
+    W2 = name(
+        tensor([[w[4], w[5]], [w[6], w[7]]], dtype=f64, requires_grad=True),
+        "W2",
+        [["w5", "w6"], ["w7", "w8"]],
+    )
     parameters = {"W1": W1, "W2": W2}
     tensors = {"i": i, "t": t, "W1": W1, "W2": W2}
     h = linear(i, W1)
@@ -208,8 +223,9 @@ def build_seed_network(config: SeedConfig, weights: Mapping[str, float]) -> Seed
         o = o + o_bias
     name(o, "o", [["o1", "o2"]])
     # identity output (seed 000) as an explicit copy, so ∂a_o1/∂o1 = 1 shows in the derivation
-    a_o = name(sigmoid(o) if config.output_activation == "sigmoid" else clone(o), "a_o",
-               [["a_o1", "a_o2"]])
+    a_o = name(
+        sigmoid(o) if config.output_activation == "sigmoid" else clone(o), "a_o", [["a_o1", "a_o2"]]
+    )
     E = name(0.5 * (t - a_o) ** 2, "E", [["E1", "E2"]])
     E_total = name(reduce_sum(E), "E_total")
     tensors.update(h=h, a_h=a_h, o=o, a_o=a_o, E=E, E_total=E_total)
@@ -225,9 +241,17 @@ def _elements(tensors: Sequence[Tensor]) -> dict[str, float]:
     return values
 
 
-def _run(example: str, build: Any, start: dict[str, float], trained: tuple[str, ...],
-         value_order: tuple[str, ...], gradient_order: tuple[str, ...], lr: float, steps: int,
-         explain_first: bool) -> tuple[list[TutorialStep], Any]:
+def _run(
+    example: str,
+    build: Any,
+    start: dict[str, float],
+    trained: tuple[str, ...],
+    value_order: tuple[str, ...],
+    gradient_order: tuple[str, ...],
+    lr: float,
+    steps: int,
+    explain_first: bool,
+) -> tuple[list[TutorialStep], Any]:
     """Train by plain gradient descent, w ← w − lr·∂E/∂w, recording every step."""
     current = dict(start)
     records: list[TutorialStep] = []
@@ -256,8 +280,9 @@ def _like(grad: Tensor, t: Tensor) -> Tensor:
     return out
 
 
-def seed_tutorial(config: SeedConfig | None = None, explain: bool = True,
-                  **options: Any) -> Tutorial:
+def seed_tutorial(
+    config: SeedConfig | None = None, explain: bool = True, **options: Any
+) -> Tutorial:
     """Run the seeds' 2-2-2 network (defaults: seed 001 with the course exercise's numbers).
 
     Options are :class:`SeedConfig`'s fields: ``lr``, ``steps``, ``output_activation``,
@@ -283,16 +308,31 @@ def seed_tutorial(config: SeedConfig | None = None, explain: bool = True,
     if config.train_biases:
         gradient_order += ("b1", "b2")
     records, explanation = _run(
-        "seed", lambda weights: build_seed_network(config, weights), start, trained,
-        value_order, gradient_order, float(config.lr), config.steps, explain)
+        "seed",
+        lambda weights: build_seed_network(config, weights),
+        start,
+        trained,
+        value_order,
+        gradient_order,
+        float(config.lr),
+        config.steps,
+        explain,
+    )
     identity = config.output_activation == "identity"
     return Tutorial(
         example="seed",
-        title=("The 2-2-2 network with an identity output layer (seed 000)" if identity else
-               "The 2-2-2 network, sigmoid hidden and output layers (seed 001)"),
+        title=(
+            "The 2-2-2 network with an identity output layer (seed 000)"
+            if identity
+            else "The 2-2-2 network, sigmoid hidden and output layers (seed 001)"
+        ),
         source="000_76c33669d4aa9086.txt" if identity else "001_aa0b69d202e5096f.txt",
-        config=_config_dict(config), loss="E_total", parameters=trained, steps=tuple(records),
-        explanation=explanation)
+        config=_config_dict(config),
+        loss="E_total",
+        parameters=trained,
+        steps=tuple(records),
+        explanation=explanation,
+    )
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -315,8 +355,9 @@ def build_one_weight(config: OneWeightConfig, weights: Mapping[str, float]) -> S
     return SeedNetwork({"x": x, "y": y, "W": W, "b": b, "z": z, "L": L}, parameters, L)
 
 
-def one_weight_tutorial(config: OneWeightConfig | None = None, explain: bool = True,
-                        **options: Any) -> Tutorial:
+def one_weight_tutorial(
+    config: OneWeightConfig | None = None, explain: bool = True, **options: Any
+) -> Tutorial:
     """Seed 002's example: x = 1, W = 0.5, b = 0, y = 0, L = (z − y)², lr 0.1: W 0.5 → 0.4.
 
     Options are :class:`OneWeightConfig`'s fields (``x``, ``W``, ``b``, ``y``, ``lr``,
@@ -327,12 +368,26 @@ def one_weight_tutorial(config: OneWeightConfig | None = None, explain: bool = T
     trained = ("W", "b") if config.train_biases else ("W",)
     gradient_order = ("L", "z", "W") + (("b",) if config.train_biases else ())
     records, explanation = _run(
-        "one-weight", lambda weights: build_one_weight(config, weights), start, trained,
-        ("x", "y", "W", "b", "z", "L"), gradient_order, float(config.lr), config.steps, explain)
+        "one-weight",
+        lambda weights: build_one_weight(config, weights),
+        start,
+        trained,
+        ("x", "y", "W", "b", "z", "L"),
+        gradient_order,
+        float(config.lr),
+        config.steps,
+        explain,
+    )
     return Tutorial(
-        example="one-weight", title="One weight: z = W x + b, L = (z − y)² (seed 002)",
-        source="002_f7d6bdf578706912.txt", config=_config_dict(config), loss="L",
-        parameters=trained, steps=tuple(records), explanation=explanation)
+        example="one-weight",
+        title="One weight: z = W x + b, L = (z − y)² (seed 002)",
+        source="002_f7d6bdf578706912.txt",
+        config=_config_dict(config),
+        loss="L",
+        parameters=trained,
+        steps=tuple(records),
+        explanation=explanation,
+    )
 
 
 def tutorial(example: str = "seed", **options: Any) -> Tutorial:

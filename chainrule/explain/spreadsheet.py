@@ -22,8 +22,10 @@ PARAMETER_ROW = 4
 TABLE_HEADER_ROW = 6
 FIRST_DATA_ROW = 7
 
-OPENPYXL_MISSING = ("the spreadsheet export needs openpyxl: "
-                    "pip install 'chainrule[spreadsheets]' (or pip install openpyxl)")
+OPENPYXL_MISSING = (
+    "the spreadsheet export needs openpyxl: "
+    "pip install 'chainrule[spreadsheets]' (or pip install openpyxl)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,14 @@ def _output_delta(k: int, output_activation: str) -> str:
 
 def _descent(name: str) -> Column:
     # gradient descent: each row's value is the row above's minus lr times its gradient
-    return Column(name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂E/∂{name}}}",
-                  first=f"{{start:{name}}}")
+    return Column(
+        name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂E/∂{name}}}", first=f"{{start:{name}}}"
+    )
 
 
-def seed_columns(output_activation: str = "sigmoid", biases: bool = False,
-                 train_biases: bool = False) -> tuple[Column, ...]:
+def seed_columns(
+    output_activation: str = "sigmoid", biases: bool = False, train_biases: bool = False
+) -> tuple[Column, ...]:
     """The table's columns for the seeds' 2-2-2 network, in order.
 
     Parameters
@@ -85,8 +89,9 @@ def seed_columns(output_activation: str = "sigmoid", biases: bool = False,
     '{w1}*{i1}+{w2}*{i2}+{start:b1}'
     """
     if output_activation not in ("sigmoid", "identity"):
-        raise ValueError(f"output_activation must be 'sigmoid' or 'identity', "
-                         f"not {output_activation!r}")
+        raise ValueError(
+            f"output_activation must be 'sigmoid' or 'identity', not {output_activation!r}"
+        )
     output = "1/(1+EXP(-{o%d}))" if output_activation == "sigmoid" else "{o%d}"
     b1, b2 = ("", "")
     if biases:
@@ -94,8 +99,10 @@ def seed_columns(output_activation: str = "sigmoid", biases: bool = False,
     delta = {k: _output_delta(k, output_activation) for k in (1, 2)}
     # ∂E_total/∂a_h1 sums the two paths through o1 (weight w5) and o2 (weight w7); a_h2 uses
     # w6 and w8 — the hidden-layer gradients seed 001 leaves out "for brevity".
-    hidden = {j: f"({delta[1]}*{{w{4 + j}}}+{delta[2]}*{{w{6 + j}}})*{{a_h{j}}}*(1-{{a_h{j}}})"
-              for j in (1, 2)}
+    hidden = {
+        j: f"({delta[1]}*{{w{4 + j}}}+{delta[2]}*{{w{6 + j}}})*{{a_h{j}}}*(1-{{a_h{j}}})"
+        for j in (1, 2)
+    }
     columns = [Column(name, f"{{start:{name}}}") for name in ("i1", "i2", "t1", "t2")]
     columns += [
         Column("h1", "{w1}*{i1}+{w2}*{i2}" + b1),
@@ -111,16 +118,20 @@ def seed_columns(output_activation: str = "sigmoid", biases: bool = False,
         Column("E_total", "{E1}+{E2}"),
     ]
     wiring = [(1, "i1"), (1, "i2"), (2, "i1"), (2, "i2")]  # w1..w4: (hidden unit, input)
-    columns += [Column(f"∂E/∂w{k}", f"{hidden[j]}*{{{x}}}")
-                for k, (j, x) in enumerate(wiring, start=1)]
+    columns += [
+        Column(f"∂E/∂w{k}", f"{hidden[j]}*{{{x}}}") for k, (j, x) in enumerate(wiring, start=1)
+    ]
     wiring = [(1, 1), (1, 2), (2, 1), (2, 2)]  # w5..w8: (output unit, hidden unit)
-    columns += [Column(f"∂E/∂w{k}", f"{delta[j]}*{{a_h{h}}}")
-                for k, (j, h) in enumerate(wiring, start=5)]
+    columns += [
+        Column(f"∂E/∂w{k}", f"{delta[j]}*{{a_h{h}}}") for k, (j, h) in enumerate(wiring, start=5)
+    ]
     trained = WEIGHTS
     if biases and train_biases:
         # a bias shared by a layer collects the gradient of every neuron it feeds
-        columns += [Column("∂E/∂b1", f"{hidden[1]}+{hidden[2]}"),
-                    Column("∂E/∂b2", f"{delta[1]}+{delta[2]}")]
+        columns += [
+            Column("∂E/∂b1", f"{hidden[1]}+{hidden[2]}"),
+            Column("∂E/∂b2", f"{delta[1]}+{delta[2]}"),
+        ]
         trained += BIASES
     columns += [_descent(name) for name in trained]
     return tuple(columns)
@@ -136,8 +147,7 @@ def seed_layout(config: Any = None) -> SheetLayout:
     if config.biases is not None:
         names += BIASES
         values += list(config.biases)
-    columns = seed_columns(config.output_activation, config.biases is not None,
-                           config.train_biases)
+    columns = seed_columns(config.output_activation, config.biases is not None, config.train_biases)
     return SheetLayout(tuple(zip(names, map(float, values), strict=True)), columns)
 
 
@@ -164,8 +174,10 @@ def cell_formula(layout: SheetLayout, column: Column, row: int) -> str:
     '=1/(1+EXP(-F7))'
     """
     where = {c.name: _letter(i) for i, c in enumerate(layout.columns, start=2)}
-    start = {name: f"${_letter(i)}${PARAMETER_ROW}"
-             for i, (name, _) in enumerate(layout.parameters, start=1)}
+    start = {
+        name: f"${_letter(i)}${PARAMETER_ROW}"
+        for i, (name, _) in enumerate(layout.parameters, start=1)
+    }
     template = column.first if row == FIRST_DATA_ROW and column.first else column.formula
 
     def reference(match: re.Match[str]) -> str:
@@ -177,8 +189,9 @@ def cell_formula(layout: SheetLayout, column: Column, row: int) -> str:
     return "=" + _PLACEHOLDER.sub(reference, template)
 
 
-def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", config: Any = None, *,
-                      steps: int = 100) -> Path:
+def write_spreadsheet(
+    path: str | Path = "chainrule-training.xlsx", config: Any = None, *, steps: int = 100
+) -> Path:
     """Write the seed network's gradient-descent training as live formulas.
 
     Row ``k`` of the table (iteration ``k``) holds the forward pass, the error and every
@@ -214,9 +227,13 @@ def write_spreadsheet(path: str | Path = "chainrule-training.xlsx", config: Any 
     bold = Font(bold=True)
     editable = PatternFill("solid", fgColor="FFF2A8")
 
-    sheet.cell(TITLE_ROW, 1, "chainrule: the seed network's training by gradient descent. "
-               "Change a yellow cell (learning rate, input, target, starting weight) and every "
-               "row recomputes.").font = bold
+    sheet.cell(
+        TITLE_ROW,
+        1,
+        "chainrule: the seed network's training by gradient descent. "
+        "Change a yellow cell (learning rate, input, target, starting weight) and every "
+        "row recomputes.",
+    ).font = bold
     for index, (name, value) in enumerate(layout.parameters, start=1):
         label = "learning rate" if name == "lr" else name
         header = sheet.cell(PARAMETER_HEADER_ROW, index, label)

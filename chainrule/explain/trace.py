@@ -19,24 +19,57 @@ from chainrule.names import element_name, tex_name
 from chainrule.tensor import Tensor
 
 # ops whose output element k depends on input elements at k's broadcast position only
-ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "sqrt", "sin", "cos",
-    "tanh", "sigmoid", "relu", "abs", "sign", "erf", "leaky_relu", "elu", "softplus", "clamp",
-    "maximum", "minimum", "where", "cast", "clone"})
+ELEMENTWISE = frozenset(
+    {
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "pow",
+        "exp",
+        "log",
+        "log1p",
+        "sqrt",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "abs",
+        "sign",
+        "erf",
+        "leaky_relu",
+        "elu",
+        "softplus",
+        "clamp",
+        "maximum",
+        "minimum",
+        "where",
+        "cast",
+        "clone",
+    }
+)
 # ops that only move or copy elements: an element keeps the name of the element it came from
 PASS_THROUGH = frozenset({"reshape", "permute", "expand", "index", "flip", "clone", "cast"})
 SUMS = frozenset({"sum", "sum_to"})
 # the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
 _INPUT_LETTERS = {"where": ("c", "x", "y"), "matmul": ("A", "B"), "linear": ("x", "W", "b")}
-_PARAM_LETTERS = {"leaky_relu": {"s": "negative_slope"}, "elu": {r"\alpha": "alpha"},
-                  "softplus": {r"\beta": "beta"}, "clamp": {"a": "min", "b": "max"},
-                  "pow": {"n": "exponent"}}
+_PARAM_LETTERS = {
+    "leaky_relu": {"s": "negative_slope"},
+    "elu": {r"\alpha": "alpha"},
+    "softplus": {r"\beta": "beta"},
+    "clamp": {"a": "min", "b": "max"},
+    "pow": {"n": "exponent"},
+}
 # add and sub need no parentheses around the operand on their left
 _BARE_OPERANDS = {"add": ("x", "y"), "sub": ("x",)}
 
 
 def _bare(op: str) -> tuple[str, ...]:
     return _BARE_OPERANDS.get(op, ())
+
+
 MAX_EXPRESSION = 64
 MAX_LABELLED = 256
 
@@ -115,8 +148,11 @@ def substitute(template: str, mapping: Mapping[str, str], bare: Iterable[str] = 
             continue
         before = tokens[position - 1] if position else ""
         after = tokens[position + 1] if position + 1 < len(tokens) else ""
-        if token in bare or (before in ("(", "{") and after in (")", "}")) or (
-                not before.strip() and not after.strip() and len(tokens) == 1):
+        if (
+            token in bare
+            or (before in ("(", "{") and after in (")", "}"))
+            or (not before.strip() and not after.strip() and len(tokens) == 1)
+        ):
             out.append(value)
         elif after == "^":
             out.append(paren(value))
@@ -177,9 +213,14 @@ def product_tex(formulas: list[str | None]) -> str | None:
         return number_tex(coefficient)
     last = len(factors) - 1
     # a factor in parentheses or a function's argument list needs no more: σ(x), (t − a)
-    body = factors[0] if len(factors) == 1 and coefficient == 1 else r"\,".join(
-        f if is_atomic(f, weak=True) and (k == last or not _loose(f)) else f"({f})"
-        for k, f in enumerate(factors))
+    body = (
+        factors[0]
+        if len(factors) == 1 and coefficient == 1
+        else r"\,".join(
+            f if is_atomic(f, weak=True) and (k == last or not _loose(f)) else f"({f})"
+            for k, f in enumerate(factors)
+        )
+    )
     if coefficient == 1:
         return body
     if coefficient == -1:
@@ -194,15 +235,15 @@ class Traced:
 
     tensor: Tensor
     position: int
-    inputs: tuple[int, ...]       # positions of the node's inputs (empty for a leaf)
-    kind: str                     # loss | parameter | input | constant | intermediate
-    name: str                     # a user's name, a parameter's key or an automatic one
-    named: bool                   # named by the user or as a parameter (not automatic)
+    inputs: tuple[int, ...]  # positions of the node's inputs (empty for a leaf)
+    kind: str  # loss | parameter | input | constant | intermediate
+    name: str  # a user's name, a parameter's key or an automatic one
+    named: bool  # named by the user or as a parameter (not automatic)
     tex: str
-    element_names: np.ndarray | None = None   # identifiers, for named/auto-named elements
-    element_tex: np.ndarray | None = None     # LaTeX for every element of a small tensor
-    alias: bool = False           # labels copied from the input of a pass-through op
-    expression: bool = False      # labels are formulas of other elements
+    element_names: np.ndarray | None = None  # identifiers, for named/auto-named elements
+    element_tex: np.ndarray | None = None  # LaTeX for every element of a small tensor
+    alias: bool = False  # labels copied from the input of a pass-through op
+    expression: bool = False  # labels are formulas of other elements
 
     @property
     def node(self) -> Any:
@@ -235,8 +276,14 @@ class Graph:
             self._tensor_tex.append(self._whole_tex(self.items[-1]))
 
     # ---- labels ---------------------------------------------------------------------------------
-    def _label(self, tensor: Tensor, position: int, inputs: tuple[int, ...],
-               parameter_names: Mapping[int, str], counters: dict[str, int]) -> Traced:
+    def _label(
+        self,
+        tensor: Tensor,
+        position: int,
+        inputs: tuple[int, ...],
+        parameter_names: Mapping[int, str],
+        counters: dict[str, int],
+    ) -> Traced:
         name = tensor.name or parameter_names.get(id(tensor))
         if name is None and tensor is self.loss:
             name = "L"  # an unnamed loss reads as seed 002's L
@@ -244,7 +291,7 @@ class Graph:
         if tensor is self.loss:
             kind = "loss"
         elif leaf:
-            kind = ("parameter" if tensor.requires_grad else "input" if name else "constant")
+            kind = "parameter" if tensor.requires_grad else "input" if name else "constant"
         else:
             kind = "intermediate"
         named = name is not None
@@ -335,8 +382,9 @@ class Graph:
             item = self.items[item.inputs[0]]
         return item.kind == "parameter"
 
-    def _operand(self, position: int, out_index: tuple[int, ...],
-                 out_shape: tuple[int, ...]) -> str:
+    def _operand(
+        self, position: int, out_index: tuple[int, ...], out_shape: tuple[int, ...]
+    ) -> str:
         item = self.items[position]
         return self.element_tex(position, broadcast_index(out_index, out_shape, item.tensor.shape))
 
@@ -352,8 +400,10 @@ class Graph:
             return self.element_tex(source.position, tuple(int(i) for i in source_index))
         if op in ELEMENTWISE and node.op.tex is not None:
             letters = _INPUT_LETTERS.get(op, ("x", "y"))
-            mapping = {letters[k]: self._operand(position, index, shape)
-                       for k, position in enumerate(item.inputs)}
+            mapping = {
+                letters[k]: self._operand(position, index, shape)
+                for k, position in enumerate(item.inputs)
+            }
             mapping.update(self._param_mapping(op, node.params))
             return simplify(substitute(node.op.tex[0], mapping, _bare(op)))
         if op == "matmul":
@@ -385,12 +435,13 @@ class Graph:
         """
         a, b = (self.items[p].tensor.shape for p in item.inputs)
         out = item.tensor.shape
-        row = out_index[-2] if len(a) > 1 and len(b) > 1 else (
-            out_index[-1] if len(a) > 1 else None)
+        row = (
+            out_index[-2] if len(a) > 1 and len(b) > 1 else (out_index[-1] if len(a) > 1 else None)
+        )
         col = out_index[-1] if len(b) > 1 else None
         kept = (1 if len(a) > 1 else 0) + (1 if len(b) > 1 else 0)
-        batch = out_index[:len(out) - kept] if kept else out_index
-        batch_shape = out[:len(out) - kept] if kept else out
+        batch = out_index[: len(out) - kept] if kept else out_index
+        batch_shape = out[: len(out) - kept] if kept else out
         batch_a = broadcast_index(batch, batch_shape, a[:-2]) if len(a) > 2 else ()
         batch_b = broadcast_index(batch, batch_shape, b[:-2]) if len(b) > 2 else ()
 
@@ -423,8 +474,11 @@ class Graph:
         if m > 4:
             return None
         k = index[-1]
-        terms = [rf"{paren(self.element_tex(weight.position, (k, j)))}\,"
-                 rf"{paren(self.element_tex(x.position, index[:-1] + (j,)))}" for j in range(m)]
+        terms = [
+            rf"{paren(self.element_tex(weight.position, (k, j)))}\,"
+            rf"{paren(self.element_tex(x.position, index[:-1] + (j,)))}"
+            for j in range(m)
+        ]
         if len(item.inputs) > 2:
             terms.append(self.element_tex(item.inputs[2], (k,)))
         return " + ".join(terms)
@@ -471,8 +525,9 @@ class Graph:
         node = item.node
         target = node.inputs[slot]
         with no_grad(), np.errstate(all="ignore"):
-            result = node.op.grads[slot](Tensor._wrap(grad), item.tensor, *node.inputs,
-                                         **node.params)
+            result = node.op.grads[slot](
+                Tensor._wrap(grad), item.tensor, *node.inputs, **node.params
+            )
             if result.shape != target.shape:
                 result = sum_to(result, target.shape)
             if result.dtype != target.dtype:
@@ -497,8 +552,9 @@ class Graph:
             cached = self._rows[key] = (structure, value)
         return cached
 
-    def local_tex(self, position: int, slot: int, out_index: tuple[int, ...],
-                  in_index: tuple[int, ...]) -> str | None:
+    def local_tex(
+        self, position: int, slot: int, out_index: tuple[int, ...], in_index: tuple[int, ...]
+    ) -> str | None:
         """The local derivative ∂out[out_index]/∂input[in_index] as LaTeX, or None if unknown."""
         item = self.items[position]
         node = item.node
@@ -525,8 +581,10 @@ class Graph:
             # σ'(x) = σ(x)(1 − σ(x)) reads a_o1 (1 − a_o1) when the output is named a_o1
             template = template.replace(node.op.tex[0], "\0")
         letters = _INPUT_LETTERS.get(op, ("x", "y"))
-        mapping = {letters[k]: self._operand(p, out_index, item.tensor.shape)
-                   for k, p in enumerate(item.inputs)}
+        mapping = {
+            letters[k]: self._operand(p, out_index, item.tensor.shape)
+            for k, p in enumerate(item.inputs)
+        }
         mapping.update(self._param_mapping(op, node.params))
         tex = substitute(template, mapping)
         if "\0" in tex:
@@ -578,8 +636,9 @@ def _element_id(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{','.join(map(str, index))}]" if index else name
 
 
-def broadcast_index(index: tuple[int, ...], out_shape: tuple[int, ...],
-                    in_shape: tuple[int, ...]) -> tuple[int, ...]:
+def broadcast_index(
+    index: tuple[int, ...], out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> tuple[int, ...]:
     """The element of an input of shape ``in_shape`` that broadcasting sent to ``index``."""
     lead = len(out_shape) - len(in_shape)
     return tuple(0 if n == 1 else index[lead + d] for d, n in enumerate(in_shape))
@@ -605,7 +664,8 @@ def _topological(loss: Tensor) -> list[Tensor]:
         if node is not None and node.inputs is None:
             raise ValueError(
                 f"explain: the graph through '{node.op.name}' was freed by backward(); call "
-                "explain() before backward(), or pass retain_graph=True to backward()")
+                "explain() before backward(), or pass retain_graph=True to backward()"
+            )
         inputs = node.inputs if node is not None else ()
         if next_input < len(inputs):
             stack.append((tensor, next_input + 1))

@@ -40,8 +40,9 @@ class Sequential(Module):
     def _index(self, idx: int) -> int:
         size = len(self._modules)
         if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of "
-                             f"length {size}")
+            raise IndexError(
+                f"index {idx} is out of range for {type(self).__name__} of length {size}"
+            )
         return idx % size
 
     def __getitem__(self, idx: int | slice) -> Any:
@@ -194,8 +195,9 @@ class ModuleDict(Module):
     (['digit', 'parity'], True)
     """
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
-                 ) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)

@@ -50,11 +50,38 @@ from chainrule.ops.elementwise import abs
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "elu",
-    "embedding", "gelu", "half_squared_error", "huber_loss", "l1_loss", "layer_norm",
-    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "normalize",
-    "one_hot", "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "half_squared_error",
+    "huber_loss",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "relu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
 ]
 
 
@@ -81,8 +108,12 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 def _softmax_dim(name: str, ndim: int) -> int:
     # PyTorch's legacy choice when dim is omitted, with its deprecation warning
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  "to include dim=X as an argument.", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call "
+        "to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -93,12 +124,17 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
     """x_i − log Σ_j exp(x_j) along ``dim``: finite for logits of ±1000."""
-    return _log_softmax(input, _softmax_dim("log_softmax", input.ndim) if dim is None else dim,
-                        dtype)
+    return _log_softmax(
+        input, _softmax_dim("log_softmax", input.ndim) if dim is None else dim, dtype
+    )
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False  # noqa: A002
-            ) -> Tensor:
+def dropout(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,  # noqa: A002
+) -> Tensor:
     """Inverted dropout when ``training``; the identity otherwise."""
     return _dropout(input, p, training)
 
@@ -125,9 +161,13 @@ def _pair(input: Any, target: Any, op: str) -> tuple[Tensor, Tensor]:  # noqa: A
     input = to_tensor(input)
     target = to_tensor(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"{op}: using a target size {tuple(target.shape)} that is different to "
-                      f"the input size {tuple(input.shape)}; this will likely lead to incorrect "
-                      "results due to broadcasting", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{op}: using a target size {tuple(target.shape)} that is different to "
+            f"the input size {tuple(input.shape)}; this will likely lead to incorrect "
+            "results due to broadcasting",
+            UserWarning,
+            stacklevel=3,
+        )
     return input, target
 
 
@@ -172,8 +212,12 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  
     return _reduce(abs(input - target), reduction, "l1_loss")
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-               delta: float = 1.0) -> Tensor:
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",  # noqa: A002
+    delta: float = 1.0,
+) -> Tensor:
     """½(x − y)² where |x − y| < delta, else delta (|x − y| − ½ delta)."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -184,8 +228,12 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: 
     return _reduce(loss, reduction, "huber_loss")
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-                   beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",  # noqa: A002
+    beta: float = 1.0,
+) -> Tensor:
     """½(x − y)²/beta where |x − y| < beta, else |x − y| − ½ beta (Huber divided by beta)."""
     input, target = _pair(input, target, "smooth_l1_loss")
     diff = input - target
@@ -196,28 +244,41 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # no
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,  # noqa: A002
+    reduction: str = "mean",
+) -> Tensor:
     """−w [t log x + (1 − t) log(1 − x)] on probabilities x, each log clamped at −100 as in
     PyTorch (so x = 0 or 1 gives a finite loss and gradient)."""
     input = to_tensor(input)
     target = to_tensor(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
-                         f"input size {tuple(input.shape)}; please ensure they have the same size")
-    if input.numel() and (np.any(input._data < 0) or np.any(input._data > 1)
-                          or np.any(np.isnan(input._data))):
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
-                         "(pass logits to binary_cross_entropy_with_logits instead)")
+        raise ValueError(
+            f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
+            f"input size {tuple(input.shape)}; please ensure they have the same size"
+        )
+    if input.numel() and (
+        np.any(input._data < 0) or np.any(input._data > 1) or np.any(np.isnan(input._data))
+    ):
+        raise ValueError(
+            "binary_cross_entropy: all elements of input should be between 0 and 1 "
+            "(pass logits to binary_cross_entropy_with_logits instead)"
+        )
     loss = _losses.binary_cross_entropy(input, target)
     if weight is not None:
         loss = loss * to_tensor(weight, input.dtype)
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
-                                     weight: Tensor | None = None, reduction: str = "mean",
-                                     pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,  # noqa: A002
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """Binary cross-entropy on logits x: (1 − t) x − (1 + (p − 1) t) log σ(x), times ``weight``.
 
     Computed without ever exponentiating a large number, so logits of ±1000 give finite
@@ -238,9 +299,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     input = to_tensor(input)
     target = to_tensor(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"binary_cross_entropy_with_logits: target size "
-                         f"{tuple(target.shape)} must be the same as input size "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target size "
+            f"{tuple(target.shape)} must be the same as input size "
+            f"{tuple(input.shape)}"
+        )
     if pos_weight is None:
         positive = Tensor._wrap(np.ones((), input.dtype))
     else:
@@ -251,38 +314,52 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def _class_targets(input: Tensor, target: Any, ignore_index: int, op: str
-                   ) -> tuple[np.ndarray, np.ndarray, int]:
+def _class_targets(
+    input: Tensor, target: Any, ignore_index: int, op: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Checked class indices (ignored ones replaced by 0), the ignore mask, and C."""
     labels = to_tensor(target)._data
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got {labels.dtype}")
     if input.ndim < 1 or input.ndim == 1 and labels.ndim != 0:
-        raise ValueError(f"{op}: expected input (N, C), (N, C, d1, ...) or (C,), got "
-                         f"{tuple(input.shape)} with target {labels.shape}")
+        raise ValueError(
+            f"{op}: expected input (N, C), (N, C, d1, ...) or (C,), got "
+            f"{tuple(input.shape)} with target {labels.shape}"
+        )
     class_dim = 0 if input.ndim == 1 else 1
-    expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
+    expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
     if labels.shape != expected:
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} needs a target of shape "
-                         f"{expected}, got {labels.shape}")
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} needs a target of shape "
+            f"{expected}, got {labels.shape}"
+        )
     C = input.shape[class_dim]
     ignored = labels == ignore_index
     bad = (~ignored) & ((labels < 0) | (labels >= C))
     if bad.any():
-        raise IndexError(f"{op}: target {labels[bad].flat[0]} is out of bounds for {C} classes "
-                         f"(ignore_index={ignore_index})")
+        raise IndexError(
+            f"{op}: target {labels[bad].flat[0]} is out of bounds for {C} classes "
+            f"(ignore_index={ignore_index})"
+        )
     return np.where(ignored, 0, labels), ignored, C
 
 
-def _class_weights(weight: Tensor | None, labels: np.ndarray, ignored: np.ndarray,
-                   dtype: np.dtype, num_classes: int, op: str) -> np.ndarray:
+def _class_weights(
+    weight: Tensor | None,
+    labels: np.ndarray,
+    ignored: np.ndarray,
+    dtype: np.dtype,
+    num_classes: int,
+    op: str,
+) -> np.ndarray:
     """Each target's class weight (0 where ignored): PyTorch's w[y_i]."""
     if weight is None:
         return (~ignored).astype(dtype)
     w = to_tensor(weight)._data.astype(dtype, copy=False)
     if w.shape != (num_classes,):
-        raise ValueError(f"{op}: weight must have shape ({num_classes},), one per class, got "
-                         f"{w.shape}")
+        raise ValueError(
+            f"{op}: weight must have shape ({num_classes},), one per class, got {w.shape}"
+        )
     return np.where(ignored, 0, w[labels]).astype(dtype, copy=False)
 
 
@@ -294,8 +371,13 @@ def _pick(log_probs: Tensor, labels: np.ndarray) -> Tensor:
     return squeeze(gather(log_probs, 1, index), 1)
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,  # noqa: A002
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of class-index targets given log-probabilities.
 
     loss_i = −w[y_i] · input[i, y_i]; targets equal to ``ignore_index`` contribute 0.
@@ -319,9 +401,14 @@ def _weighted_mean(loss: Tensor, total_weight: float) -> Tensor:
         return sum(loss) / Tensor._wrap(np.asarray(total_weight, loss.dtype))
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-                  ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,  # noqa: A002
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """log_softmax over the class dimension (1, or 0 for a single sample) followed by the
     negative log-likelihood, as ``torch.nn.functional.cross_entropy``.
 
@@ -340,23 +427,28 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     """
     input = to_tensor(input)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing}")
-    if (input.ndim == 2 and weight is None and label_smoothing == 0.0
-            and reduction in ("mean", "sum") and input.dtype.kind == "f"):
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if (
+        input.ndim == 2
+        and weight is None
+        and label_smoothing == 0.0
+        and reduction in ("mean", "sum")
+        and input.dtype.kind == "f"
+    ):
         target_tensor = to_tensor(target)
         if target_tensor.dtype.kind in "iu":
-            labels, ignored, _ = _class_targets(input, target_tensor, ignore_index,
-                                                "cross_entropy")
+            labels, ignored, _ = _class_targets(input, target_tensor, ignore_index, "cross_entropy")
             if not ignored.any():  # the common case, as one fused primitive (ops/losses.py)
-                return _losses.fused_cross_entropy(input, Tensor._wrap(labels),
-                                                   mean=reduction == "mean")
+                return _losses.fused_cross_entropy(
+                    input, Tensor._wrap(labels), mean=reduction == "mean"
+                )
     class_dim = 0 if input.ndim == 1 else 1
     log_probs = _log_softmax(input, class_dim)
     target_tensor = to_tensor(target)
     if target_tensor.dtype.kind == "f":
-        return _cross_entropy_probabilities(log_probs, target_tensor, weight, reduction,
-                                            label_smoothing, class_dim)
+        return _cross_entropy_probabilities(
+            log_probs, target_tensor, weight, reduction, label_smoothing, class_dim
+        )
     if label_smoothing == 0.0:
         return nll_loss(log_probs, target_tensor, weight, ignore_index, reduction)
     labels, ignored, C = _class_targets(input, target_tensor, ignore_index, "cross_entropy")
@@ -376,17 +468,25 @@ def _along(weight: Any, input: Tensor, class_dim: int) -> Tensor:
     w = to_tensor(weight, input.dtype).detach()
     C = input.shape[class_dim]
     if tuple(w.shape) != (C,):
-        raise ValueError(f"cross_entropy: weight must have shape ({C},), one per class, got "
-                         f"{tuple(w.shape)}")
+        raise ValueError(
+            f"cross_entropy: weight must have shape ({C},), one per class, got {tuple(w.shape)}"
+        )
     return reshape(w, (C,) + (1,) * (input.ndim - class_dim - 1))
 
 
-def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Any,
-                                 reduction: str, label_smoothing: float,
-                                 class_dim: int) -> Tensor:
+def _cross_entropy_probabilities(
+    log_probs: Tensor,
+    target: Tensor,
+    weight: Any,
+    reduction: str,
+    label_smoothing: float,
+    class_dim: int,
+) -> Tensor:
     if tuple(target.shape) != tuple(log_probs.shape):
-        raise ValueError(f"cross_entropy: probability targets must have the input's shape "
-                         f"{tuple(log_probs.shape)}, got {tuple(target.shape)}")
+        raise ValueError(
+            f"cross_entropy: probability targets must have the input's shape "
+            f"{tuple(log_probs.shape)}, got {tuple(target.shape)}"
+        )
     target = target.to(log_probs.dtype)
     C = log_probs.shape[class_dim]
     if label_smoothing > 0.0:
@@ -401,6 +501,4 @@ def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Any,
         return -sum(terms)
     if reduction == "none":
         return -sum(terms, dim=class_dim)
-    raise ValueError(f"cross_entropy: reduction must be 'none', 'mean' or 'sum', got "
-                     f"{reduction!r}")
-
+    raise ValueError(f"cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")

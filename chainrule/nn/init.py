@@ -11,8 +11,16 @@ import numpy as np
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
 
-_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "sigmoid")
+_LINEAR = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -43,16 +51,20 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}; use one of linear, conv1d, "
-                     "conv2d, sigmoid, tanh, relu, leaky_relu, selu")
+    raise ValueError(
+        f"Unsupported nonlinearity {nonlinearity!r}; use one of linear, conv1d, "
+        "conv2d, sigmoid, tanh, relu, leaky_relu, selu"
+    )
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """fan_in = size(1) · receptive field, fan_out = size(0) · receptive field, where the
     receptive field is the product of the dims after the second (kernel height × width)."""
     if tensor.ndim < 2:
-        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
-                         f"dimensions (got shape {tuple(tensor.shape)})")
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 "
+            f"dimensions (got shape {tuple(tensor.shape)})"
+        )
     receptive_field = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
@@ -106,8 +118,9 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Tensor:
     """He uniform: U(−bound, bound) with bound = gain · √(3 / fan), gain from
     ``calculate_gain(nonlinearity, a)`` and fan from ``mode``.
 
@@ -129,8 +142,9 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Tensor:
     """He normal: N(0, std²) with std = gain / √fan."""
     if 0 in tensor.shape:
         return tensor
@@ -166,13 +180,17 @@ def assign_(tensor: Tensor, values: Any, names: Any = None, name: str | None = N
     """
     array = np.asarray(values._data if isinstance(values, Tensor) else values)
     if array.shape != tuple(tensor.shape):
-        raise ValueError(f"assign_: values of shape {array.shape} don't fit the tensor of shape "
-                         f"{tuple(tensor.shape)}")
+        raise ValueError(
+            f"assign_: values of shape {array.shape} don't fit the tensor of shape "
+            f"{tuple(tensor.shape)}"
+        )
     if names is not None:
         labels = np.asarray(names, dtype=str)
         if labels.shape != tuple(tensor.shape):
-            raise ValueError(f"assign_: names of shape {labels.shape} don't fit the tensor of "
-                             f"shape {tuple(tensor.shape)}")
+            raise ValueError(
+                f"assign_: names of shape {labels.shape} don't fit the tensor of "
+                f"shape {tuple(tensor.shape)}"
+            )
     with no_grad():
         tensor.copy_(array)
     if names is not None:

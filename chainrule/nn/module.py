@@ -87,7 +87,8 @@ class Module:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
-            f'Module [{type(self).__name__}] is missing the required "forward" function')
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_hooks or self._forward_pre_hooks):
@@ -135,8 +136,10 @@ class Module:
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
-                            f"'{name}' (chainrule Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer "
+                f"'{name}' (chainrule Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -149,8 +152,10 @@ class Module:
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
-                            f"'{name}' (nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter "
+                f"'{name}' (nn.Parameter or None required)"
+            )
         self._parameters[name] = param
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -173,8 +178,10 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                                "(nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    "(nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             if params is None:
@@ -183,13 +190,17 @@ class Module:
             self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
-                                f"'{name}' (nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module "
+                    f"'{name}' (nn.Module or None expected)"
+                )
             self._modules[name] = None
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(chainrule Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    "(chainrule Tensor or None expected)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -227,8 +238,9 @@ class Module:
         return sorted(set(keys))
 
     # ---- traversal ----------------------------------------------------------------------------
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """Every module in the tree, this one first, in PyTorch's (depth-first) order."""
         seen = set() if memo is None else memo
         stack: list[tuple[str, Module]] = [(prefix, self)]
@@ -239,8 +251,11 @@ class Module:
             if remove_duplicate:
                 seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{key}" if name else key, child)
-                        for key, child in module._modules.items() if child is not None]
+            children = [
+                (f"{name}.{key}" if name else key, child)
+                for key, child in module._modules.items()
+                if child is not None
+            ]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -258,11 +273,15 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool,
-                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
-                   if recurse else [(prefix, self)])
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for module_prefix, module in modules:
             for key, value in module.__dict__[registry].items():
                 if value is None or id(value) in seen:
@@ -271,8 +290,9 @@ class Module:
                     seen.add(id(value))
                 yield (f"{module_prefix}.{key}" if module_prefix else key), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """``(name, parameter)`` pairs: each module's own parameters, then its children's."""
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
@@ -280,8 +300,9 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -294,8 +315,9 @@ class Module:
         for part in target.split(".") if target else []:
             child = module._modules.get(part)
             if child is None:
-                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} "
-                                     f"(looking up {target!r})")
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule {part!r} (looking up {target!r})"
+                )
             module = child
         return module
 
@@ -358,8 +380,7 @@ class Module:
 
     def _apply_dtype(self, dtype: np.dtype) -> Module:
         for module in self.modules():
-            for tensor in itertools.chain(module._parameters.values(),
-                                          module._buffers.values()):
+            for tensor in itertools.chain(module._parameters.values(), module._buffers.values()):
                 if tensor is None or tensor.dtype.kind != "f" or tensor.dtype == dtype:
                     continue
                 # keep the same Parameter objects (optimizers hold them), swap their storage
@@ -391,8 +412,13 @@ class Module:
                 if buffer is not None and name not in module._non_persistent_buffers_set:
                     yield dot + name, buffer
 
-    def state_dict(self, *, destination: dict[str, Tensor] | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+    def state_dict(
+        self,
+        *,
+        destination: dict[str, Tensor] | None = None,
+        prefix: str = "",
+        keep_vars: bool = False,
+    ) -> OrderedDict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name, with PyTorch's keys and order.
 
         The tensors share storage with the module (detached unless ``keep_vars``).
@@ -402,8 +428,9 @@ class Module:
             out[name] = tensor if keep_vars else tensor.detach()
         return out
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> IncompatibleKeys:
         """Copy values into the parameters and buffers, all or nothing.
 
         Every key, shape and value is checked before anything is written: a missing or
@@ -413,18 +440,23 @@ class Module:
         ``assign`` is accepted for PyTorch compatibility; values are always copied.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"expected a mapping of names to tensors, got "
-                            f"{type(state_dict).__name__}")
+            raise TypeError(
+                f"expected a mapping of names to tensors, got {type(state_dict).__name__}"
+            )
         own = OrderedDict(self._state_items())
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         problems = []
         if strict and unexpected:
-            problems.append("Unexpected key(s) in state_dict: "
-                            + ", ".join(f'"{key}"' for key in unexpected) + ".")
+            problems.append(
+                "Unexpected key(s) in state_dict: "
+                + ", ".join(f'"{key}"' for key in unexpected)
+                + "."
+            )
         if strict and missing:
-            problems.append("Missing key(s) in state_dict: "
-                            + ", ".join(f'"{key}"' for key in missing) + ".")
+            problems.append(
+                "Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + "."
+            )
         updates = []
         for key, tensor in own.items():
             if key not in state_dict:
@@ -440,13 +472,15 @@ class Module:
             elif tuple(array.shape) != tuple(tensor.shape):
                 problems.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
-                    f"from checkpoint, the shape in current model is {tuple(tensor.shape)}.")
+                    f"from checkpoint, the shape in current model is {tuple(tensor.shape)}."
+                )
             else:
                 updates.append((tensor, array))
         if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} "
-                               "(nothing was loaded; the model is unchanged):\n\t"
-                               + "\n\t".join(problems))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__} "
+                "(nothing was loaded; the model is unchanged):\n\t" + "\n\t".join(problems)
+            )
         with no_grad():
             for tensor, array in updates:
                 tensor._data[...] = array  # casts to the tensor's dtype, as copy_ does
@@ -464,8 +498,9 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({key}): " + _indent(repr(module), 2)
-                       for key, module in self._modules.items()]
+        child_lines = [
+            f"({key}): " + _indent(repr(module), 2) for key, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         text = self._get_name() + "("
         if lines:

@@ -15,8 +15,12 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     As ``torch.nn.utils.clip_grad_norm_``: the total norm is the ``norm_type``-norm of the
@@ -46,10 +50,12 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         total = np.sum(np.asarray(norms) ** norm_type) ** (1.0 / norm_type)
     total = np.asarray(total, dtype=grads[0].dtype)
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           "`parameters` is non-finite, so it cannot be clipped. To disable this "
-                           "error and scale the gradients by the non-finite norm anyway, set "
-                           "`error_if_nonfinite=False`")
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from "
+            "`parameters` is non-finite, so it cannot be clipped. To disable this "
+            "error and scale the gradients by the non-finite norm anyway, set "
+            "`error_if_nonfinite=False`"
+        )
     coefficient = min(max_norm / (float(total) + 1e-6), 1.0)
     with no_grad():
         for g in grads:
@@ -85,5 +91,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     with no_grad():
         for p in params:
             n = p.numel()
-            p.copy_(vec._data[offset:offset + n].reshape(p.shape))
+            p.copy_(vec._data[offset : offset + n].reshape(p.shape))
             offset += n

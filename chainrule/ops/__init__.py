@@ -1,8 +1,16 @@
 """Every op, in one namespace: the primitives with their derivatives, and the ops composed
 from them. ``chainrule.tensor.Tensor`` methods and ``chainrule.<op>`` both resolve here."""
 
+# ruff: noqa: F405 - the names below come from the ops modules' star imports
+
 from typing import TYPE_CHECKING
 
+from chainrule.autograd import engine as _engine  # noqa: E402
+
+# also reached through the star imports above; named here (`as`) so mypy sees them exported
+from chainrule.ops._coerce import promote as promote
+from chainrule.ops._coerce import promote_float as promote_float
+from chainrule.ops._coerce import to_tensor as to_tensor
 from chainrule.ops.creation import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.elementwise import abs, pow  # noqa: A004
@@ -12,16 +20,8 @@ from chainrule.ops.nn import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
 from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
 from chainrule.ops.shape import *  # noqa: F403
-
-# also reached through the star imports above; named here (`as`) so mypy sees them exported
-from chainrule.ops._coerce import promote as promote
-from chainrule.ops._coerce import promote_float as promote_float
-from chainrule.ops._coerce import to_tensor as to_tensor
-
-from chainrule.tensor import _METHODS as _method_names  # noqa: E402
+from chainrule.tensor import _METHODS  # noqa: E402
 from chainrule.tensor import Tensor as _Tensor  # noqa: E402
-
-from chainrule.autograd import engine as _engine  # noqa: E402
 
 # The engine needs a few ops (sum_to undoes broadcasting, cast fixes a gradient's dtype).
 _engine.sum_to = sum_to  # noqa: F405
@@ -30,12 +30,19 @@ _engine.cast = cast  # noqa: F405
 _engine.Tensor = _Tensor  # type: ignore[misc]
 
 # Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
-for _name in _method_names:
+for _name in _METHODS:
     setattr(_Tensor, _name, globals()[_name])
 # The operators too, where the op's own signature fits (a Python call less per operator).
-for _dunder, _op in (("__add__", "add"), ("__sub__", "sub"), ("__mul__", "mul"),
-                     ("__truediv__", "div"), ("__pow__", "pow"), ("__matmul__", "matmul"),
-                     ("__neg__", "neg"), ("__getitem__", "index")):
+for _dunder, _op in (
+    ("__add__", "add"),
+    ("__sub__", "sub"),
+    ("__mul__", "mul"),
+    ("__truediv__", "div"),
+    ("__pow__", "pow"),
+    ("__matmul__", "matmul"),
+    ("__neg__", "neg"),
+    ("__getitem__", "index"),
+):
     setattr(_Tensor, _dunder, globals()[_op])
 
 # The public surface: every function or class defined in an ops module (not the submodules, not
@@ -44,40 +51,166 @@ for _dunder, _op in (("__add__", "add"), ("__sub__", "sub"), ("__mul__", "mul"),
 if TYPE_CHECKING:
     __all__ = [  # the names come from the star imports above
         # chainrule.ops.creation
-        "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full",  # noqa: F405
-        "zeros_like", "ones_like", "full_like", "empty_like", "randn", "rand",  # noqa: F405
-        "randn_like", "rand_like", "randint", "randperm", "arange", "linspace", "eye",  # noqa: F405
+        "tensor",
+        "as_tensor",
+        "from_numpy",
+        "zeros",
+        "ones",
+        "empty",
+        "full",  # noqa: F405
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "randn",
+        "rand",  # noqa: F405
+        "randn_like",
+        "rand_like",
+        "randint",
+        "randperm",
+        "arange",
+        "linspace",
+        "eye",  # noqa: F405
         # chainrule.ops._coerce
-        "promote", "promote_float", "to_tensor",  # noqa: F405
+        "promote",
+        "promote_float",
+        "to_tensor",  # noqa: F405
         # chainrule.ops.elementwise
-        "add", "sub", "mul", "div", "neg", "pow", "square", "reciprocal", "exp",  # noqa: F405
-        "log", "log1p", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs",  # noqa: F405
-        "sign", "erf", "rsqrt", "silu", "gelu", "leaky_relu", "elu", "softplus",  # noqa: F405
-        "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "where",  # noqa: F405
-        "cast", "clone", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",  # noqa: F405
-        "logical_or", "logical_xor", "greater", "less", "equal", "logical_not",  # noqa: F405
-        "isnan", "isfinite", "isinf", "allclose", "equal_all",  # noqa: F405
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "pow",
+        "square",
+        "reciprocal",
+        "exp",  # noqa: F405
+        "log",
+        "log1p",
+        "sqrt",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "abs",  # noqa: F405
+        "sign",
+        "erf",
+        "rsqrt",
+        "silu",
+        "gelu",
+        "leaky_relu",
+        "elu",
+        "softplus",  # noqa: F405
+        "clamp",
+        "clip",
+        "clamp_min",
+        "clamp_max",
+        "maximum",
+        "minimum",
+        "where",  # noqa: F405
+        "cast",
+        "clone",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "logical_and",  # noqa: F405
+        "logical_or",
+        "logical_xor",
+        "greater",
+        "less",
+        "equal",
+        "logical_not",  # noqa: F405
+        "isnan",
+        "isfinite",
+        "isinf",
+        "allclose",
+        "equal_all",  # noqa: F405
         # chainrule.ops.shape
-        "pad", "reshape", "stack", "expand", "normalize_dims", "sum_to",  # noqa: F405
-        "broadcast_shapes", "broadcast_to", "expand_as", "broadcast_tensors", "view",  # noqa: F405
-        "view_as", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",  # noqa: F405
-        "transpose", "swapaxes", "t", "cat", "concatenate", "split", "chunk",  # noqa: F405
-        "unbind", "repeat",  # noqa: F405
+        "pad",
+        "reshape",
+        "stack",
+        "expand",
+        "normalize_dims",
+        "sum_to",  # noqa: F405
+        "broadcast_shapes",
+        "broadcast_to",
+        "expand_as",
+        "broadcast_tensors",
+        "view",  # noqa: F405
+        "view_as",
+        "flatten",
+        "unflatten",
+        "squeeze",
+        "unsqueeze",
+        "permute",  # noqa: F405
+        "transpose",
+        "swapaxes",
+        "t",
+        "cat",
+        "concatenate",
+        "split",
+        "chunk",  # noqa: F405
+        "unbind",
+        "repeat",  # noqa: F405
         # chainrule.ops.indexing
-        "normalize_key", "index", "gather", "scatter_add", "index_select",  # noqa: F405
-        "masked_fill", "take_along_dim",  # noqa: F405
+        "normalize_key",
+        "index",
+        "gather",
+        "scatter_add",
+        "index_select",  # noqa: F405
+        "masked_fill",
+        "take_along_dim",  # noqa: F405
         # chainrule.ops.linalg
-        "matmul", "mm", "bmm", "dot", "outer", "linear",  # noqa: F405
+        "matmul",
+        "mm",
+        "bmm",
+        "dot",
+        "outer",
+        "linear",  # noqa: F405
         # chainrule.ops.reduce
-        "max", "mean", "sum", "amax", "amin", "MaxMin", "min", "argmax", "argmin",  # noqa: F405
-        "prod", "var", "std", "var_mean", "logsumexp", "cumsum", "flip", "all", "any",  # noqa: F405
+        "max",
+        "mean",
+        "sum",
+        "amax",
+        "amin",
+        "MaxMin",
+        "min",
+        "argmax",
+        "argmin",  # noqa: F405
+        "prod",
+        "var",
+        "std",
+        "var_mean",
+        "logsumexp",
+        "cumsum",
+        "flip",
+        "all",
+        "any",  # noqa: F405
         "norm",  # noqa: F405
         # chainrule.ops.nn
-        "softmax", "log_softmax", "one_hot", "unfold_windows", "conv2d", "conv1d",  # noqa: F405
-        "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "dropout", "embedding",  # noqa: F405
-        "layer_norm", "batch_norm",  # noqa: F405
+        "softmax",
+        "log_softmax",
+        "one_hot",
+        "unfold_windows",
+        "conv2d",
+        "conv1d",  # noqa: F405
+        "max_pool2d",
+        "avg_pool2d",
+        "adaptive_avg_pool2d",
+        "dropout",
+        "embedding",  # noqa: F405
+        "layer_norm",
+        "batch_norm",  # noqa: F405
     ]
 else:
-    __all__ = [_n for _n, _v in list(globals().items())
-               if not _n.startswith("_")
-               and getattr(_v, "__module__", "").startswith("chainrule.ops") and callable(_v)]
+    __all__ = [
+        _n
+        for _n, _v in list(globals().items())
+        if not _n.startswith("_")
+        and getattr(_v, "__module__", "").startswith("chainrule.ops")
+        and callable(_v)
+    ]

@@ -19,8 +19,11 @@ def to_tensor(value: Any, dtype: np.dtype | None = None) -> Tensor:
 
         return cast(value, dtype)
     if dtype is None:
-        dtype = _dtype.scalar_dtype(value) if np.ndim(value) == 0 and not isinstance(
-            value, np.ndarray) else None
+        dtype = (
+            _dtype.scalar_dtype(value)
+            if np.ndim(value) == 0 and not isinstance(value, np.ndarray)
+            else None
+        )
     return Tensor._wrap(np.asarray(value, dtype=dtype))
 
 
@@ -43,11 +46,15 @@ def promote(*values: Any) -> list[Tensor]:
                     return values  # type: ignore[return-value]
             elif type(second) in _NUMBERS and first._data.dtype.kind == "f":
                 return [first, _wrap(np.array(second, first._data.dtype))]
-        elif isinstance(second, Tensor) and type(first) in _NUMBERS and \
-                second._data.dtype.kind == "f":
+        elif (
+            isinstance(second, Tensor)
+            and type(first) in _NUMBERS
+            and second._data.dtype.kind == "f"
+        ):
             return [_wrap(np.array(first, second._data.dtype)), second]
     elif isinstance(first, Tensor) and all(
-            isinstance(v, Tensor) and v._data.dtype == first._data.dtype for v in values[1:]):
+        isinstance(v, Tensor) and v._data.dtype == first._data.dtype for v in values[1:]
+    ):
         return list(values)
     dims: list[np.dtype] = []
     zero_dims: list[np.dtype] = []

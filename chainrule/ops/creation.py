@@ -69,8 +69,9 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.empty(_sizes(size), _float(dtype)), requires_grad)
 
 
-def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     if dtype is None:
         dtype = _dtype.scalar_dtype(fill_value)
     return _finish(np.full(_sizes((size,)), fill_value, _dtype.as_dtype(dtype)), requires_grad)
@@ -84,8 +85,12 @@ def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
     return _finish(np.ones(input.shape, dtype or input.dtype), requires_grad)
 
 
-def full_like(input: Tensor, fill_value: Any, dtype: Any = None,  # noqa: A002
-              requires_grad: bool = False) -> Tensor:
+def full_like(
+    input: Tensor,
+    fill_value: Any,
+    dtype: Any = None,  # noqa: A002
+    requires_grad: bool = False,
+) -> Tensor:
     return _finish(np.full(input.shape, fill_value, dtype or input.dtype), requires_grad)
 
 
@@ -113,20 +118,29 @@ def rand_like(input: Tensor, dtype: Any = None) -> Tensor:  # noqa: A002
     return rand(input.shape, dtype=dtype or input.dtype)
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None
-            ) -> Tensor:
+def randint(
+    low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None
+) -> Tensor:
     if high is None:
         low, high = 0, low
-    return Tensor._wrap(generator().integers(low, high, size=tuple(size)).astype(
-        _dtype.as_dtype(dtype or _dtype.int64)))
+    return Tensor._wrap(
+        generator()
+        .integers(low, high, size=tuple(size))
+        .astype(_dtype.as_dtype(dtype or _dtype.int64))
+    )
 
 
 def randperm(n: int, dtype: Any = None) -> Tensor:
     return Tensor._wrap(generator().permutation(n).astype(_dtype.as_dtype(dtype or _dtype.int64)))
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -135,8 +149,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _finish(np.arange(start, end, step).astype(_dtype.as_dtype(dtype)), requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _finish(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
 
 

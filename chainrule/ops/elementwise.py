@@ -23,21 +23,35 @@ def _zero(grad: Tensor) -> Tensor:
 
 
 # ---- arithmetic -------------------------------------------------------------------------------
-_add = Primitive("add", np.add, saves=(),
-                 grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: grad],
-                 tex=("x + y", ["1", "1"]))
-_sub = Primitive("sub", np.subtract, saves=(),
-                 grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: -grad],
-                 tex=("x - y", ["1", "-1"]))
-_mul = Primitive("mul", np.multiply,
-                 grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * x],
-                 tex=(r"x \cdot y", ["y", "x"]))
-_div = Primitive("div", np.true_divide,
-                 grads=[lambda grad, out, x, y: grad / y,
-                        lambda grad, out, x, y: -grad * x / (y * y)],
-                 tex=(r"\frac{x}{y}", [r"\frac{1}{y}", r"-\frac{x}{y^{2}}"]))
-_neg = Primitive("neg", np.negative, saves=(), grads=[lambda grad, out, x: -grad],
-                 tex=("-x", ["-1"]))
+_add = Primitive(
+    "add",
+    np.add,
+    saves=(),
+    grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: grad],
+    tex=("x + y", ["1", "1"]),
+)
+_sub = Primitive(
+    "sub",
+    np.subtract,
+    saves=(),
+    grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: -grad],
+    tex=("x - y", ["1", "-1"]),
+)
+_mul = Primitive(
+    "mul",
+    np.multiply,
+    grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * x],
+    tex=(r"x \cdot y", ["y", "x"]),
+)
+_div = Primitive(
+    "div",
+    np.true_divide,
+    grads=[lambda grad, out, x, y: grad / y, lambda grad, out, x, y: -grad * x / (y * y)],
+    tex=(r"\frac{x}{y}", [r"\frac{1}{y}", r"-\frac{x}{y^{2}}"]),
+)
+_neg = Primitive(
+    "neg", np.negative, saves=(), grads=[lambda grad, out, x: -grad], tex=("-x", ["-1"])
+)
 
 
 def _pow_grad_base(grad: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
@@ -50,8 +64,13 @@ def _pow_grad_exponent(grad: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tenso
     return where((x == 0) & (y >= 0), _zero(grad), grad * out * log(x))
 
 
-_pow = Primitive("pow", np.power, grads=[_pow_grad_base, _pow_grad_exponent], saves_out=True,
-                 tex=("x^{y}", [r"y\,x^{y-1}", r"x^{y}\ln x"]))
+_pow = Primitive(
+    "pow",
+    np.power,
+    grads=[_pow_grad_base, _pow_grad_exponent],
+    saves_out=True,
+    tex=("x^{y}", [r"y\,x^{y-1}", r"x^{y}\ln x"]),
+)
 
 
 def add(input: Any, other: Any, alpha: float = 1) -> Tensor:  # noqa: A002
@@ -97,13 +116,17 @@ def _pow_scalar_grad(grad: Tensor, out: Tensor, x: Tensor, exponent: float) -> T
 
 # A tensor to a fixed Python power (x ** 2): the exponent is a parameter, not an input, so it
 # needs neither promotion nor the exponent's derivative — a benchmark-driven special case of pow.
-_pow_scalar = Primitive("pow", _pow_scalar_forward, grads=[_pow_scalar_grad],
-                        tex=("x^{n}", [r"n\,x^{n-1}"]))
+_pow_scalar = Primitive(
+    "pow", _pow_scalar_forward, grads=[_pow_scalar_grad], tex=("x^{n}", [r"n\,x^{n-1}"])
+)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
-    if type(exponent) in (int, float) and isinstance(input, Tensor) and \
-            input._data.dtype.kind == "f":
+    if (
+        type(exponent) in (int, float)
+        and isinstance(input, Tensor)
+        and input._data.dtype.kind == "f"
+    ):
         return _pow_scalar(input, exponent=exponent)
     return _pow(*promote(input, exponent))
 
@@ -121,10 +144,18 @@ def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
 _UnaryOp = Callable[[Any], Tensor]
 
 
-def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
-           saves_out: bool = False, saves_x: bool = True, keeps_int: bool = False) -> _UnaryOp:
-    op = Primitive(name, forward, grads=[rule], tex=tex, saves_out=saves_out,
-                   saves=(0,) if saves_x else ())
+def _unary(
+    name: str,
+    forward: Any,
+    rule: Any,
+    tex: tuple[str, list[str]],
+    saves_out: bool = False,
+    saves_x: bool = True,
+    keeps_int: bool = False,
+) -> _UnaryOp:
+    op = Primitive(
+        name, forward, grads=[rule], tex=tex, saves_out=saves_out, saves=(0,) if saves_x else ()
+    )
 
     def function(input: Tensor) -> Tensor:  # noqa: A002
         if not isinstance(input, Tensor) or input._data.dtype.kind != "f":
@@ -133,7 +164,9 @@ def _unary(name: str, forward: Any, rule: Any, tex: tuple[str, list[str]],
         return op(input)
 
     function.__name__ = name
-    function.__doc__ = f"Elementwise {name}, as ``torch.{name}``: ${tex[0]}$, derivative ${tex[1][0]}$."
+    function.__doc__ = (
+        f"Elementwise {name}, as ``torch.{name}``: ${tex[0]}$, derivative ${tex[1][0]}$."
+    )
     function.primitive = op  # type: ignore[attr-defined]
     return function
 
@@ -145,51 +178,102 @@ def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     return out
 
 
-exp = _unary("exp", np.exp, lambda grad, out, x: grad * out, ("e^{x}", ["e^{x}"]),
-             saves_out=True, saves_x=False)
+exp = _unary(
+    "exp",
+    np.exp,
+    lambda grad, out, x: grad * out,
+    ("e^{x}", ["e^{x}"]),
+    saves_out=True,
+    saves_x=False,
+)
 log = _unary("log", np.log, lambda grad, out, x: grad / x, (r"\ln x", [r"\frac{1}{x}"]))
-log1p = _unary("log1p", np.log1p, lambda grad, out, x: grad / (x + 1),
-               (r"\ln(1 + x)", [r"\frac{1}{1 + x}"]))
-sqrt = _unary("sqrt", np.sqrt, lambda grad, out, x: grad / (out * 2), (r"\sqrt{x}",
-              [r"\frac{1}{2\sqrt{x}}"]), saves_out=True, saves_x=False)
+log1p = _unary(
+    "log1p", np.log1p, lambda grad, out, x: grad / (x + 1), (r"\ln(1 + x)", [r"\frac{1}{1 + x}"])
+)
+sqrt = _unary(
+    "sqrt",
+    np.sqrt,
+    lambda grad, out, x: grad / (out * 2),
+    (r"\sqrt{x}", [r"\frac{1}{2\sqrt{x}}"]),
+    saves_out=True,
+    saves_x=False,
+)
 sin = _unary("sin", np.sin, lambda grad, out, x: grad * cos(x), (r"\sin x", [r"\cos x"]))
 # annotated: sin's rule above refers to cos before it exists
-cos: _UnaryOp = _unary("cos", np.cos, lambda grad, out, x: -grad * sin(x),
-                       (r"\cos x", [r"-\sin x"]))
+cos: _UnaryOp = _unary(
+    "cos", np.cos, lambda grad, out, x: -grad * sin(x), (r"\cos x", [r"-\sin x"])
+)
 # The derivatives of tanh, sigmoid and relu are themselves primitives (as in PyTorch's
 # derivatives.yaml): one node in backward instead of three, and their own rules keep second
 # derivatives right. g is the incoming gradient, y the activation's output.
 _tanh_backward: Primitive = Primitive(
-    "tanh_backward", lambda g, y: g * (1 - y * y),
-    grads=[lambda grad, out, g, y: _tanh_backward(grad, y),
-           lambda grad, out, g, y: grad * g * y * -2.0],
-    tex=(r"g\,(1 - y^{2})", [r"1 - y^{2}", r"-2 g y"]))
+    "tanh_backward",
+    lambda g, y: g * (1 - y * y),
+    grads=[
+        lambda grad, out, g, y: _tanh_backward(grad, y),
+        lambda grad, out, g, y: grad * g * y * -2.0,
+    ],
+    tex=(r"g\,(1 - y^{2})", [r"1 - y^{2}", r"-2 g y"]),
+)
 _sigmoid_backward: Primitive = Primitive(
-    "sigmoid_backward", lambda g, y: g * (y * (1 - y)),
-    grads=[lambda grad, out, g, y: _sigmoid_backward(grad, y),
-           lambda grad, out, g, y: grad * g * (1 - y * 2.0)],
-    tex=(r"g\,y(1 - y)", [r"y(1 - y)", r"g(1 - 2y)"]))
+    "sigmoid_backward",
+    lambda g, y: g * (y * (1 - y)),
+    grads=[
+        lambda grad, out, g, y: _sigmoid_backward(grad, y),
+        lambda grad, out, g, y: grad * g * (1 - y * 2.0),
+    ],
+    tex=(r"g\,y(1 - y)", [r"y(1 - y)", r"g(1 - 2y)"]),
+)
 # the mask's own derivative is zero almost everywhere, so only g gets a rule
 _relu_backward: Primitive = Primitive(
-    "relu_backward", lambda g, x: g * (x > 0),
+    "relu_backward",
+    lambda g, x: g * (x > 0),
     grads=[lambda grad, out, g, x: _relu_backward(grad, x), None],
-    tex=(r"g\,[x > 0]", [r"[x > 0]", "0"]))
+    tex=(r"g\,[x > 0]", [r"[x > 0]", "0"]),
+)
 
-tanh = _unary("tanh", np.tanh, lambda grad, out, x: _tanh_backward(grad, out),
-              (r"\tanh x", [r"1 - \tanh^{2} x"]), saves_out=True, saves_x=False)
+tanh = _unary(
+    "tanh",
+    np.tanh,
+    lambda grad, out, x: _tanh_backward(grad, out),
+    (r"\tanh x", [r"1 - \tanh^{2} x"]),
+    saves_out=True,
+    saves_x=False,
+)
 # a primitive because the composite 1 / (1 + e^{-x}) overflows for x << 0
-sigmoid = _unary("sigmoid", _sigmoid_array, lambda grad, out, x: _sigmoid_backward(grad, out),
-                 (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]), saves_out=True, saves_x=False)
+sigmoid = _unary(
+    "sigmoid",
+    _sigmoid_array,
+    lambda grad, out, x: _sigmoid_backward(grad, out),
+    (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]),
+    saves_out=True,
+    saves_x=False,
+)
 # relu'(0) = 0, as in PyTorch
-relu = _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-              lambda grad, out, x: _relu_backward(grad, x), (r"\max(0, x)", [r"[x > 0]"]),
-              keeps_int=True)
+relu = _unary(
+    "relu",
+    lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+    lambda grad, out, x: _relu_backward(grad, x),
+    (r"\max(0, x)", [r"[x > 0]"]),
+    keeps_int=True,
+)
 # abs'(0) = sign(0) = 0, as in PyTorch
-abs = _unary("abs", np.abs, lambda grad, out, x: grad * sign(x),  # noqa: A001
-             (r"|x|", [r"\operatorname{sign}(x)"]), keeps_int=True)
+abs = _unary(
+    "abs",
+    np.abs,
+    lambda grad, out, x: grad * sign(x),  # noqa: A001
+    (r"|x|", [r"\operatorname{sign}(x)"]),
+    keeps_int=True,
+)
 # annotated: abs's rule above refers to sign before it exists
-sign: _UnaryOp = _unary("sign", np.sign, lambda grad, out, x: grad * 0,
-                        (r"\operatorname{sign}(x)", ["0"]), saves_x=False, keeps_int=True)
+sign: _UnaryOp = _unary(
+    "sign",
+    np.sign,
+    lambda grad, out, x: grad * 0,
+    (r"\operatorname{sign}(x)", ["0"]),
+    saves_x=False,
+    keeps_int=True,
+)
 
 
 def _erf_array(x: np.ndarray) -> np.ndarray:
@@ -198,9 +282,12 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
-erf = _unary("erf", _erf_array,
-             lambda grad, out, x: grad * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),
-             (r"\operatorname{erf}(x)", [r"\frac{2}{\sqrt{\pi}} e^{-x^{2}}"]))
+erf = _unary(
+    "erf",
+    _erf_array,
+    lambda grad, out, x: grad * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),
+    (r"\operatorname{erf}(x)", [r"\frac{2}{\sqrt{\pi}} e^{-x^{2}}"]),
+)
 
 
 def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
@@ -227,9 +314,11 @@ def _leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
 
 
 _leaky_relu = Primitive(
-    "leaky_relu", _leaky_relu_forward,
+    "leaky_relu",
+    _leaky_relu_forward,
     grads=[lambda grad, out, x, negative_slope: where(x > 0, grad, grad * negative_slope)],
-    tex=(r"\max(0, x) + s \min(0, x)", [r"[x > 0] + s\,[x \le 0]"]))
+    tex=(r"\max(0, x) + s \min(0, x)", [r"[x > 0] + s\,[x \le 0]"]),
+)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
@@ -241,10 +330,16 @@ def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 # for x <= 0 the derivative alpha e^x equals out + alpha, so the rule reads the output
-_elu = Primitive("elu", _elu_forward, saves_out=True,
-                 grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (out + alpha))],
-                 tex=(r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
-                      [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"]))
+_elu = Primitive(
+    "elu",
+    _elu_forward,
+    saves_out=True,
+    grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (out + alpha))],
+    tex=(
+        r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
+        [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"],
+    ),
+)
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
@@ -259,10 +354,15 @@ def _softplus_forward(x: np.ndarray, beta: float, threshold: float) -> np.ndarra
 
 
 _softplus = Primitive(
-    "softplus", _softplus_forward,
-    grads=[lambda grad, out, x, beta, threshold:
-           where(x * beta > threshold, grad, grad * sigmoid(x * beta))],
-    tex=(r"\frac{1}{\beta}\ln(1 + e^{\beta x})", [r"\sigma(\beta x)"]))
+    "softplus",
+    _softplus_forward,
+    grads=[
+        lambda grad, out, x, beta, threshold: where(
+            x * beta > threshold, grad, grad * sigmoid(x * beta)
+        )
+    ],
+    tex=(r"\frac{1}{\beta}\ln(1 + e^{\beta x})", [r"\sigma(\beta x)"]),
+)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
@@ -288,8 +388,9 @@ def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Ten
     return grad * Tensor._wrap(mask)
 
 
-_clamp = Primitive("clamp", _clamp_forward, grads=[_clamp_grad],
-                   tex=(r"\min(\max(x, a), b)", [r"[a \le x \le b]"]))
+_clamp = Primitive(
+    "clamp", _clamp_forward, grads=[_clamp_grad], tex=(r"\min(\max(x, a), b)", [r"[a \le x \le b]"])
+)
 
 
 def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
@@ -322,14 +423,24 @@ def _pick_grad(grad: Tensor, mine_wins: Tensor, tie: Tensor) -> Tensor:
     return where(mine_wins, grad, where(tie, grad * 0.5, _zero(grad)))
 
 
-_maximum = Primitive("maximum", np.maximum,
-                     grads=[lambda grad, out, x, y: _pick_grad(grad, x > y, x == y),
-                            lambda grad, out, x, y: _pick_grad(grad, y > x, x == y)],
-                     tex=(r"\max(x, y)", [r"[x > y]", r"[y > x]"]))
-_minimum = Primitive("minimum", np.minimum,
-                     grads=[lambda grad, out, x, y: _pick_grad(grad, x < y, x == y),
-                            lambda grad, out, x, y: _pick_grad(grad, y < x, x == y)],
-                     tex=(r"\min(x, y)", [r"[x < y]", r"[y < x]"]))
+_maximum = Primitive(
+    "maximum",
+    np.maximum,
+    grads=[
+        lambda grad, out, x, y: _pick_grad(grad, x > y, x == y),
+        lambda grad, out, x, y: _pick_grad(grad, y > x, x == y),
+    ],
+    tex=(r"\max(x, y)", [r"[x > y]", r"[y > x]"]),
+)
+_minimum = Primitive(
+    "minimum",
+    np.minimum,
+    grads=[
+        lambda grad, out, x, y: _pick_grad(grad, x < y, x == y),
+        lambda grad, out, x, y: _pick_grad(grad, y < x, x == y),
+    ],
+    tex=(r"\min(x, y)", [r"[x < y]", r"[y < x]"]),
+)
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -340,11 +451,17 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     return _minimum(*promote(input, other))
 
 
-_where = Primitive("where", np.where, saves=(0,),
-                   grads=[None,
-                          lambda grad, out, cond, x, y: where(cond, grad, _zero(grad)),
-                          lambda grad, out, cond, x, y: where(cond, _zero(grad), grad)],
-                   tex=(r"c\,?\,x : y", ["0", "[c]", "[\\lnot c]"]))
+_where = Primitive(
+    "where",
+    np.where,
+    saves=(0,),
+    grads=[
+        None,
+        lambda grad, out, cond, x, y: where(cond, grad, _zero(grad)),
+        lambda grad, out, cond, x, y: where(cond, _zero(grad), grad),
+    ],
+    tex=(r"c\,?\,x : y", ["0", "[c]", "[\\lnot c]"]),
+)
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -357,11 +474,16 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 # ---- dtype changes ----------------------------------------------------------------------------
-_cast = Primitive("cast", lambda x, dtype: x.astype(dtype, copy=False), saves=(),
-                  grads=[lambda grad, out, x, dtype: cast(grad, x.dtype)],
-                  tex=("x", ["1"]))
-_clone = Primitive("clone", lambda x: x.copy(), saves=(), grads=[lambda grad, out, x: grad],
-                   tex=("x", ["1"]))
+_cast = Primitive(
+    "cast",
+    lambda x, dtype: x.astype(dtype, copy=False),
+    saves=(),
+    grads=[lambda grad, out, x, dtype: cast(grad, x.dtype)],
+    tex=("x", ["1"]),
+)
+_clone = Primitive(
+    "clone", lambda x: x.copy(), saves=(), grads=[lambda grad, out, x: grad], tex=("x", ["1"])
+)
 
 
 def cast(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
@@ -382,8 +504,9 @@ def _compare(name: str, ufunc: np.ufunc) -> Any:
         try:
             return Tensor._wrap(ufunc(x._data, y._data))
         except ValueError:
-            raise ValueError(f"{name}: shapes {tuple(x.shape)} and {tuple(y.shape)} can't be "
-                             "broadcast together") from None
+            raise ValueError(
+                f"{name}: shapes {tuple(x.shape)} and {tuple(y.shape)} can't be broadcast together"
+            ) from None
 
     function.__name__ = name
     function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."

@@ -27,8 +27,7 @@ def _normalize_part(part: Any) -> Any:
     if isinstance(part, Tensor):
         data = part._data
         if data.dtype.kind == "f":
-            raise IndexError("tensors used as indices must be integer or bool, got "
-                             f"{data.dtype}")
+            raise IndexError(f"tensors used as indices must be integer or bool, got {data.dtype}")
         return data
     if isinstance(part, list):
         array = np.asarray(part)
@@ -40,8 +39,7 @@ def _normalize_part(part: Any) -> Any:
 
 def _is_basic(key: Any) -> bool:
     parts = key if isinstance(key, tuple) else (key,)
-    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
-               for p in parts)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
 
 def _index_forward(x: np.ndarray, key: Any) -> np.ndarray:
@@ -62,13 +60,20 @@ def _scatter_back(grad: np.ndarray, shape: tuple[int, ...], key: Any) -> np.ndar
 
 
 _index_put_add = Primitive(
-    "index_backward", _scatter_back, saves=(),
+    "index_backward",
+    _scatter_back,
+    saves=(),
     grads=[lambda grad, out, g, shape, key: index(grad, key)],
-    tex=(r"\operatorname{scatter}(g)", ["1"]))
+    tex=(r"\operatorname{scatter}(g)", ["1"]),
+)
 _index = Primitive(
-    "index", _index_forward, saves=(), view=True,
+    "index",
+    _index_forward,
+    saves=(),
+    view=True,
     grads=[lambda grad, out, x, key: _index_put_add(grad, shape=x.shape, key=key)],
-    tex=("x[k]", ["1"]))
+    tex=("x[k]", ["1"]),
+)
 
 
 def index(input: Tensor, key: Any) -> Tensor:  # noqa: A002
@@ -87,12 +92,15 @@ def _check_index(op: str, x_shape: tuple[int, ...], index: np.ndarray, dim: int)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
     if index.ndim != len(x_shape):
-        raise ValueError(f"{op}: index has {index.ndim} dimensions but the tensor has "
-                         f"{len(x_shape)} (shapes {index.shape} and {x_shape})")
-    for d, (n, m) in enumerate(zip(index.shape, x_shape)):
+        raise ValueError(
+            f"{op}: index has {index.ndim} dimensions but the tensor has "
+            f"{len(x_shape)} (shapes {index.shape} and {x_shape})"
+        )
+    for d, (n, m) in enumerate(zip(index.shape, x_shape, strict=False)):
         if d != dim and n > m:
-            raise ValueError(f"{op}: index shape {index.shape} is larger than tensor shape "
-                             f"{x_shape} in dim {d}")
+            raise ValueError(
+                f"{op}: index shape {index.shape} is larger than tensor shape {x_shape} in dim {d}"
+            )
     if index.size and (index.min() < -x_shape[dim] or index.max() >= x_shape[dim]):
         raise IndexError(f"{op}: index out of range for dim {dim} of size {x_shape[dim]}")
 
@@ -102,33 +110,43 @@ def _gather_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
     return out
 
 
-def _scatter_add_forward(x: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int
-                         ) -> np.ndarray:
+def _scatter_add_forward(x: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int) -> np.ndarray:
     out = x.copy()
     np.add.at(out, _full_index(index, dim), src[tuple(slice(0, n) for n in index.shape)])
     return out
 
 
-def _scatter_src_grad(grad: Tensor, out: Tensor, x: Tensor, index: Tensor, src: Tensor,
-                      dim: int) -> Tensor:
+def _scatter_src_grad(
+    grad: Tensor, out: Tensor, x: Tensor, index: Tensor, src: Tensor, dim: int
+) -> Tensor:
     picked = gather(grad, dim, index)
     if picked.shape == src.shape:
         return picked
     widths = []
-    for n, m in reversed(list(zip(picked.shape, src.shape))):
+    for n, m in reversed(list(zip(picked.shape, src.shape, strict=False))):
         widths += [0, m - n]
     return pad(picked, widths)
 
 
 _gather = Primitive(
-    "gather", _gather_forward, saves=(1,),
-    grads=[lambda grad, out, x, index, dim: scatter_add(
-        Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad), None],
-    tex=(r"x_{\operatorname{index}}", ["1"]))
+    "gather",
+    _gather_forward,
+    saves=(1,),
+    grads=[
+        lambda grad, out, x, index, dim: scatter_add(
+            Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad
+        ),
+        None,
+    ],
+    tex=(r"x_{\operatorname{index}}", ["1"]),
+)
 _scatter_add = Primitive(
-    "scatter_add", _scatter_add_forward, saves=(1,),
+    "scatter_add",
+    _scatter_add_forward,
+    saves=(1,),
     grads=[lambda grad, out, x, index, src, dim: grad, None, _scatter_src_grad],
-    tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]))
+    tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]),
+)
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
@@ -145,9 +163,10 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
     src = to_tensor(src, input.dtype)
     dim = _normalize_dim(dim, input.ndim, "scatter_add")
     _check_index("scatter_add", input.shape, index._data, dim)
-    if any(n > m for n, m in zip(index.shape, src.shape)):
-        raise ValueError(f"scatter_add: index shape {index.shape} is larger than src shape "
-                         f"{src.shape}")
+    if any(n > m for n, m in zip(index.shape, src.shape, strict=False)):
+        raise ValueError(
+            f"scatter_add: index shape {index.shape} is larger than src shape {src.shape}"
+        )
     return _scatter_add(input, index, src, dim=dim)
 
 

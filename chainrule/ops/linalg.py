@@ -9,11 +9,11 @@ import numpy as np
 
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote
-from chainrule.ops.shape import _permute, _reshape, reshape
+from chainrule.ops.shape import _permute, _reshape
 from chainrule.tensor import Tensor
 
 
-def _mT(x: Tensor) -> Tensor:
+def _mT(x: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name (Tensor.mT)
     """Swap the last two dimensions (the matrix transpose of a batch)."""
     n = x._data.ndim
     return _permute(x, dims=tuple(range(n - 2)) + (n - 1, n - 2))
@@ -58,32 +58,43 @@ def _matmul_grad_b(grad: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 
 # x yᵀ of two vectors, the gradient of a matrix-vector product with respect to the matrix
-_outer = Primitive("outer", np.multiply.outer,
-                   grads=[lambda grad, out, x, y: _matmul(grad, y),
-                          lambda grad, out, x, y: _matmul(x, grad)],
-                   tex=(r"x y^{T}", [r"G y", r"G^{T} x"]))
+_outer = Primitive(
+    "outer",
+    np.multiply.outer,
+    grads=[lambda grad, out, x, y: _matmul(grad, y), lambda grad, out, x, y: _matmul(x, grad)],
+    tex=(r"x y^{T}", [r"G y", r"G^{T} x"]),
+)
 
 _matmul: Primitive  # declared: the rules above refer to it before it exists
-_matmul = Primitive("matmul", np.matmul, grads=[_matmul_grad_a, _matmul_grad_b],
-                    tex=("A B", [r"G B^{T}", r"A^{T} G"]))
+_matmul = Primitive(
+    "matmul",
+    np.matmul,
+    grads=[_matmul_grad_a, _matmul_grad_b],
+    tex=("A B", [r"G B^{T}", r"A^{T} G"]),
+)
 
 
 def _check(a: Tensor, b: Tensor, op: str) -> None:
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"{op}: both arguments need at least 1 dimension, got shapes "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{op}: both arguments need at least 1 dimension, got shapes "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} don't line up "
-                         f"({k_a} ≠ {k_b})")
+        raise ValueError(
+            f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} don't line up ({k_a} ≠ {k_b})"
+        )
     if a.ndim > 2 and b.ndim > 2:
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"{op}: the batch dimensions of shapes {tuple(a.shape)} and "
-                             f"{tuple(b.shape)} can't be broadcast together ({tuple(a.shape[:-2])} "
-                             f"vs {tuple(b.shape[:-2])})") from None
+            raise ValueError(
+                f"{op}: the batch dimensions of shapes {tuple(a.shape)} and "
+                f"{tuple(b.shape)} can't be broadcast together ({tuple(a.shape[:-2])} "
+                f"vs {tuple(b.shape[:-2])})"
+            ) from None
 
 
 def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -95,34 +106,40 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(f"mm: expects 2-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(mat2.shape)}")
+        raise ValueError(
+            f"mm: expects 2-d tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
     return matmul(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(f"bmm: expects 3-d tensors with the same batch size, got shapes "
-                         f"{tuple(input.shape)} and {tuple(mat2.shape)}")
+        raise ValueError(
+            f"bmm: expects 3-d tensors with the same batch size, got shapes "
+            f"{tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
     return matmul(input, mat2)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 1 or other.ndim != 1:
-        raise ValueError(f"dot: expects 1-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(other.shape)}")
+        raise ValueError(
+            f"dot: expects 1-d tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
+        )
     return matmul(input, other)
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 1 or vec2.ndim != 1:
-        raise ValueError(f"outer: expects 1-d tensors, got shapes {tuple(input.shape)} and "
-                         f"{tuple(vec2.shape)}")
+        raise ValueError(
+            f"outer: expects 1-d tensors, got shapes {tuple(input.shape)} and {tuple(vec2.shape)}"
+        )
     return _outer(*promote(input, vec2))
 
 
-def _linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
-                    ) -> np.ndarray:
+def _linear_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+) -> np.ndarray:
     out: np.ndarray = x @ weight.T
     if bias is not None:
         out += bias  # the product is a fresh array, so the bias is added in place
@@ -137,14 +154,19 @@ def _weight_grad_forward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 # dL/dW of a linear layer as one node; it is bilinear in (G, X), so its own rules are products
 _weight_grad = Primitive(
-    "linear_weight_grad", _weight_grad_forward,
-    grads=[lambda grad, out, g, x: _matmul(x, _mT(grad)),  # (..., I) @ (I, O)
-           lambda grad, out, g, x: _matmul(g, grad)],  # (..., O) @ (O, I)
-    tex=(r"G^{T} X", [r"X \bar{G}^{T}", r"G \bar{G}"]))
+    "linear_weight_grad",
+    _weight_grad_forward,
+    grads=[
+        lambda grad, out, g, x: _matmul(x, _mT(grad)),  # (..., I) @ (I, O)
+        lambda grad, out, g, x: _matmul(g, grad),
+    ],  # (..., O) @ (O, I)
+    tex=(r"G^{T} X", [r"X \bar{G}^{T}", r"G \bar{G}"]),
+)
 
 
-def _linear_grad_weight(grad: Tensor, out: Tensor, x: Tensor, weight: Tensor,
-                        bias: Tensor | None = None) -> Tensor:
+def _linear_grad_weight(
+    grad: Tensor, out: Tensor, x: Tensor, weight: Tensor, bias: Tensor | None = None
+) -> Tensor:
     if x._data.ndim == 1:
         return _outer(grad, x)  # (O,) ⊗ (I,)
     return _weight_grad(grad, x)
@@ -153,27 +175,36 @@ def _linear_grad_weight(grad: Tensor, out: Tensor, x: Tensor, weight: Tensor,
 # y = x Wᵀ + b as one primitive: fewer nodes than matmul(x, transpose(W)) + b, and the bias
 # gradient is the incoming one, summed over the batch by the engine.
 _linear = Primitive(
-    "linear", _linear_forward,
-    grads=[lambda grad, out, x, weight, bias=None: _matmul(grad, weight),
-           _linear_grad_weight,
-           lambda grad, out, x, weight, bias=None: grad],
-    saves=(0, 1), tex=(r"x W^{T} + b", [r"W", r"G^{T} x", "1"]))
+    "linear",
+    _linear_forward,
+    grads=[
+        lambda grad, out, x, weight, bias=None: _matmul(grad, weight),
+        _linear_grad_weight,
+        lambda grad, out, x, weight, bias=None: grad,
+    ],
+    saves=(0, 1),
+    tex=(r"x W^{T} + b", [r"W", r"G^{T} x", "1"]),
+)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input @ weight.T + bias``, as ``torch.nn.functional.linear``."""
     if input.shape[-1:] != weight.shape[-1:]:
-        raise ValueError(f"linear: input of shape {tuple(input.shape)} doesn't fit weight of "
-                         f"shape {tuple(weight.shape)} ({input.shape[-1] if input.ndim else 0} "
-                         f"≠ {weight.shape[-1]} in_features)")
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} doesn't fit weight of "
+            f"shape {tuple(weight.shape)} ({input.shape[-1] if input.ndim else 0} "
+            f"≠ {weight.shape[-1]} in_features)"
+        )
     if weight.ndim != 2:
         out = matmul(input, weight)
         return out if bias is None else out + bias
     if bias is None:
         return _linear(*promote(input, weight))
     if bias.shape != weight.shape[:1]:
-        raise ValueError(f"linear: bias of shape {tuple(bias.shape)} doesn't fit weight of "
-                         f"shape {tuple(weight.shape)} (expected ({weight.shape[0]},))")
+        raise ValueError(
+            f"linear: bias of shape {tuple(bias.shape)} doesn't fit weight of "
+            f"shape {tuple(weight.shape)} (expected ({weight.shape[0]},))"
+        )
     x, w = promote(input, weight)
     if bias.dtype != w.dtype:
         x, w, bias = promote(x, w, bias)

@@ -39,9 +39,11 @@ def _bce_grad_target(grad: Tensor, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
 
 
 binary_cross_entropy = Primitive(
-    "binary_cross_entropy", _bce_forward, grads=[_bce_grad_input, _bce_grad_target],
-    tex=(r"-[t \ln x + (1 - t)\ln(1 - x)]",
-         [r"\frac{x - t}{x(1 - x)}", r"\ln(1 - x) - \ln x"]))
+    "binary_cross_entropy",
+    _bce_forward,
+    grads=[_bce_grad_input, _bce_grad_target],
+    tex=(r"-[t \ln x + (1 - t)\ln(1 - x)]", [r"\frac{x - t}{x(1 - x)}", r"\ln(1 - x) - \ln x"]),
+)
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -57,27 +59,34 @@ def _bce_logits_forward(x: np.ndarray, t: np.ndarray, pos_weight: np.ndarray) ->
     return out
 
 
-def _bce_logits_grad_input(grad: Tensor, out: Tensor, x: Tensor, t: Tensor,
-                           pos_weight: Tensor) -> Tensor:
+def _bce_logits_grad_input(
+    grad: Tensor, out: Tensor, x: Tensor, t: Tensor, pos_weight: Tensor
+) -> Tensor:
     # (1 + (p − 1) t) σ(x) − p t: exactly σ(x) − t for p = 1, with no cancellation of large
     # terms (the composite's 1 − σ(−x) − t loses every digit for large |x|)
     result: Tensor = grad * ((1 + (pos_weight - 1) * t) * sigmoid(x) - pos_weight * t)
     return result
 
 
-def _bce_logits_grad_target(grad: Tensor, out: Tensor, x: Tensor, t: Tensor,
-                            pos_weight: Tensor) -> Tensor:
+def _bce_logits_grad_target(
+    grad: Tensor, out: Tensor, x: Tensor, t: Tensor, pos_weight: Tensor
+) -> Tensor:
     # log σ(−x) − p log σ(x) = p softplus(−x) − softplus(x); no threshold, so it is exact
-    result: Tensor = grad * (pos_weight * softplus(-x, threshold=np.inf)
-                             - softplus(x, threshold=np.inf))
+    result: Tensor = grad * (
+        pos_weight * softplus(-x, threshold=np.inf) - softplus(x, threshold=np.inf)
+    )
     return result
 
 
 binary_cross_entropy_with_logits = Primitive(
-    "binary_cross_entropy_with_logits", _bce_logits_forward,
+    "binary_cross_entropy_with_logits",
+    _bce_logits_forward,
     grads=[_bce_logits_grad_input, _bce_logits_grad_target, None],
-    tex=(r"(1 - t)x - (1 + (p - 1)t)\ln\sigma(x)",
-         [r"(1 + (p - 1)t)\sigma(x) - p t", r"p\ln(1 + e^{-x}) - \ln(1 + e^{x})", "0"]))
+    tex=(
+        r"(1 - t)x - (1 + (p - 1)t)\ln\sigma(x)",
+        [r"(1 + (p - 1)t)\sigma(x) - p t", r"p\ln(1 + e^{-x}) - \ln(1 + e^{x})", "0"],
+    ),
+)
 
 
 # ---- cross-entropy from logits, fused ----------------------------------------------------------
@@ -93,8 +102,9 @@ def _cross_entropy_forward(x: np.ndarray, labels: np.ndarray, mean: bool) -> np.
     return np.asarray(total / x.shape[0] if mean else total, dtype=x.dtype)
 
 
-def _cross_entropy_backward_forward(g: np.ndarray, x: np.ndarray, labels: np.ndarray,
-                                    mean: bool) -> np.ndarray:
+def _cross_entropy_backward_forward(
+    g: np.ndarray, x: np.ndarray, labels: np.ndarray, mean: bool
+) -> np.ndarray:
     shifted = np.exp(x - x.max(axis=1, keepdims=True))
     probs = shifted / shifted.sum(axis=1, keepdims=True)  # softmax, (N, C)
     probs[np.arange(x.shape[0]), labels] -= 1.0  # p - onehot(y)
@@ -103,8 +113,9 @@ def _cross_entropy_backward_forward(g: np.ndarray, x: np.ndarray, labels: np.nda
     return out
 
 
-def _ce_backward_grad_g(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor,
-                        mean: bool) -> Tensor:
+def _ce_backward_grad_g(
+    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, mean: bool
+) -> Tensor:
     # out is linear in g: d out / d g · G = Σ (p − y) G (scaled like the forward)
     unit = _cross_entropy_backward(Tensor._wrap(np.ones((), g.dtype)), x, labels, mean=mean)
     from chainrule.ops.reduce import sum as sum_
@@ -112,8 +123,9 @@ def _ce_backward_grad_g(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels:
     return sum_(unit * grad)
 
 
-def _ce_backward_grad_x(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor,
-                        mean: bool) -> Tensor:
+def _ce_backward_grad_x(
+    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, mean: bool
+) -> Tensor:
     # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
     from chainrule.ops.nn import softmax
     from chainrule.ops.reduce import sum as sum_
@@ -124,16 +136,26 @@ def _ce_backward_grad_x(grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels:
 
 
 _cross_entropy_backward = Primitive(
-    "cross_entropy_backward", _cross_entropy_backward_forward, saves=(1,),
+    "cross_entropy_backward",
+    _cross_entropy_backward_forward,
+    saves=(1,),
     grads=[_ce_backward_grad_g, _ce_backward_grad_x, None],
-    tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]))
+    tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]),
+)
 
 _cross_entropy = Primitive(
-    "cross_entropy", _cross_entropy_forward, saves=(0,),
-    grads=[lambda grad, out, x, labels, mean: _cross_entropy_backward(grad, x, labels, mean=mean),
-           None],
-    tex=(r"-\frac{1}{N}\sum_i \ln \operatorname{softmax}(x_i)_{y_i}",
-         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"]))
+    "cross_entropy",
+    _cross_entropy_forward,
+    saves=(0,),
+    grads=[
+        lambda grad, out, x, labels, mean: _cross_entropy_backward(grad, x, labels, mean=mean),
+        None,
+    ],
+    tex=(
+        r"-\frac{1}{N}\sum_i \ln \operatorname{softmax}(x_i)_{y_i}",
+        [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"],
+    ),
+)
 
 
 def fused_cross_entropy(logits: Tensor, labels: Tensor, mean: bool = True) -> Tensor:

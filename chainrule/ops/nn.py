@@ -16,8 +16,7 @@ from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.indexing import index
-from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import max, mean, sum
+from chainrule.ops.reduce import mean, sum
 from chainrule.ops.shape import _normalize_dim, pad, reshape, stack
 from chainrule.random import generator
 from chainrule.tensor import Tensor
@@ -37,13 +36,21 @@ def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
 
 
 _softmax = Primitive(
-    "softmax", _softmax_forward, saves=(), saves_out=True,
+    "softmax",
+    _softmax_forward,
+    saves=(),
+    saves_out=True,
     grads=[lambda grad, out, x, dim: out * (grad - sum(grad * out, dim=dim, keepdim=True))],
-    tex=(r"\frac{e^{x_i}}{\sum_j e^{x_j}}", [r"s_i(\delta_{ij} - s_j)"]))
+    tex=(r"\frac{e^{x_i}}{\sum_j e^{x_j}}", [r"s_i(\delta_{ij} - s_j)"]),
+)
 _log_softmax = Primitive(
-    "log_softmax", _log_softmax_forward, saves=(), saves_out=True,
+    "log_softmax",
+    _log_softmax_forward,
+    saves=(),
+    saves_out=True,
     grads=[lambda grad, out, x, dim: grad - exp(out) * sum(grad, dim=dim, keepdim=True)],
-    tex=(r"x_i - \ln\sum_j e^{x_j}", [r"\delta_{ij} - s_j"]))
+    tex=(r"x_i - \ln\sum_j e^{x_j}", [r"\delta_{ij} - s_j"]),
+)
 
 
 def _float_input(input: Any, dtype: Any) -> Tensor:  # noqa: A002
@@ -75,8 +82,10 @@ def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
     if num_classes < 0:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: class values must be in 0..{num_classes - 1}, got "
-                         f"{labels.min()}..{labels.max()}")
+        raise ValueError(
+            f"one_hot: class values must be in 0..{num_classes - 1}, got "
+            f"{labels.min()}..{labels.max()}"
+        )
     return Tensor._wrap((labels[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
@@ -94,16 +103,20 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _window(i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int],
-            dilation: tuple[int, int]) -> tuple[slice, slice]:
+def _window(
+    i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[slice, slice]:
     """The strided slice of the (padded) input seen by kernel offset (i, j)."""
     top, left = i * dilation[0], j * dilation[1]
-    return (slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
-            slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]))
+    return (
+        slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
+        slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]),
+    )
 
 
-def _unfold_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                    dilation: tuple[int, int]) -> np.ndarray:
+def _unfold_forward(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
     B, C, H, W = x.shape
     kh, kw = kernel
     oh, ow = _out_size(H, kh, stride[0], dilation[0]), _out_size(W, kw, stride[1], dilation[1])
@@ -116,8 +129,9 @@ def _unfold_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, i
     return cols
 
 
-def _fold_forward(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
-                  dilation: tuple[int, int]) -> np.ndarray:
+def _fold_forward(
+    cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int], dilation: tuple[int, int]
+) -> np.ndarray:
     B, C, kh, kw, oh, ow = cols.shape
     out = np.zeros(shape, dtype=cols.dtype)  # (B, C, H, W)
     for i in range(kh):
@@ -128,64 +142,109 @@ def _fold_forward(cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, i
 
 
 _unfold = Primitive(
-    "unfold", _unfold_forward, saves=(),
-    grads=[lambda grad, out, x, kernel, stride, dilation:
-           _fold(grad, shape=x.shape, stride=stride, dilation=dilation)],
-    tex=(r"\operatorname{im2col}(x)", ["1"]))
+    "unfold",
+    _unfold_forward,
+    saves=(),
+    grads=[
+        lambda grad, out, x, kernel, stride, dilation: _fold(
+            grad, shape=x.shape, stride=stride, dilation=dilation
+        )
+    ],
+    tex=(r"\operatorname{im2col}(x)", ["1"]),
+)
 _fold: Primitive = Primitive(
-    "fold", _fold_forward, saves=(),
-    grads=[lambda grad, out, cols, shape, stride, dilation:
-           _unfold(grad, kernel=cols.shape[2:4], stride=stride, dilation=dilation)],
-    tex=(r"\operatorname{col2im}(x)", ["1"]))
+    "fold",
+    _fold_forward,
+    saves=(),
+    grads=[
+        lambda grad, out, cols, shape, stride, dilation: _unfold(
+            grad, kernel=cols.shape[2:4], stride=stride, dilation=dilation
+        )
+    ],
+    tex=(r"\operatorname{col2im}(x)", ["1"]),
+)
 
 
-def unfold_windows(input: Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,  # noqa: A002
-                   dilation: Any = 1, pad_value: float = 0.0) -> Tensor:
+def unfold_windows(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,  # noqa: A002
+    dilation: Any = 1,
+    pad_value: float = 0.0,
+) -> Tensor:
     """Sliding windows of a (B, C, H, W) tensor as (B, C, kh, kw, oh, ow)."""
-    kernel, stride_, dilation_ = (_pair(kernel_size, "kernel_size"), _pair(stride, "stride"),
-                                  _pair(dilation, "dilation"))
+    kernel, stride_, dilation_ = (
+        _pair(kernel_size, "kernel_size"),
+        _pair(stride, "stride"),
+        _pair(dilation, "dilation"),
+    )
     ph, pw = _pair(padding, "padding")
     if ph or pw:
         input = pad(input, (pw, pw, ph, ph), value=pad_value)
     H, W = input.shape[2:]
-    if _out_size(H, kernel[0], stride_[0], dilation_[0]) <= 0 or _out_size(
-            W, kernel[1], stride_[1], dilation_[1]) <= 0:
-        raise ValueError(f"kernel {kernel} (dilation {dilation_}) is larger than the padded "
-                         f"input {H}x{W}")
+    if (
+        _out_size(H, kernel[0], stride_[0], dilation_[0]) <= 0
+        or _out_size(W, kernel[1], stride_[1], dilation_[1]) <= 0
+    ):
+        raise ValueError(
+            f"kernel {kernel} (dilation {dilation_}) is larger than the padded input {H}x{W}"
+        )
     return _unfold(input, kernel=kernel, stride=stride_, dilation=dilation_)
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
-           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,  # noqa: A002
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D cross-correlation as PyTorch computes it: unfold, then one batched matmul per group."""
     if input.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
-                         f"got shapes {tuple(input.shape)} and {tuple(weight.shape)}")
+        raise ValueError(
+            f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
+            f"got shapes {tuple(input.shape)} and {tuple(weight.shape)}"
+        )
     B, C, H, W = input.shape
     O, Cg, kh, kw = weight.shape
     if C % groups or O % groups or C // groups != Cg:
-        raise ValueError(f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
-                         f"groups={groups} expects {Cg * groups}")
+        raise ValueError(
+            f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
+            f"groups={groups} expects {Cg * groups}"
+        )
     if bias is not None and tuple(bias.shape) != (O,):
-        raise ValueError(f"conv2d: bias of shape {tuple(bias.shape)} doesn't match the weight's "
-                         f"{O} output channels (expected ({O},))")
+        raise ValueError(
+            f"conv2d: bias of shape {tuple(bias.shape)} doesn't match the weight's "
+            f"{O} output channels (expected ({O},))"
+        )
     if padding == "same":
         d = _pair(dilation, "dilation")
         total = (d[0] * (kh - 1), d[1] * (kw - 1))
-        input = pad(input, (total[1] // 2, total[1] - total[1] // 2,
-                            total[0] // 2, total[0] - total[0] // 2))
+        input = pad(
+            input,
+            (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2),
+        )
         padding = 0
     elif padding == "valid":
         padding = 0
     geometry: dict[str, Any] = {
-        "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding"),
-        "dilation": _pair(dilation, "dilation"), "groups": groups}
-    oh, ow = _pool_geometry(input.shape, (kh, kw), geometry["stride"], geometry["padding"],
-                            geometry["dilation"])
+        "stride": _pair(stride, "stride"),
+        "padding": _pair(padding, "padding"),
+        "dilation": _pair(dilation, "dilation"),
+        "groups": groups,
+    }
+    oh, ow = _pool_geometry(
+        input.shape, (kh, kw), geometry["stride"], geometry["padding"], geometry["dilation"]
+    )
     if oh <= 0 or ow <= 0:
         padded = (H + 2 * geometry["padding"][0], W + 2 * geometry["padding"][1])
-        raise ValueError(f"conv2d: kernel {(kh, kw)} (dilation {geometry['dilation']}) is larger "
-                         f"than the padded input {padded[0]}x{padded[1]}")
+        raise ValueError(
+            f"conv2d: kernel {(kh, kw)} (dilation {geometry['dilation']}) is larger "
+            f"than the padded input {padded[0]}x{padded[1]}"
+        )
     x, w = promote(input, weight)
     if bias is None:
         return _conv2d(x, w, cache={}, **geometry)
@@ -197,8 +256,13 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 # bilinear, and each one's derivatives are the other two: a closed set, so gradients of any
 # order work. All three lay the batch out channel-first, (C, B, H, W), so that every group is
 # one matrix product over the whole batch (issue 5: im2col by shifted slices, single GEMM).
-def _columns(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-             padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+def _columns(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     """im2col: (C*kh*kw, B*oh*ow) with row (c, i, j) the input seen by kernel offset (i, j)."""
     B, C, H, W = x.shape
     kh, kw = kernel
@@ -212,18 +276,27 @@ def _columns(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return cols.reshape(C * kh * kw, B * oh * ow)
 
 
-def _conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
-                    stride: tuple[int, int], padding: tuple[int, int],
-                    dilation: tuple[int, int], groups: int,
-                    cache: dict[str, Any] | None) -> np.ndarray:
+def _conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    cache: dict[str, Any] | None,
+) -> np.ndarray:
     B = x.shape[0]
     O, Cg, kh, kw = w.shape
     oh, ow = _pool_geometry(x.shape, (kh, kw), stride, padding, dilation)
     cols = _columns(x, (kh, kw), stride, padding, dilation)  # (C*K, B*L)
     if cache is not None:
         cache["cols"] = cols  # saved for the weight gradient (x is version-checked)
-    out = _grouped_matmul(w.reshape(groups, O // groups, Cg * kh * kw),
-                          cols.reshape(groups, Cg * kh * kw, B * oh * ow))  # (G, Og, B*L)
+    out = _grouped_matmul(
+        w.reshape(groups, O // groups, Cg * kh * kw),
+        cols.reshape(groups, Cg * kh * kw, B * oh * ow),
+    )  # (G, Og, B*L)
     out = out.reshape(O, B, oh, ow)
     if b is not None:
         out += b.reshape(O, 1, 1, 1)
@@ -247,9 +320,16 @@ def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
     return g.transpose(1, 0, 2, 3).reshape(groups, O // groups, B * oh * ow)
 
 
-def _conv2d_input_forward(g: np.ndarray, w: np.ndarray, *, x_shape: tuple[int, ...],
-                          stride: tuple[int, int], padding: tuple[int, int],
-                          dilation: tuple[int, int], groups: int) -> np.ndarray:
+def _conv2d_input_forward(
+    g: np.ndarray,
+    w: np.ndarray,
+    *,
+    x_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> np.ndarray:
     B, C, H, W = x_shape
     O, Cg, kh, kw = w.shape
     oh, ow = g.shape[2:]
@@ -260,13 +340,22 @@ def _conv2d_input_forward(g: np.ndarray, w: np.ndarray, *, x_shape: tuple[int, .
         for j in range(kw):
             rows, columns = _window(i, j, (oh, ow), stride, dilation)
             planes[:, :, rows, columns] += dcols[:, i, j]
-    return planes[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W].transpose(1, 0, 2, 3)
+    return planes[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W].transpose(
+        1, 0, 2, 3
+    )
 
 
-def _conv2d_weight_forward(g: np.ndarray, x: np.ndarray, *, w_shape: tuple[int, ...],
-                           stride: tuple[int, int], padding: tuple[int, int],
-                           dilation: tuple[int, int], groups: int,
-                           cache: dict[str, Any] | None = None) -> np.ndarray:
+def _conv2d_weight_forward(
+    g: np.ndarray,
+    x: np.ndarray,
+    *,
+    w_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    cache: dict[str, Any] | None = None,
+) -> np.ndarray:
     O, Cg, kh, kw = w_shape
     cols = cache.get("cols") if cache else None
     if cols is None:
@@ -279,59 +368,91 @@ def _geometry(params: dict[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
 
 
-def _conv2d_rule_x(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
-                   **params: Any) -> Tensor:
+def _conv2d_rule_x(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
     return _conv2d_input(grad, w, x_shape=x.shape, **_geometry(params))
 
 
-def _conv2d_rule_w(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
-                   **params: Any) -> Tensor:
+def _conv2d_rule_w(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
     return _conv2d_weight(grad, x, w_shape=w.shape, cache=params["cache"], **_geometry(params))
 
 
-def _conv2d_rule_b(grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None,
-                   **params: Any) -> Tensor:
+def _conv2d_rule_b(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
     return sum(grad, dim=(0, 2, 3))
 
 
 _conv2d = Primitive(
-    "conv2d", _conv2d_forward, saves=(0, 1),
+    "conv2d",
+    _conv2d_forward,
+    saves=(0, 1),
     grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
-    tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]))
+    tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
+)
 _conv2d_input = Primitive(
-    "conv2d_input_grad", _conv2d_input_forward,
-    grads=[lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
-           lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p)],
-    tex=(r"G \star^{T} W", ["W", "G"]))
+    "conv2d_input_grad",
+    _conv2d_input_forward,
+    grads=[
+        lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
+        lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p),
+    ],
+    tex=(r"G \star^{T} W", ["W", "G"]),
+)
 _conv2d_weight: Primitive = Primitive(
-    "conv2d_weight_grad", _conv2d_weight_forward,
-    grads=[lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
-           lambda grad, out, g, x, w_shape, cache=None, **p:
-           _conv2d_input(g, grad, x_shape=x.shape, **p)],
-    tex=(r"G \star x", ["x", "G"]))
+    "conv2d_weight_grad",
+    _conv2d_weight_forward,
+    grads=[
+        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
+        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d_input(
+            g, grad, x_shape=x.shape, **p
+        ),
+    ],
+    tex=(r"G \star x", ["x", "G"]),
+)
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,  # noqa: A002
-           padding: Any = 0, dilation: int = 1, groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,  # noqa: A002
+    padding: Any = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
     """1-D cross-correlation, run as conv2d on a height-1 image."""
     if input.ndim != 3 or weight.ndim != 3:
-        raise ValueError(f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
-                         f"shapes {tuple(input.shape)} and {tuple(weight.shape)}")
+        raise ValueError(
+            f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
+            f"shapes {tuple(input.shape)} and {tuple(weight.shape)}"
+        )
     if input.shape[1] != weight.shape[1] * groups:
-        raise ValueError(f"conv1d: input has {input.shape[1]} channels but weight "
-                         f"{tuple(weight.shape)} with groups={groups} expects "
-                         f"{weight.shape[1] * groups}")
+        raise ValueError(
+            f"conv1d: input has {input.shape[1]} channels but weight "
+            f"{tuple(weight.shape)} with groups={groups} expects "
+            f"{weight.shape[1] * groups}"
+        )
     pad_arg: str | int | tuple[int, int] = (
-        padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0])))
+        padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0]))
+    )
     if padding == "same":
         k = weight.shape[-1]
         total = int(dilation) * (k - 1)
         input = pad(input, (total // 2, total - total // 2))
         pad_arg = 0
-    out = conv2d(reshape(input, input.shape[:2] + (1, input.shape[2])),
-                 reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
-                 stride=(1, int(_pair(stride, "stride")[0])), padding=pad_arg,
-                 dilation=(1, int(_pair(dilation, "dilation")[0])), groups=groups)
+    out = conv2d(
+        reshape(input, input.shape[:2] + (1, input.shape[2])),
+        reshape(weight, weight.shape[:2] + (1, weight.shape[2])),
+        bias,
+        stride=(1, int(_pair(stride, "stride")[0])),
+        padding=pad_arg,
+        dilation=(1, int(_pair(dilation, "dilation")[0])),
+        groups=groups,
+    )
     return reshape(out, out.shape[:2] + (out.shape[3],))
 
 
@@ -342,21 +463,32 @@ def _pool_padded(x: np.ndarray, padding: tuple[int, int], fill: float) -> np.nda
         return x
     B, C, H, W = x.shape
     padded = np.full((B, C, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)
-    padded[:, :, ph:ph + H, pw:pw + W] = x
+    padded[:, :, ph : ph + H, pw : pw + W] = x
     return padded
 
 
-def _pool_geometry(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+def _pool_geometry(
+    shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
     H, W = shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]
-    return (_out_size(H, kernel[0], stride[0], dilation[0]),
-            _out_size(W, kernel[1], stride[1], dilation[1]))
+    return (
+        _out_size(H, kernel[0], stride[0], dilation[0]),
+        _out_size(W, kernel[1], stride[1], dilation[1]),
+    )
 
 
-def _first_max_masks(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
-                     stride: tuple[int, int], padding: tuple[int, int],
-                     dilation: tuple[int, int]
-                     ) -> Iterator[tuple[int, int, slice, slice, np.ndarray]]:
+def _first_max_masks(
+    x: np.ndarray,
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Iterator[tuple[int, int, slice, slice, np.ndarray]]:
     """For each kernel offset, where it holds its window's first maximum (PyTorch's choice)."""
     padded = _pool_padded(x, padding, -np.inf)
     taken = np.zeros(out.shape, dtype=bool)
@@ -375,8 +507,13 @@ def _first_max_masks(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
             yield i, j, rows, columns, hit
 
 
-def _max_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                      padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+def _max_pool_forward(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     padded = _pool_padded(x, padding, -np.inf)
     oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
     out = None
@@ -390,25 +527,37 @@ def _max_pool_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     return out
 
 
-def _max_pool_scatter_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
-                              kernel: tuple[int, int], stride: tuple[int, int],
-                              padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+def _max_pool_scatter_forward(
+    g: np.ndarray,
+    x: np.ndarray,
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     """The gradient of max pooling: each window's gradient to its first maximum."""
     B, C, H, W = x.shape
     result = np.zeros((B, C, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
     # windows that don't overlap write each input element once: straight into the result
-    disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
+    disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel, strict=False))
     for _, _, rows, columns, hit in _first_max_masks(x, out, kernel, stride, padding, dilation):
         if disjoint:
             np.multiply(g, hit, out=result[:, :, rows, columns])
         else:
             result[:, :, rows, columns] += np.where(hit, g, 0)
-    return result[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
+    return result[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W]
 
 
-def _max_pool_gather_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
-                             kernel: tuple[int, int], stride: tuple[int, int],
-                             padding: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+def _max_pool_gather_forward(
+    g: np.ndarray,
+    x: np.ndarray,
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     """The adjoint of the scatter: each window picks g at its first maximum."""
     padded = _pool_padded(g, padding, 0.0)
     result = np.zeros(out.shape, dtype=g.dtype)
@@ -421,22 +570,37 @@ def _max_pool_gather_forward(g: np.ndarray, x: np.ndarray, out: np.ndarray,
 # copied every window). The derivative scatters to each window's first maximum; the scatter and
 # the matching gather are each other's derivative, so second derivatives stay right.
 _max_pool_scatter = Primitive(
-    "max_pool2d_backward", _max_pool_scatter_forward, saves=(1, 2),
+    "max_pool2d_backward",
+    _max_pool_scatter_forward,
+    saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_gather(grad, x, y, **p), None, None],
-    tex=(r"\operatorname{scatter}_{\arg\max}(g)", ["1", "0", "0"]))
+    tex=(r"\operatorname{scatter}_{\arg\max}(g)", ["1", "0", "0"]),
+)
 _max_pool_gather: Primitive = Primitive(
-    "max_pool2d_gather", _max_pool_gather_forward, saves=(1, 2),
+    "max_pool2d_gather",
+    _max_pool_gather_forward,
+    saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_scatter(grad, x, y, **p), None, None],
-    tex=(r"g_{\arg\max}", ["1", "0", "0"]))
+    tex=(r"g_{\arg\max}", ["1", "0", "0"]),
+)
 _max_pool = Primitive(
-    "max_pool2d", _max_pool_forward, saves=(0,), saves_out=True,
+    "max_pool2d",
+    _max_pool_forward,
+    saves=(0,),
+    saves_out=True,
     grads=[lambda grad, out, x, **p: _max_pool_scatter(grad, x, out, **p)],
-    tex=(r"\max_{\text{window}} x", [r"[x = \max]"]))
+    tex=(r"\max_{\text{window}} x", [r"[x = \max]"]),
+)
 
 
-def _flat_indices(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
-                  stride: tuple[int, int], padding: tuple[int, int],
-                  dilation: tuple[int, int]) -> np.ndarray:
+def _flat_indices(
+    x: np.ndarray,
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     """PyTorch's return_indices: each maximum's position in its (H*W) input plane."""
     W = x.shape[3]
     oh, ow = out.shape[2:]
@@ -449,8 +613,15 @@ def _flat_indices(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int],
     return indices
 
 
-def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,  # noqa: A002
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """Max over each window; the gradient goes to the first maximum, as in PyTorch."""
     if ceil_mode:
         raise NotImplementedError("max_pool2d: ceil_mode=True is not supported")
@@ -458,21 +629,26 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     if squeeze:
         input = reshape(input, (1,) + input.shape)
     if input.ndim != 4:
-        raise ValueError(f"max_pool2d: expects input (B, C, H, W) or (C, H, W), got shape "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"max_pool2d: expects input (B, C, H, W) or (C, H, W), got shape {tuple(input.shape)}"
+        )
     kernel = _pair(kernel_size, "kernel_size")
-    params = {"kernel": kernel,
-              "stride": _pair(stride if stride is not None else kernel, "stride"),
-              "padding": _pair(padding, "padding"), "dilation": _pair(dilation, "dilation")}
+    params = {
+        "kernel": kernel,
+        "stride": _pair(stride if stride is not None else kernel, "stride"),
+        "padding": _pair(padding, "padding"),
+        "dilation": _pair(dilation, "dilation"),
+    }
     ph, pw = params["padding"]
     if ph > kernel[0] // 2 or pw > kernel[1] // 2:
-        raise ValueError(f"max_pool2d: padding {padding} must be at most half the kernel "
-                         f"{kernel}")
+        raise ValueError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
     oh, ow = _pool_geometry(input.shape, **params)
     if oh <= 0 or ow <= 0:
         padded = (input.shape[2] + 2 * ph, input.shape[3] + 2 * pw)
-        raise ValueError(f"max_pool2d: kernel {kernel} (dilation {params['dilation']}) is larger "
-                         f"than the padded input {padded[0]}x{padded[1]}")
+        raise ValueError(
+            f"max_pool2d: kernel {kernel} (dilation {params['dilation']}) is larger "
+            f"than the padded input {padded[0]}x{padded[1]}"
+        )
     values = _max_pool(input, **params)
     indices = None
     if return_indices:
@@ -483,9 +659,15 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     return (values, indices) if return_indices else values
 
 
-def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
-               ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,  # noqa: A002
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """Mean over each window (padding counted, by default, as PyTorch does)."""
     if ceil_mode:
         raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported")
@@ -558,13 +740,20 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 
 # ---- normalisation ---------------------------------------------------------------------------
-def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,  # noqa: A002
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dims with the biased variance."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[-len(shape):]) != shape:
-        raise ValueError(f"layer_norm: input shape {tuple(input.shape)} doesn't end with "
-                         f"normalized_shape {shape}")
+    if tuple(input.shape[-len(shape) :]) != shape:
+        raise ValueError(
+            f"layer_norm: input shape {tuple(input.shape)} doesn't end with "
+            f"normalized_shape {shape}"
+        )
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     centred = input - mean(input, dim=dims, keepdim=True)
     variance = mean(centred * centred, dim=dims, keepdim=True)
@@ -576,9 +765,16 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     return out
 
 
-def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
-               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,  # noqa: A002
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise over every dim but the channel dim (1); in training, batch statistics are used
     and the running ones updated with the unbiased variance, as in PyTorch."""
     if input.ndim < 2:
@@ -589,8 +785,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training:
         count = input.numel() // C
         if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                             f"got input shape {tuple(input.shape)}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, "
+                f"got input shape {tuple(input.shape)}"
+            )
         batch_mean = mean(input, dim=dims, keepdim=True)
         centred = input - batch_mean
         batch_var = mean(centred * centred, dim=dims, keepdim=True)

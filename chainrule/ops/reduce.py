@@ -14,7 +14,7 @@ from chainrule import _dtype
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import to_tensor
 from chainrule.ops.elementwise import cast, exp, sqrt, where
-from chainrule.ops.shape import _reshape, expand, normalize_dims, reshape, sum_to
+from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
 from chainrule.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -40,8 +40,7 @@ def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
 
 
 # ---- sum / mean ------------------------------------------------------------------------------
-def _spread_forward(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...]
-                    ) -> np.ndarray:
+def _spread_forward(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
     g = g.reshape(keep)
     # a small filled array costs less than np.broadcast_to's view machinery (and is writable)
     if math.prod(shape) <= 4096:
@@ -54,26 +53,36 @@ def _spread_forward(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...]
 # sum's derivative: the reduced gradient (reshaped to keepdim form) copied back over the summed
 # dimensions; its own derivative sums again
 _spread = Primitive(
-    "spread", _spread_forward, saves=(),
+    "spread",
+    _spread_forward,
+    saves=(),
     grads=[lambda grad, out, g, keep, shape: _reshape(sum_to(grad, keep), shape=g._data.shape)],
-    tex=("g", ["1"]))
+    tex=("g", ["1"]),
+)
 
 
-def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
-              ) -> Tensor:
+def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
     shape = x._data.shape
     return _spread(grad, keep=_keep_shape(shape, axes), shape=shape)
 
 
 _sum = Primitive(
-    "sum", lambda x, axes, keepdim: np.add.reduce(x, axis=axes, keepdims=keepdim), saves=(),
-    grads=[_sum_grad], tex=(r"\sum_i x_i", ["1"]))
+    "sum",
+    lambda x, axes, keepdim: np.add.reduce(x, axis=axes, keepdims=keepdim),
+    saves=(),
+    grads=[_sum_grad],
+    tex=(r"\sum_i x_i", ["1"]),
+)
 
 
 def sum(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001, A002
     """Sum over ``dim`` (all dimensions by default); bools and ints sum as int64."""
-    if dim is None and dtype is None and isinstance(input, Tensor) and \
-            input._data.dtype.kind == "f":
+    if (
+        dim is None
+        and dtype is None
+        and isinstance(input, Tensor)
+        and input._data.dtype.kind == "f"
+    ):
         # the loss-reduction case, without argument normalisation
         return _sum(input, axes=_ALL_AXES[input._data.ndim], keepdim=keepdim)
     input = to_tensor(input)
@@ -95,8 +104,10 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
     if dtype is not None:
         input = cast(input, dtype)
     if input.dtype.kind != "f":
-        raise TypeError(f"mean: needs a floating-point tensor, got {input.dtype}; "
-                        "pass dtype= or call .float() first")
+        raise TypeError(
+            f"mean: needs a floating-point tensor, got {input.dtype}; "
+            "pass dtype= or call .float() first"
+        )
     axes = _axes(dim, input.ndim, "mean")
     total = _sum(input, axes=axes, keepdim=keepdim)
     count = _count(input.shape, axes)
@@ -105,8 +116,9 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
 
 
 # ---- amax / amin: ties share the gradient evenly, as in PyTorch -------------------------------
-def _extreme_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...],
-                  keepdim: bool) -> Tensor:
+def _extreme_grad(
+    grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
+) -> Tensor:
     kept = out if keepdim else _unreduce(out, x, axes)
     mask = Tensor._wrap((x._data == kept._data).astype(x.dtype))
     count = Tensor._wrap(mask._data.sum(axis=axes, keepdims=True))
@@ -130,10 +142,20 @@ def _amin_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.nda
     return out
 
 
-_amax = Primitive("amax", _amax_forward, grads=[_extreme_grad], saves_out=True,
-                  tex=(r"\max_i x_i", [r"[x_i = \max]"]))
-_amin = Primitive("amin", _amin_forward, grads=[_extreme_grad], saves_out=True,
-                  tex=(r"\min_i x_i", [r"[x_i = \min]"]))
+_amax = Primitive(
+    "amax",
+    _amax_forward,
+    grads=[_extreme_grad],
+    saves_out=True,
+    tex=(r"\max_i x_i", [r"[x_i = \max]"]),
+)
+_amin = Primitive(
+    "amin",
+    _amin_forward,
+    grads=[_extreme_grad],
+    saves_out=True,
+    tex=(r"\min_i x_i", [r"[x_i = \min]"]),
+)
 
 
 def amax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
@@ -207,8 +229,9 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 
 # ---- prod ------------------------------------------------------------------------------------
-def _prod_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
-               ) -> Tensor:
+def _prod_grad(
+    grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
+) -> Tensor:
     grad = _unreduce(grad, x, axes)
     if np.all(x._data != 0):
         # the product of the others is out / x: differentiable, so Hessians stay right
@@ -225,9 +248,13 @@ def _prod_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keep
 
 
 # ignore: mypy picks np.prod's scalar overload for the lambda's untyped x (it is an ndarray)
-_prod = Primitive("prod", lambda x, axes, keepdim: np.prod(x, axis=axes, keepdims=keepdim),  # type: ignore[arg-type, return-value]
-                  grads=[_prod_grad], saves_out=True,
-                  tex=(r"\prod_i x_i", [r"\prod_{j \ne i} x_j"]))
+_prod = Primitive(
+    "prod",
+    lambda x, axes, keepdim: np.prod(x, axis=axes, keepdims=keepdim),  # type: ignore[arg-type, return-value]
+    grads=[_prod_grad],
+    saves_out=True,
+    tex=(r"\prod_i x_i", [r"\prod_{j \ne i} x_j"]),
+)
 
 
 def prod(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A002
@@ -238,8 +265,13 @@ def prod(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
 
 
 # ---- var / std -------------------------------------------------------------------------------
-def var(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: float | None = None) -> Tensor:  # noqa: A002
+def var(
+    input: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    correction: float | None = None,
+) -> Tensor:  # noqa: A002
     """Variance with Bessel's correction by default (``correction=1``), as in PyTorch."""
     if correction is None:
         correction = 0 if unbiased is False else 1
@@ -257,37 +289,61 @@ def _std_grad(grad: Tensor, out: Tensor, variance: Tensor) -> Tensor:
     return where(zero, 0.0, grad / (where(zero, 1.0, out) * 2))
 
 
-_std = Primitive("std", np.sqrt, grads=[_std_grad], saves=(), saves_out=True,
-                 tex=(r"\sqrt{\operatorname{var}(x)}", [r"\frac{1}{2 \operatorname{std}(x)}"]))
+_std = Primitive(
+    "std",
+    np.sqrt,
+    grads=[_std_grad],
+    saves=(),
+    saves_out=True,
+    tex=(r"\sqrt{\operatorname{var}(x)}", [r"\frac{1}{2 \operatorname{std}(x)}"]),
+)
 
 
-def std(input: Tensor, dim: Dims = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: float | None = None) -> Tensor:  # noqa: A002
+def std(
+    input: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    correction: float | None = None,
+) -> Tensor:  # noqa: A002
     dim = _axes(dim, input.ndim, "std")  # so a bad dim is reported as std's, not var's
     return _std(var(input, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
-def var_mean(input: Tensor, dim: Dims = None, unbiased: bool | None = None,
-             keepdim: bool = False, correction: float | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+def var_mean(
+    input: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    correction: float | None = None,
+) -> tuple[Tensor, Tensor]:  # noqa: A002
     return (var(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim))
 
 
 # ---- logsumexp -------------------------------------------------------------------------------
 def _logsumexp_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     # subtract the max so exp never overflows; an all -inf slice gives -inf, not nan
-    peak = np.amax(x, axis=axes, keepdims=True) if x.size else np.zeros(
-        tuple(1 if i in axes else n for i, n in enumerate(x.shape)), x.dtype)
+    peak = (
+        np.amax(x, axis=axes, keepdims=True)
+        if x.size
+        else np.zeros(tuple(1 if i in axes else n for i, n in enumerate(x.shape)), x.dtype)
+    )
     peak = np.where(np.isfinite(peak), peak, 0)
     out: np.ndarray = np.log(np.sum(np.exp(x - peak), axis=axes, keepdims=True)) + peak
-    return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
-                                                 if i not in axes))
+    return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
 _logsumexp = Primitive(
-    "logsumexp", _logsumexp_forward, saves_out=True,
-    grads=[lambda grad, out, x, axes, keepdim:
-           _unreduce(grad, x, axes) * exp(x - (out if keepdim else _unreduce(out, x, axes)))],
-    tex=(r"\ln \sum_i e^{x_i}", [r"\operatorname{softmax}(x)_i"]))
+    "logsumexp",
+    _logsumexp_forward,
+    saves_out=True,
+    grads=[
+        lambda grad, out, x, axes, keepdim: (
+            _unreduce(grad, x, axes) * exp(x - (out if keepdim else _unreduce(out, x, axes)))
+        )
+    ],
+    tex=(r"\ln \sum_i e^{x_i}", [r"\operatorname{softmax}(x)_i"]),
+)
 
 
 def logsumexp(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
@@ -303,10 +359,21 @@ def _cumsum_grad(grad: Tensor, out: Tensor, x: Tensor, dim: int) -> Tensor:
     return flip(cumsum(flip(grad, dim), dim), dim)
 
 
-_cumsum = Primitive("cumsum", lambda x, dim: np.cumsum(x, axis=dim), grads=[_cumsum_grad],
-                    saves=(), tex=(r"\sum_{j \le i} x_j", [r"[j \le i]"]))
-_flip = Primitive("flip", lambda x, dim: np.flip(x, axis=dim), saves=(), view=True,
-                  grads=[lambda grad, out, x, dim: flip(grad, dim)], tex=("x", ["1"]))
+_cumsum = Primitive(
+    "cumsum",
+    lambda x, dim: np.cumsum(x, axis=dim),
+    grads=[_cumsum_grad],
+    saves=(),
+    tex=(r"\sum_{j \le i} x_j", [r"[j \le i]"]),
+)
+_flip = Primitive(
+    "flip",
+    lambda x, dim: np.flip(x, axis=dim),
+    saves=(),
+    view=True,
+    grads=[lambda grad, out, x, dim: flip(grad, dim)],
+    tex=("x", ["1"]),
+)
 
 
 def cumsum(input: Tensor, dim: int) -> Tensor:  # noqa: A002

@@ -18,8 +18,10 @@ def _normalize_dim(dim: int, ndim: int, op: str) -> int:
     """A dim in range(ndim), from a possibly negative one; a clear error when out of range."""
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension"
-                         f"{'' if ndim == 1 else 's'} (expected {-size}..{size - 1})")
+        raise IndexError(
+            f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension"
+            f"{'' if ndim == 1 else 's'} (expected {-size}..{size - 1})"
+        )
     return dim % size
 
 
@@ -39,17 +41,27 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple
 def _sum_to_forward(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
     out = x.sum(axis=axes) if axes else x
     return out.reshape(shape)
 
 
-_sum_to = Primitive("sum_to", _sum_to_forward, saves=(),
-                    grads=[lambda grad, out, x, shape: expand(grad, x.shape)],
-                    tex=(r"\textstyle\sum_{\text{broadcast}} x", ["1"]))
-_expand = Primitive("expand", lambda x, shape: np.broadcast_to(x, shape), saves=(), view=True,
-                    grads=[lambda grad, out, x, shape: sum_to(grad, x.shape)],
-                    tex=("x", ["1"]))
+_sum_to = Primitive(
+    "sum_to",
+    _sum_to_forward,
+    saves=(),
+    grads=[lambda grad, out, x, shape: expand(grad, x.shape)],
+    tex=(r"\textstyle\sum_{\text{broadcast}} x", ["1"]),
+)
+_expand = Primitive(
+    "expand",
+    lambda x, shape: np.broadcast_to(x, shape),
+    saves=(),
+    view=True,
+    grads=[lambda grad, out, x, shape: sum_to(grad, x.shape)],
+    tex=("x", ["1"]),
+)
 
 
 def sum_to(input: Tensor, shape: Sequence[int]) -> Tensor:  # noqa: A002
@@ -64,8 +76,10 @@ def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ValueError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} can't "
-                         "be broadcast together") from None
+        raise ValueError(
+            f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} can't "
+            "be broadcast together"
+        ) from None
 
 
 def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
@@ -99,9 +113,14 @@ def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
 
 # ---- reshape / permute -----------------------------------------------------------------------
 _reshape: Primitive  # declared: its own rule refers to it
-_reshape = Primitive("reshape", lambda x, shape: x.reshape(shape), saves=(), view=True,
-                     grads=[lambda grad, out, x, shape: _reshape(grad, shape=x._data.shape)],
-                     tex=("x", ["1"]))
+_reshape = Primitive(
+    "reshape",
+    lambda x, shape: x.reshape(shape),
+    saves=(),
+    view=True,
+    grads=[lambda grad, out, x, shape: _reshape(grad, shape=x._data.shape)],
+    tex=("x", ["1"]),
+)
 
 
 def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
@@ -117,10 +136,15 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
         return input
     count = shape.count(-1)
     known = math.prod(shape) * (-1 if count % 2 else 1)
-    if count > 1 or (count == 0 and known != input.numel()) or (
-            count == 1 and (known == 0 or input.numel() % known)):
-        raise ValueError(f"reshape: shape {tuple(input.shape)} ({input.numel()} elements) "
-                         f"can't be viewed as {shape}")
+    if (
+        count > 1
+        or (count == 0 and known != input.numel())
+        or (count == 1 and (known == 0 or input.numel() % known))
+    ):
+        raise ValueError(
+            f"reshape: shape {tuple(input.shape)} ({input.numel()} elements) "
+            f"can't be viewed as {shape}"
+        )
     return _reshape(input, shape=shape)
 
 
@@ -138,8 +162,11 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     end = _normalize_dim(end_dim, input.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = input.shape[:start] + (-1 if input.numel() else
-                                   int(np.prod(input.shape[start:end + 1])),) + input.shape[end + 1:]
+    shape = (
+        input.shape[:start]
+        + (-1 if input.numel() else int(np.prod(input.shape[start : end + 1])),)
+        + input.shape[end + 1 :]
+    )
     if input.numel() == 0:
         shape = tuple(int(s) for s in shape)
     return reshape(input, shape)
@@ -147,7 +174,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
 
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa: A002
     dim = _normalize_dim(dim, input.ndim, "unflatten")
-    return reshape(input, input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
+    return reshape(input, input.shape[:dim] + tuple(sizes) + input.shape[dim + 1 :])
 
 
 def squeeze(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:  # noqa: A002
@@ -162,9 +189,14 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
 
-_permute = Primitive("permute", lambda x, dims: x.transpose(dims), saves=(), view=True,
-                     grads=[lambda grad, out, x, dims: permute(grad, tuple(np.argsort(dims)))],
-                     tex=("x^{T}", ["1"]))
+_permute = Primitive(
+    "permute",
+    lambda x, dims: x.transpose(dims),
+    saves=(),
+    view=True,
+    grads=[lambda grad, out, x, dims: permute(grad, tuple(np.argsort(dims)))],
+    tex=("x^{T}", ["1"]),
+)
 
 
 def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
@@ -214,12 +246,21 @@ class _Cat(Primitive):
     __slots__ = ()
 
     def __init__(self) -> None:
-        super().__init__("cat", lambda *xs, dim: np.concatenate(xs, axis=dim), grads=[],
-                         tex=(r"[x_1; x_2; \dots]", ["1"]))
+        super().__init__(
+            "cat",
+            lambda *xs, dim: np.concatenate(xs, axis=dim),
+            grads=[],
+            tex=(r"[x_1; x_2; \dots]", ["1"]),
+        )
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
-        op = Primitive("cat", self.forward, grads=[_cat_grad(i) for i in range(len(inputs))],
-                       saves=(), tex=self.tex)
+        op = Primitive(
+            "cat",
+            self.forward,
+            grads=[_cat_grad(i) for i in range(len(inputs))],
+            saves=(),
+            tex=self.tex,
+        )
         return op(*inputs, **params)
 
 
@@ -234,10 +275,14 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     ndim = tensors[0].ndim
     dim = _normalize_dim(dim, ndim, "cat")
     for t_ in tensors[1:]:
-        if t_.ndim != ndim or any(a != b for i, (a, b) in enumerate(zip(t_.shape, tensors[0].shape))
-                                  if i != dim):
-            raise ValueError(f"cat: shapes {[tuple(x.shape) for x in tensors]} don't match "
-                             f"outside dim {dim}")
+        if t_.ndim != ndim or any(
+            a != b
+            for i, (a, b) in enumerate(zip(t_.shape, tensors[0].shape, strict=False))
+            if i != dim
+        ):
+            raise ValueError(
+                f"cat: shapes {[tuple(x.shape) for x in tensors]} don't match outside dim {dim}"
+            )
     if len(tensors) == 1:
         return tensors[0]
     return _cat(*tensors, dim=dim)
@@ -253,14 +298,16 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [to_tensor(x) for x in tensors]
     shapes = {tuple(x.shape) for x in tensors}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors must have the same shape, got "
-                         f"{[tuple(x.shape) for x in tensors]}")
+        raise ValueError(
+            f"stack: all tensors must have the same shape, got {[tuple(x.shape) for x in tensors]}"
+        )
     dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return cat([unsqueeze(x, dim) for x in tensors], dim=dim)
 
 
-def split(input: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
-          ) -> tuple[Tensor, ...]:  # noqa: A002
+def split(
+    input: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+) -> tuple[Tensor, ...]:  # noqa: A002
     dim = _normalize_dim(dim, input.ndim, "split")
     length = input.shape[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -301,14 +348,14 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
         raise ValueError(f"repeat: {len(sizes)} repeat counts for a {input.ndim}-d tensor")
     x = reshape(input, (1,) * (len(sizes) - input.ndim) + input.shape)
     interleaved = []
-    for n, s in zip(sizes, x.shape):
+    for s in x.shape:
         interleaved += [1, s]
     x = reshape(x, tuple(interleaved))
     target = []
-    for n, s in zip(sizes, x.shape[1::2]):
+    for n, s in zip(sizes, x.shape[1::2], strict=False):
         target += [n, s]
     x = expand(x, tuple(target))
-    return reshape(x, tuple(n * s for n, s in zip(sizes, x.shape[1::2])))
+    return reshape(x, tuple(n * s for n, s in zip(sizes, x.shape[1::2], strict=False)))
 
 
 # ---- padding ---------------------------------------------------------------------------------
@@ -322,23 +369,28 @@ def _pad_widths(ndim: int, pad: Sequence[int]) -> list[tuple[int, int]]:
 
 def _pad_grad(grad: Tensor, out: Tensor, x: Tensor, pad: tuple[int, ...], value: float) -> Tensor:
     widths = _pad_widths(x.ndim, pad)
-    key = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))
+    key = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=False))
     return grad[key]
 
 
-_pad = Primitive("pad", lambda x, pad, value: np.pad(x, _pad_widths(x.ndim, pad),
-                                                     constant_values=value),
-                 grads=[_pad_grad], saves=(), tex=(r"\operatorname{pad}(x)", ["1"]))
+_pad = Primitive(
+    "pad",
+    lambda x, pad, value: np.pad(x, _pad_widths(x.ndim, pad), constant_values=value),
+    grads=[_pad_grad],
+    saves=(),
+    tex=(r"\operatorname{pad}(x)", ["1"]),
+)
 
 
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0
-        ) -> Tensor:  # noqa: A002
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:  # noqa: A002
     """Constant padding, pads given from the last dimension backwards (as ``F.pad``)."""
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: {len(pad)} pad values don't fit a {input.ndim}-d tensor "
-                         "(give an even number, at most two per dimension)")
+        raise ValueError(
+            f"pad: {len(pad)} pad values don't fit a {input.ndim}-d tensor "
+            "(give an even number, at most two per dimension)"
+        )
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
     return _pad(input, pad=tuple(int(p) for p in pad), value=value)

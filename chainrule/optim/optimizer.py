@@ -16,8 +16,10 @@ from chainrule.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
-_SET_OF_PARAMS = ("optimizer parameters need to be organized in ordered collections, but the "
-                  "ordering of tensors in sets will change between runs; use a list instead")
+_SET_OF_PARAMS = (
+    "optimizer parameters need to be organized in ordered collections, but the "
+    "ordering of tensors in sets will change between runs; use a list instead"
+)
 
 
 class Optimizer:
@@ -66,8 +68,10 @@ class Optimizer:
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got a Tensor; wrap it in a list: [param]")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of "
+                "Tensors or dicts, but got a Tensor; wrap it in a list: [param]"
+            )
         if isinstance(params, set):
             raise TypeError(_SET_OF_PARAMS)
         param_groups: list[Any] = list(params)
@@ -90,14 +94,18 @@ class Optimizer:
     def _check_options(cls, options: dict[str, Any]) -> None:
         """Raise ValueError for an option value the algorithm can't use (subclasses extend)."""
         if isinstance(options.get("lr"), Tensor):
-            raise ValueError("a Tensor lr is not supported: the update runs on NumPy arrays; "
-                             "pass a float (lr.item())")
-        for name, why in (("differentiable", "they update the arrays in place, outside the "
-                                             "graph"),
-                          ("capturable", "there are no device graphs to capture")):
+            raise ValueError(
+                "a Tensor lr is not supported: the update runs on NumPy arrays; "
+                "pass a float (lr.item())"
+            )
+        for name, why in (
+            ("differentiable", "they update the arrays in place, outside the graph"),
+            ("capturable", "there are no device graphs to capture"),
+        ):
             if options.get(name, False):
-                raise ValueError(f"{name}=True is not supported by chainrule's optimizers: "
-                                 f"{why}; leave it False")
+                raise ValueError(
+                    f"{name}=True is not supported by chainrule's optimizers: {why}; leave it False"
+                )
 
     # ---- parameter groups ---------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -122,15 +130,20 @@ class Optimizer:
         names = [p[0] for p in params if isinstance(p, tuple)]
         tensors = [p[1] if isinstance(p, tuple) else p for p in params]
         if names and len(names) != len(tensors):
-            raise ValueError("all optimizer params should be with/without names; some param "
-                             "names are missing")
+            raise ValueError(
+                "all optimizer params should be with/without names; some param names are missing"
+            )
         for param in tensors:
             if not isinstance(param, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(param).__name__}")
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(param).__name__}"
+                )
             if not (param.is_leaf or param.retains_grad):
-                raise ValueError("can't optimize a non-leaf Tensor; optimize the leaf it was "
-                                 "computed from, or call .detach().requires_grad_()")
+                raise ValueError(
+                    "can't optimize a non-leaf Tensor; optimize the leaf it was "
+                    "computed from, or call .detach().requires_grad_()"
+                )
         param_group["params"] = tensors
         if names:
             param_group["param_names"] = names
@@ -144,9 +157,11 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         for group in self.param_groups:
             if ("param_names" in group) != ("param_names" in param_group):
-                raise ValueError("all optimizer param groups should be with/without names; "
-                                 "cannot add a group "
-                                 f"{'with' if names else 'without'} names to the others")
+                raise ValueError(
+                    "all optimizer param groups should be with/without names; "
+                    "cannot add a group "
+                    f"{'with' if names else 'without'} names to the others"
+                )
         self.param_groups.append(param_group)
 
     # ---- gradients and steps ------------------------------------------------------------------
@@ -232,14 +247,18 @@ class Optimizer:
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups "
-                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+            raise ValueError(
+                "loaded state dict has a different number of parameter groups "
+                f"({len(saved_groups)}) than the optimizer ({len(groups)})"
+            )
         for i, (group, saved) in enumerate(zip(groups, saved_groups, strict=True)):
             if len(group["params"]) != len(saved["params"]):
-                raise ValueError("loaded state dict contains a parameter group that doesn't "
-                                 f"match the size of optimizer's group: group {i} has "
-                                 f"{len(saved['params'])} parameters there and "
-                                 f"{len(group['params'])} here")
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't "
+                    f"match the size of optimizer's group: group {i} has "
+                    f"{len(saved['params'])} parameters there and "
+                    f"{len(group['params'])} here"
+                )
         param_of = {
             index: p
             for group, saved in zip(groups, saved_groups, strict=True)
@@ -251,8 +270,10 @@ class Optimizer:
                 state[index] = copy.deepcopy(values)
                 continue
             param = param_of[index]
-            state[param] = {name: self._load_state_value(param, index, name, value)
-                            for name, value in values.items()}
+            state[param] = {
+                name: self._load_state_value(param, index, name, value)
+                for name, value in values.items()
+            }
         for group, saved in zip(groups, saved_groups, strict=True):
             saved["params"] = group["params"]
             # A dict from an older PyTorch may lack newer options: they take their defaults.
@@ -278,9 +299,11 @@ class Optimizer:
         else:
             array = array.copy()
         if name in self._param_shaped_state and array.shape != param.shape:
-            raise ValueError(f"loaded state dict has {name!r} of shape {array.shape} for "
-                             f"parameter {index}, whose shape is {param.shape}; the state dict "
-                             "comes from a different model")
+            raise ValueError(
+                f"loaded state dict has {name!r} of shape {array.shape} for "
+                f"parameter {index}, whose shape is {param.shape}; the state dict "
+                "comes from a different model"
+            )
         return Tensor._wrap(array)
 
     def __repr__(self) -> str:
@@ -330,5 +353,6 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
 def _check_nonnegative(options: dict[str, Any], name: str, label: str | None = None) -> None:
     """Raise PyTorch's ValueError ("Invalid learning rate: -1") if ``options[name]`` < 0."""
     if name in options and not options[name] >= 0.0:  # `not >=` also catches NaN
-        raise ValueError(f"Invalid {label or name + ' value'}: {options[name]} "
-                         f"({name} must be >= 0)")
+        raise ValueError(
+            f"Invalid {label or name + ' value'}: {options[name]} ({name} must be >= 0)"
+        )

@@ -63,13 +63,31 @@ class SGD(Optimizer):
 
     _param_shaped_state = ("momentum_buffer",)
 
-    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0,
-                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None,
-                 differentiable: bool = False, fused: bool | None = None) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
-                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
         super().__init__(params, defaults)
 
     @classmethod
@@ -79,9 +97,11 @@ class SGD(Optimizer):
         _check_nonnegative(options, "momentum")
         _check_nonnegative(options, "weight_decay")
         if options.get("nesterov") and (options["momentum"] <= 0 or options["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening (got "
-                             f"momentum={options['momentum']}, dampening="
-                             f"{options['dampening']}); set momentum > 0 and dampening=0")
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening (got "
+                f"momentum={options['momentum']}, dampening="
+                f"{options['dampening']}); set momentum > 0 and dampening=0"
+            )
 
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]

@@ -11,8 +11,15 @@ import numpy as np
 from chainrule import random as _random
 from chainrule.tensor import Tensor
 
-__all__ = ["ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate",
-           "random_split"]
+__all__ = [
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "Subset",
+    "TensorDataset",
+    "default_collate",
+    "random_split",
+]
 
 
 class Dataset:
@@ -68,15 +75,20 @@ class TensorDataset(Dataset):
         arrays = [_as_array(t) for t in tensors]
         for position, array in enumerate(arrays):
             if array.ndim == 0:
-                raise ValueError(f"TensorDataset: tensor {position} is 0-d; samples are rows of "
-                                 "the first dimension, so each tensor needs at least one")
+                raise ValueError(
+                    f"TensorDataset: tensor {position} is 0-d; samples are rows of "
+                    "the first dimension, so each tensor needs at least one"
+                )
         lengths = [a.shape[0] for a in arrays]
         if len(set(lengths)) != 1:
-            raise ValueError("TensorDataset: all tensors must have the same size in dimension 0, "
-                             f"got {lengths}")
+            raise ValueError(
+                f"TensorDataset: all tensors must have the same size in dimension 0, got {lengths}"
+            )
         self._arrays = tuple(arrays)
-        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor._wrap(a)
-                             for t, a in zip(tensors, arrays, strict=True))
+        self.tensors = tuple(
+            t if isinstance(t, Tensor) else Tensor._wrap(a)
+            for t, a in zip(tensors, arrays, strict=True)
+        )
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         i = _check_index(index, len(self), "TensorDataset")
@@ -97,8 +109,9 @@ class Subset(Dataset):
         index = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(dataset)
         if index.size and (index.min() < -n or index.max() >= n):
-            raise IndexError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} "
-                             "samples")
+            raise IndexError(
+                f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} samples"
+            )
         self.indices = np.where(index < 0, index + n, index)
 
     def __getitem__(self, index: int) -> Any:
@@ -144,13 +157,18 @@ def _rng(generator: np.random.Generator | int | None) -> np.random.Generator:
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    raise TypeError("generator must be a numpy.random.Generator or an int seed, "
-                    f"got {type(generator).__name__}")
+    raise TypeError(
+        f"generator must be a numpy.random.Generator or an int seed, got {type(generator).__name__}"
+    )
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int | float],
-                 generator: np.random.Generator | int | None = None, *,
-                 seed: int | None = None) -> list[Subset]:
+def random_split(
+    dataset: Dataset,
+    lengths: Sequence[int | float],
+    generator: np.random.Generator | int | None = None,
+    *,
+    seed: int | None = None,
+) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)`` or fractions summing to 1 (the remainder
@@ -178,8 +196,10 @@ def _split_counts(n: int, lengths: Sequence[int | float]) -> list[int]:
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         counts = [int(v) for v in values]
         if any(c < 0 for c in counts) or sum(counts) != n:
-            raise ValueError(f"random_split: lengths {counts} must be non-negative and sum to the "
-                             f"dataset's {n} samples")
+            raise ValueError(
+                f"random_split: lengths {counts} must be non-negative and sum to the "
+                f"dataset's {n} samples"
+            )
         return counts
     if any(v < 0 or v > 1 for v in values) or not math.isclose(sum(values), 1.0, abs_tol=1e-6):
         raise ValueError(f"random_split: fractions {values} must lie in [0, 1] and sum to 1")
@@ -228,8 +248,10 @@ def default_collate(samples: Sequence[Any]) -> Any:
             raise ValueError(f"default_collate: samples in a batch have different lengths {sizes}")
         fields = [default_collate(list(f)) for f in zip(*samples, strict=True)]
         return tuple(fields) if isinstance(first, tuple) else fields
-    raise TypeError(f"default_collate: don't know how to batch samples of type "
-                    f"{type(first).__name__}; pass collate_fn=")
+    raise TypeError(
+        f"default_collate: don't know how to batch samples of type "
+        f"{type(first).__name__}; pass collate_fn="
+    )
 
 
 class DataLoader:
@@ -255,13 +277,21 @@ class DataLoader:
     (3, [(4, 2), (4, 2), (2, 2)])
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn: Callable[[list[Any]], Any] | None = None,
-                 generator: np.random.Generator | int | None = None, seed: int | None = None,
-                 num_workers: int = 0) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        generator: np.random.Generator | int | None = None,
+        seed: int | None = None,
+        num_workers: int = 0,
+    ) -> None:
         if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive int or None, "
-                             f"got {batch_size!r}")
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}"
+            )
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: pass seed= or generator=, not both")
         self.dataset = dataset
@@ -270,8 +300,11 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.num_workers = num_workers
-        self._generator = None if seed is None and generator is None else \
-            _rng(seed if seed is not None else generator)
+        self._generator = (
+            None
+            if seed is None and generator is None
+            else _rng(seed if seed is not None else generator)
+        )
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -293,7 +326,7 @@ class DataLoader:
                 yield self.dataset[int(i)]
             return
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self._batch(order[start:start + self.batch_size])
+            yield self._batch(order[start : start + self.batch_size])
 
     def _batch(self, index: np.ndarray) -> Any:
         if self.collate_fn is None:

@@ -7,5 +7,12 @@ from chainrule.optim.lr_scheduler.decay import ExponentialLR, MultiStepLR, StepL
 from chainrule.optim.lr_scheduler.one_cycle import OneCycleLR
 from chainrule.optim.lr_scheduler.plateau import ReduceLROnPlateau
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "MultiStepLR", "OneCycleLR",
-           "ReduceLROnPlateau", "StepLR"]
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]

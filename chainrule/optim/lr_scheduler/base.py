@@ -50,10 +50,12 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   f"when resuming a scheduler with last_epoch={last_epoch}; "
-                                   "load the optimizer's state dict first, or pass "
-                                   "last_epoch=-1 to start afresh")
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] "
+                        f"when resuming a scheduler with last_epoch={last_epoch}; "
+                        "load the optimizer's state dict first, or pass "
+                        "last_epoch=-1 to start afresh"
+                    )
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -81,10 +83,14 @@ class LRScheduler:
         that epoch using the closed form where the scheduler has one.
         """
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-                          "Call them in the opposite order: `optimizer.step()` before "
-                          "`lr_scheduler.step()`; otherwise the first value of the learning "
-                          "rate schedule is skipped.", UserWarning, stacklevel=2)
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+                "Call them in the opposite order: `optimizer.step()` before "
+                "`lr_scheduler.step()`; otherwise the first value of the learning "
+                "rate schedule is skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
@@ -116,8 +122,10 @@ def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     """One value per parameter group: a list is checked for length, a scalar repeated."""
     if isinstance(value, list | tuple):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
-                             f"{name} has {len(value)} values, param_groups has "
-                             f"{len(optimizer.param_groups)}.")
+            raise ValueError(
+                f"{name} must have the same length as optimizer.param_groups. "
+                f"{name} has {len(value)} values, param_groups has "
+                f"{len(optimizer.param_groups)}."
+            )
         return list(value)
     return [value] * len(optimizer.param_groups)

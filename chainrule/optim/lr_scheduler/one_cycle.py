@@ -76,14 +76,23 @@ class OneCycleLR(LRScheduler):
     0.95
     """
 
-    def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
-                 total_steps: int | None = None, epochs: int | None = None,
-                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: Literal["cos", "linear"] = "cos",
-                 cycle_momentum: bool = True, base_momentum: float | list[float] = 0.85,
-                 max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, three_phase: bool = False,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: Literal["cos", "linear"] = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.85,
+        max_momentum: float | list[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
@@ -92,8 +101,9 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         self._schedule_phases = _phases(self.total_steps, pct_start, three_phase)
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
-                             f"{anneal_strategy!r}")
+            raise ValueError(
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}"
+            )
         self._anneal_func_type = anneal_strategy
 
         max_lrs = _per_group("max_lr", optimizer, max_lr)
@@ -106,14 +116,17 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled; pass cycle_momentum=False")
+                raise ValueError(
+                    "optimizer must support momentum or beta1 with "
+                    "`cycle_momentum` option enabled; pass cycle_momentum=False"
+                )
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             base_momentums = _per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for group, group_max, group_base in zip(optimizer.param_groups, max_momentums,
-                                                        base_momentums, strict=True):
+                for group, group_max, group_base in zip(
+                    optimizer.param_groups, max_momentums, base_momentums, strict=True
+                ):
                     self._set_momentum(group, group_max)
                     group["max_momentum"] = group_max
                     group["base_momentum"] = group_base
@@ -133,9 +146,11 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(f"Tried to step {step_num} times. The specified number of total "
-                             f"steps is {self.total_steps}; make total_steps (or epochs * "
-                             "steps_per_epoch) cover the whole run")
+            raise ValueError(
+                f"Tried to step {step_num} times. The specified number of total "
+                f"steps is {self.total_steps}; make total_steps (or epochs * "
+                "steps_per_epoch) cover the whole run"
+            )
         lrs = []
         for group in self.optimizer.param_groups:
             # Find the phase that holds step_num; the last phase takes everything after.
@@ -148,13 +163,14 @@ class OneCycleLR(LRScheduler):
                 start_step = end_step
             lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
             if self.cycle_momentum:
-                self._set_momentum(group, self._anneal(group[phase["start_momentum"]],
-                                                       group[phase["end_momentum"]], pct))
+                self._set_momentum(
+                    group,
+                    self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct),
+                )
         return lrs
 
 
-def _total_steps(total_steps: int | None, epochs: int | None,
-                 steps_per_epoch: int | None) -> int:
+def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
     if total_steps is not None:
         if not isinstance(total_steps, int) or total_steps <= 0:
             raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -163,25 +179,39 @@ def _total_steps(total_steps: int | None, epochs: int | None,
         if not isinstance(epochs, int) or epochs <= 0:
             raise ValueError(f"Expected positive integer epochs, but got {epochs}")
         if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-            raise ValueError("Expected positive integer steps_per_epoch, but got "
-                             f"{steps_per_epoch}")
+            raise ValueError(
+                f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}"
+            )
         return epochs * steps_per_epoch
     raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
 
 
 def _phases(total_steps: int, pct_start: float, three_phase: bool) -> list[dict[str, Any]]:
     """Each phase: the step it ends at, and the group keys its lr and momentum run between."""
+
     def phase(end_step: float, lrs: str, momenta: str) -> dict[str, Any]:
         start_lr, end_lr = lrs.split()
         start_momentum, end_momentum = momenta.split()
-        return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
-                "start_momentum": start_momentum, "end_momentum": end_momentum}
+        return {
+            "end_step": end_step,
+            "start_lr": start_lr,
+            "end_lr": end_lr,
+            "start_momentum": start_momentum,
+            "end_momentum": end_momentum,
+        }
 
     warmup_end = float(pct_start * total_steps) - 1
     if three_phase:
-        return [phase(warmup_end, "initial_lr max_lr", "max_momentum base_momentum"),
-                phase(float(2 * pct_start * total_steps) - 2, "max_lr initial_lr",
-                      "base_momentum max_momentum"),
-                phase(total_steps - 1, "initial_lr min_lr", "max_momentum max_momentum")]
-    return [phase(warmup_end, "initial_lr max_lr", "max_momentum base_momentum"),
-            phase(total_steps - 1, "max_lr min_lr", "base_momentum max_momentum")]
+        return [
+            phase(warmup_end, "initial_lr max_lr", "max_momentum base_momentum"),
+            phase(
+                float(2 * pct_start * total_steps) - 2,
+                "max_lr initial_lr",
+                "base_momentum max_momentum",
+            ),
+            phase(total_steps - 1, "initial_lr min_lr", "max_momentum max_momentum"),
+        ]
+    return [
+        phase(warmup_end, "initial_lr max_lr", "max_momentum base_momentum"),
+        phase(total_steps - 1, "max_lr min_lr", "base_momentum max_momentum"),
+    ]

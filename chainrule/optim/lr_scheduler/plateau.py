@@ -55,21 +55,33 @@ class ReduceLROnPlateau(LRScheduler):
     [0.5]
     """
 
-    def __init__(self, optimizer: Optimizer, mode: Literal["min", "max"] = "min",
-                 factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
-                 threshold_mode: Literal["rel", "abs"] = "rel", cooldown: int = 0,
-                 min_lr: list[float] | float = 0, eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: Literal["min", "max"] = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: Literal["rel", "abs"] = "rel",
+        cooldown: int = 0,
+        min_lr: list[float] | float = 0,
+        eps: float = 1e-8,
+    ) -> None:
         if factor >= 1.0:
-            raise ValueError(f"Factor should be < 1.0 (got factor={factor}): the learning rate "
-                             "is multiplied by it")
+            raise ValueError(
+                f"Factor should be < 1.0 (got factor={factor}): the learning rate "
+                "is multiplied by it"
+            )
         self.factor = factor
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs (one per "
-                                 f"parameter group), got {len(min_lr)}")
+                raise ValueError(
+                    f"expected {len(optimizer.param_groups)} min_lrs (one per "
+                    f"parameter group), got {len(min_lr)}"
+                )
             self.default_min_lr: float | None = None
             self.min_lrs = list(min_lr)
         else:
@@ -144,7 +156,8 @@ class ReduceLROnPlateau(LRScheduler):
                     f"The number of param groups in the optimizer ({len(groups)}) differs from "
                     f"when ReduceLROnPlateau was initialized ({len(self.min_lrs)}), usually "
                     "because a param group was added; set the scheduler's min_lrs to one "
-                    "value per group")
+                    "value per group"
+                )
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs, strict=True):
             old_lr = float(group["lr"])
