@@ -56,7 +56,7 @@ def as_dtype(dtype: object) -> np.dtype:
     elif isinstance(dtype, str):
         dtype = _TORCH_NAMES.get(dtype, dtype)
     try:
-        return np.dtype(dtype)
+        return np.dtype(dtype)  # type: ignore[call-overload]  # any spelling NumPy accepts
     except TypeError as exc:
         raise TypeError(f"unknown dtype {dtype!r}") from exc
 

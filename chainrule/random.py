@@ -3,6 +3,8 @@ manual_seed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _state = {"generator": np.random.default_rng(0)}
@@ -21,8 +23,8 @@ def generator() -> np.random.Generator:
     return _state["generator"]
 
 
-def get_rng_state() -> dict:
-    return _state["generator"].bit_generator.state
+def get_rng_state() -> dict[str, Any]:
+    return dict(_state["generator"].bit_generator.state)
 
 
 def set_rng_state(state: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -313,18 +314,28 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return _ops.reshape(self, other.shape)
 
-    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False
+    ) -> Tensor:
         return _ops.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_ones(
+        self, *size: Any, dtype: Any = None, requires_grad: builtins.bool = False
+    ) -> Tensor:
         return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def new_full(
-        self, size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
+        self,
+        size: Sequence[builtins.int],
+        fill_value: Any,
+        dtype: Any = None,
+        requires_grad: builtins.bool = False,
     ) -> Tensor:
         return _ops.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_tensor(
+        self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False
+    ) -> Tensor:
         return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def cpu(self) -> Tensor:
@@ -336,7 +347,7 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self) -> builtins.bool:
         return bool(self._data.flags.c_contiguous)
 
     # ---- printing -----------------------------------------------------------------------------
@@ -396,12 +407,12 @@ class Tensor:
         return self._set_data(what, ufunc(data, other))
 
     @_in_place
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def add_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
         other = _raw(other)
         return self._ufunc_("add_", np.add, other if alpha == 1 else alpha * other)
 
     @_in_place
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
         other = _raw(other)
         return self._ufunc_("sub_", np.subtract, other if alpha == 1 else alpha * other)
 
@@ -414,11 +425,11 @@ class Tensor:
         return self._ufunc_("div_", np.true_divide, _raw(other))
 
     @_in_place
-    def addcmul_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
+    def addcmul_(self, a: Any, b: Any, value: builtins.float = 1.0) -> Tensor:
         return self._set_data("addcmul_", self._data + value * _raw(a) * _raw(b))
 
     @_in_place
-    def addcdiv_(self, a: Any, b: Any, value: float = 1.0) -> Tensor:
+    def addcdiv_(self, a: Any, b: Any, value: builtins.float = 1.0) -> Tensor:
         return self._set_data("addcdiv_", self._data + value * _raw(a) / _raw(b))
 
     @_in_place
@@ -443,12 +454,12 @@ class Tensor:
     def fill_(self, value: Any) -> Tensor:
         return self._set_data("fill_", np.asarray(_raw(value)))
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         from chainrule.random import generator
 
         return self._set_data("uniform_", generator().uniform(a, b, self.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         from chainrule.random import generator
 
         return self._set_data("normal_", generator().normal(mean, std, self.shape))
