@@ -654,3 +654,21 @@ def test_grad_does_not_fill_retained_grads():
     h.retain_grad()
     cr.autograd.grad((h * h).sum(), x)
     assert h.grad is None and x.grad is None
+
+
+def test_grad_modes_as_bare_decorators():
+    # PyTorch accepts @torch.no_grad without parentheses; so do we
+    @cr.no_grad
+    def off(t):
+        return (t * 2).requires_grad
+
+    @cr.enable_grad
+    def on(t):
+        return (t * 2).requires_grad
+
+    x = leaf([1.0, 2.0])
+    assert off(x) is False
+    assert off.__name__ == "off"
+    with cr.no_grad():
+        assert on(x) is True
+    assert (x * 2).requires_grad

@@ -29,6 +29,13 @@ class _GradModeContext:
 
     mode: bool = True
 
+    def __new__(cls, func: Any = None) -> Any:
+        # ``@no_grad`` without parentheses, as PyTorch allows: the class receives the function
+        self = super().__new__(cls)
+        if callable(func):
+            return self(func)
+        return self
+
     def __enter__(self) -> None:
         self._previous = state.grad_enabled
         state.grad_enabled = self.mode
