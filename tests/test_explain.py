@@ -567,3 +567,42 @@ def test_every_kind_of_op_agrees_and_renders(case, rng):
     for render in (render_text, render_markdown, render_html):
         assert "✗" not in render(e)
     assert from_json(render_json(e)) == e
+
+
+def _tanh_square_explanation():
+    x = cr.name(cr.tensor([0.5, -1.0], dtype=cr.float64), "x")
+    w = cr.name(cr.tensor([[0.2, 0.4], [0.1, -0.3]], requires_grad=True, dtype=cr.float64), "W")
+    cr.name_elements(w, [["w1", "w2"], ["w3", "w4"]])
+    h = (w @ x).tanh()
+    return cr.explain((h * h).sum()), np.tanh(w.detach().numpy() @ x.detach().numpy())
+
+
+def test_folded_step_through_both_inputs_of_mul_says_which_route_it_is():
+    explanation, h = _tanh_square_explanation()
+    derivation = explanation["w2"]
+    share = h[0] * (1 - h[0] ** 2) * -1.0  # one factor h, times tanh', times x1
+    steps = [path.steps[-1] for path in derivation.paths]
+    assert [(s.upper, s.lower, s.via) for s in steps] == [
+        ("u3[0]", "w2", "input 1 of mul"),
+        ("u3[0]", "w2", "input 2 of mul"),
+    ]
+    assert [s.value for s in steps] == pytest.approx([share, share], rel=1e-12)
+    assert derivation.total == pytest.approx(2 * share, rel=1e-12)
+    text = render_text(explanation, color=False)
+    assert "∂u3[0]/∂w2 (via input 1 of mul)" in text
+    assert "∂u3[0]/∂w2 (via input 2 of mul)" in text
+    assert "∂L/∂u3[0] · ∂u3[0]/∂w2 (via input 2 of mul)" in text
+    assert not re.search(r"∂u3\[0\]/∂w2 +=", text)  # no unqualified ∂u3[0]/∂w2
+    assert "= -0.298315153761 − 0.298315153761" in text
+    assert "+ -" not in text
+    data = json.loads(render_json(explanation))
+    w2 = next(d for d in data["derivations"] if d["parameter"] == "w2")
+    assert [p["steps"][-1]["via"] for p in w2["paths"]] == ["input 1 of mul", "input 2 of mul"]
+    assert [p["steps"][-1]["value"] for p in w2["paths"]] == pytest.approx([share, share])
+    assert "\\,\\big|_{\\text{via input 1 of mul}}" in render_markdown(explanation)
+
+
+def test_a_step_with_one_route_has_no_via(seed_explanation):
+    data = json.loads(render_json(seed_explanation))
+    steps = [s for d in data["derivations"] for p in d["paths"] for s in p["steps"]]
+    assert steps and all("via" not in s for s in steps)

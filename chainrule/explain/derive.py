@@ -8,6 +8,7 @@ them, so a derivation and the engine cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -103,6 +104,11 @@ class Step:
     and value are then their product, e.g. ∂E1/∂a_o1 through mul, pow and sub = −(t1 − a_o1).
     ``slots`` is the input of each op the path goes through (0 = first), which tells apart the
     two paths of x·x.
+
+    ``via`` is empty when the step is the whole partial ∂upper/∂lower. When several routes run
+    between the same two quantities (h·h: through either factor), each path's step is only its
+    route's share, and ``via`` says which: "input 1 of mul"; its formula and value are that
+    route's own factors (∂(h·h)/∂h through the first factor = h), not the whole partial.
     """
 
     upper: str
@@ -113,6 +119,7 @@ class Step:
     value: float
     ops: tuple[str, ...]
     slots: tuple[int, ...] = ()
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -454,13 +461,14 @@ def _derive_element(
     found: list[Path] = []
     # iterative depth-first search from the loss: (position, flat element, carried gradient,
     # the edges so far); the gradient is pushed through each op's rule as the engine does
+    routes: dict[tuple[str, str], list[tuple]] = {}
     stack: list[tuple[int, int, Any, tuple]] = [
         (loss.position, 0, np.ones((), loss.tensor.dtype), ())
     ]
     while stack:
         position, k, carried, edges = stack.pop()
         if (position, k) == target:
-            found.append(_element_path(graph, edges, carried))
+            found.append(_element_path(graph, edges, carried, reach, routes))
             if len(found) > max_paths:
                 raise ValueError(
                     f"explain: more than {max_paths} paths from the loss to "
@@ -481,6 +489,7 @@ def _derive_element(
                 edge = (position, slot, k, child, int(j), float(local[j]))
                 children.append((child, int(j), pushed[j], edges + (edge,)))
         stack.extend(reversed(children))  # first input first, as written
+    found = [_mark_shares(path, routes) for path in found]
     total = _round_to(math.fsum(float(p.product) for p in found), dtype)
     engine = 0.0 if gradient is None else float(gradient.reshape(-1)[target[1]])
     depth = max((len(p.steps) for p in found), default=0)
@@ -506,8 +515,15 @@ def _element_label(graph: Graph, item: Traced, index: tuple[int, ...]) -> str:
     return graph.element_label(item.position, index)
 
 
-def _element_path(graph: Graph, edges: tuple, carried: Any) -> Path:
-    """Group the primitive edges of a path into steps between named quantities."""
+def _element_path(
+    graph: Graph,
+    edges: tuple,
+    carried: Any,
+    reach: list[bool],
+    routes: dict[tuple[str, str], list[tuple]],
+) -> Path:
+    """Group the primitive edges of a path into steps between named quantities; a step that is
+    one of several routes between its two quantities says which (``Step.via``)."""
     steps: list[Step] = []
     loss = graph.items[-1]
     upper = (loss.position, ())
@@ -515,15 +531,27 @@ def _element_path(graph: Graph, edges: tuple, carried: Any) -> Path:
     value = 1.0
     ops: list[str] = []
     slots: list[int] = []
+    forks: list[str] = []
+    route: list[tuple] = []
     for number, (position, slot, k, child, j, local) in enumerate(edges):
+        route.append((position, slot, k, child, j))
         out_index = _unflat(graph, position, k)
         in_index = _unflat(graph, child, j)
         formulas.append(graph.local_tex(position, slot, out_index, in_index))
         value *= local
         ops.append(graph.items[position].node.op.name)
         slots.append(slot)
+        if _forks(graph, position, reach):
+            forks.append(f"input {slot + 1} of {ops[-1]}")
         child_item = graph.items[child]
         if child_item.boundary(in_index) or number == len(edges) - 1:
+            key = (graph.element_label(*upper), graph.element_label(child, in_index))
+            known = routes.setdefault(key, [])
+            if tuple(route) not in known:
+                known.append(tuple(route))
+            if not forks:
+                forks.append(f"route {known.index(tuple(route)) + 1}")
+            route = []
             steps.append(
                 Step(
                     graph.element_label(*upper),
@@ -534,11 +562,27 @@ def _element_path(graph: Graph, edges: tuple, carried: Any) -> Path:
                     value,
                     tuple(ops),
                     tuple(slots),
+                    ", ".join(forks),
                 )
             )
-            upper, formulas, value, ops, slots = (child, in_index), [], 1.0, [], []
+            upper, formulas, value, ops, slots, forks = (child, in_index), [], 1.0, [], [], []
     nodes = (steps[0].upper,) + tuple(s.lower for s in steps) if steps else ()
     return Path(nodes, tuple(steps), float(carried))
+
+
+def _mark_shares(path: Path, routes: Mapping[tuple[str, str], list[tuple]]) -> Path:
+    """Keep ``via`` only on steps that are one route of several between their quantities."""
+    steps = tuple(
+        s if len(routes[(s.upper, s.lower)]) > 1 else dataclasses.replace(s, via="")
+        for s in path.steps
+    )
+    return dataclasses.replace(path, steps=steps)
+
+
+def _forks(graph: Graph, position: int, reach: list[bool]) -> bool:
+    """Whether the op at ``position`` reaches the parameter through more than one of its inputs
+    (h·h, or a·b with both computed from w): then a path through it is one route of several."""
+    return sum(1 for _, child in graph.edges(position) if reach[child]) > 1
 
 
 def _unflat(graph: Graph, position: int, k: int) -> tuple[int, ...]:

@@ -59,6 +59,13 @@ def _partial(upper: str, lower: str) -> str:
     return f"∂{_name(upper)}/∂{_name(lower)}"
 
 
+def _step_partial(step: Any) -> str:
+    """∂upper/∂lower, with the route for one route's share of that partial."""
+    via = getattr(step, "via", "")
+    label = _partial(step.upper_tex, step.lower_tex)
+    return f"{label} (via {html.escape(via)})" if via else label
+
+
 def _num(value: float | None, digits: int) -> str:
     return f'<td class="num">{html.escape(format_value(value, digits))}</td>'
 
@@ -161,7 +168,7 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
             f"{''.join(rows)}</table>"
         )
     rows = [
-        f"<tr><td>{_partial(s.upper_tex, s.lower_tex)}</td><td>{_formula(step_tex(s))}</td>"
+        f"<tr><td>{_step_partial(s)}</td><td>{_formula(step_tex(s))}</td>"
         f'{_num(s.value, digits)}<td class="muted">{html.escape(", ".join(s.ops))}</td></tr>'
         for s in _unique_steps(explanation)
     ]
@@ -227,7 +234,7 @@ def _derivation(derivation: Any, digits: int) -> str:
         else f"<p><b>{head}</b></p>"
     ]
     for path in derivation.paths:
-        symbols = " · ".join(_partial(s.upper_tex, s.lower_tex) for s in path.steps)
+        symbols = " · ".join(_step_partial(s) for s in path.steps)
         formulas = " · ".join(_formula(_step_in_path(s, path)) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(

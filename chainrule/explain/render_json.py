@@ -52,7 +52,10 @@ def to_dict(record: Any) -> Any:
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
         out = {"type": type(record).__name__}
         for field in dataclasses.fields(record):
-            out[field.name] = to_dict(getattr(record, field.name))
+            value = getattr(record, field.name)
+            if field.name == "via" and not value:
+                continue  # a step that is the whole partial: no "via", as before it existed
+            out[field.name] = to_dict(value)
         return out
     if isinstance(record, tuple | list):
         return [to_dict(item) for item in record]

@@ -25,6 +25,21 @@ def partial_tex(upper_tex: str, lower_tex: str) -> str:
     return rf"\frac{{\partial {upper_tex}}}{{\partial {lower_tex}}}"
 
 
+def step_partial_tex(step: Any) -> str:
+    """∂upper/∂lower, marked with the route for one route's share of that partial."""
+    label = partial_tex(step.upper_tex, step.lower_tex)
+    via = getattr(step, "via", "")
+    return rf"{label}\,\big|_{{\text{{via {via}}}}}" if via else label
+
+
+def _signed_terms(values: list[str]) -> str:
+    """``a + b - c`` from numbers as text: a negative term after the first is subtracted."""
+    out = values[:1]
+    for value in values[1:]:
+        out.append(f"- {value[1:]}" if value.startswith("-") else f"+ {value}")
+    return " ".join(out)
+
+
 def _number(value: float | None, digits: int) -> str:
     text = format_value(value, digits)
     if "e" in text:
@@ -148,7 +163,7 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
     for step in _unique_steps(explanation):
         formula = f"${step_tex(step)}$"
         lines.append(
-            f"| ${partial_tex(step.upper_tex, step.lower_tex)}$ | {formula} | "
+            f"| ${step_partial_tex(step)}$ | {formula} | "
             f"{format_value(step.value, digits)} | {', '.join(step.ops)} |"
         )
     gradients = [
@@ -195,7 +210,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
         return [f"$${head} = 0$$ (no path)"]
     rows = []
     for path in derivation.paths:
-        symbols = r" \cdot ".join(partial_tex(s.upper_tex, s.lower_tex) for s in path.steps)
+        symbols = r" \cdot ".join(step_partial_tex(s) for s in path.steps)
         formulas = r" \cdot ".join(_step_in_path(s, path) for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
         rows.append((symbols, formulas, numbers, _number(path.product, digits)))
@@ -218,7 +233,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
         for i, (_, formulas, numbers, product) in enumerate(rows, 1):
             lines += [rf"\text{{path {i}}} &= {formulas} \\", rf"&= {numbers} = {product} \\"]
         lines.append(
-            rf"&= {' + '.join(r[3] for r in rows)} = "
+            rf"&= {_signed_terms([r[3] for r in rows])} = "
             rf"{_number(derivation.total, digits)}"
         )
     lines += [r"\end{aligned}", "$$", "", _check(derivation)]

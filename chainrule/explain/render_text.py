@@ -206,6 +206,26 @@ def _partial(upper: str, lower: str) -> str:
     return f"∂{upper}/∂{lower}"
 
 
+def step_label(step: Any) -> str:
+    """``∂u/∂w``, or ``∂u/∂w (via input 1 of mul)`` for one route's share of that partial."""
+    label = _partial(step.upper, step.lower)
+    via = getattr(step, "via", "")
+    return f"{label} (via {via})" if via else label
+
+
+def signed_sum(values: Sequence[float], digits: int) -> str:
+    """``a + b − c``: the terms of a sum, a negative one after the first written as ``− |c|``."""
+    terms = []
+    for number, value in enumerate(values):
+        if number == 0:
+            terms.append(format_value(value, digits))
+        elif value < 0:
+            terms.append(f"− {format_value(-value, digits)}")
+        else:
+            terms.append(f"+ {format_value(value, digits)}")
+    return " ".join(terms)
+
+
 def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
     config = run.config
     lines = [
@@ -294,7 +314,7 @@ def _explanation(
     for step in _unique_steps(explanation):
         rows.append(
             [
-                style.name(_partial(step.upper, step.lower)),
+                style.name(step_label(step)),
                 "=",
                 style.formula(tex_to_text(step_tex(step))),
                 "=",
@@ -395,14 +415,14 @@ def _unique_steps(explanation: Any) -> list[Any]:
     """Every distinct local derivative, nearest the loss first (the order backprop meets them)."""
     from chainrule.explain.derive import Derivation
 
-    first: dict[tuple[str, str], tuple[int, int, Any]] = {}
+    first: dict[tuple[str, str, str], tuple[int, int, Any]] = {}
     counter = 0
     for derivation in explanation.derivations:
         if not isinstance(derivation, Derivation):
             continue
         for path in derivation.paths:
             for depth, step in enumerate(path.steps):
-                key = (step.upper, step.lower)
+                key = (step.upper, step.lower, getattr(step, "via", ""))
                 if key not in first:
                     first[key] = (depth, counter, step)
                     counter += 1
@@ -431,7 +451,7 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
     paths = derivation.paths
     if not paths:
         return [f"  {style.name(head)} = 0 (no path from {derivation.loss})"]
-    symbolic = " · ".join(_partial(s.upper, s.lower) for s in paths[0].steps)
+    symbolic = " · ".join(step_label(s) for s in paths[0].steps)
     if len(paths) == 1:
         lines.append(f"  {style.name(head)} = {symbolic}")
         indent = " " * (len(head) + 3)
@@ -441,12 +461,11 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
         lines.append(f"  {style.name(head)} = sum over {len(paths)} paths")
         for path, via in zip(paths, path_labels(paths), strict=True):
             lines.append(f"    {via}:")
-            lines.append(f"      {' · '.join(_partial(s.upper, s.lower) for s in path.steps)}")
+            lines.append(f"      {' · '.join(step_label(s) for s in path.steps)}")
             lines.append(f"      = {style.formula(_formulas(path))}")
             lines += _factors(path, "      ", digits, width)
         indent = " " * (len(head) + 3)
-        terms = " + ".join(format_value(p.product, digits) for p in paths)
-        lines.append(f"{indent}= {terms}")
+        lines.append(f"{indent}= {signed_sum([p.product for p in paths], digits)}")
     lines.append(
         f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
         f"   {_check(derivation, style, digits)}"
