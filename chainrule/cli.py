@@ -10,8 +10,10 @@ one row to ``COMMANDS``. Shared helpers (``add_network_arguments``, ``network_op
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +23,11 @@ from chainrule import _atomic
 
 PROG = "chainrule"
 EXIT_USAGE = 2
+MAX_SHEET_STEPS = 10_000  # a workbook of formulas beyond this takes minutes to write
+
+JSON_NOTE = (
+    "JSON output is strict (RFC 8259): a number that overflowed to ±inf or NaN is written as null"
+)
 
 
 class CLIError(Exception):
@@ -32,6 +39,31 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# ---- strict JSON --------------------------------------------------------------------------------
+def _finite(value: Any, seen: list[bool]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        seen.append(True)
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item, seen) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item, seen) for item in value]
+    return value
+
+
+def dumps_strict(data: Any, **options: Any) -> str:
+    """JSON that every parser accepts: non-finite numbers become null (with a one-line notice on
+    stderr), never ``NaN``/``Infinity``."""
+    seen: list[bool] = []
+    text = json.dumps(_finite(data, seen), allow_nan=False, **options)
+    if seen:
+        print(
+            f"{PROG}: note: some results are not finite (overflow); written as null",
+            file=sys.stderr,
+        )
+    return text
 
 
 # ---- argument types ------------------------------------------------------------------------------
@@ -181,14 +213,15 @@ def add_format_arguments(
     parser.add_argument(
         "--format",
         choices=tuple(formats),
-        default=formats[0],
+        default=None,
         help=f"output format (default: {formats[0]})",
     )
     parser.add_argument(
         "--json",
         action="store_true",
-        help="machine-readable JSON on stdout (same as --format json)",
+        help=f"machine-readable JSON on stdout (same as --format json). {JSON_NOTE}",
     )
+    parser.set_defaults(default_format=formats[0])
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -202,7 +235,13 @@ def add_format_arguments(
 
 
 def output_format(args: argparse.Namespace) -> str:
-    return "json" if getattr(args, "json", False) else args.format
+    """--format, or json for --json; --json with another --format is a mistake."""
+    chosen = getattr(args, "format", None)
+    if getattr(args, "json", False):
+        if chosen not in (None, "json"):
+            raise CLIError(f"--json and --format {chosen} conflict; pass one of them")
+        return "json"
+    return chosen or getattr(args, "default_format", "text")
 
 
 def use_color(args: argparse.Namespace, stream: TextIO) -> bool:
@@ -237,15 +276,13 @@ def _version_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    import json
-
     import numpy as np
 
     from chainrule import __version__
 
     if args.json:
         print(
-            json.dumps(
+            dumps_strict(
                 {"version": __version__, "python": sys.version.split()[0], "numpy": np.__version__}
             )
         )
@@ -277,13 +314,18 @@ def cmd_tutorial(args: argparse.Namespace) -> int:
     example, options = network_options(args)
     run = tutorial(example, **options)
     fmt = output_format(args)
-    emit(render(run, fmt, color=use_color(args, sys.stdout), full_page=True), args)
+    text = render(run, fmt, color=use_color(args, sys.stdout), full_page=True)
+    if fmt == "json":
+        text = dumps_strict(json.loads(text), indent=2, ensure_ascii=False)
+    emit(text, args)
     return 0
 
 
 # ---- sweep, graph, sheet, report: the explainer's files -----------------------------------------
 def write_via(path: Path, write: Callable[[Path], Any]) -> Path:
     """Let ``write(temporary)`` make the file, then rename it into place: all or nothing."""
+    if path.is_dir():
+        raise CLIError(f"{path} is a directory")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CLIError(f"can't write {path}: the directory {directory} does not exist")
@@ -367,8 +409,6 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import json
-
     from chainrule.explain.curves import save_figure, sweep, sweep_figure, sweep_table
 
     config = seed_config(args, "sweep")
@@ -377,24 +417,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.no_figure
         else _check_suffix(args.output, (".png", ".svg", ".pdf"), "the figure")
     )
+    if figure_path is not None and figure_path.is_dir():
+        raise CLIError(f"{figure_path} is a directory")
     result = sweep(args.lrs, args.epochs, carry_weights=args.carry_weights, config=config)
-    problem = None
     if figure_path is not None:
         try:
             figure = sweep_figure(result)
-        except ImportError as missing:
-            problem, figure_path = str(missing), None
-        else:
-            write_via(figure_path, lambda temporary: save_figure(figure, temporary))
+        except ImportError as missing:  # the figure was asked for: no half result
+            raise CLIError(f"{missing}; or pass --no-figure for the table only") from None
+        write_via(figure_path, lambda temporary: save_figure(figure, temporary))
     if args.json:
-        print(json.dumps({**result.to_dict(), "figure": str(figure_path) if figure_path else None}))
+        print(
+            dumps_strict({**result.to_dict(), "figure": str(figure_path) if figure_path else None})
+        )
     else:
         sys.stdout.write(sweep_table(result))
         if figure_path is not None:
             print(f"wrote {figure_path}", file=sys.stderr)
-    if problem:
-        print(f"{PROG}: no figure: {problem}", file=sys.stderr)
-        return 1
     return 0
 
 
@@ -422,7 +461,8 @@ def _graph_arguments(parser: argparse.ArgumentParser) -> None:
         default="chainrule",
         metavar="PREFIX",
         help="file-name prefix (default: chainrule, writing "
-        "chainrule-network.svg, chainrule-graph.svg, ...)",
+        "chainrule-network.svg, chainrule-graph.svg, ...); a directory (or a path "
+        "ending in /) writes chainrule-network.svg, ... inside it",
     )
     parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
 
@@ -461,8 +501,6 @@ def graph_pictures(args: argparse.Namespace, which: Sequence[str]) -> dict[str, 
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    import json
-
     from chainrule.explain import graphs
 
     which = list(dict.fromkeys(args.which))
@@ -474,6 +512,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
             )
         which = ["computation"]
     prefix = Path(args.output)
+    if str(args.output).endswith(("/", os.sep)) or prefix.is_dir():
+        prefix = prefix / PROG
     if not (prefix.parent if str(prefix.parent) else Path(".")).is_dir():
         raise CLIError(f"can't write {prefix}-*: the directory {prefix.parent} does not exist")
     written: list[str] = []
@@ -485,7 +525,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
             written.append(f"{prefix}-{kind}.dot")
             problem = graphs.GRAPHVIZ_MISSING
     if args.json:
-        print(json.dumps({"written": written, "error": problem}))
+        print(dumps_strict({"written": written, "error": problem}))
     else:
         for path in written:
             print(f"wrote {path}")
@@ -497,6 +537,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=100, example=False)
+    for action in parser._actions:
+        if action.dest == "steps":
+            action.help = (
+                f"training steps in the workbook (default: 100, at most {MAX_SHEET_STEPS})"
+            )
     parser.add_argument(
         "-o",
         "--output",
@@ -509,18 +554,19 @@ def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
-    import json
-
     from chainrule.explain.spreadsheet import write_spreadsheet
 
+    if args.steps > MAX_SHEET_STEPS:
+        raise CLIError(
+            f"--steps {args.steps} is too many for a workbook; at most {MAX_SHEET_STEPS}"
+        )
     config = seed_config(args, "sheet")
     path = _check_suffix(args.output, (".xlsx",), "the workbook")
     try:
         write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
     except ImportError as missing:
-        print(f"{PROG}: {missing}", file=sys.stderr)
-        return 1
-    print(json.dumps({"sheet": str(path)}) if args.json else f"wrote {path}")
+        raise CLIError(str(missing)) from None
+    print(dumps_strict({"sheet": str(path)}) if args.json else f"wrote {path}")
     return 0
 
 
@@ -539,8 +585,10 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
+    import html
 
+    from chainrule.explain.curves import MATPLOTLIB_MISSING
+    from chainrule.explain.graphs import GRAPHVIZ_MISSING
     from chainrule.explain.report import build_report, render_report
 
     config = seed_config(args, "report")
@@ -555,7 +603,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     )
     write_via(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
-    print(json.dumps({"report": str(path)}) if args.json else f"wrote {path}")
+    print(dumps_strict({"report": str(path)}) if args.json else f"wrote {path}")
+    for what, missing in (("curves", MATPLOTLIB_MISSING), ("pictures", GRAPHVIZ_MISSING)):
+        if html.escape(missing) in page:  # the page is written; say what it lacks, in one line
+            print(f"{PROG}: note: the report has no {what}: {missing}", file=sys.stderr)
     return 0
 
 
@@ -706,8 +757,6 @@ def _epoch_line(record: Any, epochs: int) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-
     from chainrule.serialization import save
     from chainrule.train import ProgressBar, TrainConfig, history_figure, load_data, train
 
@@ -762,7 +811,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     final = history.final
     if args.json:
         print(
-            json.dumps(
+            dumps_strict(
                 {
                     **history.to_dict(),
                     "test_accuracy": final.test_accuracy,
@@ -849,8 +898,6 @@ def _gradcheck_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    import json
-
     from chainrule.gradcheck_report import model_report, op_report
 
     if args.op is not None and (args.model is not None or args.samples != 8):
@@ -878,7 +925,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     except ImportError as missing:
         raise CLIError(str(missing)) from None
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(dumps_strict(report.to_dict()))
     else:
         sys.stdout.write(report.to_text())
     return 0 if report.passed else 1
@@ -964,21 +1011,46 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+class _Terminated(SystemExit):
+    """SIGTERM, raised like Ctrl-C so that a file being written is removed, not left behind."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise _Terminated(128 + signum)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand with NumPy's floating-point warnings off: an overflow shows as a non-finite
+    result (null in JSON, with a notice), not as Python warnings on stderr."""
+    import warnings
+
+    import numpy as np
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return int(args.func(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad arguments or files)."""
     parser = build_parser()
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        pass
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0
-        return args.func(args)
+        return _run(args)
     except SystemExit as stop:  # --help and --version exit through argparse
         return stop.code if isinstance(stop.code, int) else 0
     except BrokenPipeError:  # `chainrule tutorial | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CLIError, ValueError, OSError) as error:
+    except (CLIError, ValueError, OSError, ImportError) as error:  # ImportError: a missing extra
         return _fail(str(error))
     except KeyboardInterrupt:
         return 130
@@ -991,6 +1063,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

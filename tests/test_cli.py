@@ -226,3 +226,143 @@ def test_parser_is_extensible():
     parser = build_parser()
     choices = parser._subparsers._group_actions[0].choices  # noqa: SLF001
     assert set(choices) >= {"tutorial", "version"}
+
+
+_HUGE = ["--weights"] + ["1e308"] * 8
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tutorial", *_HUGE, "--json"],
+        ["sweep", *_HUGE, "--no-figure", "--epochs", "3", "--json"],
+        ["graph", *_HUGE, "--format", "svg", "--json", "-o", "{tmp}/"],
+        ["sheet", *_HUGE, "--steps", "3", "--json", "-o", "{tmp}/s.xlsx"],
+        ["report", *_HUGE, "--steps", "2", "--json", "-o", "{tmp}/r.html"],
+        [
+            "train",
+            "--dataset",
+            "xor",
+            "--lr",
+            "1e300",
+            "--epochs",
+            "2",
+            "--no-checkpoint",
+            "--json",
+        ],
+        ["gradcheck", "--op", "tanh", "--eps", "1e308", "--json"],
+        ["version", "--json"],
+    ],
+)
+def test_every_json_output_is_strict_on_overflow_and_warnings_do_not_leak(argv, capsys, tmp_path):
+    pytest.importorskip("openpyxl") if argv[0] == "sheet" else None
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")  # a leaked RuntimeWarning would raise
+        code, out, err = run_main(argv, capsys)
+    assert code in (0, 1), err
+    _strict(out)
+    assert "RuntimeWarning" not in err and "Infinity" not in out and "NaN" not in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tutorial", "-o", "{dir}"],
+        ["sweep", "--epochs", "2", "-o", "{dir}.png"],
+        ["sheet", "--steps", "2", "-o", "{dir}.xlsx"],
+        ["report", "--steps", "2", "-o", "{dir}.html"],
+    ],
+)
+def test_writing_onto_a_directory_says_so(argv, capsys, tmp_path):
+    target = tmp_path / "dirout"
+    target.mkdir()
+    (tmp_path / "dirout.xlsx").mkdir()
+    (tmp_path / "dirout.html").mkdir()
+    (tmp_path / "dirout.png").mkdir()
+    argv = [a.replace("{dir}", str(target)) for a in argv]
+    code, _, err = run_main(argv, capsys)
+    assert code == 2
+    assert err.strip().endswith("is a directory") and ".tmp" not in err
+    assert err.count("\n") == 1
+
+
+def test_graph_output_ending_in_a_slash_writes_inside_the_directory(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dirout").mkdir()
+    code, _, _ = run_main(["graph", "--format", "svg", "-o", "dirout/"], capsys)
+    assert (tmp_path / "dirout" / "chainrule-network.dot").exists()
+    assert not (tmp_path / "dirout-network.dot").exists()
+    assert code in (0, 1)
+
+
+def test_json_with_another_format_is_an_error(capsys):
+    code, out, err = run_main(["tutorial", "--format", "html", "--json"], capsys)
+    assert code == 2 and out == "" and "--json" in err and err.count("\n") == 1
+
+
+def test_sheet_steps_have_a_maximum(capsys):
+    code, _, err = run_main(["sheet", "--steps", "100000"], capsys)
+    assert code == 2 and "at most 10000" in err
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import chainrule.cli as cli
+
+    def write_and_get_killed(path, write):
+        def killed(temporary):
+            temporary.write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        return cli._atomic.write_path(path, killed)
+
+    monkeypatch.setattr(cli, "write_via", write_and_get_killed)
+    code, _, _ = run_main(["tutorial", "-o", str(tmp_path / "t.txt")], capsys)
+    assert code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+
+
+def _without(monkeypatch, module):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == module or name.startswith(module + "."):
+            raise ImportError(f"No module named {module!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+@pytest.mark.parametrize(
+    ("argv", "module", "extra"),
+    [
+        (["sweep", "--epochs", "2", "-o", "{tmp}/s.png"], "matplotlib", "[plots]"),
+        (["sheet", "--steps", "2", "-o", "{tmp}/s.xlsx"], "openpyxl", "[spreadsheets]"),
+    ],
+)
+def test_a_missing_extra_is_one_line_and_exit_2(argv, module, extra, capsys, tmp_path, monkeypatch):
+    _without(monkeypatch, module)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = run_main(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"chainrule{extra}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_without_matplotlib_is_written_with_a_notice(capsys, tmp_path, monkeypatch):
+    _without(monkeypatch, "matplotlib")
+    path = tmp_path / "r.html"
+    code, _, err = run_main(["report", "--steps", "2", "--epochs", "2", "-o", str(path)], capsys)
+    assert code == 0 and path.exists()
+    assert "note: the report has no curves" in err and "chainrule[plots]" in err
