@@ -275,6 +275,6 @@ def test_cli_sheet_without_openpyxl(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "openpyxl", None)
-    assert main(["sheet"]) == 1
+    assert main(["sheet"]) == 2  # a missing extra: exit 2, like train and sweep
     assert "pip install" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
