@@ -175,7 +175,11 @@ def summary(
     try:
         model.eval()
         with no_grad():
-            output = model(Tensor._wrap(np.zeros(shape, _dtype.as_dtype(dtype))))
+            try:
+                output = model(Tensor._wrap(np.zeros(shape, _dtype.as_dtype(dtype))))
+            except (ValueError, RuntimeError) as error:
+                _batch_included(model, tuple(shape[1:]), int(batch_size), dtype, error)
+                raise
     finally:
         for handle in handles:
             handle.remove()
@@ -188,3 +192,20 @@ def summary(
         sum(p.numel() for p in params),
         sum(p.numel() for p in params if p.requires_grad),
     )
+
+
+def _batch_included(
+    model: Module, input_shape: tuple[int, ...], batch_size: int, dtype: Any, error: Exception
+) -> None:
+    """Raise a clear error when ``input_shape`` failed because it starts with the batch
+    dimension (``(1, 1, 8, 8)`` for a 1×8×8 image): the shape without it runs."""
+    if len(input_shape) < 2:
+        return
+    try:
+        model(Tensor._wrap(np.zeros((batch_size,) + input_shape[1:], _dtype.as_dtype(dtype))))
+    except Exception:
+        return
+    raise ValueError(
+        f"summary: input_shape {input_shape} seems to include the batch dimension; "
+        f"input_shape excludes it: pass {input_shape[1:]} (batch_size= sets the batch)"
+    ) from error

@@ -4,6 +4,7 @@ the model is left exactly as it was."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import chainrule as cr
 from chainrule import nn
@@ -91,3 +92,10 @@ def test_summary_of_nested_model_and_frozen_parameters() -> None:
     assert [row.name for row in table.rows] == ["body.0", "body.1", "head"]
     assert table.total_params == 1 + 15 + 8 and table.trainable_params == 23
     assert "Non-trainable params: 1" in str(table)
+
+
+def test_input_shape_with_the_batch_dimension_says_so():
+    model = cr.nn.Sequential(cr.nn.Conv2d(1, 2, 3), cr.nn.Flatten())
+    with pytest.raises(ValueError, match="excludes it: pass \\(1, 8, 8\\)"):
+        cr.summary(model, (1, 1, 8, 8))
+    assert cr.summary(model, (1, 8, 8)).total_params == 20
