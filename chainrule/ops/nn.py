@@ -202,7 +202,8 @@ def conv2d(
     dilation: Any = 1,
     groups: int = 1,
 ) -> Tensor:
-    """2-D cross-correlation as PyTorch computes it: unfold, then one batched matmul per group."""
+    """2-D cross-correlation as PyTorch computes it (stride, padding, dilation, groups): one
+    primitive whose derivatives are the input- and weight-gradient primitives below."""
     if input.ndim != 4 or weight.ndim != 4:
         raise ValueError(
             f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
