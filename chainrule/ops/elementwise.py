@@ -73,20 +73,28 @@ _pow = Primitive(
 )
 
 
+# The operators' common case is decided inline, without calling promote: two plain tensors of
+# one dtype (the test is spelled out in each function because a helper call costs as much).
 def add(input: Any, other: Any, alpha: float = 1) -> Tensor:  # noqa: A002
     """``input + alpha * other`` with broadcasting and type promotion."""
     if alpha != 1:
         other = mul(other, alpha)
+    elif type(input) is Tensor and type(other) is Tensor and input._data.dtype is other._data.dtype:
+        return _add(input, other)
     return _add(*promote(input, other))
 
 
 def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:  # noqa: A002
     if alpha != 1:
         other = mul(other, alpha)
+    elif type(input) is Tensor and type(other) is Tensor and input._data.dtype is other._data.dtype:
+        return _sub(input, other)
     return _sub(*promote(input, other))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    if type(input) is Tensor and type(other) is Tensor and input._data.dtype is other._data.dtype:
+        return _mul(input, other)
     return _mul(*promote(input, other))
 
 
