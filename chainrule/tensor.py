@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,7 @@ class Tensor:
         "grad",
         "grad_fn",
         "_vbox",
+        "_base",
         "_hooks",
         "_retains_grad",
         "name",
@@ -82,6 +84,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
         self._vbox = [0]
+        self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self._hooks: list[Callable] | None = None
         self._retains_grad = False
         self.name: str | None = None
@@ -98,6 +101,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._vbox = [0]
+        t._base = None
         t._hooks = None
         t._retains_grad = False
         t.name = None
@@ -377,6 +381,55 @@ class Tensor:
                 "chainrule; use the out-of-place form (x = x + y) or run under no_grad()"
             )
 
+    def _records(self, what: str, *others: Any) -> builtins.bool:
+        """Whether this in-place op must be recorded in the graph: grad mode is on and this tensor
+        or an operand requires grad. Raises where PyTorch does (a leaf that requires grad) and
+        where we can't rebase the history (a view, whose base would keep its old history)."""
+        if not state.grad_enabled:
+            return False
+        if not (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+        ):
+            return False
+        if self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"{what}: a leaf tensor that requires grad can't be changed in place while "
+                "grad mode is on; wrap the update in chainrule.no_grad()"
+            )
+        if self._base is not None:
+            raise RuntimeError(
+                f"{what}: in-place changes to a view are not recorded by chainrule (the tensor "
+                "it views would keep its old history); .clone() the view first, or use the "
+                "out-of-place form"
+            )
+        if self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"{what}: a {self.dtype} tensor can't take a gradient-carrying value"
+            )
+        return True
+
+    def _rebase(self, compute: Callable[[Tensor], Tensor]) -> Tensor:
+        """Record an in-place op as PyTorch does: the old value and history move to a snapshot,
+        ``compute(snapshot)`` builds the new value out of place, and this tensor takes it over —
+        its storage (aliases see the change), a bumped version and the new graph node."""
+        snapshot = Tensor._wrap(self._data.copy())
+        snapshot.requires_grad = self.requires_grad
+        snapshot.grad_fn = self.grad_fn
+        snapshot._vbox = [self._vbox[0]]  # the version the old node produced, for its own checks
+        if self.grad_fn is not None:
+            self.grad_fn.out_ref = weakref.ref(snapshot)
+        result = compute(snapshot)
+        if result._data.dtype != self._data.dtype:
+            result = _ops.cast(result, self._data.dtype)
+        self._data[...] = result._data
+        self._vbox[0] += 1
+        self.requires_grad = result.requires_grad
+        self.grad_fn = result.grad_fn
+        if result.grad_fn is not None:
+            result.grad_fn.out_ref = weakref.ref(self)
+            result.grad_fn.out_version = self._vbox[0]
+        return self
+
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
         self._inplace_check(what)
@@ -408,20 +461,28 @@ class Tensor:
 
     @_in_place
     def add_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
+        if self._records("add_", other):
+            return self._rebase(lambda old: _ops.add(old, other, alpha=alpha))
         other = _raw(other)
         return self._ufunc_("add_", np.add, other if alpha == 1 else alpha * other)
 
     @_in_place
     def sub_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
+        if self._records("sub_", other):
+            return self._rebase(lambda old: _ops.sub(old, other, alpha=alpha))
         other = _raw(other)
         return self._ufunc_("sub_", np.subtract, other if alpha == 1 else alpha * other)
 
     @_in_place
     def mul_(self, other: Any) -> Tensor:
+        if self._records("mul_", other):
+            return self._rebase(lambda old: _ops.mul(old, other))
         return self._ufunc_("mul_", np.multiply, _raw(other))
 
     @_in_place
     def div_(self, other: Any) -> Tensor:
+        if self._records("div_", other):
+            return self._rebase(lambda old: _ops.div(old, other))
         return self._ufunc_("div_", np.true_divide, _raw(other))
 
     @_in_place
@@ -434,6 +495,8 @@ class Tensor:
 
     @_in_place
     def pow_(self, exponent: Any) -> Tensor:
+        if self._records("pow_", exponent):
+            return self._rebase(lambda old: _ops.pow(old, exponent))
         return self._set_data("pow_", self._data ** _raw(exponent))
 
     def sqrt_(self) -> Tensor:
@@ -441,17 +504,26 @@ class Tensor:
 
     @_in_place
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        if self._records("clamp_", min, max):
+            return self._rebase(lambda old: _ops.clamp(old, min, max))
         return self._set_data("clamp_", np.clip(self._data, _raw(min), _raw(max)))
 
     @_in_place
     def copy_(self, src: Any) -> Tensor:
+        if self._records("copy_", src):
+            # the old value is overwritten entirely: only src carries on
+            return self._rebase(lambda old: _ops.add(old * 0.0, src))
         return self._set_data("copy_", np.asarray(_raw(src)))
 
     def zero_(self) -> Tensor:
+        if self._records("zero_"):
+            return self._rebase(lambda old: old * 0.0)
         return self._set_data("zero_", np.zeros((), self._data.dtype))
 
     @_in_place
     def fill_(self, value: Any) -> Tensor:
+        if self._records("fill_", value):
+            return self._rebase(lambda old: _ops.add(old * 0.0, value))
         return self._set_data("fill_", np.asarray(_raw(value)))
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
@@ -465,6 +537,9 @@ class Tensor:
         return self._set_data("normal_", generator().normal(mean, std, self.shape))
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if self._records("__setitem__", value):
+            self._rebase(lambda old: _ops.index_put(old, key, value))
+            return
         self._inplace_check("__setitem__")
         key = _ops.normalize_key(key)
         try:

@@ -519,10 +519,65 @@ def test_in_place_on_leaf_requiring_grad_in_grad_mode_raises():
     np.testing.assert_array_equal(w.detach().numpy(), [0.0, 1.0])
 
 
-def test_in_place_on_non_leaf_in_grad_mode_raises():
+def _in_place_program(m, values):
+    """The same in-place program on chainrule or torch: masking, slice assignment from another
+    graph tensor, and in-place arithmetic on non-leaf tensors, as PyTorch records them."""
+    x = m.tensor(values, requires_grad=True, dtype=m.float64)
+    y = x * 1.0
+    y[y < 0] = 0.0
+    b = y * 2.0
+    b[1:3] = x[0:2] * 5.0
+    b.mul_(3.0)
+    b.add_(x, alpha=0.5)
+    b.sub_(x * x)
+    b.div_(2.0)
+    b.clamp_(max=4.0)
+    z = (b * b).sum()
+    z.backward()
+    return z.item(), x.grad.numpy().copy()
+
+
+def test_in_place_on_non_leaf_in_grad_mode_is_recorded_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    values = np.array([0.5, -1.0, 2.0, -0.3, 0.7])
+    ours, theirs = _in_place_program(cr, values), _in_place_program(torch, values)
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+
+
+def test_in_place_recording_rebases_the_tensor_itself():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    same = y.mul_(3.0)
+    assert same is y and y.grad_fn is not None and y.grad_fn.op.name == "mul"
+    assert y.tolist() == [6.0, 12.0] and y._version == 1
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_value_that_requires_grad_written_into_a_plain_tensor_is_recorded():
+    w = leaf([3.0])
+    out = cr.zeros(3, dtype=cr.float64)
+    out[1] = w * 2.0
+    assert out.requires_grad and not out.is_leaf
+    (out * cr.tensor([1.0, 10.0, 100.0], dtype=cr.float64)).sum().backward()
+    assert w.grad.tolist() == [20.0]
+
+
+def test_in_place_on_a_view_in_grad_mode_raises():
     y = leaf([1.0, 2.0]) * 2.0
-    with pytest.raises(RuntimeError, match="mul_: in-place ops on a tensor that is part of"):
-        y.mul_(2.0)
+    view = y.reshape(2, 1)
+    with pytest.raises(RuntimeError, match="mul_: in-place changes to a view are not recorded"):
+        view.mul_(2.0)
+
+
+def test_recorded_in_place_change_of_a_saved_tensor_is_reported():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    z = y * y  # saves y
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        z.sum().backward()
 
 
 # ---- higher order -------------------------------------------------------------------------------
@@ -672,3 +727,10 @@ def test_grad_modes_as_bare_decorators():
     with cr.no_grad():
         assert on(x) is True
     assert (x * 2).requires_grad
+
+
+def test_index_put_first_and_second_derivatives():
+    x = cr.randn(5, dtype=cr.float64, requires_grad=True)
+    v = cr.randn(2, dtype=cr.float64, requires_grad=True)
+    assert cr.autograd.gradcheck(lambda x, v: cr.index_put(x, [1, 3], v) * x, (x, v))
+    assert cr.autograd.gradgradcheck(lambda x, v: cr.index_put(x, [1, 3], v) * x, (x, v))

@@ -81,6 +81,7 @@ class Primitive:
         out = _wrap(out_data)
         if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
             out._vbox = inputs[0]._vbox
+            out._base = inputs[0]
         if state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:

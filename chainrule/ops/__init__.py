@@ -161,6 +161,7 @@ if TYPE_CHECKING:
         "index",
         "gather",
         "scatter_add",
+        "index_put",
         "index_select",  # noqa: F405
         "masked_fill",
         "take_along_dim",  # noqa: F405

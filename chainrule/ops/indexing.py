@@ -12,7 +12,7 @@ import numpy as np
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import to_tensor
 from chainrule.ops.elementwise import where
-from chainrule.ops.shape import _normalize_dim, pad
+from chainrule.ops.shape import _normalize_dim, _reshape, pad
 from chainrule.tensor import Tensor
 
 
@@ -184,3 +184,53 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A00
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:  # noqa: A002
     return gather(input, dim, indices)
+
+
+# ---- out-of-place index assignment (what x[key] = v records in grad mode) ------------------------
+def _index_put_forward(x: np.ndarray, v: np.ndarray, key: Any) -> np.ndarray:
+    out = x.copy()
+    target = out[key]
+    if v.shape != target.shape and v.size == target.size and v.size == 1:
+        v = v.reshape(target.shape)  # a one-element value fits a single element, as in PyTorch
+    out[key] = v
+    return out
+
+
+def _index_put_value_grad(grad: Tensor, out: Tensor, x: Tensor, v: Tensor, key: Any) -> Tensor:
+    picked = index(grad, key)
+    if picked.shape != v.shape and picked.numel() == v.numel() == 1:
+        return _reshape(picked, shape=v._data.shape)
+    return picked
+
+
+def _zero_at_forward(g: np.ndarray, key: Any) -> np.ndarray:
+    out = g.copy()
+    out[key] = 0
+    return out
+
+
+# the overwritten elements pass no gradient back to x; the rest pass it unchanged (self-adjoint)
+_zero_at: Primitive = Primitive(
+    "zero_at",
+    _zero_at_forward,
+    saves=(),
+    grads=[lambda grad, out, g, key: _zero_at(grad, key=key)],
+    tex=(r"g\,[\lnot k]", [r"[\lnot k]"]),
+)
+_index_put = Primitive(
+    "index_put",
+    _index_put_forward,
+    saves=(),
+    grads=[
+        lambda grad, out, x, v, key: _zero_at(grad, key=key),
+        _index_put_value_grad,
+    ],
+    tex=(r"x[k] \leftarrow v", [r"[\lnot k]", "1"]),
+)
+
+
+def index_put(input: Tensor, key: Any, value: Any) -> Tensor:  # noqa: A002
+    """A copy of ``input`` with ``input[key] = value`` (what ``x[key] = v`` records in grad mode);
+    the gradient reaches ``value`` through the assigned elements and ``input`` elsewhere."""
+    value = to_tensor(value, input.dtype)
+    return _index_put(input, value, key=normalize_key(key))
