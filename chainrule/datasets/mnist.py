@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,6 +54,9 @@ def download_file(
     On any failure the temporary file is removed and DownloadError is raised, so ``path`` is
     either absent or complete and verified.
     """
+    import urllib.error  # only a download needs the HTTP stack (it slows `import chainrule`)
+    import urllib.request
+
     algorithm, expected = _parse_checksum(checksum, url)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
