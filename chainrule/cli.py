@@ -997,6 +997,9 @@ def build_parser() -> argparse.ArgumentParser:
         "through the seeds' worked example, every number produced by the engine.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from chainrule import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, summary, arguments, run in COMMANDS:
         child = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])

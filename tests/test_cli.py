@@ -366,3 +366,11 @@ def test_report_without_matplotlib_is_written_with_a_notice(capsys, tmp_path, mo
     code, _, err = run_main(["report", "--steps", "2", "--epochs", "2", "-o", str(path)], capsys)
     assert code == 0 and path.exists()
     assert "note: the report has no curves" in err and "chainrule[plots]" in err
+
+
+def test_version_flag(capsys):
+    from chainrule import __version__
+    from chainrule.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"chainrule {__version__}"
