@@ -100,6 +100,9 @@ def _check(a: Tensor, b: Tensor, op: str) -> None:
 def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Matrix product with PyTorch's rules for 1-D, 2-D, batched and broadcast operands."""
     a, b = promote(input, other)
+    a_shape, b_shape = a._data.shape, b._data.shape
+    if len(a_shape) <= 2 and len(b_shape) == 1 and a_shape and a_shape[-1] == b_shape[0]:
+        return _matmul(a, b)  # matrix (or vector) times vector: nothing more to check
     _check(a, b, "matmul")
     return _matmul(a, b)
 
