@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from typing import Any
+
+from machine import default_threads, describe, log, set_threads
 
 WORKLOADS = (
     "op_overhead",
@@ -31,20 +32,6 @@ WORKLOADS = (
     "deep_chain",
     "peak_rss",
 )
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
-
-def default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -106,18 +93,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.repeat < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("--repeat and --threads must be at least 1, --warmup at least 0")
     return args
-
-
-def set_threads(threads: int) -> None:
-    """Fix the BLAS thread count; it must happen before NumPy is imported to take effect."""
-    if "numpy" in sys.modules:
-        print("warning: NumPy was imported before the thread count was set", file=sys.stderr)
-    for var in THREAD_VARS:
-        os.environ[var] = str(threads)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ---- peak RSS: mlp_large training, one framework per process --------------------------------
@@ -197,31 +172,6 @@ def peak_rss(frameworks: list[str], steps: int, threads: int) -> dict[str, Any]:
 
 
 # ---- the main run ------------------------------------------------------------------------------
-def machine(threads: int, apis: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
-    torch_api = apis.get("torch")
-    return {
-        "cpu": cpu,
-        "cores": default_threads(),
-        "threads": threads,
-        "load_average": list(os.getloadavg()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch_api.lib.__version__ if torch_api else None,
-        "chainrule": getattr(apis["chainrule"].lib, "__version__", None),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     set_threads(args.threads)
@@ -243,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     if apis["torch"] is None:
         log("PyTorch is not used: only chainrule and NumPy are timed")
     result: dict[str, Any] = {
-        "machine": machine(args.threads, apis),
+        "machine": describe(
+            args.threads,
+            apis["torch"].lib.__version__ if apis.get("torch") else None,
+            getattr(apis["chainrule"].lib, "__version__", None),
+        ),
         "settings": {
             "repeat": args.repeat,
             "warmup": args.warmup,

@@ -16,29 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
+from machine import default_threads, describe, log, set_threads
+
 MODELS = ("mlp", "cnn")
-
-
-def default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,18 +71,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.threads < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--threads and --epochs must be at least 1")
     return args
-
-
-def set_threads(threads: int) -> None:
-    """Fix the BLAS thread count; it must happen before NumPy is imported to take effect."""
-    if "numpy" in sys.modules:
-        print("warning: NumPy was imported before the thread count was set", file=sys.stderr)
-    for var in THREAD_VARS:
-        os.environ[var] = str(threads)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ---- the PyTorch side ------------------------------------------------------------------------
@@ -285,31 +259,6 @@ def load_data(quick: bool) -> dict[str, Any]:
     return data
 
 
-def machine(threads: int, torch_version: str | None) -> dict[str, Any]:
-    import numpy as np
-
-    import chainrule
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": default_threads(),
-        "threads": threads,
-        "load_average": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch_version,
-        "chainrule": chainrule.__version__,
-    }
-
-
 def table(result: dict[str, Any]) -> str:
     m = result["machine"]
     r0 = result["results"][0]
@@ -373,11 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             torch.set_num_threads(args.threads)
             torch_version = torch.__version__
+    import chainrule
     from chainrule.train import DEFAULTS
 
     data = load_data(args.quick)
     result: dict[str, Any] = {
-        "machine": machine(args.threads, torch_version),
+        "machine": describe(args.threads, torch_version, chainrule.__version__),
         "settings": {"seed": args.seed, "quick": args.quick},
         "results": [],
     }
