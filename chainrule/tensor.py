@@ -423,6 +423,7 @@ class Tensor:
             result = _ops.cast(result, self._data.dtype)
         self._data[...] = result._data
         self._vbox[0] += 1
+        state.writes += 1
         self.requires_grad = result.requires_grad
         self.grad_fn = result.grad_fn
         if result.grad_fn is not None:
@@ -444,6 +445,7 @@ class Tensor:
             )
         self._data[...] = array
         self._vbox[0] += 1
+        state.writes += 1
         return self
 
     def _ufunc_(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
@@ -456,6 +458,7 @@ class Tensor:
             pass  # a float result for an integer tensor: _set_data says so, outside this except
         else:
             self._vbox[0] += 1
+            state.writes += 1
             return self
         return self._set_data(what, ufunc(data, other))
 
@@ -551,6 +554,7 @@ class Tensor:
                 f"{np.shape(_raw(value))})"
             ) from None
         self._vbox[0] += 1
+        state.writes += 1
 
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)

@@ -74,7 +74,7 @@ def run_backward(
     pending: dict[Node, list[Any]] = {}  # node -> [summed grad, its output (kept alive)]
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
-    anomaly, grad_mode = state.anomaly, state.grad_enabled
+    anomaly, grad_mode, writes = state.anomaly, state.grad_enabled, state.writes
     state.anomaly = False
     state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
@@ -101,7 +101,7 @@ def run_backward(
             if wanted is not None or out._hooks or out._retains_grad:
                 grad = _output_extras(grad, out, wanted, results)
             op = node.op
-            if node.versions or op.saves_out:
+            if node.stamp != writes and (node.versions or op.saves_out):
                 node.check_versions(out)
             rules = op.grads
             params = node.params
@@ -123,14 +123,18 @@ def run_backward(
                 if child is None:
                     # A rule may hand back the incoming gradient itself or a view of it (add,
                     # reshape): such an array is not ours to keep as .grad; a computed one is.
+                    entry = leaf_grads.get(id(tensor))
+                    if entry is not None:
+                        entry[1] = entry[1] + input_grad  # a sum is always a fresh array
+                        entry[2] = True
+                        continue
                     data = input_grad._data
-                    fresh = (
-                        data.base is None
-                        and data is not grad._data
-                        and data.flags.writeable
-                        and all(data is not t._data for t in inputs)
-                    )
-                    _deliver(leaf_grads, tensor, input_grad, fresh)
+                    fresh = data.base is None and data is not grad._data and data.flags.writeable
+                    if fresh:
+                        for t in inputs:
+                            if data is t._data:
+                                fresh = False
+                    leaf_grads[id(tensor)] = [tensor, input_grad, fresh]
                     continue
                 entry = pending.get(child)
                 if entry is None:

@@ -10,11 +10,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("grad_enabled", "anomaly")
+    __slots__ = ("grad_enabled", "anomaly", "writes")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
+        # In-place writes to any tensor so far: a node created when this was n can skip its
+        # version checks in backward if it is still n (no tensor can have changed since).
+        self.writes = 0
 
 
 state = _State()

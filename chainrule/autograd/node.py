@@ -116,6 +116,7 @@ class Node:
         "out_ref",
         "versions",
         "out_version",
+        "stamp",
         "created_at",
         "__weakref__",
     )
@@ -137,6 +138,7 @@ class Node:
         else:
             self.versions = [inputs[i]._vbox[0] for i in saves]
         self.out_version = out._vbox[0]
+        self.stamp = state.writes
         self.created_at = _user_frame() if state.anomaly else None
 
     @property

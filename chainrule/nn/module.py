@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import _dtype
+from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
@@ -386,6 +387,7 @@ class Module:
                 # keep the same Parameter objects (optimizers hold them), swap their storage
                 tensor._data = tensor._data.astype(dtype)
                 tensor._vbox[0] += 1
+                grad_mode.state.writes += 1
                 if tensor.grad is not None:
                     tensor.grad._data = tensor.grad._data.astype(dtype)
         return self
@@ -485,6 +487,7 @@ class Module:
             for tensor, array in updates:
                 tensor._data[...] = array  # casts to the tensor's dtype, as copy_ does
                 tensor._vbox[0] += 1
+                grad_mode.state.writes += 1
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.tensor import Tensor
 
@@ -206,6 +207,7 @@ class Optimizer:
                         continue
                     self._update(param, group)
                     param._vbox[0] += 1
+                    grad_mode.state.writes += 1
         return loss
 
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
