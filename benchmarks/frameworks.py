@@ -83,9 +83,20 @@ def torch_api(threads: int) -> SimpleNamespace:
     )
 
 
+def replay_api() -> SimpleNamespace:
+    """chainrule again, with the forward+backward of each step run by chainrule.autograd.replay
+    (traced once, checked once against eager, then replayed)."""
+    api = chainrule_api()
+    api.name = "replay"
+    return api
+
+
 def available(threads: int) -> dict[str, SimpleNamespace | None]:
     """The autograd APIs that import here; torch is optional."""
-    apis: dict[str, SimpleNamespace | None] = {"chainrule": chainrule_api()}
+    apis: dict[str, SimpleNamespace | None] = {
+        "chainrule": chainrule_api(),
+        "replay": replay_api(),
+    }
     try:
         apis["torch"] = torch_api(threads)
     except ImportError:
@@ -138,6 +149,44 @@ class AutogradStep:
         return numbers
 
 
+class ReplayStep(AutogradStep):
+    """The same step with its forward+backward under ``chainrule.autograd.replay``; the data
+    tensors are its arguments, the parameters are read from outside (as a model's are)."""
+
+    def __init__(
+        self,
+        api: SimpleNamespace,
+        loss: Loss,
+        params: dict[str, np.ndarray],
+        data: dict[str, np.ndarray],
+        lr: float | None,
+    ) -> None:
+        super().__init__(api, loss, params, data, lr)
+        names = list(self.data)
+
+        def forward_backward(*tensors: Any) -> Any:
+            out = self.loss(self.api, self.params, dict(zip(names, tensors, strict=True)))
+            out.backward()
+            return out
+
+        self.replayed = api.lib.autograd.replay(forward_backward)
+
+    def _forward_backward(self) -> Any:
+        for p in self.params.values():
+            p.grad = None
+        return self.replayed(*self.data.values())
+
+    def probe(self) -> dict[str, np.ndarray]:
+        # the first call traces (eager) and the second checks; the probed step is a replay
+        for _ in range(2):
+            self._forward_backward()
+        numbers = super().probe()
+        counts = self.replayed.counts
+        if counts["replayed"] != 1 or counts["eager"]:
+            raise RuntimeError(f"replay did not replay: {counts}, {self.replayed.reason()}")
+        return numbers
+
+
 class NumpyStep:
     """The hand-written bound: ``forward_backward(params, data) -> (loss, grads)``, then SGD."""
 
@@ -184,7 +233,8 @@ def makers(
     out: dict[str, Callable[[], Any]] = {}
     for name, api in apis.items():
         if api is not None:
-            out[name] = partial(AutogradStep, api, loss, params, data, lr)
+            step = ReplayStep if name == "replay" else AutogradStep
+            out[name] = partial(step, api, loss, params, data, lr)
     out["numpy"] = partial(NumpyStep, numpy_fb, params, data, lr)
     return out
 

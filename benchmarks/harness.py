@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FRAMEWORKS = ("chainrule", "torch", "numpy")
+FRAMEWORKS = ("chainrule", "replay", "torch", "numpy")
 
 
 class Impl(Protocol):
@@ -106,6 +106,10 @@ def time_interleaved(
             elapsed = time.perf_counter() - start
             if rep >= warmup:
                 times[fw].append(elapsed * scale)
+    replayed = getattr(impls.get("replay"), "replayed", None)
+    if replayed is not None and replayed.counts["eager"]:
+        # a replay step that fell back to eager would be timed as something it isn't
+        raise RuntimeError(f"replay fell back to eager while timed: {replayed.reason()}")
     return times
 
 
@@ -133,12 +137,12 @@ def run_case(case: Case, frameworks: list[str], repeat: int, warmup: int) -> dic
     times = time_interleaved(case, ok, repeat, warmup)
     record["frameworks"] = {fw: summarize(t) for fw, t in times.items()}
     med = {fw: s["median"] for fw, s in record["frameworks"].items()}
-    record["ratio_to_torch"] = (
-        med["chainrule"] / med["torch"] if "chainrule" in med and "torch" in med else None
-    )
-    record["ratio_to_numpy"] = (
-        med["chainrule"] / med["numpy"] if "chainrule" in med and "numpy" in med else None
-    )
+    for fw in ("chainrule", "replay"):
+        suffix = "" if fw == "chainrule" else "_replay"
+        for ref in ("torch", "numpy"):
+            record[f"ratio_to_{ref}{suffix}"] = (
+                med[fw] / med[ref] if fw in med and ref in med else None
+            )
     return record
 
 
@@ -149,15 +153,21 @@ def _fmt(x: float) -> str:
 
 def format_table(records: list[dict[str, Any]], frameworks: list[str]) -> str:
     """Medians with [min–max], the two ratios, the target and the check's verdict."""
-    head = ["workload", "unit", *frameworks, "cr/torch", "cr/numpy", "target", "check"]
+    ratios = {
+        "cr/torch": "ratio_to_torch",
+        "replay/torch": "ratio_to_torch_replay",
+        "cr/numpy": "ratio_to_numpy",
+        "replay/numpy": "ratio_to_numpy_replay",
+    }
+    head = ["workload", "unit", *frameworks, *ratios, "target", "check"]
     rows = [head]
     for r in records:
         cells = [r["name"], r["unit"]]
         for fw in frameworks:
             s = r["frameworks"].get(fw)
             cells.append(f"{_fmt(s['median'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]" if s else "—")
-        for key in ("ratio_to_torch", "ratio_to_numpy"):
-            cells.append(f"{r[key]:.2f}" if r[key] is not None else "—")
+        for key in ratios.values():
+            cells.append(f"{r[key]:.2f}" if r.get(key) is not None else "—")
         cells.append(f"≤ {r['target']}" if r["target"] is not None else "")
         chk = r["check"]
         cells.append("ok" if chk["passed"] else "FAIL")

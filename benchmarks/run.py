@@ -1,8 +1,10 @@
 """Benchmark chainrule against PyTorch (CPU) and a hand-written NumPy bound, in one process run.
 
-Every workload is first checked (the three compute the same loss, gradients and update), then
-timed interleaved after a warm-up. Prints a table of medians [min–max] and the ratios
-chainrule / PyTorch and chainrule / NumPy; ``--json`` gives the same as JSON.
+Every workload is first checked (all compute the same loss, gradients and update), then timed
+interleaved after a warm-up. "chainrule" is the eager engine; "replay" is chainrule with each
+step's forward+backward under ``chainrule.autograd.replay`` (traced once, checked against eager
+once, then replayed). Prints a table of medians [min–max] and each one's ratio to PyTorch and to
+NumPy; ``--json`` gives the same as JSON.
 
     python benchmarks/run.py                         # everything, 20 repetitions
     python benchmarks/run.py --workloads tutorial mlp_small --repeat 50
@@ -82,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument(
-        "--rss-child", choices=("chainrule", "torch", "numpy"), help=argparse.SUPPRESS
+        "--rss-child", choices=("chainrule", "replay", "torch", "numpy"), help=argparse.SUPPRESS
     )
     parser.add_argument("--rss-steps", type=int, default=10, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -122,6 +124,9 @@ def rss_child(framework: str, steps: int, threads: int) -> int:
     impl: Any
     if framework == "numpy":
         impl = frameworks.NumpyStep(reference.mlp, params, data, workloads.MLP_LR)
+    elif framework == "replay":
+        api = frameworks.replay_api()
+        impl = frameworks.ReplayStep(api, workloads.mlp_loss, params, data, workloads.MLP_LR)
     else:
         api = (
             frameworks.chainrule_api()
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         return rss_child(args.rss_child, args.rss_steps, args.threads)
     if "peak_rss" in args.workloads:  # first, while this process is still small
         log("peak_rss ...")
-        names = ["chainrule", *([] if args.no_torch else ["torch"]), "numpy"]
+        names = ["chainrule", "replay", *([] if args.no_torch else ["torch"]), "numpy"]
         rss = peak_rss(names, 1 if args.quick else args.rss_steps, args.threads)
     # imported only now, after the thread variables are set
     import frameworks

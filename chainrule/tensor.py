@@ -248,11 +248,15 @@ class Tensor:
 
     # ---- conversion ---------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (numpy())")
         if self.requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
         return self._data
 
     def item(self) -> Any:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (item())")
         if self._data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element, this one has "
@@ -261,6 +265,8 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (tolist())")
         return self._data.tolist()
 
     def __float__(self) -> float:
@@ -270,11 +276,15 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (as an index)")
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self._data.item())
 
     def __bool__(self) -> bool:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (as a bool, e.g. in an if)")
         if self._data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self._data.size} elements is "
@@ -283,6 +293,8 @@ class Tensor:
         return bool(self._data.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if state.tracing is not None:
+            state.tracing.refuse("it reads a tensor into Python (as a NumPy array)")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
@@ -462,8 +474,23 @@ class Tensor:
             return self
         return self._set_data(what, ufunc(data, other))
 
+    def _update_(self, ufunc: np.ufunc, other: Tensor, alpha: builtins.float) -> Tensor:
+        """add_/sub_ of a same-dtype tensor outside grad mode, an optimizer's update: straight
+        into the storage, without the general checks."""
+        data = self._data
+        ufunc(data, other._data if alpha == 1 else other._data * alpha, out=data)
+        self._vbox[0] += 1
+        state.writes += 1
+        return self
+
     @_in_place
     def add_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
+        if (
+            not state.grad_enabled
+            and type(other) is Tensor
+            and other._data.dtype is self._data.dtype
+        ):
+            return self._update_(np.add, other, alpha)
         if self._records("add_", other):
             return self._rebase(lambda old: _ops.add(old, other, alpha=alpha))
         other = _raw(other)
@@ -471,6 +498,12 @@ class Tensor:
 
     @_in_place
     def sub_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
+        if (
+            not state.grad_enabled
+            and type(other) is Tensor
+            and other._data.dtype is self._data.dtype
+        ):
+            return self._update_(np.subtract, other, alpha)
         if self._records("sub_", other):
             return self._rebase(lambda old: _ops.sub(old, other, alpha=alpha))
         other = _raw(other)

@@ -16,7 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "benchmarks" / "run.py"
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-FRAMEWORKS = ["chainrule", "torch", "numpy"] if HAS_TORCH else ["chainrule", "numpy"]
+FRAMEWORKS = (
+    ["chainrule", "replay", "torch", "numpy"] if HAS_TORCH else ["chainrule", "replay", "numpy"]
+)
 CASES = [
     "op_overhead/1",
     "op_overhead/4",
@@ -105,6 +107,8 @@ def test_run_passes_and_json_has_the_documented_fields(quick_run: dict[str, Any]
             "frameworks",
             "ratio_to_torch",
             "ratio_to_numpy",
+            "ratio_to_torch_replay",
+            "ratio_to_numpy_replay",
         } <= set(record)
         assert record["unit"] in ("us/op", "ms/step")
         for stats in record["frameworks"].values():
@@ -112,7 +116,9 @@ def test_run_passes_and_json_has_the_documented_fields(quick_run: dict[str, Any]
             assert stats["min"] <= stats["median"] <= stats["max"]
             assert len(stats["times"]) == 1
         assert record["ratio_to_numpy"] is not None
+        assert record["ratio_to_numpy_replay"] is not None
         assert (record["ratio_to_torch"] is not None) == HAS_TORCH
+        assert (record["ratio_to_torch_replay"] is not None) == HAS_TORCH
     assert set(quick_run["deep_chain_scaling"]) == set(FRAMEWORKS)
 
 
@@ -124,6 +130,7 @@ def test_peak_rss_runs_each_framework_alone(quick_run: dict[str, Any]) -> None:
         assert record["peak_rss_mib"] >= record["after_setup_mib"] > 0
     # chainrule must never import torch
     assert "torch" not in rss["chainrule"]["imported"]
+    assert "torch" not in rss["replay"]["imported"]
     assert "torch" not in rss["numpy"]["imported"]
 
 
@@ -149,8 +156,8 @@ def test_table_output_without_json() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     header = proc.stdout.splitlines()[3].split()
-    assert header[:4] == ["workload", "unit", "chainrule", "numpy"]
-    assert "cr/numpy" in header
+    assert header[:5] == ["workload", "unit", "chainrule", "replay", "numpy"]
+    assert "cr/numpy" in header and "replay/numpy" in header
     assert any(
         line.startswith("tutorial ") and line.rstrip().endswith("ok")
         for line in proc.stdout.splitlines()

@@ -13,6 +13,7 @@ from chainrule.autograd.grad_mode import (
 )
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.autograd.node import Node, Primitive
+from chainrule.autograd.trace_replay import replay
 
 __all__ = [
     "GradcheckError",
@@ -28,6 +29,7 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
+    "replay",
     "set_detect_anomaly",
     "set_grad_enabled",
 ]

@@ -75,6 +75,8 @@ def run_backward(
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
     anomaly, grad_mode, writes = state.anomaly, state.grad_enabled, state.writes
+    if state.tracing is not None and (retain_graph or create_graph):
+        state.tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
     state.anomaly = False
     state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
@@ -178,6 +180,8 @@ def _output_extras(
     grad: Tensor, out: Tensor, wanted: dict[int, int] | None, results: list[Tensor | None]
 ) -> Tensor:
     """The rarer duties at a node's output: its hooks, grad()'s capture, retain_grad."""
+    if state.tracing is not None and (out._hooks or out._retains_grad):
+        state.tracing.refuse("a hook or retain_grad runs in its backward")
     if out._hooks:
         for hook in out._hooks:
             replaced = hook(grad)
@@ -205,6 +209,8 @@ def _finish_leaves(
         if wanted is not None and index is None:
             continue  # a leaf grad() wasn't asked for: no hooks, as in PyTorch
         if tensor._hooks:
+            if state.tracing is not None:
+                state.tracing.refuse("a hook runs in its backward")
             for hook in tensor._hooks:
                 replaced = hook(grad)
                 if replaced is not None:
@@ -216,20 +222,25 @@ def _finish_leaves(
 
 
 def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = False) -> None:
-    """Add into ``tensor.grad``; the first time, keep ``grad`` itself only if its array is
-    ``fresh`` (computed for this purpose, shared with nothing), else a copy of it."""
+    """Add into ``tensor.grad``; the first time, keep ``grad``'s array only if it is ``fresh``
+    (computed for this purpose, shared with nothing), else a copy of it."""
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        tensor.grad = (
-            grad
-            if fresh and grad.grad_fn is None
-            else Tensor._wrap(np.array(grad._data, copy=True))
-        )
+        return
+    fresh = fresh and grad.grad_fn is None
+    if state.tracing is not None:
+        state.tracing.on_accumulate(tensor, grad, fresh)
+    accumulate_array(tensor, grad._data, fresh)
+
+
+def accumulate_array(tensor: Tensor, grad: np.ndarray, fresh: bool) -> None:
+    """``_accumulate`` without a graph, on the array (a replayed step calls this too)."""
+    if tensor.grad is None:
+        tensor.grad = Tensor._wrap(grad if fresh else np.array(grad, copy=True))
     elif tensor.grad.requires_grad:
-        tensor.grad = Tensor._wrap(tensor.grad._data + grad._data)
+        tensor.grad = Tensor._wrap(tensor.grad._data + grad)
     else:
-        tensor.grad._data += grad._data
+        tensor.grad._data += grad
 
 
 def _check_backward(node: Node, index: int, grad: Tensor, input_grad: Tensor) -> None:

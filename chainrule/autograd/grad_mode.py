@@ -10,7 +10,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("grad_enabled", "anomaly", "writes")
+    __slots__ = ("grad_enabled", "anomaly", "writes", "modes", "tracing")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -18,6 +18,8 @@ class _State:
         # In-place writes to any tensor so far: a node created when this was n can skip its
         # version checks in backward if it is still n (no tensor can have changed since).
         self.writes = 0
+        self.modes = 0  # changes of any module's train/eval mode (a replayed step depends on it)
+        self.tracing: Any = None  # the recorder of chainrule.autograd.replay while it traces
 
 
 state = _State()

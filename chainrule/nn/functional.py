@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.grad_mode import state
 from chainrule.ops import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -344,6 +345,25 @@ def _class_targets(
     return np.where(ignored, 0, labels), ignored, C
 
 
+class _PlainLabels:
+    """Whether class indices are all in range and none is ``ignore_index`` (the fused
+    cross-entropy's condition), as a check a replayed step can repeat."""
+
+    def __init__(self, num_classes: int, ignore_index: int) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def __call__(self, labels: np.ndarray) -> bool:
+        # (an index >= C needs no check here: the forward's indexing raises, and a replayed
+        # step then runs eagerly, which reports it)
+        if labels.size == 0:
+            return True
+        if np.minimum.reduce(labels, axis=None) < 0:
+            return False
+        ignorable = 0 <= self.ignore_index < self.num_classes
+        return not (ignorable and (labels == self.ignore_index).any())
+
+
 def _class_weights(
     weight: Tensor | None,
     labels: np.ndarray,
@@ -437,11 +457,14 @@ def cross_entropy(
     ):
         target_tensor = to_tensor(target)
         if target_tensor.dtype.kind in "iu":
-            labels, ignored, _ = _class_targets(input, target_tensor, ignore_index, "cross_entropy")
+            labels, ignored, num_classes = _class_targets(
+                input, target_tensor, ignore_index, "cross_entropy"
+            )
             if not ignored.any():  # the common case, as one fused primitive (ops/losses.py)
-                return _losses.fused_cross_entropy(
-                    input, Tensor._wrap(labels), mean=reduction == "mean"
-                )
+                if state.tracing is not None:  # a replayed step checks this again each time
+                    state.tracing.guard(_PlainLabels(num_classes, ignore_index), target_tensor)
+                # nothing is ignored, so the checked labels are the targets themselves
+                return _losses.fused_cross_entropy(input, target_tensor, mean=reduction == "mean")
     class_dim = 0 if input.ndim == 1 else 1
     log_probs = _log_softmax(input, class_dim)
     target_tensor = to_tensor(target)

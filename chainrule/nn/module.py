@@ -335,6 +335,8 @@ class Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for module in self.modules():
+            if module.training is not mode:
+                grad_mode.state.modes += 1  # a replayed step traced in the other mode is stale
             object.__setattr__(module, "training", mode)
         return self
 
@@ -350,6 +352,8 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to None (default), or to zeros in place."""
         for param in self.parameters():
+            if set_to_none and grad_mode.state.tracing is not None:
+                grad_mode.state.tracing.on_clear(param)  # replay clears it whatever it holds
             if param.grad is None:
                 continue
             if set_to_none:

@@ -386,14 +386,21 @@ def _clamp_forward(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noqa: A0
     return out.astype(x.dtype, copy=False)
 
 
-def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Tensor:  # noqa: A002
+def _clamp_mask_forward(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noqa: A002
     # the gradient passes at the bounds themselves (min <= x <= max), as in PyTorch
     mask = np.ones(x.shape, dtype=bool)
     if min is not None:
-        mask &= x._data >= min
+        mask &= x >= min
     if max is not None:
-        mask &= x._data <= max
-    return grad * Tensor._wrap(mask)
+        mask &= x <= max
+    return mask
+
+
+_clamp_mask = Primitive("clamp_mask", _clamp_mask_forward, grads=[None], saves=())
+
+
+def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Tensor:  # noqa: A002
+    return grad * _clamp_mask(x, min=min, max=max)
 
 
 _clamp = Primitive(
@@ -506,15 +513,13 @@ def clone(input: Tensor) -> Tensor:  # noqa: A002
 
 
 # ---- comparisons and logic (no gradient) -----------------------------------------------------
+# Comparisons are primitives without rules (a bool result has no gradient): as primitives they
+# name themselves in shape errors, and a replayed step recomputes them from the new data.
 def _compare(name: str, ufunc: np.ufunc) -> Any:
+    op = Primitive(name, ufunc, grads=[None, None], saves=())
+
     def function(input: Any, other: Any) -> Tensor:  # noqa: A002
-        x, y = promote(input, other)
-        try:
-            return Tensor._wrap(ufunc(x._data, y._data))
-        except ValueError:
-            raise ValueError(
-                f"{name}: shapes {tuple(x.shape)} and {tuple(y.shape)} can't be broadcast together"
-            ) from None
+        return op(*promote(input, other))
 
     function.__name__ = name
     function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."
@@ -533,20 +538,26 @@ logical_xor = _compare("logical_xor", np.logical_xor)
 greater, less, equal = gt, lt, eq
 
 
+_logical_not = Primitive("logical_not", np.logical_not, grads=[None], saves=())
+_isnan = Primitive("isnan", np.isnan, grads=[None], saves=())
+_isfinite = Primitive("isfinite", np.isfinite, grads=[None], saves=())
+_isinf = Primitive("isinf", np.isinf, grads=[None], saves=())
+
+
 def logical_not(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.logical_not(to_tensor(input)._data))
+    return _logical_not(to_tensor(input))
 
 
 def isnan(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isnan(input._data))
+    return _isnan(input)
 
 
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isfinite(input._data))
+    return _isfinite(input)
 
 
 def isinf(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isinf(input._data))
+    return _isinf(input)
 
 
 def allclose(input: Tensor, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002

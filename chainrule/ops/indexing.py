@@ -128,16 +128,15 @@ def _scatter_src_grad(
     return pad(picked, widths)
 
 
+def _gather_grad(grad: Tensor, out: Tensor, x: Tensor, index: Tensor, dim: int) -> Tensor:
+    return scatter_add(Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad)
+
+
 _gather = Primitive(
     "gather",
     _gather_forward,
     saves=(1,),
-    grads=[
-        lambda grad, out, x, index, dim: scatter_add(
-            Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad
-        ),
-        None,
-    ],
+    grads=[_gather_grad, None],
     tex=(r"x_{\operatorname{index}}", ["1"]),
 )
 _scatter_add = Primitive(

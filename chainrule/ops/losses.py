@@ -8,8 +8,11 @@ Reductions and the ``weight`` factor are applied outside, by ``chainrule.nn.func
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Primitive
 from chainrule.ops.elementwise import clamp, log, log1p, sigmoid, softplus
 from chainrule.tensor import Tensor
@@ -94,27 +97,47 @@ binary_cross_entropy_with_logits = Primitive(
 # forward node and one backward node instead of about fifteen. It covers the common case only —
 # (N, C) logits, class-index targets, no weight, no ignored target, no smoothing; everything else
 # goes through the composed form in chainrule.nn.functional.
-def _cross_entropy_forward(x: np.ndarray, labels: np.ndarray, mean: bool) -> np.ndarray:
-    shifted = x - x.max(axis=1, keepdims=True)  # (N, C)
-    log_norm = np.log(np.exp(shifted).sum(axis=1))  # (N,)
-    losses = log_norm - shifted[np.arange(x.shape[0]), labels]  # (N,)
+def _cross_entropy_forward(
+    x: np.ndarray, labels: np.ndarray, mean: bool, cache: dict[str, Any] | None = None
+) -> np.ndarray:
+    # ufunc reductions rather than the ndarray methods: a quarter of the time at small N
+    shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)  # (N, C)
+    exps = np.exp(shifted)
+    norms = np.add.reduce(exps, axis=1, keepdims=True)  # (N, 1)
+    rows = np.arange(x.shape[0])
+    losses = np.log(norms[:, 0]) - shifted[rows, labels]  # (N,)
     total = np.add.reduce(losses)
+    if cache is not None:
+        # softmax for the backward, which would otherwise compute the same four arrays again
+        cache["probs"] = np.divide(exps, norms, out=exps)
     return np.asarray(total / x.shape[0] if mean else total, dtype=x.dtype)
 
 
 def _cross_entropy_backward_forward(
-    g: np.ndarray, x: np.ndarray, labels: np.ndarray, mean: bool
+    g: np.ndarray,
+    x: np.ndarray,
+    labels: np.ndarray,
+    mean: bool,
+    cache: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=1, keepdims=True))
-    probs = shifted / shifted.sum(axis=1, keepdims=True)  # softmax, (N, C)
-    probs[np.arange(x.shape[0]), labels] -= 1.0  # p - onehot(y)
+    probs = cache.pop("probs", None) if cache is not None else None
+    if probs is None:
+        exps = np.exp(x - np.maximum.reduce(x, axis=1, keepdims=True))
+        probs = np.divide(exps, np.add.reduce(exps, axis=1, keepdims=True), out=exps)
+    probs[np.arange(x.shape[0]), labels] -= 1.0  # p - onehot(y), (N, C)
     scale = g / x.shape[0] if mean else g
-    out: np.ndarray = probs * scale
+    out: np.ndarray = np.multiply(probs, scale, out=probs)
     return out
 
 
 def _ce_backward_grad_g(
-    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, mean: bool
+    grad: Tensor,
+    out: Tensor,
+    g: Tensor,
+    x: Tensor,
+    labels: Tensor,
+    mean: bool,
+    cache: dict[str, Any] | None = None,
 ) -> Tensor:
     # out is linear in g: d out / d g · G = Σ (p − y) G (scaled like the forward)
     unit = _cross_entropy_backward(Tensor._wrap(np.ones((), g.dtype)), x, labels, mean=mean)
@@ -124,7 +147,13 @@ def _ce_backward_grad_g(
 
 
 def _ce_backward_grad_x(
-    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, mean: bool
+    grad: Tensor,
+    out: Tensor,
+    g: Tensor,
+    x: Tensor,
+    labels: Tensor,
+    mean: bool,
+    cache: dict[str, Any] | None = None,
 ) -> Tensor:
     # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
     from chainrule.ops.nn import softmax
@@ -148,7 +177,9 @@ _cross_entropy = Primitive(
     _cross_entropy_forward,
     saves=(0,),
     grads=[
-        lambda grad, out, x, labels, mean: _cross_entropy_backward(grad, x, labels, mean=mean),
+        lambda grad, out, x, labels, mean, cache: _cross_entropy_backward(
+            grad, x, labels, mean=mean, cache=cache
+        ),
         None,
     ],
     tex=(
@@ -160,4 +191,6 @@ _cross_entropy = Primitive(
 
 def fused_cross_entropy(logits: Tensor, labels: Tensor, mean: bool = True) -> Tensor:
     """Cross-entropy of (N, C) logits against int64 class indices, mean or sum over N."""
-    return _cross_entropy(logits, labels, mean=mean)
+    # the forward leaves softmax in the cache for the backward when one can follow
+    cache: dict[str, Any] | None = {} if logits.requires_grad and state.grad_enabled else None
+    return _cross_entropy(logits, labels, mean=mean, cache=cache)

@@ -79,14 +79,42 @@ def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
     labels = to_tensor(input)._data
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: needs an integer tensor of class indices, got {labels.dtype}")
-    if num_classes < 0:
+    inferred = num_classes < 0
+    if inferred:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f"one_hot: class values must be in 0..{num_classes - 1}, got "
             f"{labels.min()}..{labels.max()}"
         )
-    return Tensor._wrap((labels[..., None] == np.arange(num_classes)).astype(np.int64))
+    tensor = to_tensor(input)
+    if state.tracing is not None:  # a replayed step checks the range (and inferred C) again
+        state.tracing.guard(_ClassRange(num_classes, inferred), tensor)
+    return _one_hot(tensor, num_classes=num_classes)
+
+
+class _ClassRange:
+    """What one_hot decided from the labels: they are in range, and (when C was inferred) the
+    largest is C - 1; a replayed step checks both again."""
+
+    def __init__(self, num_classes: int, inferred: bool) -> None:
+        self.num_classes = num_classes
+        self.inferred = inferred
+
+    def __call__(self, labels: np.ndarray) -> tuple[bool, bool]:
+        if not labels.size:
+            return True, self.num_classes == 0 or not self.inferred
+        low, high = labels.min(), labels.max()
+        in_range = bool(low >= 0 and high < self.num_classes)
+        return in_range, not self.inferred or bool(high == self.num_classes - 1)
+
+
+_one_hot = Primitive(
+    "one_hot",
+    lambda labels, num_classes: (labels[..., None] == np.arange(num_classes)).astype(np.int64),
+    grads=[None],
+    saves=(),
+)
 
 
 # ---- unfold / fold: the two primitives under convolution and pooling --------------------------
@@ -684,7 +712,7 @@ def avg_pool2d(
     elif count_include_pad or _pair(padding, "padding") == (0, 0):
         out = total / (kernel[0] * kernel[1])
     else:
-        ones = Tensor._wrap(np.ones((1, 1) + input.shape[2:], input.dtype))
+        ones = Tensor._wrap(np.ones((1, 1) + input.shape[2:], input.dtype))  # a constant
         counts = sum(unfold_windows(ones, kernel, stride, padding), dim=(2, 3))
         out = total / counts
     return reshape(out, out.shape[1:]) if squeeze else out

@@ -13,7 +13,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import cast, exp, sqrt, where
+from chainrule.ops.elementwise import cast, eq, exp, sqrt, where
 from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
 from chainrule.tensor import Tensor
 
@@ -119,9 +119,10 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
 def _extreme_grad(
     grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
 ) -> Tensor:
+    # the gradient is shared equally among tied extremes, as in PyTorch
     kept = out if keepdim else _unreduce(out, x, axes)
-    mask = Tensor._wrap((x._data == kept._data).astype(x.dtype))
-    count = Tensor._wrap(mask._data.sum(axis=axes, keepdims=True))
+    mask = cast(eq(x, kept), x.dtype)
+    count = sum(mask, dim=axes, keepdim=True)
     return _unreduce(grad, x, axes) * mask / count
 
 
@@ -173,12 +174,27 @@ class MaxMin(NamedTuple):
     indices: Tensor
 
 
-def _values_at(input: Tensor, indices: np.ndarray, dim: int, keepdim: bool) -> Tensor:
+def _values_at(input: Tensor, indices: Tensor, dim: int, keepdim: bool) -> Tensor:
+    """The elements at ``indices`` along ``dim`` (indices with keepdim's shape)."""
     from chainrule.ops.indexing import gather
 
-    kept = np.expand_dims(indices, dim)
-    values = gather(input, dim, Tensor._wrap(kept))
-    return values if keepdim else reshape(values, indices.shape)
+    values = gather(input, dim, indices)
+    return values if keepdim else reshape(values, values.shape[:dim] + values.shape[dim + 1 :])
+
+
+def _arg_extreme_forward(x: np.ndarray, find: Any, axis: int | None, keepdim: bool) -> np.ndarray:
+    if axis is None:
+        return np.asarray(find(x), dtype=np.int64)
+    found: np.ndarray = find(x, axis=axis, keepdims=keepdim)
+    return found.astype(np.int64, copy=False)
+
+
+# argmax/argmin (and an index's squeeze) as primitives without rules: integer results, which a
+# replayed step recomputes from the new data
+_arg_extreme = Primitive("arg_extreme", _arg_extreme_forward, grads=[None], saves=())
+_squeeze_dim = Primitive(
+    "squeeze", lambda x, dim: np.squeeze(x, axis=dim), grads=[None], saves=(), view=True
+)
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
@@ -191,10 +207,11 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: 
         return amax(input)
     axis = normalize_dims(dim, input.ndim, "max")[0]
     _check_nonempty(input._data, (axis,), "max")
-    indices = np.argmax(input._data, axis=axis) if input.ndim else np.zeros((), np.int64)
-    values = _values_at(input, indices, axis, keepdim) if input.ndim else input
-    idx = np.expand_dims(indices, axis) if keepdim and input.ndim else indices
-    return MaxMin(values, Tensor._wrap(idx.astype(np.int64)))
+    if not input.ndim:
+        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
+    kept = _arg_extreme(input, find=np.argmax, axis=axis, keepdim=True)
+    values = _values_at(input, kept, axis, keepdim)
+    return MaxMin(values, kept if keepdim else _squeeze_dim(kept, dim=axis))
 
 
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
@@ -207,25 +224,26 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: 
         return amin(input)
     axis = normalize_dims(dim, input.ndim, "min")[0]
     _check_nonempty(input._data, (axis,), "min")
-    indices = np.argmin(input._data, axis=axis) if input.ndim else np.zeros((), np.int64)
-    values = _values_at(input, indices, axis, keepdim) if input.ndim else input
-    idx = np.expand_dims(indices, axis) if keepdim and input.ndim else indices
-    return MaxMin(values, Tensor._wrap(idx.astype(np.int64)))
+    if not input.ndim:
+        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
+    kept = _arg_extreme(input, find=np.argmin, axis=axis, keepdim=True)
+    values = _values_at(input, kept, axis, keepdim)
+    return MaxMin(values, kept if keepdim else _squeeze_dim(kept, dim=axis))
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """Index of the first largest element (of the flattened tensor when ``dim`` is None)."""
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmax(input._data), dtype=np.int64))
+        return _arg_extreme(input, find=np.argmax, axis=None, keepdim=False)
     axis = normalize_dims(dim, input.ndim, "argmax")[0]
-    return Tensor._wrap(np.argmax(input._data, axis=axis, keepdims=keepdim).astype(np.int64))
+    return _arg_extreme(input, find=np.argmax, axis=axis, keepdim=keepdim)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmin(input._data), dtype=np.int64))
+        return _arg_extreme(input, find=np.argmin, axis=None, keepdim=False)
     axis = normalize_dims(dim, input.ndim, "argmin")[0]
-    return Tensor._wrap(np.argmin(input._data, axis=axis, keepdims=keepdim).astype(np.int64))
+    return _arg_extreme(input, find=np.argmin, axis=axis, keepdim=keepdim)
 
 
 # ---- prod ------------------------------------------------------------------------------------

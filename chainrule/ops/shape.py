@@ -40,6 +40,8 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple
 # ---- sum_to / expand: each other's derivative ------------------------------------------------
 def _sum_to_forward(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     lead = x.ndim - len(shape)
+    if lead == 1 and x.shape[1:] == shape:  # a bias's gradient: the batch axis only
+        return np.add.reduce(x, axis=0)  # type: ignore[no-any-return]
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
     )
