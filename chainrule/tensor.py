@@ -83,7 +83,7 @@ class Tensor:
         self.requires_grad = False
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
-        self._vbox = [0]
+        self._vbox = [0, 0]  # [version, the in-place write (state.writes) that made it]
         self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self._hooks: list[Callable] | None = None
         self._retains_grad = False
@@ -100,7 +100,7 @@ class Tensor:
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
-        t._vbox = [0]
+        t._vbox = [0, 0]
         t._base = None
         t._hooks = None
         t._retains_grad = False
@@ -427,21 +427,28 @@ class Tensor:
         snapshot = Tensor._wrap(self._data.copy())
         snapshot.requires_grad = self.requires_grad
         snapshot.grad_fn = self.grad_fn
-        snapshot._vbox = [self._vbox[0]]  # the version the old node produced, for its own checks
+        snapshot._vbox = list(self._vbox)  # the version the old node produced, for its checks
         if self.grad_fn is not None:
             self.grad_fn.out_ref = weakref.ref(snapshot)
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
         self._data[...] = result._data
-        self._vbox[0] += 1
-        state.writes += 1
+        self._bump_version()
         self.requires_grad = result.requires_grad
         self.grad_fn = result.grad_fn
         if result.grad_fn is not None:
             result.grad_fn.out_ref = weakref.ref(self)
-            result.grad_fn.out_version = self._vbox[0]
+            result.grad_fn.stamp = state.writes  # this write made its output: not a later change
         return self
+
+    def _bump_version(self) -> None:
+        """Count an in-place write: this storage's version, and the global write number that
+        nodes compare against to see whether a saved tensor changed after they were made."""
+        state.writes += 1
+        box = self._vbox
+        box[0] += 1
+        box[1] = state.writes
 
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
@@ -456,8 +463,7 @@ class Tensor:
                 f"tensor's dtype {self._data.dtype}"
             )
         self._data[...] = array
-        self._vbox[0] += 1
-        state.writes += 1
+        self._bump_version()
         return self
 
     def _ufunc_(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
@@ -469,8 +475,7 @@ class Tensor:
         except TypeError:
             pass  # a float result for an integer tensor: _set_data says so, outside this except
         else:
-            self._vbox[0] += 1
-            state.writes += 1
+            self._bump_version()
             return self
         return self._set_data(what, ufunc(data, other))
 
@@ -479,8 +484,7 @@ class Tensor:
         into the storage, without the general checks."""
         data = self._data
         ufunc(data, other._data if alpha == 1 else other._data * alpha, out=data)
-        self._vbox[0] += 1
-        state.writes += 1
+        self._bump_version()
         return self
 
     @_in_place
@@ -586,8 +590,7 @@ class Tensor:
                 f"__setitem__: {exc} (tensor shape {tuple(self.shape)}, value shape "
                 f"{np.shape(_raw(value))})"
             ) from None
-        self._vbox[0] += 1
-        state.writes += 1
+        self._bump_version()
 
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)

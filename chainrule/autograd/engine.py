@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,32 +24,6 @@ sum_to: Callable[..., Tensor] = _not_bound
 cast: Callable[..., Tensor] = _not_bound
 if not TYPE_CHECKING:
     Tensor: Any = None  # noqa: F811 - the class itself, at run time
-
-
-def _count_consumers(roots: Sequence[Node]) -> dict[Node, int]:
-    """Step 1: walk the graph from the roots with an explicit stack, counting edges into each
-    node."""
-    consumers: dict[Node, int] = {}
-    stack: list[Node] = []
-    for root in roots:
-        if root not in consumers:
-            consumers[root] = 0
-            stack.append(root)
-    while stack:
-        node = stack.pop()
-        if node.inputs is None:
-            raise _freed_error(node)
-        rules = node.op.grads
-        for i, tensor in enumerate(node.inputs):
-            child = tensor.grad_fn
-            if child is None or not tensor.requires_grad or rules[i] is None:
-                continue
-            if child in consumers:
-                consumers[child] += 1
-            else:
-                consumers[child] = 1
-                stack.append(child)
-    return consumers
 
 
 def run_backward(
@@ -89,13 +64,16 @@ def run_backward(
             else:
                 pending[node] = [grad, root]
                 root_nodes.append(node)
-        consumers = _count_consumers(root_nodes)
-        ready = [node for node in reversed(root_nodes) if consumers[node] == 0]
-        pop_ready, pop_pending, push_ready = ready.pop, pending.pop, ready.append
-        # Steps 2-3, inlined (this loop is the engine's hot path): finish a node's output
-        # gradient, then send a gradient to each input that needs one.
+        # Steps 1-2: a node's consumers were all made after it, so taking nodes latest-made
+        # first (a heap on the creation number) reaches each one after all of its consumers,
+        # with its gradient complete; no counting walk is needed.
+        ready = [(-node.seq, node) for node in root_nodes]
+        heapify(ready)
+        pop_pending = pending.pop
+        # Step 3, inlined (this loop is the engine's hot path): send a gradient to each input
+        # that needs one.
         while ready:
-            node = pop_ready()
+            node = heappop(ready)[1]
             grad, out = pop_pending(node)
             inputs = node.inputs
             if inputs is None:
@@ -103,7 +81,7 @@ def run_backward(
             if wanted is not None or out._hooks or out._retains_grad:
                 grad = _output_extras(grad, out, wanted, results)
             op = node.op
-            if node.stamp != writes and (node.versions or op.saves_out):
+            if node.stamp != writes and (op.saves or op.saves_out):
                 node.check_versions(out)
             rules = op.grads
             params = node.params
@@ -141,12 +119,9 @@ def run_backward(
                 entry = pending.get(child)
                 if entry is None:
                     pending[child] = [input_grad, tensor]
+                    heappush(ready, (-child.seq, child))
                 else:
                     entry[0] = entry[0] + input_grad
-                remaining = consumers[child] - 1
-                consumers[child] = remaining
-                if remaining == 0:
-                    push_ready(child)
             if not retain_graph:
                 node.inputs = None  # step 4: release what the rules needed
                 node.params = _RELEASED

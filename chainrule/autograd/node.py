@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import operator
 import traceback
 import weakref
@@ -102,6 +103,9 @@ _wrap: Callable[[np.ndarray], Tensor] = cast(  # replaced by Tensor._wrap on imp
 )
 
 
+_creation_order = itertools.count()
+
+
 class Node:
     """One recorded application of a primitive: the backward graph's vertex.
 
@@ -114,9 +118,8 @@ class Node:
         "inputs",
         "params",
         "out_ref",
-        "versions",
-        "out_version",
         "stamp",
+        "seq",
         "created_at",
         "__weakref__",
     )
@@ -128,17 +131,10 @@ class Node:
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
         self.out_ref = weakref.ref(out)
-        saves = op.saves
-        if not saves:
-            self.versions: Sequence[int] = ()
-        elif len(saves) == 1:
-            self.versions = (inputs[saves[0]]._vbox[0],)
-        elif len(saves) == 2:
-            self.versions = (inputs[saves[0]]._vbox[0], inputs[saves[1]]._vbox[0])
-        else:
-            self.versions = [inputs[i]._vbox[0] for i in saves]
-        self.out_version = out._vbox[0]
+        # the in-place writes so far: a saved tensor written later has a larger number in its
+        # version box, which backward checks (only if anything was written since)
         self.stamp = state.writes
+        self.seq = next(_creation_order)  # the engine's order: latest-made first
         self.created_at = _user_frame() if state.anomaly else None
 
     @property
@@ -156,19 +152,19 @@ class Node:
 
     def check_versions(self, out: Tensor | None) -> None:
         assert self.inputs is not None
-        for index, saved in zip(self.op.saves, self.versions, strict=True):
+        for index in self.op.saves:
             tensor = self.inputs[index]
-            if tensor._vbox[0] != saved:
+            if tensor._vbox[1] > self.stamp:
                 raise RuntimeError(
                     f"{self.op.name}: input {index} (shape {tuple(tensor.shape)}) was modified "
-                    f"in place after it was saved for backward (version {tensor._vbox[0]}, "
-                    f"expected {saved}); clone it before changing it"
+                    f"in place after it was saved for backward (it is at version "
+                    f"{tensor._vbox[0]} now); clone it before changing it"
                 )
-        if self.op.saves_out and out is not None and out._vbox[0] != self.out_version:
+        if self.op.saves_out and out is not None and out._vbox[1] > self.stamp:
             raise RuntimeError(
                 f"{self.op.name}: its output (shape {tuple(out.shape)}) was modified in place "
-                f"after it was saved for backward (version {out._vbox[0]}, expected "
-                f"{self.out_version}); clone it before changing it"
+                f"after it was saved for backward (it is at version {out._vbox[0]} now); clone "
+                "it before changing it"
             )
 
     def __repr__(self) -> str:

@@ -390,8 +390,7 @@ class Module:
                     continue
                 # keep the same Parameter objects (optimizers hold them), swap their storage
                 tensor._data = tensor._data.astype(dtype)
-                tensor._vbox[0] += 1
-                grad_mode.state.writes += 1
+                tensor._bump_version()
                 if tensor.grad is not None:
                     tensor.grad._data = tensor.grad._data.astype(dtype)
         return self
@@ -490,8 +489,7 @@ class Module:
         with no_grad():
             for tensor, array in updates:
                 tensor._data[...] = array  # casts to the tensor's dtype, as copy_ does
-                tensor._vbox[0] += 1
-                grad_mode.state.writes += 1
+                tensor._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing -----------------------------------------------------------------------------

@@ -208,8 +208,7 @@ class Optimizer:
                     if param.grad is None:
                         continue
                     self._update(param, group)
-                    param._vbox[0] += 1
-                    grad_mode.state.writes += 1
+                    param._bump_version()
         return loss
 
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
