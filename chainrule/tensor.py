@@ -746,4 +746,5 @@ from chainrule.autograd import node as _node  # noqa: E402
 from chainrule.autograd.engine import run_backward  # noqa: E402
 
 _node._wrap = Tensor._wrap  # every op result is made by this, without an import per call
+_node._tensor_class = Tensor
 # chainrule/ops/__init__.py binds the _METHODS onto Tensor once every op exists.

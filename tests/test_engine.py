@@ -734,3 +734,19 @@ def test_index_put_first_and_second_derivatives():
     v = cr.randn(2, dtype=cr.float64, requires_grad=True)
     assert cr.autograd.gradcheck(lambda x, v: cr.index_put(x, [1, 3], v) * x, (x, v))
     assert cr.autograd.gradgradcheck(lambda x, v: cr.index_put(x, [1, 3], v) * x, (x, v))
+
+
+def test_op_results_are_built_like_wrapped_tensors():
+    # Primitive.__call__ builds its result inline (a hot path); it must set what _wrap sets
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    made = x * 2.0
+    wrapped = cr.Tensor._wrap(made._data)
+    for slot in cr.Tensor.__slots__:
+        if slot == "__weakref__":
+            continue
+        assert hasattr(made, slot), slot
+        if slot not in ("requires_grad", "grad_fn", "_vbox"):
+            assert getattr(made, slot) == getattr(wrapped, slot), slot
+    assert made._vbox == wrapped._vbox == [0, 0]
+    with cr.no_grad():
+        assert (x * 2.0).grad_fn is None and not (x * 2.0).requires_grad

@@ -79,16 +79,32 @@ class Primitive:
             # NumPy's message names neither the op nor which operands; ours names both. The try
             # costs nothing until something fails.
             raise _forward_error(self, inputs, exc) from None
-        out = _wrap(out_data)
+        # Tensor._wrap and Node.__init__ spelled out: this is every op's path, and the two
+        # calls cost as much as one small NumPy op
+        out: Tensor = _new_tensor(_tensor_class)
+        out._data = out_data
+        out.requires_grad = False
+        out.grad = out.grad_fn = out._base = out._hooks = out.name = out.element_names = None
+        out._retains_grad = False
         if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
             out._vbox = inputs[0]._vbox
             out._base = inputs[0]
+        else:
+            out._vbox = [0, 0]
         if state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
                     if out_data.dtype.kind == "f":
                         out.requires_grad = True
-                        out.grad_fn = Node(self, inputs, params, out)
+                        node = _new_node(Node)
+                        node.op = self
+                        node.inputs = inputs
+                        node.params = params
+                        node.out_ref = _weakref(out)
+                        node.stamp = state.writes
+                        node.seq = next(_creation_order)
+                        node.created_at = _user_frame() if state.anomaly else None
+                        out.grad_fn = node
                     break
         if state.anomaly:
             _check_forward(self, inputs, out_data)
@@ -96,6 +112,9 @@ class Primitive:
 
 
 _data_of = operator.attrgetter("_data")
+_new_tensor = _new_node = object.__new__
+_weakref = weakref.ref
+_tensor_class: Any = None  # chainrule.tensor.Tensor, set with _wrap below
 # Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
 # (the cast is a placeholder's type, run once at import, not on the call path)
 _wrap: Callable[[np.ndarray], Tensor] = cast(  # replaced by Tensor._wrap on import
@@ -124,18 +143,16 @@ class Node:
         "__weakref__",
     )
 
-    def __init__(
-        self, op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any], out: Tensor
-    ) -> None:
-        self.op = op
-        self.inputs: tuple[Tensor, ...] | None = inputs
-        self.params = params
-        self.out_ref = weakref.ref(out)
-        # the in-place writes so far: a saved tensor written later has a larger number in its
-        # version box, which backward checks (only if anything was written since)
-        self.stamp = state.writes
-        self.seq = next(_creation_order)  # the engine's order: latest-made first
-        self.created_at = _user_frame() if state.anomaly else None
+    # Made only by Primitive.__call__ (inline, on every op's path):
+    op: Primitive
+    inputs: tuple[Tensor, ...] | None  # None once backward released them
+    params: dict[str, Any]
+    out_ref: weakref.ref[Tensor]
+    # the in-place writes so far (state.writes): a saved tensor written later has a larger
+    # number in its version box, which backward checks (only if anything was written since)
+    stamp: int
+    seq: int  # creation order: the engine takes nodes latest-made first
+    created_at: str | None  # where the op was called, in anomaly mode
 
     @property
     def name(self) -> str:
