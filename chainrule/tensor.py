@@ -196,7 +196,7 @@ class Tensor:
             and self._data.size == 1
         ):
             # the usual loss.backward(): seed with 1 and go, without the general argument checks
-            seed = Tensor._wrap(np.ones(self._data.shape, self._data.dtype))
+            seed = Tensor._wrap(_ones_like_one(self._data))
             run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
             return
         from chainrule.autograd.functional_api import backward
@@ -685,6 +685,20 @@ class Tensor:
         return _ops.logical_or(self, other)
 
     __hash__ = object.__hash__
+
+
+_ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+
+
+def _ones_like_one(array: np.ndarray) -> np.ndarray:
+    """A read-only 1 of a one-element array's shape and dtype, made once: backward's usual seed.
+    (Read-only, so a leaf that receives it as its gradient stores a copy.)"""
+    key = (array.shape, array.dtype)
+    seed = _ONE_SEEDS.get(key)
+    if seed is None:
+        seed = _ONE_SEEDS[key] = np.ones(array.shape, array.dtype)
+        seed.flags.writeable = False
+    return seed
 
 
 def _raw(value: Any) -> Any:

@@ -21,6 +21,7 @@ Dims = int | Sequence[int] | None
 
 
 _ALL_AXES = [tuple(range(n)) for n in range(64)]
+_ONES = [(1,) * n for n in range(64)]  # the keepdim shape of a full reduction
 
 
 def _keep_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -41,13 +42,15 @@ def _unreduce(grad: Tensor, x: Tensor, axes: tuple[int, ...]) -> Tensor:
 
 # ---- sum / mean ------------------------------------------------------------------------------
 def _spread_forward(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
-    g = g.reshape(keep)
     # a small filled array costs less than np.broadcast_to's view machinery (and is writable)
     if math.prod(shape) <= 4096:
         out = np.empty(shape, g.dtype)
-        out[...] = g
+        if g.ndim == 0:
+            out.fill(g)  # a full reduction's gradient (a loss): half the cost of out[...] = g
+        else:
+            out[...] = g.reshape(keep)
         return out
-    return np.broadcast_to(g, shape)
+    return np.broadcast_to(g.reshape(keep), shape)
 
 
 # sum's derivative: the reduced gradient (reshaped to keepdim form) copied back over the summed
@@ -63,7 +66,8 @@ _spread = Primitive(
 
 def _sum_grad(grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool) -> Tensor:
     shape = x._data.shape
-    return _spread(grad, keep=_keep_shape(shape, axes), shape=shape)
+    keep = _ONES[len(shape)] if len(axes) == len(shape) else _keep_shape(shape, axes)
+    return _spread(grad, keep=keep, shape=shape)
 
 
 _sum = Primitive(
