@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import reads_data, state
 
 if TYPE_CHECKING:
     from chainrule.autograd.node import Node
@@ -248,15 +248,13 @@ class Tensor:
 
     # ---- conversion ---------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (numpy())")
+        reads_data("numpy()")
         if self.requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach().numpy()")
         return self._data
 
     def item(self) -> Any:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (item())")
+        reads_data("item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element, this one has "
@@ -265,8 +263,7 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (tolist())")
+        reads_data("tolist()")
         return self._data.tolist()
 
     def __float__(self) -> float:
@@ -276,15 +273,13 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (as an index)")
+        reads_data("as an index")
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self._data.item())
 
     def __bool__(self) -> bool:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (as a bool, e.g. in an if)")
+        reads_data("as a bool, e.g. in an if")
         if self._data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self._data.size} elements is "
@@ -293,8 +288,7 @@ class Tensor:
         return bool(self._data.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if state.tracing is not None:
-            state.tracing.refuse("it reads a tensor into Python (as a NumPy array)")
+        reads_data("as a NumPy array")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:

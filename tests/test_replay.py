@@ -69,6 +69,8 @@ EAGER_ONLY = {
     "index_mask": "parameter 'key'",
     "index_mask_rows": "parameter 'key'",
     "index_by_value": "parameter 'key'",
+    "index_select_dim0": "parameter 'key'",
+    "index_select_dim1": "parameter 'key'",
     "embedding": "parameter 'key'",
     "embedding_padding_idx": "parameter 'key'",
     "embedding_padding_idx_neg": "parameter 'key'",
@@ -356,3 +358,140 @@ def test_anomaly_mode_runs_eagerly():
         for _ in range(3):
             step(cr.tensor([1.0]))
     assert step.counts == {"traced": 0, "verified": 0, "replayed": 0, "eager": 3}
+
+
+# ---- found by an adversarial review: each of these once replayed wrong numbers silently ------
+def _three_calls(fn, first, second, third):
+    step = cr.autograd.replay(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        step(*first)
+        step(*second)
+        return step, step(*third)
+
+
+def test_prod_rule_guard_sees_a_new_zero():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def fn(x):
+        loss = (w + x).prod()
+        loss.backward()
+        return loss
+
+    step = cr.autograd.replay(fn)
+    for x in ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 0.0]):
+        w.grad = None
+        step(cr.tensor(x))  # the last one makes a factor zero: the other formula applies
+    got = w.grad.tolist()
+    w.grad = None
+    fn(cr.tensor([-1.0, 0.0, 0.0]))
+    assert step.counts["eager"] == 1 and got == w.grad.tolist() == [6.0, 0.0, 0.0]
+
+
+def test_python_arguments_are_keyed_by_type_and_bits():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x, c):
+        loss = (w * x / c).sum()
+        loss.backward()
+        return loss
+
+    x = cr.tensor([1.0, 1.0])
+    step, loss = _three_calls(fn, (x, 0.0), (x, 0.0), (x, -0.0))
+    assert loss.item() == float("-inf") and step.counts["traced"] == 2
+    step, loss = _three_calls(fn, (x, 2), (x, 2), (x, 2.0))
+    assert step.counts["traced"] == 2
+
+
+def test_reading_values_inside_the_library_is_refused():
+    w = cr.tensor([0.2, 0.5, 0.3], requires_grad=True)
+
+    def single_sample(y):
+        loss = F.cross_entropy(w * 2.0, y)  # (C,) logits: the target picks an element
+        loss.backward()
+        return loss
+
+    def compares(x):
+        loss = (w * x).sum() * (2.0 if x.allclose(w) else 3.0)
+        loss.backward()
+        return loss
+
+    assert "class index" in _refusal(single_sample, cr.tensor(0))
+    assert "allclose" in _refusal(compares, cr.tensor([1.0, 1.0, 1.0]))
+
+
+def test_binary_cross_entropy_range_is_checked_on_replay():
+    w = cr.tensor([0.5, 0.5], requires_grad=True)
+
+    def fn(x):
+        loss = F.binary_cross_entropy(w * x, cr.tensor([1.0, 0.0]))
+        loss.backward()
+        return loss
+
+    ok = (cr.tensor([1.0, 1.0]),)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        _three_calls(fn, ok, ok, (cr.tensor([3.0, 1.0]),))
+
+
+def test_an_argument_with_an_outside_graph_is_refused():
+    enc = cr.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+    w = cr.tensor([1.0, -1.0], requires_grad=True)
+
+    def fn(h):
+        loss = (h * w).sum()
+        loss.backward()
+        return loss
+
+    step = cr.autograd.replay(fn)
+    with pytest.warns(RuntimeWarning, match="built before the step"):
+        for row in ([1.0, 0.0], [0.0, 1.0], [2.0, 1.0]):
+            enc.grad = None
+            step(cr.tensor([row]) @ enc)  # an argument that carries a graph of its own
+    assert step.counts["replayed"] == 0
+    assert enc.grad.tolist() == [[2.0, -2.0], [1.0, -1.0]]
+
+
+def test_hooks_added_after_tracing_make_it_trace_again():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    step = cr.autograd.replay(fn)
+    for _ in range(3):
+        w.grad = None
+        step(cr.tensor([3.0, 4.0]))
+    w.register_hook(lambda grad: grad * 0)
+    w.grad = None
+    with pytest.warns(RuntimeWarning, match="hook"):
+        step(cr.tensor([3.0, 4.0]))
+    assert w.grad.tolist() == [0.0, 0.0]
+
+
+def test_a_parameter_passed_as_an_argument_is_not_bound_to_its_slot():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    step = cr.autograd.replay(fn)
+    for _ in range(3):
+        step(cr.tensor([3.0, 4.0]))
+    w.grad = None
+    step(w)  # w is read from outside by the plan: as an argument too, the plan is not current
+    assert w.grad.tolist() == [2.0, 4.0]  # d/dw of (w * w).sum()
+
+
+def test_reading_grad_inside_the_step_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x):
+        loss = (w * x).sum()
+        loss.backward()
+        return loss, (w.grad**2).sum()
+
+    assert ".grad" in _refusal(fn, cr.tensor([3.0, 4.0]))

@@ -50,8 +50,9 @@ def run_backward(
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
     anomaly, grad_mode, writes = state.anomaly, state.grad_enabled, state.writes
-    if state.tracing is not None and (retain_graph or create_graph):
-        state.tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
+    tracing = state.tracing
+    if tracing is not None and (retain_graph or create_graph):
+        tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
     state.anomaly = False
     state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
@@ -69,6 +70,8 @@ def run_backward(
         # with its gradient complete; no counting walk is needed.
         ready = [(-node.seq, node) for node in root_nodes]
         heapify(ready)
+        if tracing is not None:
+            _check_traced(tracing, root_nodes)
         pop_pending = pending.pop
         # Step 3, inlined (this loop is the engine's hot path): send a gradient to each input
         # that needs one.
@@ -120,6 +123,8 @@ def run_backward(
                 if entry is None:
                     pending[child] = [input_grad, tensor]
                     heappush(ready, (-child.seq, child))
+                    if tracing is not None:
+                        _check_traced(tracing, (child,))
                 else:
                     entry[0] = entry[0] + input_grad
             if not retain_graph:
@@ -132,6 +137,14 @@ def run_backward(
 
 
 _RELEASED: dict[str, Any] = {}
+
+
+def _check_traced(tracing: Any, nodes: Sequence[Node]) -> None:
+    """A step traced for replay must make its whole graph: a node from before the trace (an
+    argument's history) would be replayed with the arrays it saved back then."""
+    for node in nodes:
+        if node.seq < tracing.first_seq:
+            tracing.refuse("its backward reaches a graph built before the step (detach it)")
 
 
 def _deliver(leaf_grads: dict[int, list[Any]], leaf: Tensor, grad: Tensor, fresh: bool) -> None:
@@ -203,9 +216,12 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = 
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
     fresh = fresh and grad.grad_fn is None
-    if state.tracing is not None:
-        state.tracing.on_accumulate(tensor, grad, fresh)
+    tracing = state.tracing
+    if tracing is not None:
+        tracing.on_accumulate(tensor, grad, fresh)
     accumulate_array(tensor, grad._data, fresh)
+    if tracing is not None:
+        tracing.on_grad_stored(tensor)
 
 
 def accumulate_array(tensor: Tensor, grad: np.ndarray, fresh: bool) -> None:

@@ -25,6 +25,13 @@ class _State:
 state = _State()
 
 
+def reads_data(what: str) -> None:
+    """Called where a tensor's values become a Python value or decision: a step being traced for
+    chainrule.autograd.replay can't repeat that, so it will run eagerly instead."""
+    if state.tracing is not None:
+        state.tracing.refuse(f"it reads a tensor into Python ({what})")
+
+
 def is_grad_enabled() -> bool:
     return state.grad_enabled
 

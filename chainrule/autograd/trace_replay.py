@@ -21,7 +21,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.engine import accumulate_array
 from chainrule.autograd.grad_mode import state
-from chainrule.autograd.node import Primitive
+from chainrule.autograd.node import Primitive, _creation_order
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -84,6 +84,7 @@ class _Plan:
         "outputs",
         "targets",
         "first_write",
+        "external_ids",
         "verified",
     )
 
@@ -98,13 +99,24 @@ class _Plan:
         self.outputs: Any = None  # the returned structure, tensors as ("slot", n)
         self.targets: list[Any] = []  # tensors (or argument positions) whose .grad the step sets
         self.first_write = 0  # calls before this one write nothing outside the slots
+        self.external_ids: set[int] = set()  # id() of the externals' arrays
         self.verified = False
 
-    def current(self) -> bool:
-        """Whether every tensor read from outside still holds the array it held when traced."""
+    def current(self, args: tuple[Any, ...]) -> bool:
+        """Whether every tensor read from outside still holds the array it held when traced
+        (with the same requires_grad and no hooks), and no argument is one of them."""
         for tensor, array, requires_grad in self.externals:
-            if tensor._data is not array or tensor.requires_grad is not requires_grad:
+            if (
+                tensor._data is not array
+                or tensor.requires_grad is not requires_grad
+                or tensor._hooks
+                or tensor._retains_grad
+            ):
                 return False
+        if self.external_ids:
+            for position, _ in self.arg_arrays:
+                if id(args[position]._data) in self.external_ids:
+                    return False
         return True
 
     def run(self, args: tuple[Any, ...]) -> Any:
@@ -167,6 +179,8 @@ class _Recorder:
         self.foreign: dict[int, str] = {}  # id(array) -> where an untracked array was made
         self.reason: str | None = None
         self.wrote = False  # a gradient was stored: guards must come before that
+        self.stored_grads: set[int] = set()  # id() of the .grad arrays backward stored
+        self.first_seq = next(_creation_order)  # nodes made before the trace have lower numbers
         for position, value in enumerate(args):
             if _is_tensor(value) and id(value._data) not in self.slot_of:
                 self.plan.arg_arrays.append((position, self._new_slot(value._data)))
@@ -186,6 +200,8 @@ class _Recorder:
     def _slot(self, tensor: Tensor) -> int:
         """The slot of a tensor's array; an array from outside the step becomes an external."""
         array = tensor._data
+        if id(array) in self.stored_grads:
+            self.refuse("it reads a .grad that its own backward stored")
         slot = self.slot_of.get(id(array))
         if slot is not None:
             return slot
@@ -194,6 +210,7 @@ class _Recorder:
             self.refuse(f"an array made outside a primitive ({where}) feeds an op")
         self.keep.append(tensor)
         self.plan.externals.append((tensor, array, tensor.requires_grad))
+        self.plan.external_ids.add(id(array))
         return self._new_slot(array, constant=True)
 
     def _view_of_computed(self, array: np.ndarray) -> str | None:
@@ -224,7 +241,8 @@ class _Recorder:
     def _check_param(self, name: str, value: Any) -> None:
         if isinstance(value, np.ndarray) or _is_tensor(value):
             array = value if isinstance(value, np.ndarray) else value._data
-            if id(array) in self.slot_of or id(array) in self.foreign:
+            known = id(array) in self.slot_of or id(array) in self.foreign
+            if known or self._view_of_computed(array) is not None:
                 self.refuse(f"a computed array is passed as the parameter {name!r}")
         elif isinstance(value, (tuple, list)):
             for item in value:
@@ -256,6 +274,12 @@ class _Recorder:
         self.plan.calls.append((accumulate_array, ins, {"fresh": fresh}, _SCRATCH, ()))
         self.wrote = True
 
+    def on_grad_stored(self, tensor: Tensor) -> None:
+        # what .grad holds now depends on what it held before the call, which a plan doesn't see
+        assert tensor.grad is not None
+        self.stored_grads.add(id(tensor.grad._data))
+        self.keep.append(tensor.grad._data)
+
     def on_clear(self, tensor: Tensor) -> None:
         # (not a write that stops a fallback: the eager rerun clears the same .grad again)
         self.plan.calls.append((_clear, (self._target_slot(tensor),), {}, _SCRATCH, ()))
@@ -283,6 +307,8 @@ class _Recorder:
             node = value.grad_fn
             if node is not None and node.inputs is not None:
                 self.refuse("it returns a tensor whose graph is still alive (call backward inside)")
+            if id(value._data) in self.stored_grads:
+                self.refuse("it returns a .grad that its own backward stored")
             slot = self.slot_of.get(id(value._data))
             if slot is None or id(value._data) in self.foreign:
                 self.refuse("it returns a tensor that no recorded op computed")
@@ -398,12 +424,20 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     walk. Gradients land in ``.grad`` as eagerly; returned tensors are detached.
 
     The step must do the same thing on every call: what it reads from outside other than
-    tensor values (Python numbers, flags, which model) is taken as fixed. A step that reads a
-    value into Python (``item()``, ``if t > 0``), draws random numbers, writes a tensor in place,
-    registers hooks, uses ``retain_graph``/``create_graph``, or returns a tensor with a live
-    graph can't be replayed: it runs eagerly on every call, with one warning saying why. A
-    tensor it reads from outside (a parameter) that gets a new array (``p.data = ...``, a dtype
-    change) or a new ``requires_grad`` makes it trace again.
+    tensor values is taken as fixed — Python numbers and flags, which model and which parameter
+    objects (assigning a new Parameter to a module needs a new ``replay``), and a tensor it
+    reads from outside must not also be passed in as an argument. It may clear gradients with
+    ``zero_grad()`` but not by assigning ``.grad`` itself. The second call's comparison with
+    eager catches most breaches of this; the rest is yours to keep.
+
+    A step that reads a value into Python (``item()``, ``if t > 0``, ``allclose``), draws random
+    numbers, writes a tensor in place, registers hooks, uses ``retain_graph``/``create_graph``,
+    reads a ``.grad`` its backward stored, reaches a graph built before the call, or returns a
+    tensor with a live graph can't be replayed: it runs eagerly on every call, with one warning
+    saying why. Decisions the library takes from the data (cross-entropy's fast path, a class
+    index's range, a zero in ``prod``) are checked again on each replay; when one comes out
+    differently, that call runs eagerly. A parameter that gets a new array (``p.data = ...``,
+    a dtype change), a new ``requires_grad`` or a hook makes the step trace again.
 
     Examples
     --------
@@ -440,7 +474,7 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         if key is None or key in self.refused:
             return self._eager(args, kwargs)
         plan = self.plans.get(key)
-        if plan is not None and not plan.current():
+        if plan is not None and not plan.current(args):
             del self.plans[key]  # a tensor it reads got a new array or requires_grad: retrace
             plan = None
         if plan is None:
@@ -522,13 +556,14 @@ def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]
             array = value._data
             # which earlier argument shares this storage, if any (the plan binds one slot)
             alias = seen.setdefault(id(array), position)
-            parts.append((array.shape, array.dtype, value.requires_grad, alias))
+            hooked = bool(value._hooks or value._retains_grad)
+            parts.append((array.shape, array.dtype, value.requires_grad, alias, hooked))
         else:
-            parts.append(value)
+            parts.append(_value_key(value))
     for name in sorted(kwargs):
         if _is_tensor(kwargs[name]):
             return None  # tensors go in positional arguments
-        parts.append((name, kwargs[name]))
+        parts.append((name, _value_key(kwargs[name])))
     key = tuple(parts)
     try:
         hash(key)
@@ -537,12 +572,24 @@ def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]
     return key
 
 
+def _value_key(value: Any) -> Any:
+    """A non-tensor argument as a key: by type too (2 and 2.0 and True are different steps),
+    floats by their bits (0.0 and -0.0 are too)."""
+    if isinstance(value, float):
+        return (float, value.hex())
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(_value_key(v) for v in value))
+    return (type(value), value)
+
+
 def _difference(a: Any, b: Any, where: str = "result") -> str | None:
     """Where two results (tensors, arrays, structures of them) differ, or None."""
     if _is_tensor(a) or _is_tensor(b):
         if not (_is_tensor(a) and _is_tensor(b)):
             return f"{where}: a tensor on one side only"
         return _difference(a._data, b._data, where)
+    if isinstance(a, np.generic) or isinstance(b, np.generic):
+        a, b = np.asarray(a), np.asarray(b)
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return f"{where}: an array on one side only"

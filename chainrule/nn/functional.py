@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import reads_data, state
 from chainrule.ops import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -260,9 +260,9 @@ def binary_cross_entropy(
             f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
             f"input size {tuple(input.shape)}; please ensure they have the same size"
         )
-    if input.numel() and (
-        np.any(input._data < 0) or np.any(input._data > 1) or np.any(np.isnan(input._data))
-    ):
+    if state.tracing is not None:  # a replayed step checks the range again
+        state.tracing.guard(_probabilities, input)
+    if not _probabilities(input._data):
         raise ValueError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
             "(pass logits to binary_cross_entropy_with_logits instead)"
@@ -345,6 +345,11 @@ def _class_targets(
     return np.where(ignored, 0, labels), ignored, C
 
 
+def _probabilities(x: np.ndarray) -> bool:
+    """Whether every element is in [0, 1] (NaN is not)."""
+    return bool(x.size == 0 or (np.all(x >= 0) and np.all(x <= 1)))
+
+
 class _PlainLabels:
     """Whether class indices are all in range and none is ``ignore_index`` (the fused
     cross-entropy's condition), as a check a replayed step can repeat."""
@@ -386,6 +391,7 @@ def _class_weights(
 def _pick(log_probs: Tensor, labels: np.ndarray) -> Tensor:
     """log_probs[i, y_i, ...] along the class dimension."""
     if log_probs.ndim == 1:
+        reads_data("a single sample's class index")
         return log_probs[int(labels)]
     index = Tensor._wrap(labels[:, None].astype(np.int64))
     return squeeze(gather(log_probs, 1, index), 1)

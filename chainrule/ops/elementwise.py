@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule.autograd.grad_mode import reads_data
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote, promote_float, to_tensor
 from chainrule.tensor import Tensor
@@ -561,8 +562,10 @@ def isinf(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def allclose(input: Tensor, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
+    reads_data("allclose()")
     return bool(np.allclose(input._data, to_tensor(other)._data, rtol=rtol, atol=atol))
 
 
 def equal_all(input: Tensor, other: Tensor) -> bool:  # noqa: A002
+    reads_data("equal_all()")
     return input.shape == other.shape and bool(np.array_equal(input._data, other._data))
