@@ -123,7 +123,9 @@ def summarize(times: list[float]) -> dict[str, Any]:
 
 
 def run_case(case: Case, frameworks: list[str], repeat: int, warmup: int) -> dict[str, Any]:
-    """Check, then time; the record that goes into the JSON output."""
+    """Check, then time; the record that goes into the JSON output. Frameworks the case has no
+    implementation for are left out of both."""
+    frameworks = [fw for fw in frameworks if fw in case.make]
     record: dict[str, Any] = {
         "name": case.name,
         "workload": case.workload,

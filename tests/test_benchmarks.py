@@ -63,7 +63,8 @@ def test_every_workload_runs(quick_run: dict[str, Any]) -> None:
     assert quick_run["settings"]["frameworks"] == FRAMEWORKS
     for record in quick_run["results"]:
         assert record["check"]["errors"] == {}, (record["name"], record["check"]["errors"])
-        assert sorted(record["frameworks"]) == sorted(FRAMEWORKS), record["name"]
+        expected = [fw for fw in FRAMEWORKS if fw != "replay" or record["workload"] != "deep_chain"]
+        assert sorted(record["frameworks"]) == sorted(expected), record["name"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -73,7 +74,7 @@ def test_frameworks_agree(quick_run: dict[str, Any], case: str) -> None:
     assert "loss" in check["quantities"]
     assert any(q.startswith("grad.") for q in check["quantities"])
     for fw in FRAMEWORKS:
-        if fw == "numpy":
+        if fw == "numpy" or (fw == "replay" and record["workload"] == "deep_chain"):
             continue
         err = check["max_rel_err"][fw]
         assert err <= check["tolerance"], (
@@ -115,11 +116,13 @@ def test_run_passes_and_json_has_the_documented_fields(quick_run: dict[str, Any]
             assert {"median", "min", "max", "times"} <= set(stats)
             assert stats["min"] <= stats["median"] <= stats["max"]
             assert len(stats["times"]) == 1
+        replayed = record["workload"] != "deep_chain"
         assert record["ratio_to_numpy"] is not None
-        assert record["ratio_to_numpy_replay"] is not None
+        assert (record["ratio_to_numpy_replay"] is not None) == replayed
         assert (record["ratio_to_torch"] is not None) == HAS_TORCH
-        assert (record["ratio_to_torch_replay"] is not None) == HAS_TORCH
-    assert set(quick_run["deep_chain_scaling"]) == set(FRAMEWORKS)
+        assert (record["ratio_to_torch_replay"] is not None) == (HAS_TORCH and replayed)
+    # deep_chain times the eager engine only (no replay column)
+    assert set(quick_run["deep_chain_scaling"]) == set(FRAMEWORKS) - {"replay"}
 
 
 def test_peak_rss_runs_each_framework_alone(quick_run: dict[str, Any]) -> None:
