@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from chainrule import nn, optim
+from chainrule import autograd, nn, optim
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, OneCycleLR
 from chainrule.random import manual_seed
@@ -300,6 +300,22 @@ def _correct(logits: Tensor, labels: Tensor) -> int:
     return int(np.count_nonzero(np.argmax(logits._data, axis=1) == labels._data))
 
 
+def training_step(
+    model: nn.Module, optimizer: optim.Optimizer, loss_fn: nn.Module | None = None
+) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """``step(x, y) -> (loss, logits)``: zero_grad, forward, loss, backward (not the update)."""
+    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+
+    def step(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        return loss, logits
+
+    return step
+
+
 def run_epoch(
     model: nn.Module,
     batches: Iterable[tuple[Tensor, Tensor]],
@@ -309,17 +325,16 @@ def run_epoch(
     on_batch: BatchCallback | None = None,
     epoch: int = 1,
     total: int = 0,
+    step: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None,
 ) -> tuple[float, float]:
     """Train one pass over ``batches`` (zero_grad, forward, loss, backward, step, schedule);
-    returns the sample-weighted mean loss and accuracy over the pass."""
-    loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    returns the sample-weighted mean loss and accuracy over the pass. ``step`` replaces the
+    first four (a ``training_step``, perhaps under ``chainrule.autograd.replay``)."""
+    step = training_step(model, optimizer, loss_fn) if step is None else step
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for index, (x, y) in enumerate(batches, start=1):
-        optimizer.zero_grad()
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        loss.backward()
+        loss, logits = step(x, y)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -368,13 +383,16 @@ def fit(
     seed: int = 0,
     on_batch: BatchCallback | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    replay: bool = True,
 ) -> History:
     """Train ``model`` on ``train_data`` with cross-entropy, evaluating on ``test_data`` (the
     training data when None) after every epoch.
 
     Batches come from a DataLoader shuffled with ``seed``; dropout draws from chainrule's
     global generator, so ``manual_seed(seed)`` before building the model repeats a run
-    exactly. The schedule is stepped after every batch.
+    exactly. The schedule is stepped after every batch. With ``replay`` the forward and
+    backward of each batch run under ``chainrule.autograd.replay`` (the same numbers, bit for
+    bit; a model it can't replay, with dropout or BatchNorm, quietly runs eagerly).
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(
@@ -385,12 +403,22 @@ def fit(
     loader = DataLoader(TensorDataset(*train_data), batch_size=batch_size, shuffle=True, seed=seed)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     scheduler = make_scheduler(schedule, opt, lr, epochs * len(loader))
+    step = training_step(model, opt)
+    if replay:
+        step = autograd.replay(step, warn=False)
     records: list[EpochRecord] = []
     correct = 0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         train_loss, train_accuracy = run_epoch(
-            model, loader, opt, scheduler, on_batch=on_batch, epoch=epoch, total=len(loader)
+            model,
+            loader,
+            opt,
+            scheduler,
+            on_batch=on_batch,
+            epoch=epoch,
+            total=len(loader),
+            step=step,
         )
         seconds = time.perf_counter() - start
         test_loss, test_accuracy, correct = evaluate(model, *test_data)

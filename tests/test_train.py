@@ -112,6 +112,29 @@ def test_same_seed_repeats_exactly(digits_mlp: tuple[nn.Module, History]) -> Non
         np.testing.assert_array_equal(value, _weights(again)[key], err_msg=key)
 
 
+def test_replayed_training_equals_eager_training(digits_mlp: tuple[nn.Module, History]) -> None:
+    """fit() replays each batch's forward+backward (chainrule.autograd.replay): bit for bit
+    the eager run's numbers."""
+    model, history = digits_mlp
+    data = load_data("digits")
+    config = TrainConfig(dataset="digits", model="mlp", seed=0).resolved()
+    cr.manual_seed(0)
+    eager = build_model("digits", "mlp")
+    eager_history = fit(
+        eager,
+        data.train,
+        data.test,
+        epochs=config.epochs or 1,
+        batch_size=config.batch_size or 1,
+        lr=config.lr or 0.0,
+        seed=0,
+        replay=False,
+    )
+    assert [r.train_loss for r in eager_history.epochs] == [r.train_loss for r in history.epochs]
+    for key, value in _weights(model).items():
+        np.testing.assert_array_equal(value, _weights(eager)[key], err_msg=key)
+
+
 def test_dropout_run_repeats_and_other_seed_differs() -> None:
     """The CNN draws dropout masks from the global generator: seeded, they repeat too."""
     data = load_data("digits", images=True)

@@ -439,6 +439,14 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     differently, that call runs eagerly. A parameter that gets a new array (``p.data = ...``,
     a dtype change), a new ``requires_grad`` or a hook makes the step trace again.
 
+    Parameters
+    ----------
+    fn : callable
+        The step: tensors (the batch) in positional arguments, other arguments hashable.
+    warn : bool
+        Warn once when a step can't be replayed (False: fall back quietly; ``reason()`` says
+        why either way).
+
     Examples
     --------
     >>> import chainrule as cr
@@ -457,8 +465,9 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     [-2.0, -4.0]
     """
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], *, warn: bool = True) -> None:
         self.fn = fn
+        self.warn = warn  # False: fall back without a warning (reason() still says why)
         self.plans: dict[tuple[Any, ...], _Plan] = {}
         self.refused: dict[tuple[Any, ...], str] = {}  # signature -> why it runs eagerly
         self.counts = {"traced": 0, "verified": 0, "replayed": 0, "eager": 0}
@@ -510,6 +519,8 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     def _refuse(self, key: tuple[Any, ...], reason: str) -> None:
         self.refused[key] = reason
         self.plans.pop(key, None)
+        if not self.warn:
+            return
         warnings.warn(
             f"replay: {self.__name__} runs eagerly from now on: {reason}",
             RuntimeWarning,
