@@ -362,7 +362,7 @@ class _PlainLabels:
         # (an index >= C needs no check here: the forward's indexing raises, and a replayed
         # step then runs eagerly, which reports it)
         if labels.size == 0:
-            return True
+            return False  # an empty batch: the general path's mean (nan, as PyTorch)
         if np.minimum.reduce(labels, axis=None) < 0:
             return False
         ignorable = 0 <= self.ignore_index < self.num_classes
@@ -462,15 +462,22 @@ def cross_entropy(
         and input.dtype.kind == "f"
     ):
         target_tensor = to_tensor(target)
-        if target_tensor.dtype.kind in "iu":
-            labels, ignored, num_classes = _class_targets(
-                input, target_tensor, ignore_index, "cross_entropy"
-            )
-            if not ignored.any():  # the common case, as one fused primitive (ops/losses.py)
-                if state.tracing is not None:  # a replayed step checks this again each time
-                    state.tracing.guard(_PlainLabels(num_classes, ignore_index), target_tensor)
-                # nothing is ignored, so the checked labels are the targets themselves
-                return _losses.fused_cross_entropy(input, target_tensor, mean=reduction == "mean")
+        labels = target_tensor._data
+        num_classes = input.shape[1]
+        plain = _PlainLabels(num_classes, ignore_index)
+        if (
+            labels.dtype.kind in "iu"
+            and labels.shape == input.shape[:1]
+            and plain(labels)
+            and np.maximum.reduce(labels, axis=None) < num_classes
+        ):
+            # the common case, as one fused primitive (ops/losses.py): every target a class in
+            # range, none ignored (anything else takes the checked general path below)
+            if state.tracing is not None:  # a replayed step checks this again each time
+                state.tracing.guard(plain, target_tensor)
+            return _losses.fused_cross_entropy(input, target_tensor, mean=reduction == "mean")
+        if labels.dtype.kind in "iu":
+            _class_targets(input, target_tensor, ignore_index, "cross_entropy")  # errors by name
     class_dim = 0 if input.ndim == 1 else 1
     log_probs = _log_softmax(input, class_dim)
     target_tensor = to_tensor(target)
