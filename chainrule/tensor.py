@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -422,8 +421,6 @@ class Tensor:
         snapshot.requires_grad = self.requires_grad
         snapshot.grad_fn = self.grad_fn
         snapshot._vbox = list(self._vbox)  # the version the old node produced, for its checks
-        if self.grad_fn is not None:
-            self.grad_fn.out_ref = weakref.ref(snapshot)
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
@@ -432,7 +429,6 @@ class Tensor:
         self.requires_grad = result.requires_grad
         self.grad_fn = result.grad_fn
         if result.grad_fn is not None:
-            result.grad_fn.out_ref = weakref.ref(self)
             result.grad_fn.stamp = state.writes  # this write made its output: not a later change
         return self
 

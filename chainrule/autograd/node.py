@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import operator
 import traceback
-import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -100,7 +99,6 @@ class Primitive:
                         node.op = self
                         node.inputs = inputs
                         node.params = params
-                        node.out_ref = _weakref(out)
                         node.stamp = state.writes
                         node.seq = next(_creation_order)
                         node.created_at = _user_frame() if state.anomaly else None
@@ -113,7 +111,6 @@ class Primitive:
 
 _data_of = operator.attrgetter("_data")
 _new_tensor = _new_node = object.__new__
-_weakref = weakref.ref
 _tensor_class: Any = None  # chainrule.tensor.Tensor, set with _wrap below
 # Tensor._wrap, set by chainrule.tensor once the class exists (node.py is imported before it).
 # (the cast is a placeholder's type, run once at import, not on the call path)
@@ -128,15 +125,16 @@ _creation_order = itertools.count()
 class Node:
     """One recorded application of a primitive: the backward graph's vertex.
 
-    Holds its inputs strongly and its output weakly, so no reference cycle keeps a graph alive,
-    yet rules such as ``grad * out`` see the real output tensor (second derivatives stay right).
+    Holds its inputs strongly and not its output at all, so no reference cycle keeps a graph
+    alive; the engine reaches a node through its output tensor (a root, or the input whose
+    ``grad_fn`` it is) and hands that tensor to the rules, so ``grad * out`` sees the real
+    output and second derivatives stay right.
     """
 
     __slots__ = (
         "op",
         "inputs",
         "params",
-        "out_ref",
         "stamp",
         "seq",
         "created_at",
@@ -147,7 +145,6 @@ class Node:
     op: Primitive
     inputs: tuple[Tensor, ...] | None  # None once backward released them
     params: dict[str, Any]
-    out_ref: weakref.ref[Tensor]
     # the in-place writes so far (state.writes): a saved tensor written later has a larger
     # number in its version box, which backward checks (only if anything was written since)
     stamp: int
