@@ -86,3 +86,15 @@ def test_the_tour_runs() -> None:
     final = namespace["loss"].item()  # type: ignore[attr-defined]
     assert final < 0.693, f"the tour's loop should learn something, loss is {final}"
     exec(compile(check, "README.md (gradcheck)", "exec"), namespace)
+
+
+def test_the_replay_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    tour, _, replayed = _blocks("python")[:3]
+    namespace: dict[str, object] = {}
+    exec(compile(tour, "README.md (tour)", "exec"), namespace)
+    before = namespace["loss"].item()  # type: ignore[attr-defined]
+    exec(compile(replayed, "README.md (replay)", "exec"), namespace)
+    counts = {"traced": 1, "verified": 1, "replayed": 198, "eager": 0}
+    assert namespace["step"].counts == counts  # type: ignore[attr-defined]
+    assert str(counts) in capsys.readouterr().out
+    assert namespace["loss"].item() < before  # type: ignore[attr-defined]
