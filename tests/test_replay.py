@@ -158,7 +158,8 @@ def test_gradients_accumulate_when_not_cleared():
 
 
 # ---- guards and retracing -----------------------------------------------------------------------
-def test_cross_entropy_guard_falls_back_for_an_ignored_target():
+def _replaying_classifier():
+    """A model, one batch, and its cross-entropy step traced, checked and replayed once."""
     model, batches = _mlp_and_data()
     x, y = batches[0]
 
@@ -172,6 +173,11 @@ def test_cross_entropy_guard_falls_back_for_an_ignored_target():
         model.zero_grad()
         step(x, y)
     assert step.counts["replayed"] == 1
+    return model, step, x
+
+
+def test_cross_entropy_guard_falls_back_for_an_ignored_target():
+    model, step, x = _replaying_classifier()
     ignored = cr.tensor(np.array([0, -100, 2, 1, -100]))
     model.zero_grad()
     got = step(x, ignored)  # the fused branch's condition fails: this call runs eagerly
@@ -186,17 +192,7 @@ def test_cross_entropy_guard_falls_back_for_an_ignored_target():
 
 
 def test_out_of_range_target_gets_the_eager_error():
-    model, batches = _mlp_and_data()
-    x, y = batches[0]
-
-    @cr.autograd.replay
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        return loss
-
-    for _ in range(3):
-        step(x, y)
+    _, step, x = _replaying_classifier()
     with pytest.raises(IndexError, match="cross_entropy: target 7 is out of bounds for 3 classes"):
         step(x, cr.tensor(np.array([0, 7, 2, 1, 0])))
 
