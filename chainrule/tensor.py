@@ -595,19 +595,27 @@ class Tensor:
         return self.div_(other)
 
     # ---- operators (recorded) -----------------------------------------------------------------
+    # +, - and * of two tensors of one dtype go straight to the primitive: every derivative rule
+    # is written with these operators, so the promotion layer would run on every rule call.
     def __add__(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
+            return _add(self, other)
         return _ops.add(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
         return _ops.add(other, self)
 
     def __sub__(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
+            return _sub(self, other)
         return _ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _ops.sub(other, self)
 
     def __mul__(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
+            return _mul(self, other)
         return _ops.mul(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
@@ -748,6 +756,7 @@ _METHODS = (
 from chainrule import ops as _ops  # noqa: E402 - ops import Tensor, so they come last
 from chainrule.autograd import node as _node  # noqa: E402
 from chainrule.autograd.engine import run_backward  # noqa: E402
+from chainrule.ops.elementwise import _add, _mul, _sub  # noqa: E402
 
 _node._wrap = Tensor._wrap  # every op result is made by this, without an import per call
 _node._tensor_class = Tensor
