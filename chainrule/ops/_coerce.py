@@ -29,6 +29,24 @@ def to_tensor(value: Any, dtype: np.dtype | None = None) -> Tensor:
 
 _NUMBERS = (float, int)
 _wrap = Tensor._wrap
+_CONSTANTS: dict[tuple[Any, ...], Tensor] = {}  # (type, number, dtype) -> a read-only 0-d tensor
+
+
+def _constant(value: float, dtype: np.dtype) -> Tensor:
+    """A Python number as a 0-d tensor of ``dtype``; nonzero, non-NaN ones are made once and
+    shared (read-only), since expressions and derivative rules meet the same few (2.0, 1, 0.5)
+    over and over. Zeros are not shared: 0.0 == -0.0 as keys, but not as factors."""
+    if not value or value != value:
+        return _wrap(np.array(value, dtype))
+    key = (type(value), value, dtype)
+    tensor = _CONSTANTS.get(key)
+    if tensor is None:
+        if len(_CONSTANTS) >= 4096:
+            _CONSTANTS.clear()
+        array = np.array(value, dtype)
+        array.flags.writeable = False
+        tensor = _CONSTANTS[key] = _wrap(array)
+    return tensor
 
 
 def promote(*values: Any) -> list[Tensor]:
@@ -45,13 +63,13 @@ def promote(*values: Any) -> list[Tensor]:
                 if dtype is other or dtype == other:
                     return values  # type: ignore[return-value]
             elif type(second) in _NUMBERS and first._data.dtype.kind == "f":
-                return [first, _wrap(np.array(second, first._data.dtype))]
+                return [first, _constant(second, first._data.dtype)]
         elif (
             isinstance(second, Tensor)
             and type(first) in _NUMBERS
             and second._data.dtype.kind == "f"
         ):
-            return [_wrap(np.array(first, second._data.dtype)), second]
+            return [_constant(first, second._data.dtype), second]
     elif isinstance(first, Tensor) and all(
         isinstance(v, Tensor) and v._data.dtype == first._data.dtype for v in values[1:]
     ):
