@@ -82,7 +82,9 @@ class Tensor:
         self.requires_grad = False
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
-        self._vbox = [0, 0]  # [version, the in-place write (state.writes) that made it]
+        # [version, the in-place write (state.writes) that made it], shared by views; made on
+        # first need (most tensors are never written or viewed)
+        self._vbox: list[int] | None = None
         self._base: Tensor | None = None  # the tensor this one is a view of, if any
         self._hooks: list[Callable] | None = None
         self._retains_grad = False
@@ -99,7 +101,7 @@ class Tensor:
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
-        t._vbox = [0, 0]
+        t._vbox = None
         t._base = None
         t._hooks = None
         t._retains_grad = False
@@ -112,7 +114,7 @@ class Tensor:
     def data(self) -> Tensor:
         """The same storage, detached from the graph (as ``torch.Tensor.data``)."""
         t = Tensor._wrap(self._data)
-        t._vbox = self._vbox
+        t._vbox = self._version_box()
         return t
 
     @data.setter
@@ -137,7 +139,13 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._vbox[0]
+        return 0 if self._vbox is None else self._vbox[0]
+
+    def _version_box(self) -> list[int]:
+        """The version box, made now if this tensor had none (to be shared with a view)."""
+        if self._vbox is None:
+            self._vbox = [0, 0]
+        return self._vbox
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
@@ -237,7 +245,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same storage, cut from the graph."""
         t = Tensor._wrap(self._data)
-        t._vbox = self._vbox
+        t._vbox = self._version_box()
         return t
 
     def detach_(self) -> Tensor:
@@ -420,7 +428,7 @@ class Tensor:
         snapshot = Tensor._wrap(self._data.copy())
         snapshot.requires_grad = self.requires_grad
         snapshot.grad_fn = self.grad_fn
-        snapshot._vbox = list(self._vbox)  # the version the old node produced, for its checks
+        snapshot._vbox = list(self._version_box())  # the version the old node made, for its checks
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
@@ -436,7 +444,7 @@ class Tensor:
         """Count an in-place write: this storage's version, and the global write number that
         nodes compare against to see whether a saved tensor changed after they were made."""
         state.writes += 1
-        box = self._vbox
+        box = self._version_box()
         box[0] += 1
         box[1] = state.writes
 

@@ -86,10 +86,10 @@ class Primitive:
         out.grad = out.grad_fn = out._base = out._hooks = out.name = out.element_names = None
         out._retains_grad = False
         if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
-            out._vbox = inputs[0]._vbox
+            out._vbox = inputs[0]._version_box()
             out._base = inputs[0]
         else:
-            out._vbox = [0, 0]
+            out._vbox = None  # made on first need (Tensor._version_box)
         if state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
@@ -168,13 +168,18 @@ class Node:
         assert self.inputs is not None
         for index in self.op.saves:
             tensor = self.inputs[index]
-            if tensor._vbox[1] > self.stamp:
+            if tensor._vbox is not None and tensor._vbox[1] > self.stamp:
                 raise RuntimeError(
                     f"{self.op.name}: input {index} (shape {tuple(tensor.shape)}) was modified "
                     f"in place after it was saved for backward (it is at version "
                     f"{tensor._vbox[0]} now); clone it before changing it"
                 )
-        if self.op.saves_out and out is not None and out._vbox[1] > self.stamp:
+        if (
+            self.op.saves_out
+            and out is not None
+            and out._vbox is not None
+            and out._vbox[1] > self.stamp
+        ):
             raise RuntimeError(
                 f"{self.op.name}: its output (shape {tuple(out.shape)}) was modified in place "
                 f"after it was saved for backward (it is at version {out._vbox[0]} now); clone "

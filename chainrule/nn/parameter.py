@@ -42,7 +42,7 @@ class Parameter(Tensor):
             data = Tensor._wrap(np.empty((0,), _dtype.get_default_dtype()))
         source = data if isinstance(data, Tensor) else Tensor(data)
         self._data = source._data
-        self._vbox = source._vbox  # the same storage, so the same version counter
+        self._vbox = source._version_box()  # the same storage, so the same version counter
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
