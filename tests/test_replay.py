@@ -478,8 +478,22 @@ def test_a_parameter_passed_as_an_argument_is_not_bound_to_its_slot():
     for _ in range(3):
         step(cr.tensor([3.0, 4.0]))
     w.grad = None
-    step(w)  # w is read from outside by the plan: as an argument too, the plan is not current
+    with pytest.warns(RuntimeWarning, match="argument 0 is also a variable it reads"):
+        step(w)  # the plan reads w from outside: as an argument too, it is not current
     assert w.grad.tolist() == [2.0, 4.0]  # d/dw of (w * w).sum()
+
+
+def test_tracing_with_a_parameter_as_the_argument_is_refused():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def fn(x):
+        loss = ((w - x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    # traced with w's own storage as the argument, the plan couldn't tell the two apart later
+    assert "shares its storage" in _refusal(fn, w.detach())
+    assert "argument 0 is also a variable" in _refusal(fn, w)
 
 
 def test_reading_grad_inside_the_step_is_refused():

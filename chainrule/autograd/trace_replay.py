@@ -43,6 +43,9 @@ _CONSTANT_SITES: set[tuple[str, str]] = {
 }
 
 
+_FALL_BACK = object()  # a replay that hit a failed guard: run this call eagerly
+
+
 class _GuardFailedError(Exception):
     """A guard saw a different answer than during the trace: this call runs eagerly."""
 
@@ -184,6 +187,8 @@ class _Recorder:
         for position, value in enumerate(args):
             if _is_tensor(value) and id(value._data) not in self.slot_of:
                 self.plan.arg_arrays.append((position, self._new_slot(value._data)))
+        self.arg_slots = {slot for _, slot in self.plan.arg_arrays}
+        self.arg_ids = {id(value) for value in args}
 
     def refuse(self, reason: str) -> None:
         if self.reason is None:
@@ -204,6 +209,10 @@ class _Recorder:
             self.refuse("it reads a .grad that its own backward stored")
         slot = self.slot_of.get(id(array))
         if slot is not None:
+            if slot in self.arg_slots and id(tensor) not in self.arg_ids:
+                # (a parameter whose storage was passed in as well: next time the argument
+                # would stand for it)
+                self.refuse("a tensor it reads shares its storage with an argument")
             return slot
         where = self.foreign.get(id(array)) or self._view_of_computed(array)
         if where is not None:
@@ -395,6 +404,12 @@ def _traced(
 
     global _plain_wrap
     recorder = _Recorder(args)
+    captured = _captured_argument(fn, args)
+    if captured is not None:
+        recorder.refuse(
+            f"argument {captured} is also a variable it reads (next time the argument would "
+            "stand for it)"
+        )
     writes = state.writes
     plain_wrap = _plain_wrap = Tensor.__dict__["_wrap"]
     state.tracing = recorder
@@ -426,9 +441,10 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     The step must do the same thing on every call: what it reads from outside other than
     tensor values is taken as fixed — Python numbers and flags, which model and which parameter
     objects (assigning a new Parameter to a module needs a new ``replay``), and a tensor it
-    reads from outside must not also be passed in as an argument. It may clear gradients with
-    ``zero_grad()`` but not by assigning ``.grad`` itself. The second call's comparison with
-    eager catches most breaches of this; the rest is yours to keep.
+    reads from outside must not also be passed in as an argument (refused when the argument is
+    a global or closure variable of the step, or shares a read tensor's storage). It may clear
+    gradients with ``zero_grad()`` but not by assigning ``.grad`` itself. The second call's
+    comparison with eager catches most breaches of this; the rest is yours to keep.
 
     A step that reads a value into Python (``item()``, ``if t > 0``, ``allclose``), draws random
     numbers, writes a tensor in place, registers hooks, uses ``retain_graph``/``create_graph``,
@@ -493,6 +509,8 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         try:
             result = plan.run(args)
         except _GuardFailedError:
+            result = _FALL_BACK  # (run eagerly outside the except: its errors aren't chained)
+        if result is _FALL_BACK:
             return self._eager(args, kwargs)
         self.counts["replayed"] += 1
         return result
@@ -536,6 +554,8 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         try:
             replayed = plan.run(args)
         except _GuardFailedError:
+            replayed = _FALL_BACK
+        if replayed is _FALL_BACK:
             _restore(before)
             return self._eager(args, kwargs)
         replayed_grads = [None if t.grad is None else t.grad._data.copy() for t in targets]
@@ -556,6 +576,27 @@ def _restore(before: list[tuple[Tensor, Any, np.ndarray | None]]) -> None:
         tensor.grad = grad
         if grad is not None and saved is not None:
             grad._data = saved
+
+
+def _captured_argument(fn: Callable[..., Any], args: tuple[Any, ...]) -> int | None:
+    """The position of a tensor argument that ``fn`` also reads as a closure variable or a
+    global (``step(w)`` where the step uses ``w``), or None."""
+    code = getattr(fn, "__code__", None)
+    positions = {id(value): i for i, value in enumerate(args) if _is_tensor(value)}
+    if code is None or not positions:
+        return None
+    seen: list[Any] = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            seen.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet
+            continue
+    names = getattr(fn, "__globals__", {})
+    seen += [names[name] for name in code.co_names if name in names]
+    for value in seen:
+        if id(value) in positions:
+            return positions[id(value)]
+    return None
 
 
 def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
