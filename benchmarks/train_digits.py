@@ -145,7 +145,14 @@ def run_model(
     import numpy as np
 
     import chainrule as cr
-    from chainrule.train import DEFAULTS, build_model, evaluate, make_optimizer, run_epoch
+    from chainrule.train import (
+        DEFAULTS,
+        build_model,
+        evaluate,
+        make_optimizer,
+        run_epoch,
+        training_step,
+    )
 
     _, batch_size, lr = DEFAULTS[("digits", name)]
     x_train, y_train, x_test, y_test = (
@@ -164,9 +171,13 @@ def run_model(
             index = order[start : start + batch_size]
             yield cr.from_numpy(x_train[index]), cr.from_numpy(y_train[index])
 
+    # as chainrule.train.fit: each batch's forward+backward replayed where the model allows
+    # (the CNN's dropout and BatchNorm make it run eagerly)
+    step = cr.autograd.replay(training_step(model, optimizer), warn=False)
+
     def cr_run(order: np.ndarray) -> float:
         begin = time.perf_counter()
-        run_epoch(model, cr_batches(order), optimizer, scheduler)
+        run_epoch(model, cr_batches(order), optimizer, scheduler, step=step)
         return time.perf_counter() - begin
 
     run["chainrule"] = cr_run
