@@ -93,6 +93,11 @@ def time_interleaved(
     Repetitions are round-robin (chainrule, torch, numpy, chainrule, ...), rotating which one
     goes first, so that a slow phase of a shared machine hits every framework alike."""
     impls = {fw: case.make[fw]() for fw in frameworks}
+    replayed = getattr(impls.get("replay"), "replayed", None)
+    if replayed is not None:
+        for _ in range(2):  # the trace and the check against eager, before any timing
+            impls["replay"].step()
+        settled = dict(replayed.counts)
     scale = (1e6 if case.unit == "us/op" else 1e3) / (case.inner * case.per_step)
     times: dict[str, list[float]] = {fw: [] for fw in frameworks}
     for rep in range(warmup + repeat):
@@ -106,10 +111,13 @@ def time_interleaved(
             elapsed = time.perf_counter() - start
             if rep >= warmup:
                 times[fw].append(elapsed * scale)
-    replayed = getattr(impls.get("replay"), "replayed", None)
-    if replayed is not None and replayed.counts["eager"]:
-        # a replay step that fell back to eager would be timed as something it isn't
-        raise RuntimeError(f"replay fell back to eager while timed: {replayed.reason()}")
+    if replayed is not None:
+        counts = replayed.counts
+        if counts["eager"] or counts["traced"] != settled["traced"]:
+            # a step that traced again or fell back would be timed as something it isn't
+            raise RuntimeError(
+                f"replay did not only replay while timed: {counts}, {replayed.reason()}"
+            )
     return times
 
 

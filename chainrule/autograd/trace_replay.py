@@ -47,17 +47,21 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     objects (assigning a new Parameter to a module needs a new ``replay``), and a tensor it
     reads from outside must not also be passed in as an argument (refused when the argument is
     a global or closure variable of the step, or shares a read tensor's storage). It may clear
-    gradients with ``zero_grad()`` but not by assigning ``.grad`` itself. The second call's
-    comparison with eager catches most breaches of this; the rest is yours to keep.
+    gradients with ``zero_grad()`` (``set_to_none=True``, the default) but not by assigning
+    ``.grad`` itself. The second call's comparison with eager catches most breaches of this;
+    the rest is yours to keep.
 
     A step that reads a value into Python (``item()``, ``if t > 0``, ``allclose``), draws random
-    numbers, writes a tensor in place, registers hooks, uses ``retain_graph``/``create_graph``,
-    reads a ``.grad`` its backward stored, reaches a graph built before the call, or returns a
-    tensor with a live graph can't be replayed: it runs eagerly on every call, with one warning
-    saying why. Decisions the library takes from the data (cross-entropy's fast path, a class
-    index's range, a zero in ``prod``) are checked again on each replay; when one comes out
+    numbers, writes a tensor in place, indexes with a tensor (``x[idx]``, ``index_select``,
+    ``Embedding``), registers hooks, uses ``retain_graph``/``create_graph``, reads a ``.grad``
+    its backward stored, reaches a graph built before the call, or returns a tensor with a live
+    graph can't be replayed: it runs eagerly on every call, with one warning saying why.
+    Decisions the library takes from the data (cross-entropy's fast path, a class index's
+    range, a zero in ``prod``) are checked again on each replay; when one comes out
     differently, that call runs eagerly. A parameter that gets a new array (``p.data = ...``,
-    a dtype change), a new ``requires_grad`` or a hook makes the step trace again.
+    a dtype change), a new ``requires_grad`` or a hook makes the step trace again, and so does
+    any change of a module's train/eval mode (any module's: an ``eval()`` and ``train()`` in
+    between calls, as for an evaluation, means one more trace and check).
 
     Parameters
     ----------
@@ -166,7 +170,9 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         _restore(before)
         result = self.fn(*args, **kwargs)
         eager_grads = [None if t.grad is None else t.grad._data for t in targets]
-        problem = _difference(replayed, result) or _difference(replayed_grads, eager_grads)
+        problem = _difference(replayed, result) or _difference(
+            replayed_grads, eager_grads, "gradient"
+        )
         if problem is not None:
             self._refuse(key, f"its replay differs from eager ({problem})")
         else:
