@@ -477,39 +477,32 @@ class Tensor:
             return self
         return self._set_data(what, ufunc(data, other))
 
-    def _update_(self, ufunc: np.ufunc, other: Tensor, alpha: builtins.float) -> Tensor:
-        """add_/sub_ of a same-dtype tensor outside grad mode, an optimizer's update: straight
-        into the storage, without the general checks."""
-        data = self._data
-        ufunc(data, other._data if alpha == 1 else other._data * alpha, out=data)
-        self._bump_version()
-        return self
+    def _add_or_sub_(
+        self, what: str, ufunc: np.ufunc, op: Callable[..., Tensor], other: Any, alpha: Any
+    ) -> Tensor:
+        """``self ±= alpha * other``, the body of add_ and sub_."""
+        if (
+            not state.grad_enabled
+            and type(other) is Tensor
+            and other._data.dtype is self._data.dtype
+        ):
+            # an optimizer's update: straight into the storage, without the general checks
+            data = self._data
+            ufunc(data, other._data if alpha == 1 else other._data * alpha, out=data)
+            self._bump_version()
+            return self
+        if self._records(what, other):
+            return self._rebase(lambda old: op(old, other, alpha=alpha))
+        other = _raw(other)
+        return self._ufunc_(what, ufunc, other if alpha == 1 else alpha * other)
 
     @_in_place
     def add_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
-        if (
-            not state.grad_enabled
-            and type(other) is Tensor
-            and other._data.dtype is self._data.dtype
-        ):
-            return self._update_(np.add, other, alpha)
-        if self._records("add_", other):
-            return self._rebase(lambda old: _ops.add(old, other, alpha=alpha))
-        other = _raw(other)
-        return self._ufunc_("add_", np.add, other if alpha == 1 else alpha * other)
+        return self._add_or_sub_("add_", np.add, _ops.add, other, alpha)
 
     @_in_place
     def sub_(self, other: Any, alpha: builtins.float = 1.0) -> Tensor:
-        if (
-            not state.grad_enabled
-            and type(other) is Tensor
-            and other._data.dtype is self._data.dtype
-        ):
-            return self._update_(np.subtract, other, alpha)
-        if self._records("sub_", other):
-            return self._rebase(lambda old: _ops.sub(old, other, alpha=alpha))
-        other = _raw(other)
-        return self._ufunc_("sub_", np.subtract, other if alpha == 1 else alpha * other)
+        return self._add_or_sub_("sub_", np.subtract, _ops.sub, other, alpha)
 
     @_in_place
     def mul_(self, other: Any) -> Tensor:

@@ -350,23 +350,27 @@ def _probabilities(x: np.ndarray) -> bool:
     return bool(x.size == 0 or (np.all(x >= 0) and np.all(x <= 1)))
 
 
+def _plain_labels(labels: np.ndarray, num_classes: int, ignore_index: int) -> bool:
+    """No class index is negative or ``ignore_index`` (with the caller's upper-bound check,
+    the fused cross-entropy's condition). An index >= C needs no check in a replayed step: the
+    forward's indexing raises, and the step then runs eagerly, which reports it."""
+    if labels.size == 0:
+        return False  # an empty batch: the general path's mean (nan, as PyTorch)
+    if np.minimum.reduce(labels, axis=None) < 0:
+        return False
+    ignorable = 0 <= ignore_index < num_classes
+    return not (ignorable and (labels == ignore_index).any())
+
+
 class _PlainLabels:
-    """Whether class indices are all in range and none is ``ignore_index`` (the fused
-    cross-entropy's condition), as a check a replayed step can repeat."""
+    """_plain_labels as a guard a replayed step repeats."""
 
     def __init__(self, num_classes: int, ignore_index: int) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
     def __call__(self, labels: np.ndarray) -> bool:
-        # (an index >= C needs no check here: the forward's indexing raises, and a replayed
-        # step then runs eagerly, which reports it)
-        if labels.size == 0:
-            return False  # an empty batch: the general path's mean (nan, as PyTorch)
-        if np.minimum.reduce(labels, axis=None) < 0:
-            return False
-        ignorable = 0 <= self.ignore_index < self.num_classes
-        return not (ignorable and (labels == self.ignore_index).any())
+        return _plain_labels(labels, self.num_classes, self.ignore_index)
 
 
 def _class_weights(
@@ -464,17 +468,16 @@ def cross_entropy(
         target_tensor = to_tensor(target)
         labels = target_tensor._data
         num_classes = input.shape[1]
-        plain = _PlainLabels(num_classes, ignore_index)
         if (
             labels.dtype.kind in "iu"
             and labels.shape == input.shape[:1]
-            and plain(labels)
+            and _plain_labels(labels, num_classes, ignore_index)
             and np.maximum.reduce(labels, axis=None) < num_classes
         ):
             # the common case, as one fused primitive (ops/losses.py): every target a class in
             # range, none ignored (anything else takes the checked general path below)
             if state.tracing is not None:  # a replayed step checks this again each time
-                state.tracing.guard(plain, target_tensor)
+                state.tracing.guard(_PlainLabels(num_classes, ignore_index), target_tensor)
             return _losses.fused_cross_entropy(input, target_tensor, mean=reduction == "mean")
         if labels.dtype.kind in "iu":
             _class_targets(input, target_tensor, ignore_index, "cross_entropy")  # errors by name
