@@ -3,6 +3,7 @@
 from chainrule.autograd import functional
 from chainrule.autograd.functional_api import backward, grad
 from chainrule.autograd.grad_mode import (
+    AnomalyError,
     detect_anomaly,
     enable_grad,
     is_anomaly_enabled,
@@ -16,6 +17,7 @@ from chainrule.autograd.node import Node, Primitive
 from chainrule.autograd.trace_replay import replay
 
 __all__ = [
+    "AnomalyError",
     "GradcheckError",
     "Node",
     "Primitive",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import AnomalyError, state
 from chainrule.autograd.node import Node, _user_frame
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def _check_backward(node: Node, index: int, grad: Tensor, input_grad: Tensor) ->
     if bad_in and not np.isfinite(input_grad._data).all():
         kind = "nan" if np.isnan(input_grad._data).any() else "inf"
         where = node.created_at or _user_frame()
-        raise FloatingPointError(
+        raise AnomalyError(
             f"anomaly: the backward of '{node.op.name}' produced {kind} for input {index} from a "
             f"finite incoming gradient; the op was created at {where}"
         )

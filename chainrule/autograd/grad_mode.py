@@ -98,6 +98,11 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
         return super().__call__(func)
 
 
+class AnomalyError(RuntimeError, FloatingPointError):
+    """What anomaly mode raises: a RuntimeError, as PyTorch's anomaly mode raises, so code that
+    catches ``RuntimeError`` works unchanged (and a FloatingPointError, as it was before)."""
+
+
 class detect_anomaly:  # noqa: N801 - PyTorch's name
     """Raise as soon as an op first produces NaN/Inf, forward or backward, naming the op.
 

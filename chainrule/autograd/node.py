@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import AnomalyError, state
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -226,7 +226,7 @@ def _nonfinite(array: np.ndarray) -> bool:
 def _check_forward(op: Primitive, inputs: tuple[Tensor, ...], out_data: np.ndarray) -> None:
     if _nonfinite(out_data) and not any(_nonfinite(t._data) for t in inputs):
         bad = "nan" if np.isnan(out_data).any() else "inf"
-        raise FloatingPointError(
+        raise AnomalyError(
             f"anomaly: '{op.name}' produced {bad} in the forward pass from finite inputs "
             f"(input shapes {[tuple(t.shape) for t in inputs]}) at {_user_frame()}"
         )
