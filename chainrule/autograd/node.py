@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from chainrule._source import in_package
 from chainrule.autograd.grad_mode import AnomalyError, state
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def _forward_error(op: Primitive, inputs: tuple[Tensor, ...], exc: Exception) ->
 def _user_frame() -> str:
     """The innermost stack frame outside chainrule, for anomaly reports."""
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if "/chainrule/" not in frame.filename.replace("\\", "/"):
+        if not in_package(frame.filename):
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
     return "<unknown>"
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule._source import package_relative
 from chainrule.autograd.engine import accumulate_array
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Primitive, _creation_order
@@ -203,9 +204,9 @@ class _Recorder:
 
 
 def _package_path(filename: str) -> str:
-    path = filename.replace("\\", "/")
-    index = path.rfind("/chainrule/")
-    return path[index + 1 :] if index >= 0 else path
+    """A constant site's file as ``chainrule/...`` (its key in _CONSTANT_SITES); a file outside
+    the package keeps its own path, so it never matches one of ours."""
+    return package_relative(filename) or filename
 
 
 def _is_tensor(value: Any) -> bool:
