@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import reads_data, state
+from chainrule.autograd.grad_mode import reads_data, state, thread_state
 
 if TYPE_CHECKING:
     from chainrule.autograd.node import Node
@@ -383,7 +383,7 @@ class Tensor:
 
     # ---- in-place (never recorded; bumps the version counter) ---------------------------------
     def _inplace_check(self, what: str) -> None:
-        if state.grad_enabled and self.requires_grad:
+        if thread_state.grad_enabled and self.requires_grad:
             if self.grad_fn is None:
                 raise RuntimeError(
                     f"{what}: a leaf tensor that requires grad can't be changed in place while "
@@ -398,7 +398,7 @@ class Tensor:
         """Whether this in-place op must be recorded in the graph: grad mode is on and this tensor
         or an operand requires grad. Raises where PyTorch does (a leaf that requires grad) and
         where we can't rebase the history (a view, whose base would keep its old history)."""
-        if not state.grad_enabled:
+        if not thread_state.grad_enabled:
             return False
         if not (
             self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
@@ -482,7 +482,7 @@ class Tensor:
     ) -> Tensor:
         """``self ±= alpha * other``, the body of add_ and sub_."""
         if (
-            not state.grad_enabled
+            not thread_state.grad_enabled
             and type(other) is Tensor
             and other._data.dtype is self._data.dtype
         ):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import AnomalyError, state
+from chainrule.autograd.grad_mode import AnomalyError, state, thread_state
 from chainrule.autograd.node import Node, _user_frame
 
 if TYPE_CHECKING:
@@ -49,12 +49,12 @@ def run_backward(
     pending: dict[Node, list[Any]] = {}  # node -> [summed grad, its output (kept alive)]
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
-    anomaly, grad_mode, writes = state.anomaly, state.grad_enabled, state.writes
+    anomaly, grad_mode, writes = state.anomaly, thread_state.grad_enabled, state.writes
     tracing = state.tracing
     if tracing is not None and (retain_graph or create_graph):
         tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
     state.anomaly = False
-    state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
+    thread_state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
         for root, grad in zip(roots, root_grads, strict=True):
             node = root.grad_fn
@@ -132,7 +132,7 @@ def run_backward(
                 node.params = _RELEASED
         _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
     finally:
-        state.anomaly, state.grad_enabled = anomaly, grad_mode
+        state.anomaly, thread_state.grad_enabled = anomaly, grad_mode
     return results
 
 
@@ -180,7 +180,7 @@ def _output_extras(
         if index is not None:
             results[index] = grad
     elif out._retains_grad:
-        _accumulate(out, grad, state.grad_enabled, False)
+        _accumulate(out, grad, thread_state.grad_enabled, False)
     return grad
 
 

@@ -1,8 +1,10 @@
-"""Global switches: whether ops record a graph, and whether anomaly detection is on."""
+"""The switches ops read: whether they record a graph (per thread, as in PyTorch), whether anomaly
+detection is on, and the process-wide counters behind in-place checks and replay."""
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,11 +12,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("grad_enabled", "anomaly", "writes", "modes", "tracing")
+    __slots__ = ("anomaly", "writes", "modes", "tracing")
 
     def __init__(self) -> None:
-        self.grad_enabled = True
-        self.anomaly = False
+        self.anomaly = False  # process-wide, as PyTorch's anomaly mode
         # In-place writes to any tensor so far: a node created when this was n can skip its
         # version checks in backward if it is still n (no tensor can have changed since).
         self.writes = 0
@@ -25,6 +26,17 @@ class _State:
 state = _State()
 
 
+class _ThreadState(threading.local):
+    """Grad mode, one per thread as in PyTorch: ``no_grad`` in one thread leaves recording on in
+    another (each new thread starts with it on)."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+
+
+thread_state = _ThreadState()
+
+
 def reads_data(what: str) -> None:
     """Called where a tensor's values become a Python value or decision: a step being traced for
     chainrule.autograd.replay can't repeat that, so it will run eagerly instead."""
@@ -33,7 +45,7 @@ def reads_data(what: str) -> None:
 
 
 def is_grad_enabled() -> bool:
-    return state.grad_enabled
+    return thread_state.grad_enabled
 
 
 class _GradModeContext:
@@ -49,23 +61,23 @@ class _GradModeContext:
         return self
 
     def __enter__(self) -> None:
-        self._previous = state.grad_enabled
-        state.grad_enabled = self.mode
+        self._previous = thread_state.grad_enabled
+        thread_state.grad_enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._previous
+        thread_state.grad_enabled = self._previous
 
     def __call__(self, func: F) -> F:
         mode = self.mode
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = state.grad_enabled
-            state.grad_enabled = mode
+            previous = thread_state.grad_enabled
+            thread_state.grad_enabled = mode
             try:
                 return func(*args, **kwargs)
             finally:
-                state.grad_enabled = previous
+                thread_state.grad_enabled = previous
 
         return wrapper  # type: ignore[return-value]
 
@@ -85,16 +97,16 @@ class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
 class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._before = state.grad_enabled
-        state.grad_enabled = self.mode  # takes effect at once, as in PyTorch
+        self._before = thread_state.grad_enabled
+        thread_state.grad_enabled = self.mode  # takes effect at once, as in PyTorch
 
     def __enter__(self) -> None:
         self._previous = self._before
-        state.grad_enabled = self.mode
+        thread_state.grad_enabled = self.mode
 
     def __call__(self, func: F) -> F:
         # As a decorator it must not leave the mode that __init__ switched on behind.
-        state.grad_enabled = self._before
+        thread_state.grad_enabled = self._before
         return super().__call__(func)
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from chainrule._source import in_package
-from chainrule.autograd.grad_mode import AnomalyError, state
+from chainrule.autograd.grad_mode import AnomalyError, state, thread_state
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -91,7 +91,7 @@ class Primitive:
             out._base = inputs[0]
         else:
             out._vbox = None  # made on first need (Tensor._version_box)
-        if state.grad_enabled:
+        if thread_state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
                     if out_data.dtype.kind == "f":

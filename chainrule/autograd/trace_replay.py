@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.replay_plan import _GuardFailedError, _Plan
 from chainrule.autograd.replay_trace import _is_tensor, _traced
 
@@ -190,7 +190,7 @@ def _restore(before: list[tuple[Tensor, Any, np.ndarray | None]]) -> None:
 
 def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
     """What a plan is valid for; None when an argument can't be part of a key."""
-    parts: list[Any] = [state.grad_enabled, state.modes, _dtype.get_default_dtype()]
+    parts: list[Any] = [thread_state.grad_enabled, state.modes, _dtype.get_default_dtype()]
     seen: dict[int, int] = {}
     for position, value in enumerate(args):
         if _is_tensor(value):

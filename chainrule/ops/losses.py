@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.ops.elementwise import clamp, log, log1p, sigmoid, softplus
 from chainrule.tensor import Tensor
@@ -192,5 +192,7 @@ _cross_entropy = Primitive(
 def fused_cross_entropy(logits: Tensor, labels: Tensor, mean: bool = True) -> Tensor:
     """Cross-entropy of (N, C) logits against int64 class indices, mean or sum over N."""
     # the forward leaves softmax in the cache for the backward when one can follow
-    cache: dict[str, Any] | None = {} if logits.requires_grad and state.grad_enabled else None
+    cache: dict[str, Any] | None = (
+        {} if logits.requires_grad and thread_state.grad_enabled else None
+    )
     return _cross_entropy(logits, labels, mean=mean, cache=cache)

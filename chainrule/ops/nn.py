@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import no_grad, state
+from chainrule.autograd.grad_mode import no_grad, state, thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
@@ -826,7 +826,7 @@ def _normalised(
 ) -> tuple[Tensor, Tensor]:
     """x̂ and 1/σ: the saved arrays as constants for a first derivative, recomputed from x as
     Tensors when a graph of the derivative is being built (create_graph)."""
-    if cache and not state.grad_enabled:
+    if cache and not thread_state.grad_enabled:
         return Tensor._wrap(cache["x_hat"]), Tensor._wrap(cache["inv_std"])
     centred = x - mean(x, dim=dims, keepdim=True)
     inv_std = (mean(centred * centred, dim=dims, keepdim=True) + eps) ** -0.5
