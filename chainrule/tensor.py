@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import reads_data, state, thread_state
+from chainrule.autograd import versions
+from chainrule.autograd.grad_mode import reads_data, thread_state
 
 if TYPE_CHECKING:
     from chainrule.autograd.node import Node
@@ -33,9 +34,10 @@ def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return wrapper
 
 
-def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> ValueError:
+def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> Exception:
     if "read-only" in str(exc):
-        return ValueError(
+        # RuntimeError, as PyTorch's refusal to write where elements share memory
+        return RuntimeError(
             f"{name}: this tensor is a broadcast view (from expand) and can't be "
             "written in place; .clone() it first"
         )
@@ -67,6 +69,8 @@ class Tensor:
         "grad_fn",
         "_vbox",
         "_base",
+        "_view_fn",
+        "_history",
         "_hooks",
         "_retains_grad",
         "name",
@@ -82,10 +86,14 @@ class Tensor:
         self.requires_grad = False
         self.grad: Tensor | None = None
         self.grad_fn: Node | None = None
-        # [version, the in-place write (state.writes) that made it], shared by views; made on
-        # first need (most tensors are never written or viewed)
-        self._vbox: list[int] | None = None
+        # [version, the in-place write (state.writes) that made it, views], shared by views;
+        # made on first need (most tensors are never written or viewed); see autograd/versions
+        self._vbox: list[Any] | None = None
         self._base: Tensor | None = None  # the tensor this one is a view of, if any
+        # (view op, params, the split/chunk/unbind that made it or None), from _base
+        self._view_fn: tuple[Any, dict[str, Any], str | None] | None = None
+        # (write number, stand-in) for each history a recorded in-place write superseded
+        self._history: list[tuple[int, Tensor]] | None = None
         self._hooks: list[Callable] | None = None
         self._retains_grad = False
         self.name: str | None = None
@@ -103,6 +111,8 @@ class Tensor:
         t.grad_fn = None
         t._vbox = None
         t._base = None
+        t._view_fn = None
+        t._history = None
         t._hooks = None
         t._retains_grad = False
         t.name = None
@@ -119,7 +129,10 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor | np.ndarray) -> None:
+        # new storage: a fresh version box, one write later, so a node that saved the old
+        # values raises instead of reading these (views of the old storage keep the old box)
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        self._vbox = versions.new_box(self._version + 1, versions.next_write())
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -141,10 +154,10 @@ class Tensor:
     def _version(self) -> int:
         return 0 if self._vbox is None else self._vbox[0]
 
-    def _version_box(self) -> list[int]:
+    def _version_box(self) -> list[Any]:
         """The version box, made now if this tensor had none (to be shared with a view)."""
         if self._vbox is None:
-            self._vbox = [0, 0]
+            self._vbox = versions.new_box()
         return self._vbox
 
     @property
@@ -395,25 +408,26 @@ class Tensor:
             )
 
     def _records(self, what: str, *others: Any) -> builtins.bool:
-        """Whether this in-place op must be recorded in the graph: grad mode is on and this tensor
-        or an operand requires grad. Raises where PyTorch does (a leaf that requires grad) and
-        where we can't rebase the history (a view, whose base would keep its old history)."""
+        """Whether this in-place op must be recorded in the graph: grad mode is on and this tensor,
+        the tensor it is a view of, or an operand requires grad. Raises where PyTorch does (a
+        leaf that requires grad, or a view of one)."""
         if not thread_state.grad_enabled:
             return False
+        root = self._root()
         if not (
-            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+            self.requires_grad
+            or root.requires_grad
+            or any(isinstance(o, Tensor) and o.requires_grad for o in others)
         ):
             return False
-        if self.requires_grad and self.grad_fn is None:
+        several = self._made_by_split()
+        if several is not None:
+            raise versions.several_views_error(several, what)
+        if root.requires_grad and root.grad_fn is None:
+            whose = "a leaf tensor" if root is self else "a view of a leaf tensor"
             raise RuntimeError(
-                f"{what}: a leaf tensor that requires grad can't be changed in place while "
-                "grad mode is on; wrap the update in chainrule.no_grad()"
-            )
-        if self._base is not None:
-            raise RuntimeError(
-                f"{what}: in-place changes to a view are not recorded by chainrule (the tensor "
-                "it views would keep its old history); .clone() the view first, or use the "
-                "out-of-place form"
+                f"{what}: {whose} that requires grad can't be changed in place while grad mode "
+                "is on; wrap the update in chainrule.no_grad()"
             )
         if self._data.dtype.kind != "f":
             raise RuntimeError(
@@ -421,36 +435,102 @@ class Tensor:
             )
         return True
 
+    def _made_by_split(self) -> str | None:
+        """The function (split, chunk, unbind) whose several views this one is or views."""
+        view = self
+        while view._base is not None:
+            if view._view_fn is not None and view._view_fn[2] is not None:
+                return view._view_fn[2]  # type: ignore[no-any-return]
+            view = view._base
+        return None
+
+    def _root(self) -> Tensor:
+        """The tensor whose storage this one views (itself if it is not a view)."""
+        root = self
+        while root._base is not None:
+            root = root._base
+        return root
+
     def _rebase(self, compute: Callable[[Tensor], Tensor]) -> Tensor:
         """Record an in-place op as PyTorch does: the old value and history move to a snapshot,
         ``compute(snapshot)`` builds the new value out of place, and this tensor takes it over —
-        its storage (aliases see the change), a bumped version and the new graph node."""
-        snapshot = Tensor._wrap(self._data.copy())
-        snapshot.requires_grad = self.requires_grad
-        snapshot.grad_fn = self.grad_fn
-        snapshot._vbox = list(self._version_box())  # the version the old node made, for its checks
+        its storage (aliases see the change), a bumped version and the new graph node. Nodes made
+        before keep their edges to the old history (autograd/versions.py)."""
+        self._check_writable("in-place op")
+        if self._base is not None:
+            return self._rebase_view(compute)
+        write = versions.next_write()  # taken first: the nodes compute() makes come after it
+        snapshot = self._snapshot(write)
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
+        self._take_over(result, write)
+        return self
+
+    def _rebase_view(self, compute: Callable[[Tensor], Tensor]) -> Tensor:
+        """An in-place op on a view, recorded as PyTorch's CopySlices: the base takes the new
+        history ``view_put(old base, compute(the view of the old base))`` and each of its views
+        (this one too) a fresh view node over it."""
+        chain: list[tuple[Any, dict[str, Any]]] = []
+        view = self
+        while view._base is not None:
+            if view._view_fn is None:  # pragma: no cover - every view op records its fn
+                raise RuntimeError("in-place op on a view whose view op is unknown")
+            chain.append(view._view_fn[:2])
+            view = view._base
+        root = view
+        chain.reverse()
+        write = versions.next_write()
+        snapshot = root._snapshot(write)
+        old_view = snapshot
+        for op, params in chain:
+            old_view = op(old_view, **params)
+        new_view = compute(old_view)
+        if new_view._data.dtype != self._data.dtype:
+            new_view = _ops.cast(new_view, self._data.dtype)
+        root._take_over(_ops.view_put(snapshot, new_view, tuple(chain)), write)
+        return self
+
+    def _snapshot(self, write: builtins.int) -> Tensor:
+        """A copy of this tensor's values and history, as the input of the node that ``write``
+        records (its box says it holds the values from before that write)."""
+        snapshot = Tensor._wrap(self._data.copy(order="K"))
+        snapshot.requires_grad = self.requires_grad
+        snapshot.grad_fn = self.grad_fn
+        snapshot._vbox = versions.new_box(self._version, write)
+        return snapshot
+
+    def _take_over(self, result: Tensor, write: builtins.int) -> None:
+        versions.supersede(self, write)
         self._data[...] = result._data
-        self._bump_version()
+        box = self._version_box()
+        box[0] += 1
+        box[1] = write
         self.requires_grad = result.requires_grad
         self.grad_fn = result.grad_fn
-        if result.grad_fn is not None:
-            result.grad_fn.stamp = state.writes  # this write made its output: not a later change
-        return self
+        versions.regenerate_views(box, write, _node.make_node)
 
     def _bump_version(self) -> None:
         """Count an in-place write: this storage's version, and the global write number that
         nodes compare against to see whether a saved tensor changed after they were made."""
-        state.writes += 1
         box = self._version_box()
         box[0] += 1
-        box[1] = state.writes
+        box[1] = write = versions.next_write()
+        if box[3]:
+            versions.invalidate_split_views(box, write, _node.make_node)
+
+    def _check_writable(self, what: str) -> None:
+        if not self._data.flags.writeable:
+            # RuntimeError, as PyTorch's refusal to write where elements share memory
+            raise RuntimeError(
+                f"{what}: this tensor is a broadcast view (from expand) or read-only, and can't "
+                "be written in place; .clone() it first"
+            )
 
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
         self._inplace_check(what)
+        self._check_writable(what)
         if (
             array.dtype != self._data.dtype
             and self._data.dtype.kind != "f"
@@ -518,10 +598,14 @@ class Tensor:
 
     @_in_place
     def addcmul_(self, a: Any, b: Any, value: builtins.float = 1.0) -> Tensor:
+        if self._records("addcmul_", a, b):
+            return self._rebase(lambda old: old + value * _ops.mul(a, b))
         return self._set_data("addcmul_", self._data + value * _raw(a) * _raw(b))
 
     @_in_place
     def addcdiv_(self, a: Any, b: Any, value: builtins.float = 1.0) -> Tensor:
+        if self._records("addcdiv_", a, b):
+            return self._rebase(lambda old: old + value * _ops.div(a, b))
         return self._set_data("addcdiv_", self._data + value * _raw(a) / _raw(b))
 
     @_in_place
@@ -531,6 +615,8 @@ class Tensor:
         return self._set_data("pow_", self._data ** _raw(exponent))
 
     def sqrt_(self) -> Tensor:
+        if self._records("sqrt_"):
+            return self._rebase(_ops.sqrt)
         return self._set_data("sqrt_", np.sqrt(self._data))
 
     @_in_place
@@ -560,14 +646,20 @@ class Tensor:
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         from chainrule.random import generator
 
-        return self._set_data("uniform_", generator().uniform(a, b, self.shape))
+        return self._fill_random("uniform_", generator().uniform(a, b, self.shape))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         from chainrule.random import generator
 
-        return self._set_data("normal_", generator().normal(mean, std, self.shape))
+        return self._fill_random("normal_", generator().normal(mean, std, self.shape))
+
+    def _fill_random(self, what: str, draw: np.ndarray) -> Tensor:
+        if self._records(what):  # new values that depend on nothing: a zero gradient, as PyTorch
+            return self._rebase(lambda old: _ops.add(old * 0.0, Tensor(draw, dtype=self.dtype)))
+        return self._set_data(what, draw)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_writable("__setitem__")
         if self._records("__setitem__", value):
             self._rebase(lambda old: _ops.index_put(old, key, value))
             return
@@ -626,6 +718,11 @@ class Tensor:
         return _ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
+        if (
+            isinstance(other, (builtins.int, builtins.float, np.number))
+            and self.is_floating_point()
+        ):
+            return _ops.rdiv(self, other)  # as PyTorch: reciprocal(self) * other
         return _ops.div(other, self)
 
     def __pow__(self, other: Any) -> Tensor:

@@ -565,11 +565,46 @@ def test_value_that_requires_grad_written_into_a_plain_tensor_is_recorded():
     assert w.grad.tolist() == [20.0]
 
 
-def test_in_place_on_a_view_in_grad_mode_raises():
-    y = leaf([1.0, 2.0]) * 2.0
-    view = y.reshape(2, 1)
-    with pytest.raises(RuntimeError, match="mul_: in-place changes to a view are not recorded"):
-        view.mul_(2.0)
+def _view_program(m, values):
+    """In-place writes through views, as PyTorch records them (CopySlices): the base takes the
+    new history and every view of it (old or new) sees it."""
+    x = m.tensor(values, requires_grad=True, dtype=m.float64)
+    y = x * 2.0
+    grid = y.reshape(2, 3)
+    row = grid[0]  # a view of a view
+    early = (row * 4.0).sum()  # row before the writes: its gradient flows to the old history
+    grid[1].mul_(3.0)  # a write through another view of the same storage
+    col = grid[:, 1]
+    col.add_(x[:2] * x[4:])  # a value that carries a gradient, written through a view
+    late = (row * 1.5).sum() + (y * y).sum() + col.sum()  # row, y and col as they are now
+    (early + late).backward()
+    return y.detach().numpy().copy(), x.grad.numpy().copy()
+
+
+def test_in_place_through_a_view_is_recorded_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    values = np.array([0.5, -1.0, 2.0, -0.3, 0.7, 1.1])
+    ours, theirs = _view_program(cr, values), _view_program(torch, values)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-15)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-13)
+
+
+def test_in_place_on_a_view_of_a_leaf_that_requires_grad_raises():
+    w = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="mul_: a view of a leaf tensor that requires grad"):
+        w[0:1].mul_(2.0)
+    assert w.tolist() == [1.0, 2.0]
+
+
+def test_split_views_are_not_written_in_place_in_grad_mode_as_in_pytorch():
+    y = leaf([1.0, 2.0, 3.0, 4.0]) * 2.0
+    first, second = y.split(2)
+    with pytest.raises(RuntimeError, match=r"mul_: .*views that split\(\) returns"):
+        first.mul_(2.0)
+    with cr.no_grad():
+        y.add_(1.0)  # writing their storage makes them unusable for backward, as in PyTorch
+    with pytest.raises(RuntimeError, match=r"views that split\(\) returns"):
+        second.sum().backward()
 
 
 def test_recorded_in_place_change_of_a_saved_tensor_is_reported():

@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import AnomalyError, state, thread_state
 from chainrule.autograd.node import Node, _user_frame
+from chainrule.autograd.versions import SavedTensorChangedError, as_saved
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor as Tensor  # `as`: exported, chainrule.ops rebinds it
@@ -84,8 +85,12 @@ def run_backward(
             if wanted is not None or out._hooks or out._retains_grad:
                 grad = _output_extras(grad, out, wanted, results)
             op = node.op
-            if node.stamp != writes and (op.saves or op.saves_out):
-                node.check_versions(out)
+            if node.stamp == writes:
+                rule_inputs, rule_out = inputs, out
+            else:
+                # something was written in place since this node was made: its edges lead to
+                # its inputs' histories as they were, and a rule that reads a changed value raises
+                inputs, rule_inputs, rule_out = as_saved(node, inputs, out)
             rules = op.grads
             params = node.params
             for i, tensor in enumerate(inputs):
@@ -94,7 +99,10 @@ def run_backward(
                 rule = rules[i]
                 if rule is None:
                     continue
-                input_grad = rule(grad, out, *inputs, **params)
+                try:
+                    input_grad = rule(grad, rule_out, *rule_inputs, **params)
+                except SavedTensorChangedError as exc:
+                    raise SavedTensorChangedError(str(exc)) from None
                 data, target = input_grad._data, tensor._data
                 if data.shape != target.shape:
                     input_grad = sum_to(input_grad, target.shape)

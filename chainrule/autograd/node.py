@@ -12,6 +12,7 @@ import numpy as np
 
 from chainrule._source import in_package
 from chainrule.autograd.grad_mode import AnomalyError, state, thread_state
+from chainrule.autograd.versions import register_view
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -36,9 +37,10 @@ class Primitive:
     tex : (str, sequence of str), optional
         The op as LaTeX and each input's local derivative as LaTeX, for the explainer.
     saves : sequence of int, optional
-        The inputs the rules read (their in-place change is an error); default all.
+        The inputs the rules read; default all. (Documentation: the engine finds out itself
+        when a rule reads a value changed in place since, see ``autograd/versions.py``.)
     saves_out : bool
-        Whether the rules read ``out``.
+        Whether the rules read ``out`` (documentation, likewise).
     view : bool
         The forward may return a view of input 0, so both share one version counter.
     """
@@ -79,16 +81,25 @@ class Primitive:
             # NumPy's message names neither the op nor which operands; ours names both. The try
             # costs nothing until something fails.
             raise _forward_error(self, inputs, exc) from None
+        if type(out_data) is not np.ndarray:
+            # NumPy's full reductions give scalars; a tensor holds an array (in-place writes,
+            # views and .data share it)
+            out_data = np.asarray(out_data)
         # Tensor._wrap and Node.__init__ spelled out: this is every op's path, and the two
         # calls cost as much as one small NumPy op
         out: Tensor = _new_tensor(_tensor_class)
         out._data = out_data
         out.requires_grad = False
         out.grad = out.grad_fn = out._base = out._hooks = out.name = out.element_names = None
+        out._history = out._view_fn = None
         out._retains_grad = False
         if self.view and out_data.base is not None and _shares(out_data, inputs[0]._data):
-            out._vbox = inputs[0]._version_box()
+            # a real view: one version box, and a way to regenerate its history if the storage
+            # takes a new one (an in-place write recorded on it or on its base)
+            box = out._vbox = inputs[0]._version_box()
             out._base = inputs[0]
+            out._view_fn = (self, params, None)
+            register_view(box, out)
         else:
             out._vbox = None  # made on first need (Tensor._version_box)
         if thread_state.grad_enabled:
@@ -165,30 +176,22 @@ class Node:
         self.inputs = None
         self.params = {}
 
-    def check_versions(self, out: Tensor | None) -> None:
-        assert self.inputs is not None
-        for index in self.op.saves:
-            tensor = self.inputs[index]
-            if tensor._vbox is not None and tensor._vbox[1] > self.stamp:
-                raise RuntimeError(
-                    f"{self.op.name}: input {index} (shape {tuple(tensor.shape)}) was modified "
-                    f"in place after it was saved for backward (it is at version "
-                    f"{tensor._vbox[0]} now); clone it before changing it"
-                )
-        if (
-            self.op.saves_out
-            and out is not None
-            and out._vbox is not None
-            and out._vbox[1] > self.stamp
-        ):
-            raise RuntimeError(
-                f"{self.op.name}: its output (shape {tuple(out.shape)}) was modified in place "
-                f"after it was saved for backward (it is at version {out._vbox[0]} now); clone "
-                "it before changing it"
-            )
-
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
+
+
+def make_node(
+    op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any], stamp: int
+) -> Node:
+    """A node made outside a forward call (a view's history regenerated after a write)."""
+    node: Node = _new_node(Node)
+    node.op = op
+    node.inputs = inputs
+    node.params = params
+    node.stamp = stamp
+    node.seq = next(_creation_order)
+    node.created_at = _user_frame() if state.anomaly else None
+    return node
 
 
 def _shares(out: np.ndarray, source: np.ndarray) -> bool:

@@ -46,6 +46,7 @@ class Parameter(Tensor):
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
+        self._base = self._view_fn = self._history = None
         self._hooks = None
         self._retains_grad = False
         self.name = source.name

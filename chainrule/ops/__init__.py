@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         "pow",
         "square",
         "reciprocal",
+        "rdiv",
         "exp",  # noqa: F405
         "log",
         "log1p",
@@ -162,6 +163,7 @@ if TYPE_CHECKING:
         "gather",
         "scatter_add",
         "index_put",
+        "view_put",
         "index_select",  # noqa: F405
         "masked_fill",
         "take_along_dim",  # noqa: F405

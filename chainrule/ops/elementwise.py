@@ -144,8 +144,27 @@ def square(input: Tensor) -> Tensor:  # noqa: A002
     return mul(input, input)
 
 
+# 1/x as PyTorch computes it: a primitive whose rule reads only its output (-1/x² = -out²), so
+# an in-place change of x after it raises nothing, as in PyTorch
+_reciprocal = Primitive(
+    "reciprocal",
+    np.reciprocal,
+    saves=(),
+    saves_out=True,
+    grads=[lambda grad, out, x: -grad * (out * out)],
+    tex=(r"\frac{1}{x}", [r"-\frac{1}{x^{2}}"]),
+)
+
+
 def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
-    return div(1.0, input)
+    return _reciprocal(*promote_float(input))
+
+
+def rdiv(input: Tensor, number: Any) -> Tensor:  # noqa: A002
+    """``number / input`` for a Python or NumPy number, as PyTorch computes it:
+    ``reciprocal(input) * number``."""
+    inverse = reciprocal(input)
+    return inverse if number == 1 else mul(inverse, number)
 
 
 # ---- unary functions --------------------------------------------------------------------------
@@ -262,7 +281,8 @@ sigmoid = _unary(
 relu = _unary(
     "relu",
     lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-    lambda grad, out, x: _relu_backward(grad, x),
+    # out > 0 exactly where x > 0; reading out (as PyTorch does) leaves x free to change in place
+    lambda grad, out, x: _relu_backward(grad, out),
     (r"\max(0, x)", [r"[x > 0]"]),
     keeps_int=True,
 )
@@ -338,12 +358,13 @@ def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
 
 
-# for x <= 0 the derivative alpha e^x equals out + alpha, so the rule reads the output
+# the rule reads x, not the output, as PyTorch's does (so an in-place change of the output after
+# it raises nothing in either)
 _elu = Primitive(
     "elu",
     _elu_forward,
-    saves_out=True,
-    grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (out + alpha))],
+    # (e^x of the clamped x: the branch not taken must not overflow for large x)
+    grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (exp(clamp_max(x, 0.0)) * alpha))],
     tex=(
         r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
         [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"],

@@ -228,6 +228,64 @@ _index_put = Primitive(
 )
 
 
+# ---- out-of-place write through a view (what an in-place op on a view records in grad mode) ----
+# ``chain`` is the view ops from the base to the view, as ((primitive, params), ...).
+def _view_of(array: np.ndarray, chain: Any) -> np.ndarray:
+    for op, params in chain:
+        array = op.forward(array, **params)
+    return array
+
+
+def _view_put_forward(x: np.ndarray, v: np.ndarray, chain: Any) -> np.ndarray:
+    out = x.copy(order="K")  # the same layout, so the chain gives a view of it as it did of x
+    region = _view_of(out, chain)
+    if not np.shares_memory(region, out):  # pragma: no cover - chains come from real views
+        raise RuntimeError("view_put: the view ops give a copy of this tensor, not a view")
+    if not region.flags.writeable:
+        raise RuntimeError(
+            "in-place op on a broadcast view (from expand): its elements share memory, so it "
+            "can't be written; .clone() it first"
+        )
+    region[...] = v
+    return out
+
+
+def _view_zero_forward(g: np.ndarray, chain: Any) -> np.ndarray:
+    return _view_put_forward(g, np.zeros((), g.dtype), chain)
+
+
+def _through_view(grad: Tensor, chain: Any) -> Tensor:
+    for op, params in chain:
+        grad = op(grad, **params)
+    return grad
+
+
+# the written elements pass no gradient back to the old base; the rest pass it unchanged
+_view_zero: Primitive = Primitive(
+    "view_zero",
+    _view_zero_forward,
+    saves=(),
+    grads=[lambda grad, out, g, chain: _view_zero(grad, chain=chain)],
+    tex=(r"g\,[\lnot \text{view}]", [r"[\lnot \text{view}]"]),
+)
+_view_put = Primitive(
+    "view_put",
+    _view_put_forward,
+    saves=(),
+    grads=[
+        lambda grad, out, x, v, chain: _view_zero(grad, chain=chain),
+        lambda grad, out, x, v, chain: _through_view(grad, chain),
+    ],
+    tex=(r"x[\text{view}] \leftarrow v", [r"[\lnot \text{view}]", "1"]),
+)
+
+
+def view_put(input: Tensor, value: Tensor, chain: tuple[Any, ...]) -> Tensor:  # noqa: A002
+    """A copy of ``input`` whose view ``chain`` (view ops from it, in order) holds ``value``:
+    what an in-place op on a view records, as PyTorch's CopySlices."""
+    return _view_put(input, value, chain=chain)
+
+
 def index_put(input: Tensor, key: Any, value: Any) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``input[key] = value`` (what ``x[key] = v`` records in grad mode);
     the gradient reaches ``value`` through the assigned elements and ``input`` elsewhere."""

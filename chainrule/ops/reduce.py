@@ -397,9 +397,9 @@ _cumsum = Primitive(
 )
 _flip = Primitive(
     "flip",
-    lambda x, dim: np.flip(x, axis=dim),
+    # a copy, as torch.flip makes (NumPy's flip is a view: writing to it would change the input)
+    lambda x, dim: np.flip(x, axis=dim).copy(),
     saves=(),
-    view=True,
     grads=[lambda grad, out, x, dim: flip(grad, dim)],
     tex=("x", ["1"]),
 )

@@ -327,7 +327,7 @@ def split(
         key = (slice(None),) * dim + (slice(start, start + size),)
         pieces.append(input[key])
         start += size
-    return tuple(pieces)
+    return _several_views(tuple(pieces), "split")
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
@@ -335,12 +335,24 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # no
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     length = input.shape[_normalize_dim(dim, input.ndim, "chunk")]
     size = -(-length // chunks) if length else 1
-    return split(input, size, dim)
+    return _several_views(split(input, size, dim), "chunk")
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     dim = _normalize_dim(dim, input.ndim, "unbind")
-    return tuple(input[(slice(None),) * dim + (i,)] for i in range(input.shape[dim]))
+    pieces = tuple(input[(slice(None),) * dim + (i,)] for i in range(input.shape[dim]))
+    return _several_views(pieces, "unbind")
+
+
+def _several_views(pieces: tuple[Tensor, ...], made_by: str) -> tuple[Tensor, ...]:
+    """Mark the views a function returns several of: as in PyTorch, none of them may be written
+    in place in grad mode, and a write to their storage makes them unusable for backward (their
+    histories can't be regenerated one by one)."""
+    for piece in pieces:
+        if piece._base is not None and piece._view_fn is not None:
+            piece._view_fn = (*piece._view_fn[:2], made_by)
+            piece._vbox[3] = True  # type: ignore[index]
+    return pieces
 
 
 def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
