@@ -12,6 +12,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd import versions
 from chainrule.autograd.grad_mode import reads_data, thread_state
+from chainrule.errors import BadDataError, BadInputError, IndexOutOfRangeError
 
 if TYPE_CHECKING:
     from chainrule.autograd.node import Node
@@ -43,7 +44,7 @@ def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> 
         )
     shapes = [tuple(tensor.shape)] + [np.shape(_raw(a)) for a in args if a is not None]
     listed = ", ".join(str(s) for s in shapes[:-1]) + " and " + str(shapes[-1])
-    return ValueError(
+    return BadInputError(
         f"{name}: shapes {listed} can't be broadcast into the tensor's own shape "
         f"{tuple(tensor.shape)}"
     )
@@ -276,7 +277,7 @@ class Tensor:
     def item(self) -> Any:
         reads_data("item()")
         if self._data.size != 1:
-            raise ValueError(
+            raise BadInputError(
                 f"item() needs a tensor with one element, this one has "
                 f"{self._data.size} (shape {tuple(self.shape)})"
             )
@@ -668,7 +669,7 @@ class Tensor:
         try:
             self._data[key] = _raw(value)
         except (ValueError, IndexError) as exc:
-            kind = IndexError if isinstance(exc, IndexError) else ValueError
+            kind = IndexOutOfRangeError if isinstance(exc, IndexError) else BadInputError
             raise kind(
                 f"__setitem__: {exc} (tensor shape {tuple(self.shape)}, value shape "
                 f"{np.shape(_raw(value))})"
@@ -810,13 +811,13 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         array = _infer_array(data, dtype)
     except ValueError as exc:
         if "inhomogeneous" in str(exc) or "sequence" in str(exc):
-            raise ValueError(
+            raise BadInputError(
                 "tensor: the nested lists have different lengths; every row must "
                 "have the same number of elements"
             ) from None
         raise
     if array.dtype.kind not in "biuf":
-        raise TypeError(
+        raise BadDataError(
             f"can't build a tensor from {type(data).__name__} data (dtype "
             f"{array.dtype}): the data must be numbers, nested lists of numbers, or "
             "an array of them"

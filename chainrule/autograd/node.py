@@ -13,6 +13,7 @@ import numpy as np
 from chainrule._source import in_package
 from chainrule.autograd.grad_mode import AnomalyError, state, thread_state
 from chainrule.autograd.versions import register_view
+from chainrule.errors import BadInputError, IndexOutOfRangeError
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -208,7 +209,7 @@ def _forward_error(op: Primitive, inputs: tuple[Tensor, ...], exc: Exception) ->
         return exc  # already ours
     shapes = [str(tuple(t.shape)) for t in inputs]
     listed = shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
-    kind = IndexError if isinstance(exc, IndexError) else ValueError
+    kind = IndexOutOfRangeError if isinstance(exc, IndexError) else BadInputError
     if "broadcast" in message:
         return kind(f"{op.name}: shapes {listed} can't be broadcast together")
     dtypes = ", ".join(str(t.dtype) for t in inputs)

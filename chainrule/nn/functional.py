@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.grad_mode import reads_data, state
+from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -153,7 +154,7 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
         return sum(loss)
     if reduction == "none":
         return loss
-    raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    raise BadInputError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
 def _pair(input: Any, target: Any, op: str) -> tuple[Tensor, Tensor]:  # noqa: A002
@@ -221,7 +222,7 @@ def huber_loss(
 ) -> Tensor:
     """½(x − y)² where |x − y| < delta, else delta (|x − y| − ½ delta)."""
     if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+        raise BadInputError(f"huber_loss: delta must be positive, got {delta}")
     input, target = _pair(input, target, "huber_loss")
     diff = input - target
     size = abs(diff)
@@ -256,14 +257,14 @@ def binary_cross_entropy(
     input = to_tensor(input)
     target = to_tensor(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(
+        raise BadInputError(
             f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
             f"input size {tuple(input.shape)}; please ensure they have the same size"
         )
     if state.tracing is not None:  # a replayed step checks the range again
         state.tracing.guard(_probabilities, input)
     if not _probabilities(input._data):
-        raise ValueError(
+        raise BadInputError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
             "(pass logits to binary_cross_entropy_with_logits instead)"
         )
@@ -300,7 +301,7 @@ def binary_cross_entropy_with_logits(
     input = to_tensor(input)
     target = to_tensor(target, input.dtype)
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(
+        raise BadInputError(
             f"binary_cross_entropy_with_logits: target size "
             f"{tuple(target.shape)} must be the same as input size "
             f"{tuple(input.shape)}"
@@ -323,14 +324,14 @@ def _class_targets(
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got {labels.dtype}")
     if input.ndim < 1 or input.ndim == 1 and labels.ndim != 0:
-        raise ValueError(
+        raise BadInputError(
             f"{op}: expected input (N, C), (N, C, d1, ...) or (C,), got "
             f"{tuple(input.shape)} with target {labels.shape}"
         )
     class_dim = 0 if input.ndim == 1 else 1
     expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
     if labels.shape != expected:
-        raise ValueError(
+        raise BadInputError(
             f"{op}: input of shape {tuple(input.shape)} needs a target of shape "
             f"{expected}, got {labels.shape}"
         )
@@ -338,7 +339,7 @@ def _class_targets(
     ignored = labels == ignore_index
     bad = (~ignored) & ((labels < 0) | (labels >= C))
     if bad.any():
-        raise IndexError(
+        raise IndexOutOfRangeError(
             f"{op}: target {labels[bad].flat[0]} is out of bounds for {C} classes "
             f"(ignore_index={ignore_index})"
         )
@@ -386,7 +387,7 @@ def _class_weights(
         return (~ignored).astype(dtype)
     w = to_tensor(weight)._data.astype(dtype, copy=False)
     if w.shape != (num_classes,):
-        raise ValueError(
+        raise BadInputError(
             f"{op}: weight must have shape ({num_classes},), one per class, got {w.shape}"
         )
     return np.where(ignored, 0, w[labels]).astype(dtype, copy=False)
@@ -457,7 +458,9 @@ def cross_entropy(
     """
     input = to_tensor(input)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise BadInputError(
+            f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+        )
     if (
         input.ndim == 2
         and weight is None
@@ -507,7 +510,7 @@ def _along(weight: Any, input: Tensor, class_dim: int) -> Tensor:
     w = to_tensor(weight, input.dtype).detach()
     C = input.shape[class_dim]
     if tuple(w.shape) != (C,):
-        raise ValueError(
+        raise BadInputError(
             f"cross_entropy: weight must have shape ({C},), one per class, got {tuple(w.shape)}"
         )
     return reshape(w, (C,) + (1,) * (input.ndim - class_dim - 1))
@@ -522,7 +525,7 @@ def _cross_entropy_probabilities(
     class_dim: int,
 ) -> Tensor:
     if tuple(target.shape) != tuple(log_probs.shape):
-        raise ValueError(
+        raise BadInputError(
             f"cross_entropy: probability targets must have the input's shape "
             f"{tuple(log_probs.shape)}, got {tuple(target.shape)}"
         )
@@ -540,4 +543,6 @@ def _cross_entropy_probabilities(
         return -sum(terms)
     if reduction == "none":
         return -sum(terms, dim=class_dim)
-    raise ValueError(f"cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    raise BadInputError(
+        f"cross_entropy: reduction must be 'none', 'mean' or 'sum', got {reduction!r}"
+    )

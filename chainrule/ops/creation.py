@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule.errors import BadInputError
 from chainrule.random import generator
 from chainrule.tensor import Tensor
 
@@ -17,7 +18,7 @@ def _sizes(size: tuple[Any, ...]) -> tuple[int, ...]:
         size = tuple(size[0])
     shape = tuple(int(s) for s in size)
     if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in size {shape}")
+        raise BadInputError(f"negative dimension in size {shape}")
     return shape
 
 

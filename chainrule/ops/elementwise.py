@@ -15,6 +15,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import reads_data
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote, promote_float, to_tensor
 from chainrule.tensor import Tensor
 
@@ -334,7 +335,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
         inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
         return 0.5 * input * (1 + tanh(inner))
     if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise BadInputError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return 0.5 * input * (1 + erf(input * (1.0 / math.sqrt(2.0))))
 
 
@@ -432,7 +433,7 @@ _clamp = Primitive(
 
 def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise BadInputError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         result = input
         if min is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import to_tensor
 from chainrule.ops.elementwise import where
 from chainrule.ops.shape import _normalize_dim, _reshape, pad
@@ -27,12 +28,14 @@ def _normalize_part(part: Any) -> Any:
     if isinstance(part, Tensor):
         data = part._data
         if data.dtype.kind == "f":
-            raise IndexError(f"tensors used as indices must be integer or bool, got {data.dtype}")
+            raise IndexOutOfRangeError(
+                f"tensors used as indices must be integer or bool, got {data.dtype}"
+            )
         return data
     if isinstance(part, list):
         array = np.asarray(part)
         if array.dtype.kind == "f":
-            raise IndexError("lists used as indices must hold integers or bools")
+            raise IndexOutOfRangeError("lists used as indices must hold integers or bools")
         return array
     return part
 
@@ -47,7 +50,7 @@ def _index_forward(x: np.ndarray, key: Any) -> np.ndarray:
         out: np.ndarray = x[key]
         return out
     except IndexError as exc:
-        raise IndexError(f"index: {exc} (tensor shape {x.shape})") from None
+        raise IndexOutOfRangeError(f"index: {exc} (tensor shape {x.shape})") from None
 
 
 def _scatter_back(grad: np.ndarray, shape: tuple[int, ...], key: Any) -> np.ndarray:
@@ -92,17 +95,17 @@ def _check_index(op: str, x_shape: tuple[int, ...], index: np.ndarray, dim: int)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
     if index.ndim != len(x_shape):
-        raise ValueError(
+        raise BadInputError(
             f"{op}: index has {index.ndim} dimensions but the tensor has "
             f"{len(x_shape)} (shapes {index.shape} and {x_shape})"
         )
     for d, (n, m) in enumerate(zip(index.shape, x_shape, strict=False)):
         if d != dim and n > m:
-            raise ValueError(
+            raise BadInputError(
                 f"{op}: index shape {index.shape} is larger than tensor shape {x_shape} in dim {d}"
             )
     if index.size and (index.min() < -x_shape[dim] or index.max() >= x_shape[dim]):
-        raise IndexError(f"{op}: index out of range for dim {dim} of size {x_shape[dim]}")
+        raise IndexOutOfRangeError(f"{op}: index out of range for dim {dim} of size {x_shape[dim]}")
 
 
 def _gather_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
@@ -163,7 +166,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
     dim = _normalize_dim(dim, input.ndim, "scatter_add")
     _check_index("scatter_add", input.shape, index._data, dim)
     if any(n > m for n, m in zip(index.shape, src.shape, strict=False)):
-        raise ValueError(
+        raise BadInputError(
             f"scatter_add: index shape {index.shape} is larger than src shape {src.shape}"
         )
     return _scatter_add(input, index, src, dim=dim)
@@ -172,7 +175,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     index = to_tensor(index)
     if index.ndim > 1:
-        raise ValueError(f"index_select: index must be 1-d, got shape {index.shape}")
+        raise BadInputError(f"index_select: index must be 1-d, got shape {index.shape}")
     dim = _normalize_dim(dim, input.ndim, "index_select")
     return _index(input, key=(slice(None),) * dim + (index._data.reshape(-1),))
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote
 from chainrule.ops.shape import _permute, _reshape
 from chainrule.tensor import Tensor
@@ -76,21 +77,21 @@ _matmul = Primitive(
 
 def _check(a: Tensor, b: Tensor, op: str) -> None:
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
+        raise BadInputError(
             f"{op}: both arguments need at least 1 dimension, got shapes "
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        raise ValueError(
+        raise BadInputError(
             f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} don't line up ({k_a} ≠ {k_b})"
         )
     if a.ndim > 2 and b.ndim > 2:
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(
+            raise BadInputError(
                 f"{op}: the batch dimensions of shapes {tuple(a.shape)} and "
                 f"{tuple(b.shape)} can't be broadcast together ({tuple(a.shape[:-2])} "
                 f"vs {tuple(b.shape[:-2])})"
@@ -109,7 +110,7 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(
+        raise BadInputError(
             f"mm: expects 2-d tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
         )
     return matmul(input, mat2)
@@ -117,7 +118,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(
+        raise BadInputError(
             f"bmm: expects 3-d tensors with the same batch size, got shapes "
             f"{tuple(input.shape)} and {tuple(mat2.shape)}"
         )
@@ -126,7 +127,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
 
 def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 1 or other.ndim != 1:
-        raise ValueError(
+        raise BadInputError(
             f"dot: expects 1-d tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}"
         )
     return matmul(input, other)
@@ -134,7 +135,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 1 or vec2.ndim != 1:
-        raise ValueError(
+        raise BadInputError(
             f"outer: expects 1-d tensors, got shapes {tuple(input.shape)} and {tuple(vec2.shape)}"
         )
     return _outer(*promote(input, vec2))
@@ -193,7 +194,7 @@ _linear = Primitive(
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input @ weight.T + bias``, as ``torch.nn.functional.linear``."""
     if input.shape[-1:] != weight.shape[-1:]:
-        raise ValueError(
+        raise BadInputError(
             f"linear: input of shape {tuple(input.shape)} doesn't fit weight of "
             f"shape {tuple(weight.shape)} ({input.shape[-1] if input.ndim else 0} "
             f"≠ {weight.shape[-1]} in_features)"
@@ -204,7 +205,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return _linear(*promote(input, weight))
     if bias.shape != weight.shape[:1]:
-        raise ValueError(
+        raise BadInputError(
             f"linear: bias of shape {tuple(bias.shape)} doesn't fit weight of "
             f"shape {tuple(weight.shape)} (expected ({weight.shape[0]},))"
         )

@@ -13,6 +13,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import no_grad, state, thread_state
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.indexing import index
@@ -83,7 +84,7 @@ def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
     if inferred:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
+        raise BadInputError(
             f"one_hot: class values must be in 0..{num_classes - 1}, got "
             f"{labels.min()}..{labels.max()}"
         )
@@ -123,7 +124,7 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
         return (int(value), int(value))
     pair = tuple(int(v) for v in value)
     if len(pair) != 2:
-        raise ValueError(f"{name} must be an int or a pair, got {value!r}")
+        raise BadInputError(f"{name} must be an int or a pair, got {value!r}")
     return pair  # type: ignore[return-value]
 
 
@@ -215,7 +216,7 @@ def unfold_windows(
         _out_size(H, kernel[0], stride_[0], dilation_[0]) <= 0
         or _out_size(W, kernel[1], stride_[1], dilation_[1]) <= 0
     ):
-        raise ValueError(
+        raise BadInputError(
             f"kernel {kernel} (dilation {dilation_}) is larger than the padded input {H}x{W}"
         )
     return _unfold(input, kernel=kernel, stride=stride_, dilation=dilation_)
@@ -233,19 +234,19 @@ def conv2d(
     """2-D cross-correlation as PyTorch computes it (stride, padding, dilation, groups): one
     primitive whose derivatives are the input- and weight-gradient primitives below."""
     if input.ndim != 4 or weight.ndim != 4:
-        raise ValueError(
+        raise BadInputError(
             f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
             f"got shapes {tuple(input.shape)} and {tuple(weight.shape)}"
         )
     B, C, H, W = input.shape
     O, Cg, kh, kw = weight.shape
     if C % groups or O % groups or C // groups != Cg:
-        raise ValueError(
+        raise BadInputError(
             f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
             f"groups={groups} expects {Cg * groups}"
         )
     if bias is not None and tuple(bias.shape) != (O,):
-        raise ValueError(
+        raise BadInputError(
             f"conv2d: bias of shape {tuple(bias.shape)} doesn't match the weight's "
             f"{O} output channels (expected ({O},))"
         )
@@ -270,7 +271,7 @@ def conv2d(
     )
     if oh <= 0 or ow <= 0:
         padded = (H + 2 * geometry["padding"][0], W + 2 * geometry["padding"][1])
-        raise ValueError(
+        raise BadInputError(
             f"conv2d: kernel {(kh, kw)} (dilation {geometry['dilation']}) is larger "
             f"than the padded input {padded[0]}x{padded[1]}"
         )
@@ -455,12 +456,12 @@ def conv1d(
 ) -> Tensor:
     """1-D cross-correlation, run as conv2d on a height-1 image."""
     if input.ndim != 3 or weight.ndim != 3:
-        raise ValueError(
+        raise BadInputError(
             f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
             f"shapes {tuple(input.shape)} and {tuple(weight.shape)}"
         )
     if input.shape[1] != weight.shape[1] * groups:
-        raise ValueError(
+        raise BadInputError(
             f"conv1d: input has {input.shape[1]} channels but weight "
             f"{tuple(weight.shape)} with groups={groups} expects "
             f"{weight.shape[1] * groups}"
@@ -658,7 +659,7 @@ def max_pool2d(
     if squeeze:
         input = reshape(input, (1,) + input.shape)
     if input.ndim != 4:
-        raise ValueError(
+        raise BadInputError(
             f"max_pool2d: expects input (B, C, H, W) or (C, H, W), got shape {tuple(input.shape)}"
         )
     kernel = _pair(kernel_size, "kernel_size")
@@ -670,11 +671,13 @@ def max_pool2d(
     }
     ph, pw = params["padding"]
     if ph > kernel[0] // 2 or pw > kernel[1] // 2:
-        raise ValueError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
+        raise BadInputError(
+            f"max_pool2d: padding {padding} must be at most half the kernel {kernel}"
+        )
     oh, ow = _pool_geometry(input.shape, **params)
     if oh <= 0 or ow <= 0:
         padded = (input.shape[2] + 2 * ph, input.shape[3] + 2 * pw)
-        raise ValueError(
+        raise BadInputError(
             f"max_pool2d: kernel {kernel} (dilation {params['dilation']}) is larger "
             f"than the padded input {padded[0]}x{padded[1]}"
         )
@@ -743,7 +746,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+        raise BadInputError(f"dropout: probability has to be between 0 and 1, got {p}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -758,7 +761,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
     if indices.numel() and (indices._data.min() < 0 or indices._data.max() >= weight.shape[0]):
-        raise IndexError(f"embedding: index out of range for {weight.shape[0]} embeddings")
+        raise IndexOutOfRangeError(
+            f"embedding: index out of range for {weight.shape[0]} embeddings"
+        )
     out = index(weight, indices._data)
     if padding_idx is not None:
         if padding_idx < 0:
@@ -779,7 +784,7 @@ def layer_norm(
     """Normalise over the last ``len(normalized_shape)`` dims with the biased variance."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[-len(shape) :]) != shape:
-        raise ValueError(
+        raise BadInputError(
             f"layer_norm: input shape {tuple(input.shape)} doesn't end with "
             f"normalized_shape {shape}"
         )
@@ -887,14 +892,16 @@ def batch_norm(
     """Normalise over every dim but the channel dim (1); in training, batch statistics are used
     and the running ones updated with the unbiased variance, as in PyTorch."""
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expects (B, C, ...) input, got shape {tuple(input.shape)}")
+        raise BadInputError(
+            f"batch_norm: expects (B, C, ...) input, got shape {tuple(input.shape)}"
+        )
     C = input.shape[1]
     dims = (0,) + tuple(range(2, input.ndim))
     stat_shape = (1, C) + (1,) * (input.ndim - 2)
     if training:
         count = input.numel() // C
         if count <= 1:
-            raise ValueError(
+            raise BadInputError(
                 f"batch_norm: expected more than 1 value per channel when training, "
                 f"got input shape {tuple(input.shape)}"
             )
@@ -920,7 +927,7 @@ def batch_norm(
             return out
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
+            raise BadInputError("batch_norm: running_mean and running_var are needed in eval mode")
         scale = (reshape(running_var, stat_shape) + eps) ** -0.5
         out = (input - reshape(running_mean, stat_shape)) * scale
     if weight is not None:

@@ -13,6 +13,7 @@ import numpy as np
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
 from chainrule.ops.elementwise import cast, eq, exp, sqrt, where
 from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
@@ -133,7 +134,7 @@ def _extreme_grad(
 
 def _check_nonempty(x: np.ndarray, axes: tuple[int, ...], op: str) -> None:
     if builtins.any(x.shape[a] == 0 for a in axes) or (not axes and x.size == 0):
-        raise ValueError(f"{op}: can't reduce over an empty dimension (shape {x.shape})")
+        raise BadInputError(f"{op}: can't reduce over an empty dimension (shape {x.shape})")
 
 
 def _amax_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.tensor import Tensor
 
@@ -18,7 +19,7 @@ def _normalize_dim(dim: int, ndim: int, op: str) -> int:
     """A dim in range(ndim), from a possibly negative one; a clear error when out of range."""
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(
+        raise IndexOutOfRangeError(
             f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension"
             f"{'' if ndim == 1 else 's'} (expected {-size}..{size - 1})"
         )
@@ -33,7 +34,7 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple
         return (_normalize_dim(int(dim), ndim, op),)
     axes = tuple(sorted(_normalize_dim(int(d), ndim, op) for d in dim))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{op}: dim {tuple(dim)} names an axis twice")
+        raise BadInputError(f"{op}: dim {tuple(dim)} names an axis twice")
     return axes
 
 
@@ -78,7 +79,7 @@ def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ValueError(
+        raise BadInputError(
             f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} can't "
             "be broadcast together"
         ) from None
@@ -90,13 +91,13 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
         sizes = tuple(sizes[0])
     lead = len(sizes) - input.ndim
     if lead < 0:
-        raise ValueError(f"expand: can't expand shape {input.shape} to fewer dimensions {sizes}")
+        raise BadInputError(f"expand: can't expand shape {input.shape} to fewer dimensions {sizes}")
     shape = tuple(input.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(sizes))
     if shape == input.shape:
         return input
     broadcast_shapes(input.shape, shape, op="expand")
     if broadcast_shapes(input.shape, shape) != shape:
-        raise ValueError(f"expand: shape {input.shape} can't be expanded to {shape}")
+        raise BadInputError(f"expand: shape {input.shape} can't be expanded to {shape}")
     return _expand(input, shape=shape)
 
 
@@ -143,7 +144,7 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
         or (count == 0 and known != input.numel())
         or (count == 1 and (known == 0 or input.numel() % known))
     ):
-        raise ValueError(
+        raise BadInputError(
             f"reshape: shape {tuple(input.shape)} ({input.numel()} elements) "
             f"can't be viewed as {shape}"
         )
@@ -163,7 +164,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     start = _normalize_dim(start_dim, input.ndim, "flatten")
     end = _normalize_dim(end_dim, input.ndim, "flatten")
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise BadInputError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = (
         input.shape[:start]
         + (-1 if input.numel() else int(np.prod(input.shape[start : end + 1])),)
@@ -204,10 +205,12 @@ _permute = Primitive(
 def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
     dims = _shape_arg(dims)
     if len(dims) != input.ndim:
-        raise ValueError(f"permute: dims {dims} don't match the tensor's {input.ndim} dimensions")
+        raise BadInputError(
+            f"permute: dims {dims} don't match the tensor's {input.ndim} dimensions"
+        )
     axes = tuple(_normalize_dim(d, input.ndim, "permute") for d in dims)
     if sorted(axes) != list(range(input.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of 0..{input.ndim - 1}")
+        raise BadInputError(f"permute: dims {dims} are not a permutation of 0..{input.ndim - 1}")
     if axes == tuple(range(input.ndim)):
         return input
     return _permute(input, dims=axes)
@@ -228,7 +231,7 @@ swapaxes = transpose
 
 def t(input: Tensor) -> Tensor:  # noqa: A002
     if input.ndim > 2:
-        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got {input.ndim}")
+        raise BadInputError(f"t: expects a tensor with at most 2 dimensions, got {input.ndim}")
     return transpose(input, 0, -1) if input.ndim == 2 else input
 
 
@@ -273,7 +276,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
     tensors = promote(*tensors) if len(tensors) > 1 else [to_tensor(tensors[0])]
     if not tensors:
-        raise ValueError("cat: needs at least one tensor")
+        raise BadInputError("cat: needs at least one tensor")
     ndim = tensors[0].ndim
     dim = _normalize_dim(dim, ndim, "cat")
     for t_ in tensors[1:]:
@@ -282,7 +285,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             for i, (a, b) in enumerate(zip(t_.shape, tensors[0].shape, strict=False))
             if i != dim
         ):
-            raise ValueError(
+            raise BadInputError(
                 f"cat: shapes {[tuple(x.shape) for x in tensors]} don't match outside dim {dim}"
             )
     if len(tensors) == 1:
@@ -296,11 +299,11 @@ concatenate = cat
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along a new dimension."""
     if not tensors:
-        raise ValueError("stack: needs at least one tensor")
+        raise BadInputError("stack: needs at least one tensor")
     tensors = [to_tensor(x) for x in tensors]
     shapes = {tuple(x.shape) for x in tensors}
     if len(shapes) > 1:
-        raise ValueError(
+        raise BadInputError(
             f"stack: all tensors must have the same shape, got {[tuple(x.shape) for x in tensors]}"
         )
     dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
@@ -315,12 +318,14 @@ def split(
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
         if size <= 0:
-            raise ValueError(f"split: split size must be positive, got {size}")
+            raise BadInputError(f"split: split size must be positive, got {size}")
         sizes = [min(size, length - s) for s in range(0, length, size)] or [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != length:
-            raise ValueError(f"split: sections {sizes} don't add up to dim {dim}'s size {length}")
+            raise BadInputError(
+                f"split: sections {sizes} don't add up to dim {dim}'s size {length}"
+            )
     pieces = []
     start = 0
     for size in sizes:
@@ -332,7 +337,7 @@ def split(
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise BadInputError(f"chunk: chunks must be positive, got {chunks}")
     length = input.shape[_normalize_dim(dim, input.ndim, "chunk")]
     size = -(-length // chunks) if length else 1
     return _several_views(split(input, size, dim), "chunk")
@@ -359,7 +364,7 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
     """Tile the tensor (as ``torch.Tensor.repeat``), composed from expand and reshape."""
     sizes = _shape_arg(sizes)
     if len(sizes) < input.ndim:
-        raise ValueError(f"repeat: {len(sizes)} repeat counts for a {input.ndim}-d tensor")
+        raise BadInputError(f"repeat: {len(sizes)} repeat counts for a {input.ndim}-d tensor")
     x = reshape(input, (1,) * (len(sizes) - input.ndim) + input.shape)
     interleaved = []
     for s in x.shape:
@@ -401,10 +406,10 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(
+        raise BadInputError(
             f"pad: {len(pad)} pad values don't fit a {input.ndim}-d tensor "
             "(give an even number, at most two per dimension)"
         )
     if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        raise BadInputError(f"pad: negative padding {tuple(pad)} is not supported")
     return _pad(input, pad=tuple(int(p) for p in pad), value=value)
