@@ -786,3 +786,49 @@ def test_op_results_are_built_like_wrapped_tensors():
     assert made._vbox is None and wrapped._vbox is None  # made on first need
     with cr.no_grad():
         assert (x * 2.0).grad_fn is None and not (x * 2.0).requires_grad
+
+
+# ---- in-place writes after a node saved a value (autograd/versions.py) --------------------------
+def test_the_issue_example_raises_instead_of_a_wrong_gradient():
+    x = leaf([0.1, 0.2])
+    e = cr.exp(x * 1.0)
+    y = e.sum()
+    e.mul_(2)  # recorded in grad mode: e takes a new node; exp saved the old e
+    with pytest.raises(RuntimeError, match=r"exp: its output \(shape \(2,\).*modified in place"):
+        y.backward()
+
+
+def test_nodes_made_before_a_write_keep_their_edge_to_the_old_history():
+    x = leaf([0.1, 0.2])
+    e = x * 1.0
+    before = e.sum()  # sum reads nothing: the write doesn't hurt it
+    e.mul_(3.0)
+    (before + e.sum()).backward()  # 1 through the old e, 3 through the new
+    assert x.grad.tolist() == [4.0, 4.0]
+
+
+def test_new_storage_through_data_makes_saved_readers_raise():
+    x = leaf([0.1, 0.2])
+    e = x.exp()
+    y = e.sum()
+    e.data = cr.zeros(2, dtype=cr.float64)
+    with pytest.raises(RuntimeError, match="exp: its output"):
+        y.backward()
+
+
+def test_a_buffer_written_every_step_keeps_a_bounded_history():
+    p = leaf([1.0, 2.0])
+    buffer = cr.zeros(2, dtype=cr.float64)
+    for _ in range(200):
+        buffer.detach_()
+        buffer.copy_(p * 2.0)
+        (buffer * buffer).sum().backward()
+    assert len(buffer._history) <= 2
+    np.testing.assert_allclose(p.grad.numpy(), 200 * 8 * np.array([1.0, 2.0]))
+
+
+def test_views_are_remembered_weakly_and_pruned():
+    w = leaf(np.ones((3, 3)))
+    for _ in range(1000):
+        _ = w.T  # a parameter's transpose every step
+    assert len(w._vbox[2]) < 64

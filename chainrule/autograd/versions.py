@@ -93,8 +93,14 @@ def supersede(tensor: Tensor, write: int) -> None:
     if len(kept) != len(history):
         dropped = max(entry[0] for entry in history if _released(entry[1]))
         kept.insert(0, (dropped, _FREED))
+    if kept and _no_history(kept[-1][1]) and _no_history(standin):
+        kept.pop()  # two "no gradient here" stand-ins in a row answer every lookup alike
     kept.append((write, standin))
     tensor._history = kept
+
+
+def _no_history(standin: Any) -> bool:
+    return standin is not _FREED and standin.grad_fn is None and not standin.requires_grad
 
 
 def _released(standin: Any) -> bool:
