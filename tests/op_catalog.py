@@ -173,6 +173,7 @@ class OpCase:
 
 
 NO_GRAD = "no gradient: the output is integer or bool"
+_ONE_ELEMENT = "NaN by definition (a variance of one element with correction=1 is 0/0)"
 
 
 def _is_torch(m: Any) -> bool:
@@ -757,6 +758,39 @@ OTHER: list[OpCase] = [
     OpCase("layer_norm_2dims", lambda m, x: m.layer_norm(x, (3, 4)), (R(2, 3, 4),)),
     OpCase(
         "layer_norm_weight_only", lambda m, x, w: m.layer_norm(x, [5], w, eps=1e-3), (R(3, 5), R(5))
+    ),
+    # norms (the kinks of abs at 0 kept away from the samples)
+    OpCase("norm_fro", lambda m, x: x.norm(), (R(3, 4),)),
+    OpCase("norm_2_dim", lambda m, x: x.norm(p=2, dim=1), (R(3, 4),)),
+    OpCase("norm_1_dim", lambda m, x: x.norm(p=1, dim=0, keepdim=True), (R(3, 4),), kinks=(0.0,)),
+    OpCase("norm_inf", lambda m, x: x.norm(p=float("inf"), dim=1), (R(3, 4),), kinks=(0.0,)),
+    OpCase("norm_neg_inf", lambda m, x: x.norm(p=float("-inf"), dim=1), (R(3, 4),), kinks=(0.0,)),
+    OpCase("norm_0", lambda m, x: x.norm(p=0, dim=1), (R(3, 4),), kinks=(0.0,)),
+    OpCase("norm_3", lambda m, x: x.norm(p=3, dim=1), (R(3, 4),), kinks=(0.0,)),
+    OpCase("normalize", lambda m, x: m.nn.functional.normalize(x, dim=1), (R(3, 4),)),
+    OpCase("rsqrt", lambda m, x: x.rsqrt(), (P(3, 4),)),
+    # one element with Bessel's correction: 0/0, NaN in value and gradient in both libraries
+    OpCase(
+        "var_one_element",
+        lambda m, x: x.var(dim=1),
+        (R(3, 1),),
+        finite_differences=_ONE_ELEMENT,
+        second_order=_ONE_ELEMENT,
+    ),
+    OpCase(
+        "std_one_element",
+        lambda m, x: x.std(dim=0),
+        (R(1, 4),),
+        finite_differences=_ONE_ELEMENT,
+        second_order=_ONE_ELEMENT,
+    ),
+    # losses whose formulas meet infinities and kinks
+    OpCase("l1_loss", lambda m, x, y: m.nn.functional.l1_loss(x, y), (R(3, 4), R(3, 4))),
+    OpCase("mse_loss", lambda m, x, y: m.nn.functional.mse_loss(x, y), (R(3, 4), R(3, 4))),
+    OpCase(
+        "huber_loss",
+        lambda m, x, y: m.nn.functional.huber_loss(x, y, delta=0.5),
+        (R(3, 4), R(3, 4)),
     ),
 ]
 

@@ -226,7 +226,10 @@ def huber_loss(
     input, target = _pair(input, target, "huber_loss")
     diff = input - target
     size = abs(diff)
-    loss = where(size < delta, 0.5 * (diff * diff), delta * (size - 0.5 * delta))
+    # the quadratic branch on the clamped difference: where(...) sends a zero gradient into the
+    # branch it doesn't take, and 0 · inf (a difference of inf) would be NaN
+    near = clamp(diff, -delta, delta)
+    loss = where(size < delta, 0.5 * (near * near), delta * (size - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -242,7 +245,8 @@ def smooth_l1_loss(
     size = abs(diff)
     if beta == 0:
         return _reduce(size, reduction, "smooth_l1_loss")
-    loss = where(size < beta, (0.5 / beta) * (diff * diff), size - 0.5 * beta)
+    near = clamp(diff, -beta, beta)  # as in huber_loss: no 0 · inf in the branch not taken
+    loss = where(size < beta, (0.5 / beta) * (near * near), size - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 

@@ -48,7 +48,8 @@ _mul = Primitive(
 _div = Primitive(
     "div",
     np.true_divide,
-    grads=[lambda grad, out, x, y: grad / y, lambda grad, out, x, y: -grad * x / (y * y)],
+    # -g·(x/y)/y, not -g·x/y²: y² overflows for |y| > 1.8e19 in float32 (a norm of 1e30 values)
+    grads=[lambda grad, out, x, y: grad / y, lambda grad, out, x, y: -grad * (x / y) / y],
     tex=(r"\frac{x}{y}", [r"\frac{1}{y}", r"-\frac{x}{y^{2}}"]),
 )
 _neg = Primitive(
@@ -110,7 +111,14 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def _pow_scalar_forward(x: np.ndarray, exponent: float) -> np.ndarray:
-    out: np.ndarray = x * x if exponent == 2 else np.power(x, exponent)
+    out: np.ndarray
+    if exponent == 2:
+        out = x * x
+    elif exponent == -0.5:
+        # as PyTorch (rsqrt): -0 gives -inf and -inf gives NaN, where C's pow gives +inf and 0
+        out = np.reciprocal(np.sqrt(x))
+    else:
+        out = np.power(x, exponent)
     return out
 
 
@@ -281,7 +289,8 @@ sigmoid = _unary(
 # relu'(0) = 0, as in PyTorch
 relu = _unary(
     "relu",
-    lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+    # x where x >= 0: relu(-0) = -0 and relu(NaN) = NaN, as PyTorch's clamp_min(x, 0)
+    lambda x: np.where(x < 0, np.zeros((), x.dtype), x),
     # out > 0 exactly where x > 0; reading out (as PyTorch does) leaves x free to change in place
     lambda grad, out, x: _relu_backward(grad, out),
     (r"\max(0, x)", [r"[x > 0]"]),
@@ -320,8 +329,20 @@ erf = _unary(
 )
 
 
+# 1/√x as PyTorch computes it: rsqrt(-0) = -inf (1/√-0 = 1/-0), and the rule reads only the
+# output, d/dx x^(-1/2) = -out³/2
+_rsqrt = Primitive(
+    "rsqrt",
+    lambda x: np.reciprocal(np.sqrt(x)),
+    saves=(),
+    saves_out=True,
+    grads=[lambda grad, out, x: grad * (out * out * out) * -0.5],
+    tex=(r"\frac{1}{\sqrt{x}}", [r"-\frac{1}{2 x^{3/2}}"]),
+)
+
+
 def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
-    return pow(input, -0.5)
+    return _rsqrt(*promote_float(input))
 
 
 def silu(input: Tensor) -> Tensor:  # noqa: A002
@@ -336,7 +357,11 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
         return 0.5 * input * (1 + tanh(inner))
     if approximate != "none":
         raise BadInputError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * input * (1 + erf(input * (1.0 / math.sqrt(2.0))))
+    # x Φ(x) → 0 as x → -inf, but -inf · 0 is NaN: -inf goes in as 0 (which also keeps the
+    # gradient there 0, not 0 · NaN) and comes out as 0
+    at_minus_inf = input == -math.inf
+    x = where(at_minus_inf, 0.0, input)
+    return where(at_minus_inf, 0.0, 0.5 * x * (1 + erf(x * (1.0 / math.sqrt(2.0)))))
 
 
 def _leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
@@ -356,7 +381,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: 
 
 
 def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+    # expm1 of x where x <= 0, else of 0: np.minimum(-0, 0) is +0, which would lose elu(-0) = -0
+    negative = np.where(x > 0, np.zeros((), x.dtype), x)
+    return np.where(x > 0, x, alpha * np.expm1(negative)).astype(x.dtype, copy=False)
 
 
 # the rule reads x, not the output, as PyTorch's does (so an in-place change of the output after

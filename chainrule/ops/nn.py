@@ -17,7 +17,7 @@ from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.indexing import index
-from chainrule.ops.reduce import mean, sum
+from chainrule.ops.reduce import _centre, mean, sum
 from chainrule.ops.shape import _normalize_dim, _reshape, pad, reshape, stack
 from chainrule.random import generator
 from chainrule.tensor import Tensor
@@ -520,18 +520,25 @@ def _first_max_masks(
     dilation: tuple[int, int],
 ) -> Iterator[tuple[int, int, slice, slice, np.ndarray]]:
     """For each kernel offset, where it holds its window's first maximum (PyTorch's choice)."""
-    padded = _pool_padded(x, padding, -np.inf)
+    # padding is never a window's maximum, even where the window holds only -inf: NaN padding
+    # equals nothing (PyTorch skips the padding too)
+    floating = x.dtype.kind == "f"
+    padded = _pool_padded(x, padding, np.nan if floating else np.iinfo(x.dtype).min)
     taken = np.zeros(out.shape, dtype=bool)
     nan_out = np.isnan(out) if out.dtype.kind == "f" else None
     if nan_out is not None and not nan_out.any():
         nan_out = None  # the usual case: no NaN to match, one comparison per offset
+    real = None
+    if nan_out is not None and any(padding):
+        real = _pool_padded(np.ones(x.shape, dtype=bool), padding, False)
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, columns = _window(i, j, out.shape[2:], stride, dilation)
             window = padded[:, :, rows, columns]
             hit = window == out
             if nan_out is not None:
-                hit |= nan_out & np.isnan(window)
+                nan_here = nan_out & np.isnan(window)
+                hit |= nan_here if real is None else nan_here & real[:, :, rows, columns]
             hit &= ~taken
             taken |= hit
             yield i, j, rows, columns, hit
@@ -789,7 +796,7 @@ def layer_norm(
             f"normalized_shape {shape}"
         )
     dims = tuple(range(input.ndim - len(shape), input.ndim))
-    centred = input - mean(input, dim=dims, keepdim=True)
+    centred = _centre(input, dims)
     variance = mean(centred * centred, dim=dims, keepdim=True)
     out = centred * (variance + eps) ** -0.5
     if weight is not None:
@@ -815,8 +822,13 @@ def _batch_norm_train_forward(
     cache: dict[str, Any] | None,
 ) -> np.ndarray:
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    batch_mean = x.mean(axis=dims, keepdims=True)
-    centred = x - batch_mean
+    # centred from x − x₀ (one element per channel): a constant channel gives exact zeros, as
+    # reduce._centre explains
+    origin = x[tuple(slice(0, 1) if i in dims else slice(None) for i in range(x.ndim))]
+    shifted = x - origin
+    shifted_mean = shifted.mean(axis=dims, keepdims=True)
+    centred = shifted - shifted_mean
+    batch_mean = shifted_mean + origin
     batch_var = (centred * centred).mean(axis=dims, keepdims=True)
     inv_std = 1.0 / np.sqrt(batch_var + eps)
     x_hat = centred * inv_std
@@ -833,7 +845,7 @@ def _normalised(
     Tensors when a graph of the derivative is being built (create_graph)."""
     if cache and not thread_state.grad_enabled:
         return Tensor._wrap(cache["x_hat"]), Tensor._wrap(cache["inv_std"])
-    centred = x - mean(x, dim=dims, keepdim=True)
+    centred = _centre(x, dims)
     inv_std = (mean(centred * centred, dim=dims, keepdim=True) + eps) ** -0.5
     return centred * inv_std, inv_std
 

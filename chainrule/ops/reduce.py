@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import typing
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -15,7 +14,7 @@ from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import cast, eq, exp, sqrt, where
+from chainrule.ops.elementwise import cast, eq, exp, where
 from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
 from chainrule.tensor import Tensor
 
@@ -295,6 +294,20 @@ def prod(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
 
 
 # ---- var / std -------------------------------------------------------------------------------
+def _centre(input: Tensor, axes: tuple[int, ...]) -> Tensor:  # noqa: A002
+    """``x − mean(x)`` over ``axes``, taken from ``x − x₀`` (``x₀`` one element of each slice,
+    detached): the same number in exact arithmetic, but a constant slice gives exact zeros however
+    large its values (1e30 in float32 would leave a rounding error that overflows when squared)."""
+    first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(input.ndim))
+    shifted = input - _origin(input, first=first)
+    return shifted - mean(shifted, dim=axes, keepdim=True)
+
+
+# x₀ for centre: an op without a rule (the shift cancels, so no gradient goes through it), and a
+# recorded op, so a replayed step takes it from the new data
+_origin = Primitive("origin", lambda x, first: x[first].copy(), grads=[None], saves=())
+
+
 def var(
     input: Tensor,
     dim: Dims = None,
@@ -306,7 +319,7 @@ def var(
     if correction is None:
         correction = 0 if unbiased is False else 1
     axes = _axes(dim, input.ndim, "var")
-    centred = input - mean(input, dim=axes, keepdim=True)
+    centred = _centre(input, axes)
     count = _count(input.shape, axes)
     denominator = count - correction
     total = sum(centred * centred, dim=axes, keepdim=keepdim)
@@ -425,14 +438,84 @@ def any(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # no
     return Tensor._wrap(np.any(input._data, axis=axes, keepdims=keepdim))
 
 
+# ---- vector norms -------------------------------------------------------------------------------
+def _norm_forward(x: np.ndarray, p: float, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    """(Σ|x|^p)^(1/p) scaled by the largest |x|, so that neither |x|^p overflows (1e30 in float32)
+    nor underflows to a zero norm (1e-200 in float64)."""
+    size = np.abs(x)
+    scale = size.max(axis=axes, keepdims=True, initial=0.0)
+    usable = (scale > 0) & np.isfinite(scale)
+    safe = np.where(usable, scale, 1.0).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = size / safe
+        if p == 2:
+            scaled = np.sqrt(np.add.reduce(ratio * ratio, axis=axes, keepdims=True))
+        else:
+            scaled = np.add.reduce(ratio**p, axis=axes, keepdims=True) ** (1.0 / p)
+        # an infinite element makes the norm inf, unless a NaN is there too
+        out = np.where(np.isinf(scale) & ~np.isnan(scaled), scale, scaled * safe)
+    result: np.ndarray = out.astype(x.dtype, copy=False)
+    return result if keepdim else np.squeeze(result, axis=axes)
+
+
+def _norm_grad(
+    grad: Tensor, out: Tensor, x: Tensor, p: float, axes: tuple[int, ...], keepdim: bool
+) -> Tensor:
+    # d‖x‖/dx = sign(x)·(|x|/‖x‖)^(p-1); at the zero vector PyTorch's subgradient 0 (the safe
+    # denominator makes x/‖x‖ = 0 there instead of 0/0)
+    from chainrule.ops.elementwise import abs as abs_
+    from chainrule.ops.elementwise import sign
+
+    kept_out = out if keepdim else _unreduce(out, x, axes)
+    kept_grad = grad if keepdim else _unreduce(grad, x, axes)
+    safe = where(eq(kept_out, 0.0), 1.0, kept_out)
+    if p == 2:
+        return kept_grad * (x / safe)
+    return kept_grad * (sign(x) * (abs_(x) / safe) ** (p - 1.0))
+
+
+# a primitive because the composite (Σ|x|^p)^(1/p) overflows, underflows and has a NaN gradient
+# at the zero vector
+_norm = Primitive(
+    "norm",
+    _norm_forward,
+    grads=[_norm_grad],
+    saves_out=True,
+    tex=(r"\lVert x \rVert_p", [r"\operatorname{sign}(x)\,(|x| / \lVert x \rVert_p)^{p-1}"]),
+)
+
+
+def _count_nonzero_grad(
+    grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
+) -> Tensor:
+    return where(eq(x, 0.0), 0.0, 0.0)  # zeros of x's shape and dtype, whatever x holds
+
+
+# ‖x‖₀ counts the non-zeros: its gradient is 0 everywhere (PyTorch's too)
+_count_nonzero = Primitive(
+    "norm0",
+    lambda x, axes, keepdim: np.count_nonzero(x, axis=axes, keepdims=keepdim).astype(x.dtype),
+    grads=[_count_nonzero_grad],
+    saves=(),
+    tex=(r"\#\{x \ne 0\}", ["0"]),
+)
+
+
 def norm(input: Tensor, p: float | str = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """Vector p-norm over ``dim`` (all elements by default); 'fro' means 2."""
+    """Vector p-norm over ``dim`` (all elements by default), as ``torch.linalg.vector_norm``:
+    'fro' is 2, ``inf`` / ``-inf`` the largest / smallest ``|x|``, 0 the count of non-zeros."""
     from chainrule.ops.elementwise import abs as abs_
 
-    if p in ("fro", 2, 2.0):
-        return sqrt(sum(input * input, dim=dim, keepdim=keepdim))
-    if p in (float("inf"), "inf"):
-        return amax(abs_(input), dim=dim, keepdim=keepdim)
-    if p == 1:
-        return sum(abs_(input), dim=dim, keepdim=keepdim)
-    return sum(abs_(input) ** p, dim=dim, keepdim=keepdim) ** (1.0 / typing.cast(float, p))
+    axes = _axes(dim, input.ndim, "norm")
+    order = 2.0 if p == "fro" else float(p)
+    if order == float("inf"):
+        return amax(abs_(input), dim=axes, keepdim=keepdim)
+    if order == float("-inf"):
+        return amin(abs_(input), dim=axes, keepdim=keepdim)
+    if order == 0:
+        return _count_nonzero(input, axes=axes, keepdim=keepdim)
+    if order == 1:
+        return sum(abs_(input), dim=axes, keepdim=keepdim)
+    if order < 0:
+        raise BadInputError(f"norm: p must be 0, positive, inf or -inf, got {p}")
+    return _norm(input, p=order, axes=axes, keepdim=keepdim)
