@@ -171,3 +171,16 @@ def deep_chain(length: int) -> Callable[[Arrays, Arrays], tuple[np.ndarray, Arra
         return y, {"x": grad}
 
     return forward_backward
+
+
+def cat_many(params: Arrays, data: Arrays) -> tuple[np.ndarray, Arrays]:
+    """sum(concatenate(x_i) · w) and its gradient: each x_i gets its slice of w."""
+    names = [f"x{i}" for i in range(len(params))]
+    joined = np.concatenate([params[name] for name in names])
+    w = data["w"]
+    grads, start = {}, 0
+    for name in names:
+        stop = start + params[name].shape[0]
+        grads[name] = w[start:stop].copy()
+        start = stop
+    return np.asarray(np.sum(joined * w)), grads

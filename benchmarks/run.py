@@ -32,6 +32,7 @@ WORKLOADS = (
     "mlp_large",
     "cnn_small",
     "deep_chain",
+    "cat_many",
     "peak_rss",
 )
 

@@ -85,6 +85,12 @@ def chain_loss(length: int) -> Any:
     return loss
 
 
+def cat_loss(api: SimpleNamespace, p: dict[str, Any], d: dict[str, Any]) -> Any:
+    """Many small inputs joined in one cat (a list of per-step outputs, say): its backward must
+    be linear in their number."""
+    return api.sum(api.cat([p[f"x{i}"] for i in range(len(p))]) * d["w"])
+
+
 # ---- parameters and data -------------------------------------------------------------------
 def _uniform(rng: np.random.Generator, fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
     """PyTorch's default Linear/Conv2d init range, U(−1/√fan_in, 1/√fan_in)."""
@@ -227,6 +233,24 @@ def cases(workload: str, apis: Apis, quick: bool) -> list[Case]:
                 )
             )
         return rows
+    if workload == "cat_many":
+        n = 1_000 if quick else 8_000
+        rng = np.random.default_rng(0)
+        params = {f"x{i}": rng.standard_normal(2) for i in range(n)}
+        data = {"w": rng.standard_normal(2 * n)}
+        return [
+            Case(
+                f"cat_many/{n}",
+                workload,
+                "ms/step",
+                1,
+                1,
+                _without_replay(makers(apis, cat_loss, reference.cat_many, params, data, None)),
+                F64_TOL,
+                None,
+                {"inputs": n},
+            )
+        ]
     raise ValueError(f"unknown workload {workload!r}")
 
 
@@ -238,6 +262,7 @@ WORKLOADS = (
     "mlp_large",
     "cnn_small",
     "deep_chain",
+    "cat_many",
 )
 
 

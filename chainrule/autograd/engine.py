@@ -93,6 +93,8 @@ def run_backward(
                 inputs, rule_inputs, rule_out = as_saved(node, inputs, out)
             rules = op.grads
             params = node.params
+            input_arrays: set[int] | None = None
+            variadic = op.variadic
             for i, tensor in enumerate(inputs):
                 if not tensor.requires_grad:
                     continue
@@ -100,7 +102,10 @@ def run_backward(
                 if rule is None:
                     continue
                 try:
-                    input_grad = rule(grad, rule_out, *rule_inputs, **params)
+                    if variadic:
+                        input_grad = rule(grad, rule_out, **params)
+                    else:
+                        input_grad = rule(grad, rule_out, *rule_inputs, **params)
                 except SavedTensorChangedError as exc:
                     raise SavedTensorChangedError(str(exc)) from None
                 data, target = input_grad._data, tensor._data
@@ -122,9 +127,14 @@ def run_backward(
                     data = input_grad._data
                     fresh = data.base is None and data is not grad._data and data.flags.writeable
                     if fresh:
-                        for t in inputs:
-                            if data is t._data:
-                                fresh = False
+                        if len(inputs) <= 8:
+                            for t in inputs:
+                                if data is t._data:
+                                    fresh = False
+                        else:  # cat of many: one set per node, not a scan per input (n²)
+                            if input_arrays is None:
+                                input_arrays = {id(t._data) for t in inputs}
+                            fresh = id(data) not in input_arrays
                     leaf_grads[id(tensor)] = [tensor, input_grad, fresh]
                     continue
                 entry = pending.get(child)

@@ -44,9 +44,12 @@ class Primitive:
         Whether the rules read ``out`` (documentation, likewise).
     view : bool
         The forward may return a view of input 0, so both share one version counter.
+    variadic : bool
+        Any number of inputs (cat): the rules take ``(grad, out, **params)`` only, so that a
+        backward through n inputs doesn't pass all n to each of the n rules (n² work).
     """
 
-    __slots__ = ("name", "forward", "grads", "tex", "saves", "saves_out", "view")
+    __slots__ = ("name", "forward", "grads", "tex", "saves", "saves_out", "view", "variadic")
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class Primitive:
         saves: Sequence[int] | None = None,
         saves_out: bool = False,
         view: bool = False,
+        variadic: bool = False,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -65,6 +69,7 @@ class Primitive:
         self.saves = tuple(range(len(self.grads))) if saves is None else tuple(saves)
         self.saves_out = saves_out
         self.view = view
+        self.variadic = variadic
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

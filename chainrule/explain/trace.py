@@ -525,9 +525,8 @@ class Graph:
         node = item.node
         target = node.inputs[slot]
         with no_grad(), np.errstate(all="ignore"):
-            result = node.op.grads[slot](
-                Tensor._wrap(grad), item.tensor, *node.inputs, **node.params
-            )
+            inputs = () if node.op.variadic else node.inputs  # a variadic op's rules take none
+            result = node.op.grads[slot](Tensor._wrap(grad), item.tensor, *inputs, **node.params)
             if result.shape != target.shape:
                 result = sum_to(result, target.shape)
             if result.dtype != target.dtype:
