@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -88,18 +89,24 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     )
 
 
-def _decode(node: Any, tensors: Mapping[str, np.ndarray]) -> Any:
+_MAX_DEPTH = 64  # far beyond any state dict (an optimizer's is 4 deep); bounds a hostile file
+
+
+def _decode(node: Any, tensors: Mapping[str, np.ndarray], depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"the layout is nested more than {_MAX_DEPTH} deep")
     ((kind, body),) = node.items()
+    inner = depth + 1
     if kind == "tensor":
         return Tensor._wrap(tensors[body])
     if kind == "ndarray":
         return tensors[body]
     if kind == "dict":
-        return {key: _decode(item, tensors) for key, item in body}
+        return {key: _decode(item, tensors, inner) for key, item in body}
     if kind == "list":
-        return [_decode(item, tensors) for item in body]
+        return [_decode(item, tensors, inner) for item in body]
     if kind == "tuple":
-        return tuple(_decode(item, tensors) for item in body)
+        return tuple(_decode(item, tensors, inner) for item in body)
     if kind == "value":
         return body
     raise ValueError(f"unknown node kind {kind!r}")
@@ -269,6 +276,8 @@ def _read_header(path: Path, raw: bytes) -> tuple[dict[str, Any], int]:
         header = json.loads(raw[8 : 8 + size].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"corrupt header: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise CheckpointError(path, "corrupt header: its JSON is nested too deep") from None
     if not isinstance(header, dict):
         raise CheckpointError(path, "corrupt header: the JSON is not an object")
     return header, 8 + size
@@ -333,17 +342,35 @@ def load(
     BF16 tensors load as float32.
     """
     path = Path(f)
-    try:
-        if path.name.endswith(".npz"):
-            arrays, metadata = _parse_npz(path)
-        else:
-            arrays, metadata = _parse_safetensors(path, path.read_bytes())
-    except IsADirectoryError as exc:
-        raise CheckpointError(path, "is a folder, not a checkpoint file") from exc
+    _check_regular_file(path)
+    if path.name.endswith(".npz"):
+        arrays, metadata = _parse_npz(path)
+    else:
+        arrays, metadata = _parse_safetensors(path, path.read_bytes())
     structure = metadata.get(_STRUCTURE_KEY)
     if structure is None:
         return {name: Tensor._wrap(array) for name, array in arrays.items()}
     try:
-        return _decode(json.loads(structure), arrays)
+        state = _decode(json.loads(structure), arrays)
     except (json.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(path, f"corrupt {_STRUCTURE_KEY} metadata ({exc})") from exc
+    except RecursionError:
+        raise CheckpointError(path, f"corrupt {_STRUCTURE_KEY} metadata: nested too deep") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            path, f"holds a {type(state).__name__}, not a state dict (a mapping of names)"
+        )
+    return state
+
+
+def _check_regular_file(path: Path) -> None:
+    """Only a regular file is read (a device such as /dev/zero would be read until memory runs
+    out; a FIFO would block); a missing file raises FileNotFoundError, as open() does."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such checkpoint file") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckpointError(path, "is a folder, not a checkpoint file")
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(path, "is not a regular file (a device, a pipe or a socket)")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,3 +55,95 @@ def test_a_hundred_thousand_inputs_join_and_backpropagate():
     weights = cr.arange(100_000, dtype=cr.float64).float()
     (cr.cat(xs) * weights).sum().backward()
     assert xs[0].grad.item() == 0.0 and xs[99_999].grad.item() == 99_999.0
+
+
+# ---- the checkpoint loader: bounded, regular files only, always a state dict ---------------------
+def _safetensors_with_header(path, header: bytes) -> None:
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+
+
+def test_a_deeply_nested_header_is_a_checkpoint_error_naming_the_file(tmp_path):
+    path = tmp_path / "deep.safetensors"
+    _safetensors_with_header(path, b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    with pytest.raises(cr.serialization.CheckpointError, match="deep.safetensors.*too deep"):
+        cr.load(path)
+
+
+def test_a_deeply_nested_layout_is_a_checkpoint_error(tmp_path):
+    nested: dict = {"w": cr.ones(1)}
+    for _ in range(200):
+        nested = {"inner": nested}
+    path = tmp_path / "nested.safetensors"
+    cr.save(nested, path)  # saving is fine; loading refuses what no state dict needs
+    with pytest.raises(cr.serialization.CheckpointError, match="nested.safetensors.*64 deep"):
+        cr.load(path)
+
+
+def test_load_always_returns_a_state_dict(tmp_path):
+    import json
+
+    path = tmp_path / "list.safetensors"
+    meta = {"chainrule.structure": json.dumps({"list": [{"value": 1}]})}
+    header = json.dumps({"__metadata__": meta}).encode()
+    _safetensors_with_header(path, header)
+    with pytest.raises(cr.serialization.CheckpointError, match="holds a list, not a state dict"):
+        cr.load(path)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_load_refuses_a_device_instead_of_reading_it_forever():
+    with pytest.raises(cr.serialization.CheckpointError, match="/dev/zero.*not a regular file"):
+        cr.load("/dev/zero")
+
+
+def test_load_refuses_a_fifo(tmp_path):
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(cr.serialization.CheckpointError, match="not a regular file"):
+        cr.load(fifo)  # would block forever if opened
+
+
+def test_a_missing_checkpoint_is_file_not_found():
+    with pytest.raises(FileNotFoundError, match="nowhere.safetensors"):
+        cr.load("/nonexistent/nowhere.safetensors")
+
+
+# ---- saving: through symlinks, keeping modes, cleaning up after a killed save ------------------
+def test_saving_through_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "real.safetensors"
+    cr.save({"w": cr.ones(2)}, target)
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(target)
+    cr.save({"w": cr.zeros(2)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert cr.load(target)["w"].tolist() == [0.0, 0.0]
+
+
+def test_overwriting_keeps_the_existing_files_mode(tmp_path):
+    path = tmp_path / "secret.safetensors"
+    cr.save({"w": cr.ones(2)}, path)
+    os.chmod(path, 0o600)
+    cr.save({"w": cr.zeros(2)}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
+    path = tmp_path / "model.safetensors"
+    dead = _finished_pid()  # a process that has exited
+    stale = tmp_path / f".model.safetensors.{dead}.abc123.chainrule-partial.safetensors"
+    stale.write_bytes(b"x" * 1000)  # what kill -9 during a save leaves
+    alive = tmp_path / f".model.safetensors.{os.getpid()}.def456.chainrule-partial.safetensors"
+    alive.write_bytes(b"y")  # another save in progress (this process): left alone
+    other = tmp_path / f".other.safetensors.{dead}.abc.chainrule-partial.safetensors"
+    other.write_bytes(b"z")  # a different target's: left alone
+    cr.save({"w": cr.ones(2)}, path)
+    assert not stale.exists() and alive.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "model.safetensors"
+    ]
+
+
+def _finished_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
