@@ -147,3 +147,54 @@ def _finished_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+# ---- the IDX reader: the header first, bounded claims, streamed decompression -------------------
+def _idx_header(code: int, shape: tuple[int, ...]) -> bytes:
+    return bytes([0, 0, code, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+
+
+def test_a_gzip_bomb_is_refused_without_being_decompressed(tmp_path):
+    import gzip
+    import tracemalloc
+    import zlib
+
+    from chainrule.datasets.idx import IDXError, read_idx
+
+    # a header claiming 10 bytes, then 256 MB of zeros: about 250 KB compressed
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    parts = [compressor.compress(_idx_header(0x08, (10,)))]
+    block = bytes(1 << 20)
+    parts += [compressor.compress(block) for _ in range(256)]
+    parts.append(compressor.flush())
+    bomb = tmp_path / "train-labels-idx1-ubyte.gz"
+    bomb.write_bytes(b"".join(parts))
+    assert bomb.stat().st_size < 1 << 20 and gzip.open(bomb).read(4) == b"\0\0\x08\x01"
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXError, match="more than 1048576 unexpected bytes"):
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak  # it was 2.1 GB for a 1 MB bomb
+
+
+@pytest.mark.parametrize(
+    "shape, needle",
+    [
+        ((0xFFFFFFFF,) * 4, "claims"),  # the product overflows int64
+        ((0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), "claims"),  # no data, an impossible shape
+        ((1,) * 200, "200 dimensions"),  # more than NumPy's 64
+        ((70_000, 28, 28), "claims"),  # 55 MB > max_bytes=1 MB below
+    ],
+    ids=["overflow", "zero-and-huge", "too-many-dims", "over-the-cap"],
+)
+def test_idx_headers_that_claim_too_much_are_idx_errors(tmp_path, shape, needle):
+    from chainrule.datasets.idx import IDXError, read_idx
+
+    path = tmp_path / "images-idx3-ubyte"
+    path.write_bytes(_idx_header(0x08, shape) + b"\0" * 16)
+    with pytest.raises(IDXError, match=needle) as info:
+        read_idx(path, max_bytes=1 << 20)
+    assert str(path) in str(info.value)
