@@ -198,3 +198,141 @@ def test_idx_headers_that_claim_too_much_are_idx_errors(tmp_path, shape, needle)
     with pytest.raises(IDXError, match=needle) as info:
         read_idx(path, max_bytes=1 << 20)
     assert str(path) in str(info.value)
+
+
+# ---- bad arguments: refused where PyTorch refuses, one error naming the argument -----------------
+def _x4(m):
+    return m.ones(1, 1, 5, 5)
+
+
+# name -> (chainrule call, torch call, words the message must hold)
+BAD_ARGUMENTS: dict[str, tuple[Callable[[], Any], Callable[[Any, Any], Any], tuple[str, ...]]] = {
+    "bce target 2": (
+        lambda: cr.nn.functional.binary_cross_entropy(cr.tensor([0.5]), cr.tensor([2.0])),
+        lambda t, f: f.binary_cross_entropy(t.tensor([0.5]), t.tensor([2.0])),
+        ("target", "between 0 and 1"),
+    ),
+    "randn(2.5)": (lambda: cr.randn(2.5), lambda t, f: t.randn(2.5), ("size", "2.5", "integer")),
+    "rand(2.0)": (lambda: cr.rand(2.0), lambda t, f: t.rand(2.0), ("size", "integer")),
+    "full((2.5,))": (lambda: cr.full((2.5,), 1.0), lambda t, f: t.full((2.5,), 1.0), ("2.5",)),
+    "ones(2, 'a')": (lambda: cr.ones(2, "a"), lambda t, f: t.ones(2, "a"), ("'a'",)),
+    "arange step 0": (lambda: cr.arange(0, 5, 0), lambda t, f: t.arange(0, 5, 0), ("step",)),
+    "arange wrong way": (lambda: cr.arange(5, 0, 1), lambda t, f: t.arange(5, 0, 1), ("end",)),
+    "Conv2d stride 0": (
+        lambda: cr.nn.Conv2d(1, 1, 3, stride=0)(_x4(cr)),
+        lambda t, f: t.nn.Conv2d(1, 1, 3, stride=0)(_x4(t)),
+        ("stride", "positive", "0"),
+    ),
+    "Conv2d padding -1": (
+        lambda: cr.nn.Conv2d(1, 1, 3, padding=-1)(_x4(cr)),
+        lambda t, f: t.nn.Conv2d(1, 1, 3, padding=-1)(_x4(t)),
+        ("padding", "-1"),
+    ),
+    "Conv2d dilation 0": (
+        lambda: cr.nn.Conv2d(1, 1, 3, dilation=0)(_x4(cr)),
+        lambda t, f: t.nn.Conv2d(1, 1, 3, dilation=0)(_x4(t)),
+        ("dilation", "positive"),
+    ),
+    "conv2d stride 0": (
+        lambda: cr.conv2d(_x4(cr), cr.ones(1, 1, 3, 3), stride=0),
+        lambda t, f: f.conv2d(_x4(t), t.ones(1, 1, 3, 3), stride=0),
+        ("stride",),
+    ),
+    "Conv2d groups 0": (
+        lambda: cr.nn.Conv2d(2, 2, 3, groups=0),
+        lambda t, f: t.nn.Conv2d(2, 2, 3, groups=0),
+        ("groups", "positive"),
+    ),
+    "MaxPool2d(0)": (
+        lambda: cr.nn.MaxPool2d(0)(_x4(cr)),
+        lambda t, f: t.nn.MaxPool2d(0)(_x4(t)),
+        ("kernel_size", "positive"),
+    ),
+    "MaxPool2d stride 0": (
+        lambda: cr.nn.MaxPool2d(2, stride=0)(_x4(cr)),
+        lambda t, f: t.nn.MaxPool2d(2, stride=0)(_x4(t)),
+        ("stride",),
+    ),
+    "AvgPool2d(0)": (
+        lambda: cr.nn.AvgPool2d(0)(_x4(cr)),
+        lambda t, f: t.nn.AvgPool2d(0)(_x4(t)),
+        ("kernel_size",),
+    ),
+    "Linear(-1, 2)": (
+        lambda: cr.nn.Linear(-1, 2),
+        lambda t, f: t.nn.Linear(-1, 2),
+        ("in_features",),
+    ),
+    "Linear(2.5, 2)": (lambda: cr.nn.Linear(2.5, 2), lambda t, f: t.nn.Linear(2.5, 2), ("2.5",)),
+    "Embedding(-1, 3)": (
+        lambda: cr.nn.Embedding(-1, 3),
+        lambda t, f: t.nn.Embedding(-1, 3),
+        ("num_embeddings",),
+    ),
+    "BatchNorm1d(-1)": (
+        lambda: cr.nn.BatchNorm1d(-1),
+        lambda t, f: t.nn.BatchNorm1d(-1),
+        ("num_features",),
+    ),
+    "LayerNorm(-1)": (
+        lambda: cr.nn.LayerNorm(-1),
+        lambda t, f: t.nn.LayerNorm(-1),
+        ("normalized_shape",),
+    ),
+    "one_hot num_classes -2": (
+        lambda: cr.nn.functional.one_hot(cr.tensor([0]), -2),
+        lambda t, f: f.one_hot(t.tensor([0]), -2),
+        ("num_classes",),
+    ),
+    "softmax dim 1.5": (
+        lambda: cr.ones(3).softmax(dim=1.5),
+        lambda t, f: t.ones(3).softmax(dim=1.5),
+        ("dim", "integer"),
+    ),
+    "sum dim 'a'": (lambda: cr.ones(3).sum(dim="a"), lambda t, f: t.ones(3).sum(dim="a"), ("dim",)),
+    "reshape(2.5, 2)": (
+        lambda: cr.ones(4).reshape(2.5, 2),
+        lambda t, f: t.ones(4).reshape(2.5, 2),
+        ("2.5",),
+    ),
+    "leaky_relu slope 'a'": (
+        lambda: cr.nn.functional.leaky_relu(cr.ones(2), "a"),
+        lambda t, f: f.leaky_relu(t.ones(2), "a"),
+        ("negative_slope",),
+    ),
+    "DataLoader batch_size 2.5": (
+        lambda: cr.utils.data.DataLoader(cr.utils.data.TensorDataset(cr.ones(4)), batch_size=2.5),
+        lambda t, f: _torch_loader(t, 2.5),
+        ("batch_size", "2.5"),
+    ),
+    "DataLoader batch_size 0": (
+        lambda: cr.utils.data.DataLoader(cr.utils.data.TensorDataset(cr.ones(4)), batch_size=0),
+        lambda t, f: _torch_loader(t, 0),
+        ("batch_size",),
+    ),
+}
+
+
+def _torch_loader(torch: Any, batch_size: Any) -> Any:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(torch.ones(4)), batch_size=batch_size)
+
+
+@pytest.mark.parametrize("name", list(BAD_ARGUMENTS))
+def test_bad_arguments_are_refused_as_pytorch_refuses_them(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs, needles = BAD_ARGUMENTS[name]
+    try:
+        theirs(torch, torch.nn.functional)
+    except Exception as error:  # noqa: BLE001 - its type is what is compared
+        expected = type(error)
+    else:
+        raise AssertionError(f"{name}: PyTorch accepts it")
+    with pytest.raises(Exception) as info:  # noqa: B017, PT011 - checked below
+        ours()
+    assert isinstance(info.value, expected), (type(info.value).__mro__, expected)
+    message = str(info.value)
+    for needle in needles:
+        assert needle in message, (needle, message)
+    assert info.value.__cause__ is None

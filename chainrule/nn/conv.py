@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule._checks import integer
 from chainrule.nn import init
 from chainrule.nn.linear import _empty
 from chainrule.nn.module import Module
@@ -42,7 +43,11 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         n = self._dims
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        name = type(self).__name__
+        in_channels = integer(in_channels, f"{name}: in_channels", 0)
+        out_channels = integer(out_channels, f"{name}: out_channels", 0)
+        groups = integer(groups, f"{name}: groups", 1)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must both be divisible by groups ({groups})"

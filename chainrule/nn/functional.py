@@ -265,12 +265,18 @@ def binary_cross_entropy(
             f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
             f"input size {tuple(input.shape)}; please ensure they have the same size"
         )
-    if state.tracing is not None:  # a replayed step checks the range again
+    if state.tracing is not None:  # a replayed step checks the ranges again
         state.tracing.guard(_probabilities, input)
+        state.tracing.guard(_probabilities, target)
     if not _probabilities(input._data):
         raise BadInputError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
             "(pass logits to binary_cross_entropy_with_logits instead)"
+        )
+    if not _probabilities(target._data):  # as PyTorch: a target of 2 is no probability
+        raise BadInputError(
+            "binary_cross_entropy: all elements of target should be between 0 and 1, got "
+            f"values from {target._data.min()} to {target._data.max()}"
         )
     loss = _losses.binary_cross_entropy(input, target)
     if weight is not None:

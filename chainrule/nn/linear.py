@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule._checks import integer
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
@@ -56,8 +57,8 @@ class Linear(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = in_features = integer(in_features, "Linear: in_features", 0)
+        self.out_features = out_features = integer(out_features, "Linear: out_features", 0)
         self.weight = _empty((out_features, in_features), dtype)
         if bias:
             self.bias = _empty((out_features,), dtype)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule._checks import integer
 from chainrule.nn import init
 from chainrule.nn.linear import _empty
 from chainrule.nn.module import Module
@@ -32,7 +33,7 @@ class _BatchNorm(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = num_features = integer(num_features, "num_features", 0)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -172,8 +173,13 @@ class LayerNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = tuple(
+            integer(n, "LayerNorm: normalized_shape", 0)
+            for n in (
+                normalized_shape
+                if isinstance(normalized_shape, (tuple, list))
+                else (normalized_shape,)
+            )
         )
         self.normalized_shape = shape
         self.eps = eps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule._checks import integer
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn import init
 from chainrule.nn.linear import _empty
@@ -42,6 +43,8 @@ class Embedding(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        num_embeddings = integer(num_embeddings, "Embedding: num_embeddings", 0)
+        embedding_dim = integer(embedding_dim, "Embedding: embedding_dim", 0)
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError(
                 "Embedding: max_norm, scale_grad_by_freq and sparse are not supported"

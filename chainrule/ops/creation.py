@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule._checks import integer, number
 from chainrule.errors import BadInputError
 from chainrule.random import generator
 from chainrule.tensor import Tensor
@@ -16,10 +17,10 @@ from chainrule.tensor import Tensor
 def _sizes(size: tuple[Any, ...]) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = tuple(int(s) for s in size)
-    if any(s < 0 for s in shape):
-        raise BadInputError(f"negative dimension in size {shape}")
-    return shape
+    for s in size:
+        if isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s < 0:
+            raise BadInputError(f"negative dimension in size {tuple(size)}")
+    return tuple(integer(s, f"size {tuple(size)!r}: each size") for s in size)
 
 
 def _finish(array: np.ndarray, requires_grad: bool) -> Tensor:
@@ -144,6 +145,14 @@ def arange(
 ) -> Tensor:
     if end is None:
         start, end = 0, start
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        number(value, f"arange: {name}")
+    if step == 0:
+        raise BadInputError("arange: step must be nonzero")
+    if (end - start) / step < 0:
+        raise BadInputError(
+            f"arange: end {end} can't be reached from start {start} with step {step}"
+        )
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dtype.int64 if is_int else _dtype.get_default_dtype()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule._checks import number
 from chainrule.autograd.grad_mode import reads_data
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
@@ -378,7 +379,7 @@ _leaky_relu = Primitive(
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
-    return _leaky_relu(input, negative_slope=negative_slope)
+    return _leaky_relu(input, negative_slope=number(negative_slope, "leaky_relu: negative_slope"))
 
 
 def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule._checks import integer
 from chainrule.autograd.grad_mode import no_grad, state, thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError, IndexOutOfRangeError
@@ -80,6 +81,7 @@ def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
     labels = to_tensor(input)._data
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: needs an integer tensor of class indices, got {labels.dtype}")
+    num_classes = integer(num_classes, "one_hot: num_classes", minimum=-1)  # -1: inferred
     inferred = num_classes < 0
     if inferred:
         num_classes = int(labels.max()) + 1 if labels.size else 0
@@ -119,13 +121,19 @@ _one_hot = Primitive(
 
 
 # ---- unfold / fold: the two primitives under convolution and pooling --------------------------
+# the least value each geometry argument may take, as PyTorch checks them
+_MINIMUM = {"kernel_size": 1, "stride": 1, "dilation": 1, "padding": 0, "output_size": 0}
+
+
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)):
-        return (int(value), int(value))
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
+    minimum = _MINIMUM.get(name)
+    if not isinstance(value, (tuple, list)):
+        single = integer(value, name, minimum)
+        return (single, single)
+    if len(value) != 2:
         raise BadInputError(f"{name} must be an int or a pair, got {value!r}")
-    return pair  # type: ignore[return-value]
+    first, second = (integer(v, f"{name} {tuple(value)!r}: each", minimum) for v in value)
+    return (first, second)
 
 
 def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
@@ -731,8 +739,14 @@ def avg_pool2d(
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Average pooling to a fixed output size, with PyTorch's window boundaries."""
     H, W = input.shape[-2:]
-    oh, ow = _pair(output_size, "output_size") if output_size is not None else (H, W)
-    oh, ow = oh or H, ow or W
+    if output_size is None:
+        output_size = (H, W)
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        # None in a place keeps that size, as PyTorch
+        output_size = tuple(n if s is None else s for s, n in zip(output_size, (H, W), strict=True))
+    oh, ow = _pair(output_size, "output_size")
+    if oh == 0 or ow == 0:  # an empty output, as PyTorch's
+        return input[..., :oh, :ow]
     if H % oh == 0 and W % ow == 0:
         kernel = (H // oh, W // ow)
         if input.ndim == 4 and kernel == (H, W):
@@ -910,6 +924,8 @@ def batch_norm(
     C = input.shape[1]
     dims = (0,) + tuple(range(2, input.ndim))
     stat_shape = (1, C) + (1,) * (input.ndim - 2)
+    if C == 0:
+        raise BadInputError(f"batch_norm: input of shape {tuple(input.shape)} has no channels")
     if training:
         count = input.numel() // C
         if count <= 1:

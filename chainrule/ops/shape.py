@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._checks import integer
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
@@ -17,6 +18,7 @@ from chainrule.tensor import Tensor
 
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
     """A dim in range(ndim), from a possibly negative one; a clear error when out of range."""
+    dim = integer(dim, f"{op}: dim")
     size = max(ndim, 1)
     if not -size <= dim < size:
         raise IndexOutOfRangeError(
@@ -32,7 +34,8 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int, op: str) -> tuple
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         return (_normalize_dim(int(dim), ndim, op),)
-    axes = tuple(sorted(_normalize_dim(int(d), ndim, op) for d in dim))
+    dims: Sequence[Any] = (dim,) if isinstance(dim, (str, float)) else dim  # refused below
+    axes = tuple(sorted(_normalize_dim(d, ndim, op) for d in dims))
     if len(set(axes)) != len(axes):
         raise BadInputError(f"{op}: dim {tuple(dim)} names an axis twice")
     return axes
@@ -129,7 +132,7 @@ _reshape = Primitive(
 def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
-    return tuple(int(s) for s in sizes)
+    return tuple(integer(s, f"shape {tuple(sizes)!r}: each size") for s in sizes)
 
 
 def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002

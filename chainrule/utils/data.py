@@ -288,7 +288,12 @@ class DataLoader:
         seed: int | None = None,
         num_workers: int = 0,
     ) -> None:
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
+        if batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            # (PyTorch: ValueError; 2.5 used to make batches of 2 here)
             raise ValueError(
                 f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}"
             )
