@@ -14,12 +14,13 @@ from chainrule.tensor import Tensor
 
 
 def _tuple(value: int | tuple[int, ...], n: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(int(v) for v in value)
+    # sizes are checked here (a kernel of -1 can't be made); zero strides and kernels at the
+    # forward, where PyTorch checks them too
+    if not isinstance(value, (tuple, list)):
+        return (integer(value, name, 0),) * n
     if len(value) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    return value
+    return tuple(integer(v, name, 0) for v in value)
 
 
 class _ConvNd(Module):

@@ -403,7 +403,7 @@ _elu = Primitive(
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    return _elu(input, alpha=alpha)
+    return _elu(input, alpha=number(alpha, "elu: alpha"))
 
 
 def _softplus_forward(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:

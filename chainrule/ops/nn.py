@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule._checks import integer
+from chainrule._checks import integer, number
 from chainrule.autograd.grad_mode import no_grad, state, thread_state
 from chainrule.autograd.node import Primitive
-from chainrule.errors import BadInputError, IndexOutOfRangeError
+from chainrule.errors import BadDataError, BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.indexing import index
@@ -248,6 +248,11 @@ def conv2d(
         )
     B, C, H, W = input.shape
     O, Cg, kh, kw = weight.shape
+    if O == 0 or kh == 0 or kw == 0:  # PyTorch refuses an empty kernel too
+        raise BadInputError(
+            f"conv2d: weight {tuple(weight.shape)} has no output channels or an empty kernel; "
+            "out_channels and kernel_size must be positive"
+        )
     if C % groups or O % groups or C // groups != Cg:
         raise BadInputError(
             f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
@@ -739,9 +744,9 @@ def avg_pool2d(
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Average pooling to a fixed output size, with PyTorch's window boundaries."""
     H, W = input.shape[-2:]
-    if output_size is None:
-        output_size = (H, W)
-    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+    if output_size is None:  # as PyTorch: None only stands for one of the two sizes
+        raise BadDataError("adaptive_avg_pool2d: output_size must be an int or a pair, got None")
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         # None in a place keeps that size, as PyTorch
         output_size = tuple(n if s is None else s for s, n in zip(output_size, (H, W), strict=True))
     oh, ow = _pair(output_size, "output_size")
@@ -803,6 +808,7 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dims with the biased variance."""
+    eps = number(eps, "layer_norm: eps")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[-len(shape) :]) != shape:
         raise BadInputError(
@@ -926,6 +932,11 @@ def batch_norm(
     stat_shape = (1, C) + (1,) * (input.ndim - 2)
     if C == 0:
         raise BadInputError(f"batch_norm: input of shape {tuple(input.shape)} has no channels")
+    eps = number(eps, "batch_norm: eps")
+    if eps < 0 or (training and eps == 0):  # PyTorch's rule: positive to train, never negative
+        need = "positive during training" if training else "non-negative"
+        raise BadInputError(f"batch_norm: eps must be {need}, got {eps}")
+    momentum = number(momentum, "batch_norm: momentum")
     if training:
         count = input.numel() // C
         if count <= 1:

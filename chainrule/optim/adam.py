@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._checks import number
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -112,7 +113,11 @@ class Adam(Optimizer):
         _check_nonnegative(options, "lr", "learning rate")
         _check_nonnegative(options, "eps", "epsilon value")
         if "betas" in options:
-            for i, beta in enumerate(options["betas"]):
+            betas = options["betas"]
+            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+                raise TypeError(f"betas must be a pair of numbers, got {betas!r}")
+            for i, beta in enumerate(betas):
+                number(beta, f"betas[{i}]")
                 if not 0.0 <= beta < 1.0:
                     raise ValueError(
                         f"Invalid beta parameter at index {i}: {beta} "

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._checks import number
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.tensor import Tensor
@@ -354,7 +355,10 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
 
 
 def _check_nonnegative(options: dict[str, Any], name: str, label: str | None = None) -> None:
-    """Raise PyTorch's ValueError ("Invalid learning rate: -1") if ``options[name]`` < 0."""
+    """Raise PyTorch's ValueError ("Invalid learning rate: -1") if ``options[name]`` < 0, and a
+    TypeError naming it if it isn't a number at all (a string, None)."""
+    if name in options:
+        number(options[name], name if label is None else f"{name} ({label})")
     if name in options and not options[name] >= 0.0:  # `not >=` also catches NaN
         raise ValueError(
             f"Invalid {label or name + ' value'}: {options[name]} ({name} must be >= 0)"
