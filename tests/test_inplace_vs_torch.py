@@ -174,16 +174,6 @@ RAISES_WHERE_PYTORCH_DOES_NOT = {
     ("matmul[4d@3d broadcast]", "input"): "PyTorch's broadcasting matmul saves reshaped copies "
     "of its inputs, so a later write to the input does not reach them; chainrule's matmul "
     "saves the input itself",
-    **{
-        (name, "output"): "PyTorch's max_pool2d saves the indices of the maxima; chainrule's "
-        "finds them again from the input and the output, so it needs the output unchanged"
-        for name in (
-            "max_pool2d",
-            "max_pool2d_3d_input",
-            "max_pool2d_stride_pad",
-            "max_pool2d_rect_dilation",
-        )
-    },
 }
 
 

@@ -225,6 +225,12 @@ for _name in (
 _Overwritten.__hash__ = None  # type: ignore[assignment]
 
 
+def overwritten(tensor: Tensor) -> bool:
+    """Whether a rule was handed the stand-in of a value changed in place since it was saved
+    (for a rule that can compute the value again from what it still has)."""
+    return isinstance(tensor._data, _Overwritten)
+
+
 def _overwritten(tensor: Tensor, what: str) -> Tensor:
     from chainrule.tensor import Tensor
 

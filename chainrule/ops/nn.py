@@ -14,6 +14,7 @@ from chainrule import _dtype
 from chainrule._checks import integer, number
 from chainrule.autograd.grad_mode import no_grad, state, thread_state
 from chainrule.autograd.node import Primitive
+from chainrule.autograd.versions import overwritten
 from chainrule.errors import BadDataError, BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.elementwise import cast, exp, where
@@ -633,12 +634,23 @@ _max_pool_gather: Primitive = Primitive(
     grads=[lambda grad, out, g, x, y, **p: _max_pool_scatter(grad, x, y, **p), None, None],
     tex=(r"g_{\arg\max}", ["1", "0", "0"]),
 )
+
+
+def _max_pool_rule(grad: Tensor, out: Tensor, x: Tensor, **p: Any) -> Tensor:
+    # the maxima are found from the input and the output; an output changed in place since is
+    # computed again from the input, so only the input need stay as it was (PyTorch keeps the
+    # indices, and likewise refuses only a changed input)
+    if overwritten(out):
+        out = _max_pool(x, **p)
+    return _max_pool_scatter(grad, x, out, **p)
+
+
 _max_pool = Primitive(
     "max_pool2d",
     _max_pool_forward,
     saves=(0,),
     saves_out=True,
-    grads=[lambda grad, out, x, **p: _max_pool_scatter(grad, x, out, **p)],
+    grads=[_max_pool_rule],
     tex=(r"\max_{\text{window}} x", [r"[x = \max]"]),
 )
 
