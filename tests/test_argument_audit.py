@@ -17,31 +17,24 @@ import chainrule as cr  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
+CONV = {
+    "in_channels": 2,
+    "out_channels": 4,
+    "kernel_size": 3,
+    "stride": 1,
+    "padding": 0,
+    "dilation": 1,
+    "groups": 1,
+}
 # layer -> (valid keyword arguments, an input for it)
 LAYERS: dict[str, tuple[dict[str, Any], Any]] = {
     "Linear": ({"in_features": 4, "out_features": 3}, lambda m: m.ones(2, 4)),
     "Conv1d": (
-        {
-            "in_channels": 2,
-            "out_channels": 4,
-            "kernel_size": 3,
-            "stride": 1,
-            "padding": 0,
-            "dilation": 1,
-            "groups": 1,
-        },
+        CONV,
         lambda m: m.ones(1, 2, 8),
     ),
     "Conv2d": (
-        {
-            "in_channels": 2,
-            "out_channels": 4,
-            "kernel_size": 3,
-            "stride": 1,
-            "padding": 0,
-            "dilation": 1,
-            "groups": 1,
-        },
+        CONV,
         lambda m: m.ones(1, 2, 8, 8),
     ),
     "BatchNorm1d": (
