@@ -461,11 +461,12 @@ class Tensor:
         if self._base is not None:
             return self._rebase_view(compute)
         write = versions.next_write()  # taken first: the nodes compute() makes come after it
-        snapshot = self._snapshot(write)
+        first = next(_node._creation_order)
+        snapshot = self._snapshot()
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
-        self._take_over(result, write)
+        self._take_over(result, write, first)
         return self
 
     def _rebase_view(self, compute: Callable[[Tensor], Tensor]) -> Tensor:
@@ -482,26 +483,29 @@ class Tensor:
         root = view
         chain.reverse()
         write = versions.next_write()
-        snapshot = root._snapshot(write)
+        first = next(_node._creation_order)
+        snapshot = root._snapshot()
         old_view = snapshot
         for op, params in chain:
             old_view = op(old_view, **params)
         new_view = compute(old_view)
         if new_view._data.dtype != self._data.dtype:
             new_view = _ops.cast(new_view, self._data.dtype)
-        root._take_over(_ops.view_put(snapshot, new_view, tuple(chain)), write)
+        root._take_over(_ops.view_put(snapshot, new_view, tuple(chain)), write, first)
         return self
 
-    def _snapshot(self, write: builtins.int) -> Tensor:
-        """A copy of this tensor's values and history, as the input of the node that ``write``
-        records (its box says it holds the values from before that write)."""
+    def _snapshot(self) -> Tensor:
+        """A copy of this tensor's values and history, as the input of the node a write records
+        (its own box: nothing ever writes the copy, so the node may always read it)."""
         snapshot = Tensor._wrap(self._data.copy(order="K"))
         snapshot.requires_grad = self.requires_grad
         snapshot.grad_fn = self.grad_fn
-        snapshot._vbox = versions.new_box(self._version, write)
+        snapshot._vbox = versions.new_box(self._version, 0)
+        snapshot._hooks = self._hooks  # hooks registered before the write see the old value's
         return snapshot
 
-    def _take_over(self, result: Tensor, write: builtins.int) -> None:
+    def _take_over(self, result: Tensor, write: builtins.int, first: builtins.int) -> None:
+        versions.freeze_aliases(result, self._data, first)
         versions.supersede(self, write)
         self._data[...] = result._data
         box = self._version_box()

@@ -82,6 +82,8 @@ def supersede(tensor: Tensor, write: int) -> None:
     box = tensor._vbox
     standin._vbox = new_box(box[0] if box is not None else 0, write)
     standin.name = tensor.name
+    # hooks registered before the write belong to the old value, as PyTorch's do
+    standin._hooks, tensor._hooks = tensor._hooks, None
     history = tensor._history
     if history is None:
         tensor._history = [(write, standin)]
@@ -126,6 +128,34 @@ def as_of(tensor: Tensor, stamp: int, node: Node) -> Tensor:
                 )
             return standin  # type: ignore[no-any-return]
     return tensor
+
+
+def freeze_aliases(result: Tensor, storage: np.ndarray, first: int) -> None:
+    """Before a recorded write puts ``result`` into ``storage``: an input of the nodes the write
+    made (creation number ``first`` on) that shares that storage (``y.mul_(y.detach())``,
+    ``y.add_(y)``, ``y[:2] = y[2:]``) is replaced by a copy of its values now, with its history
+    now, so the rules read the values the write used and the edge leads to the old history (not
+    to the node being made, a cycle)."""
+    from chainrule.tensor import Tensor
+
+    pending = [result.grad_fn]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if node is None or node.seq < first or id(node) in seen or node.inputs is None:
+            continue
+        seen.add(id(node))
+        inputs = list(node.inputs)
+        for i, t in enumerate(inputs):
+            if np.may_share_memory(t._data, storage):
+                frozen = Tensor._wrap(t._data.copy())
+                frozen.requires_grad = t.requires_grad
+                frozen.grad_fn = t.grad_fn
+                frozen._vbox = new_box(t._version, 0)
+                inputs[i] = frozen
+            else:
+                pending.append(t.grad_fn)
+        node.inputs = tuple(inputs)
 
 
 def regenerate_views(box: Box, write: int, made: Any) -> None:

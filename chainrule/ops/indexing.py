@@ -48,6 +48,10 @@ def _is_basic(key: Any) -> bool:
 def _index_forward(x: np.ndarray, key: Any) -> np.ndarray:
     try:
         out: np.ndarray = x[key]
+        if not isinstance(out, np.ndarray):
+            # every index an integer: NumPy gives a scalar (a copy); a 0-d view, as PyTorch's
+            # y[1, 2], shares the storage (a write to y shows in it, and through it)
+            out = x[(*key, Ellipsis) if isinstance(key, tuple) else (key, Ellipsis)]
         return out
     except IndexError as exc:
         raise IndexOutOfRangeError(f"index: {exc} (tensor shape {x.shape})") from None
