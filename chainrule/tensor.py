@@ -462,7 +462,7 @@ class Tensor:
             return self._rebase_view(compute)
         write = versions.next_write()  # taken first: the nodes compute() makes come after it
         first = next(_node._creation_order)
-        snapshot = self._snapshot()
+        snapshot = self._snapshot(write)
         result = compute(snapshot)
         if result._data.dtype != self._data.dtype:
             result = _ops.cast(result, self._data.dtype)
@@ -484,7 +484,7 @@ class Tensor:
         chain.reverse()
         write = versions.next_write()
         first = next(_node._creation_order)
-        snapshot = root._snapshot()
+        snapshot = root._snapshot(write)
         old_view = snapshot
         for op, params in chain:
             old_view = op(old_view, **params)
@@ -494,18 +494,19 @@ class Tensor:
         root._take_over(_ops.view_put(snapshot, new_view, tuple(chain)), write, first)
         return self
 
-    def _snapshot(self) -> Tensor:
-        """A copy of this tensor's values and history, as the input of the node a write records
-        (its own box: nothing ever writes the copy, so the node may always read it)."""
+    def _snapshot(self, write: builtins.int) -> Tensor:
+        """A copy of this tensor's values and history, as the input of the node that ``write``
+        records. Its box says it was written at ``write``: that node (made at ``write``) reads it,
+        while an older node that reaches it (exp, whose output this was) raises, as PyTorch."""
         snapshot = Tensor._wrap(self._data.copy(order="K"))
         snapshot.requires_grad = self.requires_grad
         snapshot.grad_fn = self.grad_fn
-        snapshot._vbox = versions.new_box(self._version, 0)
+        snapshot._vbox = versions.new_box(self._version, write)
         snapshot._hooks = self._hooks  # hooks registered before the write see the old value's
         return snapshot
 
     def _take_over(self, result: Tensor, write: builtins.int, first: builtins.int) -> None:
-        versions.freeze_aliases(result, self._data, first)
+        versions.freeze_aliases(result, self._data, first, write)
         versions.supersede(self, write)
         self._data[...] = result._data
         box = self._version_box()

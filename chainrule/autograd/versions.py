@@ -130,12 +130,13 @@ def as_of(tensor: Tensor, stamp: int, node: Node) -> Tensor:
     return tensor
 
 
-def freeze_aliases(result: Tensor, storage: np.ndarray, first: int) -> None:
+def freeze_aliases(result: Tensor, storage: np.ndarray, first: int, write: int) -> None:
     """Before a recorded write puts ``result`` into ``storage``: an input of the nodes the write
     made (creation number ``first`` on) that shares that storage (``y.mul_(y.detach())``,
     ``y.add_(y)``, ``y[:2] = y[2:]``) is replaced by a copy of its values now, with its history
     now, so the rules read the values the write used and the edge leads to the old history (not
-    to the node being made, a cycle)."""
+    to the node being made, a cycle). Like the write's snapshot, the copy counts as written at
+    ``write``: an older node that reaches it and reads it raises, as PyTorch does."""
     from chainrule.tensor import Tensor
 
     pending = [result.grad_fn]
@@ -151,7 +152,7 @@ def freeze_aliases(result: Tensor, storage: np.ndarray, first: int) -> None:
                 frozen = Tensor._wrap(t._data.copy())
                 frozen.requires_grad = t.requires_grad
                 frozen.grad_fn = t.grad_fn
-                frozen._vbox = new_box(t._version, 0)
+                frozen._vbox = new_box(t._version, write)
                 inputs[i] = frozen
             else:
                 pending.append(t.grad_fn)
