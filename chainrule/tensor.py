@@ -35,13 +35,17 @@ def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return wrapper
 
 
+def _read_only_error(what: str) -> RuntimeError:
+    # a RuntimeError, as PyTorch's refusal to write where elements share memory
+    return RuntimeError(
+        f"{what}: this tensor is a broadcast view (from expand) or read-only, and can't be "
+        "written in place; .clone() it first"
+    )
+
+
 def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> Exception:
     if "read-only" in str(exc):
-        # RuntimeError, as PyTorch's refusal to write where elements share memory
-        return RuntimeError(
-            f"{name}: this tensor is a broadcast view (from expand) and can't be "
-            "written in place; .clone() it first"
-        )
+        return _read_only_error(name)
     shapes = [tuple(tensor.shape)] + [np.shape(_raw(a)) for a in args if a is not None]
     listed = ", ".join(str(s) for s in shapes[:-1]) + " and " + str(shapes[-1])
     return BadInputError(
@@ -395,19 +399,7 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
-    # ---- in-place (never recorded; bumps the version counter) ---------------------------------
-    def _inplace_check(self, what: str) -> None:
-        if thread_state.grad_enabled and self.requires_grad:
-            if self.grad_fn is None:
-                raise RuntimeError(
-                    f"{what}: a leaf tensor that requires grad can't be changed in place while "
-                    "grad mode is on; wrap the update in chainrule.no_grad()"
-                )
-            raise RuntimeError(
-                f"{what}: in-place ops on a tensor that is part of a graph are not recorded by "
-                "chainrule; use the out-of-place form (x = x + y) or run under no_grad()"
-            )
-
+    # ---- in-place: recorded in grad mode (_records), else a versioned write ----------------
     def _records(self, what: str, *others: Any) -> builtins.bool:
         """Whether this in-place op must be recorded in the graph: grad mode is on and this tensor,
         the tensor it is a view of, or an operand requires grad. Raises where PyTorch does (a
@@ -527,15 +519,10 @@ class Tensor:
 
     def _check_writable(self, what: str) -> None:
         if not self._data.flags.writeable:
-            # RuntimeError, as PyTorch's refusal to write where elements share memory
-            raise RuntimeError(
-                f"{what}: this tensor is a broadcast view (from expand) or read-only, and can't "
-                "be written in place; .clone() it first"
-            )
+            raise _read_only_error(what)
 
     def _set_data(self, what: str, array: np.ndarray) -> Tensor:
         """Write ``array`` into this tensor's storage, as every in-place op does."""
-        self._inplace_check(what)
         self._check_writable(what)
         if (
             array.dtype != self._data.dtype
@@ -552,7 +539,6 @@ class Tensor:
 
     def _ufunc_(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
         """``self = ufunc(self, other)`` written straight into the storage (no temporaries)."""
-        self._inplace_check(what)
         data = self._data
         try:
             ufunc(data, other, out=data, casting="same_kind")
@@ -669,7 +655,6 @@ class Tensor:
         if self._records("__setitem__", value):
             self._rebase(lambda old: _ops.index_put(old, key, value))
             return
-        self._inplace_check("__setitem__")
         key = _ops.normalize_key(key)
         try:
             self._data[key] = _raw(value)
