@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd.functional_api import grad as autograd_grad
+from chainrule.explain import backprop
+from chainrule.explain.backprop import Array, Delta, Diagnostic, Reuse, Update
 from chainrule.explain.trace import (
     Graph,
     Traced,
@@ -29,14 +31,18 @@ from chainrule.tensor import Tensor
 
 __all__ = [
     "Array",
+    "Delta",
     "Derivation",
+    "Diagnostic",
     "Explanation",
     "Path",
     "Quantity",
+    "Reuse",
     "Step",
     "TensorDerivation",
     "TensorPath",
     "TensorStep",
+    "Update",
     "explain",
 ]
 
@@ -59,23 +65,6 @@ class _Views:
         from chainrule.explain.render_html import render_html
 
         return render_html(self)
-
-
-@dataclass(frozen=True)
-class Array:
-    """A tensor's values, losslessly: its shape, dtype name and flat data."""
-
-    shape: tuple[int, ...]
-    dtype: str
-    data: tuple[float, ...]
-
-    @classmethod
-    def from_numpy(cls, array: np.ndarray) -> Array:
-        array = np.asarray(array)
-        return cls(tuple(array.shape), str(array.dtype), tuple(float(v) for v in array.reshape(-1)))
-
-    def numpy(self) -> np.ndarray:
-        return np.array(self.data, dtype=self.dtype).reshape(self.shape)
 
 
 @dataclass(frozen=True)
@@ -132,7 +121,7 @@ class Path:
     product: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Derivation(_Views):
     """∂loss/∂parameter for one element: every path, their sum, and the engine's check.
 
@@ -154,6 +143,13 @@ class Derivation(_Views):
     ulps: float
     agrees: bool
     level: str = "element"
+
+    def __repr__(self) -> str:
+        count = len(self.paths)
+        return (
+            f"Derivation(∂{self.loss}/∂{self.parameter} = {self.total!r}, {count} "
+            f"path{'s' if count != 1 else ''}, {'agrees' if self.agrees else 'MISMATCH'})"
+        )
 
 
 @dataclass(frozen=True)
@@ -178,7 +174,7 @@ class TensorPath:
     product: Array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TensorDerivation(_Views):
     """∂loss/∂W for a whole tensor (big parameters): each tensor path, e.g. δ_o^T a_h, with
     shapes, the sum over paths and the element-wise check against the engine."""
@@ -196,11 +192,24 @@ class TensorDerivation(_Views):
     agrees: bool
     level: str = "tensor"
 
+    def __repr__(self) -> str:
+        count = len(self.paths)
+        return (
+            f"TensorDerivation(∂{self.loss}/∂{self.parameter}, shape {self.shape}, {count} "
+            f"path{'s' if count != 1 else ''}, {'agrees' if self.agrees else 'MISMATCH'})"
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class Explanation(_Views):
     """What ``explain(loss)`` returns: the forward quantities and one derivation per parameter
-    element (small tensors) or per parameter tensor (big ones)."""
+    element (small tensors) or per parameter tensor (big ones), the δ form of the same
+    backward pass, diagnostics, and (with ``lr``) the update each parameter gets.
+
+    Index it by a derivation's name (``e["w5"]``, ``e["0.weight"]``) or by any name
+    ``named_parameters()`` yields (``e["4.bias"]``: its one derivation, or a tuple of its
+    elements' derivations); iterate it for the derivations.
+    """
 
     loss: str
     loss_tex: str
@@ -208,18 +217,55 @@ class Explanation(_Views):
     quantities: tuple[Quantity, ...]
     derivations: tuple[Derivation | TensorDerivation, ...]
     dtype: str = "float64"
+    notes: tuple[str, ...] = ()
+    deltas: tuple[Delta, ...] = ()
+    reuse: Reuse | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    updates: tuple[Update, ...] = ()
 
     @property
     def agrees(self) -> bool:
         """Whether every derivation matches the engine's gradient."""
         return all(d.agrees for d in self.derivations)
 
-    def __getitem__(self, parameter: str) -> Derivation | TensorDerivation:
+    def __iter__(self) -> Iterator[Derivation | TensorDerivation]:
+        return iter(self.derivations)
+
+    def __len__(self) -> int:
+        return len(self.derivations)
+
+    def __repr__(self) -> str:
+        names = _abbreviated([d.parameter for d in self.derivations])
+        return (
+            f"Explanation({self.loss} = {self.loss_value!r}, {len(self.derivations)} "
+            f"derivation{'s' if len(self.derivations) != 1 else ''} ({names}), "
+            f"{'agrees' if self.agrees else 'MISMATCH'})"
+        )
+
+    def __getitem__(
+        self, parameter: str
+    ) -> Derivation | TensorDerivation | tuple[Derivation | TensorDerivation, ...]:
         for derivation in self.derivations:
             if derivation.parameter == parameter:
                 return derivation
+        elements = tuple(
+            d
+            for d in self.derivations
+            if isinstance(d, Derivation) and d.tensor == parameter and d.parameter != d.tensor
+        )
+        if len(elements) == 1:
+            return elements[0]
+        if elements:
+            return elements
+        tensor, _ = _split_element(parameter)
+        if any(d.parameter == tensor for d in self.derivations):
+            raise KeyError(
+                f"{tensor} is derived as a whole tensor, not element by element; for "
+                f"{parameter} alone pass only=[{parameter!r}] to explain()"
+            )
         raise KeyError(
-            f"no derivation for {parameter!r}; there are {[d.parameter for d in self.derivations]}"
+            f"no derivation for {parameter!r}; there are "
+            f"{_abbreviated([d.parameter for d in self.derivations])}"
         )
 
     def quantity(self, name: str) -> Quantity:
@@ -228,6 +274,41 @@ class Explanation(_Views):
                 return quantity
         raise KeyError(f"no quantity named {name!r}")
 
+    def delta(self, name: str) -> Delta:
+        """The δ record of the named tensor ``name`` (``"h"``, ``"a_o"``)."""
+        for delta in self.deltas:
+            if delta.name == name:
+                return delta
+        raise KeyError(f"no δ for {name!r}; there are {[d.name for d in self.deltas]}")
+
+
+def _abbreviated(names: list[str], shown: int = 6) -> str:
+    """``w1, w2, …, w8`` for a long list: element names of one tensor as ``b[0..15]``."""
+    groups: list[list[str]] = []
+    for label in names:
+        stem = _split_element(label)[0]
+        if groups and _split_element(groups[-1][0])[0] == stem and "[" in label:
+            groups[-1].append(label)
+        else:
+            groups.append([label])
+    parts = [
+        g[0] if len(g) == 1 else f"{_split_element(g[0])[0]}[{len(g)} elements]" for g in groups
+    ]
+    if len(parts) > shown:
+        parts = parts[: shown - 1] + [f"… {len(parts) - shown + 1} more"]
+    return ", ".join(parts)
+
+
+def _split_element(label: str) -> tuple[str, tuple[int, ...] | None]:
+    """``"0.weight[1,2]"`` -> ("0.weight", (1, 2)); a plain name -> (name, None)."""
+    if label.endswith("]") and "[" in label:
+        stem, _, inside = label[:-1].rpartition("[")
+        try:
+            return stem, tuple(int(part) for part in inside.split(",")) if inside else ()
+        except ValueError:
+            return label, None
+    return label, None
+
 
 # ---- explain -----------------------------------------------------------------------------------
 def explain(
@@ -235,7 +316,9 @@ def explain(
     params: Any = None,
     level: str = "auto",
     max_elements: int = 16,
-    max_paths: int = 256,
+    max_paths: int = 64,
+    only: Iterable[str] | None = None,
+    lr: float | None = None,
 ) -> Explanation:
     """Derive ∂loss/∂parameter by the chain rule, path by path, and check it against the engine.
 
@@ -244,15 +327,23 @@ def explain(
     loss : Tensor
         A one-element tensor whose graph is still recorded (call before ``backward()``, or use
         ``backward(retain_graph=True)``).
-    params : Module, mapping name -> Tensor, or iterable of Tensors, optional
+    params : Module, mapping name -> Tensor, iterable of Tensors or of names, optional
         The parameters to derive; default every leaf that requires grad. Names come from the
         tensors' ``.name``/element names, else from the mapping's keys or the module's
-        ``named_parameters``.
+        ``named_parameters``. A list of names is the same as ``only=``.
     level : {"auto", "element", "tensor"}
-        ``auto`` derives small tensors (at most ``max_elements`` elements, at most ``max_paths``
-        paths) element by element, as the seeds do, and bigger ones as tensors (∂L/∂W = δᵀa).
+        ``auto`` derives a small tensor (at most ``max_elements`` elements whose paths number
+        at most ``max_paths`` in all) element by element, as the seeds do, and a bigger one
+        as a tensor (∂L/∂W = δᵀa), with a note in ``notes`` saying how to ask for an element.
+        ``element`` derives every element (refusing an element with more than
+        ``max(max_paths, 256)`` paths).
     max_elements, max_paths : int
         The limits of ``auto``.
+    only : iterable of str, optional
+        Derive only these: parameter names (``"4.bias"``, ``"w5"``) or single elements
+        (``"0.weight[1,2]"``, derived element by element whatever their tensor's size).
+    lr : float, optional
+        Also record one gradient-descent step, w ← w − lr · ∂loss/∂w (``updates``).
 
     Examples
     --------
@@ -262,11 +353,14 @@ def explain(
     >>> W = name(cr.tensor(0.5, dtype=cr.float64, requires_grad=True), "W")
     >>> z = name(W * x, "z")
     >>> L = name((z - 0.0) ** 2, "L")
-    >>> d = explain(L)["W"]
+    >>> e = explain(L, lr=0.1)
+    >>> d = e["W"]
     >>> [(step.upper, step.lower, step.formula, step.value) for step in d.paths[0].steps]
     [('L', 'z', '2\\\\,(z - 0)', 1.0), ('z', 'W', 'x', 1.0)]
     >>> d.total, d.engine, d.agrees
     (1.0, 1.0, True)
+    >>> e.updates[0].updated
+    0.4
     """
     if not isinstance(loss, Tensor):
         raise TypeError(f"explain: expected the loss as a Tensor, got {type(loss).__name__}")
@@ -277,9 +371,14 @@ def explain(
         )
     if level not in ("auto", "element", "tensor"):
         raise ValueError(f"explain: level must be 'auto', 'element' or 'tensor', got {level!r}")
+    if isinstance(params, str) or (
+        isinstance(params, list | tuple) and params and all(isinstance(p, str) for p in params)
+    ):
+        only, params = ([params] if isinstance(params, str) else list(params)), None
     names = _parameter_names(params)
     graph = Graph(loss, names)
     chosen = _chosen(graph, params, names)
+    requests = _requests(chosen, only)
     named = _reading_order(
         graph,
         [
@@ -293,13 +392,23 @@ def explain(
     ]
     engine = _engine_gradients(loss, wanted)
     derivations: list[Derivation | TensorDerivation] = []
-    for item in chosen:
+    notes: list[str] = []
+    element_limit = max(max_paths, 256)
+    for item, indices in requests:
         gradient = engine[id(item.tensor)]
-        if _element_level(graph, item, level, max_elements, max_paths):
-            for index in np.ndindex(*item.tensor.shape):
-                derivations.append(_derive_element(graph, item, index, gradient, max_paths))
-        else:
+        if indices is None:
+            by_element, note = _element_level(graph, item, level, max_elements, max_paths)
+            if note:
+                notes.append(note)
+            indices = list(np.ndindex(*item.tensor.shape)) if by_element else None
+        if indices is None:
             derivations.append(_derive_tensor(graph, item, gradient, max_paths))
+            continue
+        for index in indices:
+            derivations.append(_derive_element(graph, item, index, gradient, element_limit))
+    element_derivations = [d for d in derivations if isinstance(d, Derivation)]
+    parameters = [item for item, _ in requests]
+    tensors = {item.name: item.tensor for item in parameters}
     return Explanation(
         graph.items[-1].name,
         graph.items[-1].tex,
@@ -307,7 +416,64 @@ def explain(
         _quantities(graph, named, engine, max_elements),
         tuple(derivations),
         str(loss.dtype),
+        tuple(notes),
+        backprop.deltas(graph, named, engine, max_elements),
+        backprop.reuse(element_derivations) if element_derivations else None,
+        backprop.diagnostics(graph, parameters, engine),
+        () if lr is None else backprop.updates(derivations, tensors, float(lr)),
     )
+
+
+def _requests(
+    chosen: list[Traced], only: Iterable[str] | None
+) -> list[tuple[Traced, list[tuple[int, ...]] | None]]:
+    """(parameter, the elements asked for or None for the whole tensor), in the order given."""
+    if only is None:
+        return [(item, None) for item in chosen]
+    if isinstance(only, str):
+        only = [only]
+    requests: list[tuple[Traced, list[tuple[int, ...]] | None]] = []
+    for label in only:
+        if not isinstance(label, str):
+            raise TypeError(f"explain: only= takes parameter names, got {type(label).__name__}")
+        found = _resolve(chosen, label)
+        if found is None:
+            known = _abbreviated([item.name for item in chosen], shown=12)
+            raise ValueError(
+                f"explain: no parameter named {label!r}; the parameters are {known} "
+                "(an element as name[i,j], e.g. '0.weight[1,2]')"
+            )
+        item, index = found
+        previous = next((r for r in requests if r[0] is item), None)
+        if previous is None:
+            requests.append((item, None if index is None else [index]))
+        elif index is not None and previous[1] is not None and index not in previous[1]:
+            previous[1].append(index)
+        elif index is None:
+            requests[requests.index(previous)] = (item, None)
+    return requests
+
+
+def _resolve(chosen: list[Traced], label: str) -> tuple[Traced, tuple[int, ...] | None] | None:
+    """A parameter tensor by its name, or one element by its own name or as name[i,j]."""
+    for item in chosen:
+        if item.name == label:
+            return item, None
+    for item in chosen:
+        if item.element_names is not None:
+            hits = np.argwhere(item.element_names == label)
+            if len(hits):
+                return item, tuple(int(i) for i in hits[0])
+    stem, index = _split_element(label)
+    for item in chosen:
+        if item.name == stem and index is not None:
+            shape = tuple(item.tensor.shape)
+            if len(index) != len(shape) or any(
+                not 0 <= i < n for i, n in zip(index, shape, strict=True)
+            ):
+                raise ValueError(f"explain: {label} is outside {stem}, whose shape is {shape}")
+            return item, index
+    return None
 
 
 def _reading_order(graph: Graph, items: list[Traced]) -> list[Traced]:
@@ -415,26 +581,47 @@ def _reaches(graph: Graph, target: int) -> list[bool]:
 
 def _element_level(
     graph: Graph, item: Traced, level: str, max_elements: int, max_paths: int
-) -> bool:
+) -> tuple[bool, str | None]:
+    """(derive element by element?, a note saying why not and how to ask for one element)."""
     if level != "auto":
-        return level == "element"
-    if item.tensor._data.size > max_elements or item.element_tex is None:
-        return False
+        return level == "element", None
+    size = item.tensor._data.size
+    shape = "×".join(map(str, item.tensor.shape)) or "scalar"
+    first = f"{item.name}[{','.join('0' * item.tensor.ndim)}]"
+    ask = f"pass only=[{first!r}] for one element, or level='element' for all"
+    if size > max_elements:
+        return False, (
+            f"{item.name} ({shape}, {size} elements) is derived as one tensor, δᵀ·input; {ask}"
+        )
+    if item.element_tex is None:
+        return False, f"{item.name} is derived as one tensor; {ask}"
     reach = _reaches(graph, item.position)
     if any(reach[p] and graph.items[p].element_tex is None for p in range(len(reach))):
-        return False
-    return all(
-        _count_paths(graph, item.position, index, reach) <= max_paths
-        for index in np.ndindex(*item.tensor.shape)
-    )
+        return False, (
+            f"{item.name} is derived as one tensor: some tensors between it and the loss are "
+            f"too big to label element by element; {ask}"
+        )
+    paths = _count_paths(graph, item.position, None, reach)
+    if paths > max_paths:
+        return False, (
+            f"{item.name} ({shape}) is derived as one tensor: its elements have {paths:,} "
+            f"paths from the loss in all (more than max_paths={max_paths}); {ask}"
+        )
+    return True, None
 
 
-def _count_paths(graph: Graph, target: int, index: tuple[int, ...], reach: list[bool]) -> int:
-    """The number of element paths from the loss to ``target[index]`` (dynamic programming in
-    topological order, inputs first)."""
+def _count_paths(
+    graph: Graph, target: int, index: tuple[int, ...] | None, reach: list[bool]
+) -> int:
+    """The number of element paths from the loss to ``target[index]`` (every element of
+    ``target`` when ``index`` is None), by dynamic programming in topological order."""
     counts: dict[int, np.ndarray] = {}
-    start = np.zeros(graph.items[target].tensor._data.size, dtype=np.int64)
-    start[np.ravel_multi_index(index, graph.items[target].tensor.shape) if index else 0] = 1
+    size = graph.items[target].tensor._data.size
+    if index is None:
+        start = np.ones(size, dtype=np.int64)
+    else:
+        start = np.zeros(size, dtype=np.int64)
+        start[np.ravel_multi_index(index, graph.items[target].tensor.shape) if index else 0] = 1
     counts[target] = start
     for position in range(target + 1, len(graph.items)):
         if not reach[position]:

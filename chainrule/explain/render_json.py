@@ -23,6 +23,10 @@ def _records() -> dict[str, type]:
         derive.TensorPath,
         derive.TensorDerivation,
         derive.Explanation,
+        derive.Delta,
+        derive.Reuse,
+        derive.Diagnostic,
+        derive.Update,
         seeds.TutorialStep,
         seeds.Tutorial,
     ]

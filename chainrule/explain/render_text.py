@@ -49,6 +49,9 @@ _SYMBOLS = {
     r"\max": "max",
     r"\min": "min",
     r"\dots": "…",
+    r"\ldots": "…",
+    r"\circ": "∘",
+    r"\quad": " ",
     r"\textstyle": "",
     r"\displaystyle": "",
     r"\left": "",
@@ -104,7 +107,7 @@ def tex_to_text(tex: str | None) -> str:
         text = replaced
     text = text.replace("{", "").replace("}", "")
     text = re.sub(r"(?<=[\w)⁰¹²³⁴⁵⁶⁷⁸⁹ᵀ])(ln|sin|cos|tanh|exp)(?=[ (])", r" \1", text)
-    text = re.sub(r"(?<=[\w)]) - ", " − ", text).replace("(-", "(−")
+    text = re.sub(r"(?<=[\w)\]]) - ", " − ", text).replace("(-", "(−")
     if text.startswith("-"):
         text = "−" + text[1:]
     return re.sub(r" {2,}", " ", text).strip()

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.composites import Composite, composite_of
+from chainrule.explain import formulas
 from chainrule.names import element_name, tex_name
 from chainrule.tensor import Tensor
 
@@ -48,13 +50,21 @@ ELEMENTWISE = frozenset(
         "where",
         "cast",
         "clone",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
     }
 )
 # ops that only move or copy elements: an element keeps the name of the element it came from
 PASS_THROUGH = frozenset({"reshape", "permute", "expand", "index", "flip", "clone", "cast"})
 SUMS = frozenset({"sum", "sum_to"})
 # the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
-_INPUT_LETTERS = {"where": ("c", "x", "y"), "matmul": ("A", "B"), "linear": ("x", "W", "b")}
+_INPUT_LETTERS = {
+    "where": ("c", "x", "y"),
+    "matmul": ("A", "B"),
+    "linear": ("x", "W", "b"),
+    "binary_cross_entropy": ("x", "t"),
+    "binary_cross_entropy_with_logits": ("x", "t", "p"),
+}
 _PARAM_LETTERS = {
     "leaky_relu": {"s": "negative_slope"},
     "elu": {r"\alpha": "alpha"},
@@ -244,10 +254,11 @@ class Traced:
     element_tex: np.ndarray | None = None  # LaTeX for every element of a small tensor
     alias: bool = False  # labels copied from the input of a pass-through op
     expression: bool = False  # labels are formulas of other elements
+    composite: Any = None  # a function shown as one op (chainrule.composites), its node
 
     @property
     def node(self) -> Any:
-        return self.tensor.grad_fn
+        return self.composite if self.composite is not None else self.tensor.grad_fn
 
     @property
     def differentiable(self) -> bool:
@@ -270,9 +281,10 @@ class Graph:
         counters = {"u": 0, "c": 0, "p": 0}
         self._tensor_tex: list[str] = []
         for position, tensor in enumerate(order):
-            node = tensor.grad_fn
+            node = _node_of(tensor)
             inputs = tuple(self.position[id(t)] for t in node.inputs) if node else ()
-            self.items.append(self._label(tensor, position, inputs, parameter_names, counters))
+            item = self._label(tensor, position, inputs, parameter_names, counters)
+            self.items.append(item)
             self._tensor_tex.append(self._whole_tex(self.items[-1]))
 
     # ---- labels ---------------------------------------------------------------------------------
@@ -300,6 +312,9 @@ class Graph:
             counters[prefix] += 1
             name = f"{prefix}{counters[prefix]}"
         item = Traced(tensor, position, inputs, kind, name, named, tex_name(name))
+        node = _node_of(tensor)
+        if isinstance(node, CompositeNode):
+            item.composite = node
         if kind == "constant" and tensor.ndim == 0:
             item.tex = number_tex(tensor._data.item(), tensor.dtype)
         if tensor._data.size <= MAX_LABELLED:
@@ -558,6 +573,9 @@ class Graph:
         item = self.items[position]
         node = item.node
         op = node.op.name
+        special = formulas.element(self, position, slot, out_index, in_index)
+        if special is not None:
+            return special
         if op in PASS_THROUGH or op in SUMS:
             return "1"
         if op == "linear":  # out[…, k] = Σ_j W[k, j] x[…, j] + b[k]
@@ -595,6 +613,9 @@ class Graph:
         item = self.items[position]
         node = item.node
         op = node.op.name
+        special = formulas.tensor(self, position, slot)
+        if special is not None:
+            return special
         if op not in ELEMENTWISE or node.op.tex is None:
             return None
         template = node.op.tex[1][slot]
@@ -659,7 +680,7 @@ def _topological(loss: Tensor) -> list[Tensor]:
     state[id(loss)] = 1
     while stack:
         tensor, next_input = stack.pop()
-        node = tensor.grad_fn
+        node = _node_of(tensor)
         if node is not None and node.inputs is None:
             raise ValueError(
                 f"explain: the graph through '{node.op.name}' was freed by backward(); call "
@@ -676,3 +697,46 @@ def _topological(loss: Tensor) -> list[Tensor]:
         state[id(tensor)] = 2
         order.append(tensor)
     return order
+
+
+# ---- functions shown as one op ------------------------------------------------------------------
+class CompositeOp:
+    """What the trace reads of an op (name, rules, tex) for a function marked in
+    ``chainrule.composites``: each rule is a backward pass through the primitives it hides, so
+    its numbers are the engine's."""
+
+    variadic = False
+    tex = None
+
+    def __init__(self, composite: Composite) -> None:
+        self.name = composite.op
+        self.grads = tuple(_through(slot) for slot in range(len(composite.inputs)))
+
+
+class CompositeNode:
+    def __init__(self, composite: Composite) -> None:
+        self.op = CompositeOp(composite)
+        self.inputs = composite.inputs
+        self.params = composite.params
+
+
+def _through(slot: int) -> Any:
+    def rule(grad: Tensor, out: Tensor, *inputs: Tensor, **params: Any) -> Tensor:
+        from chainrule.autograd.functional_api import grad as autograd_grad
+
+        target = inputs[slot]
+        (g,) = autograd_grad(out, [target], grad_outputs=grad, retain_graph=True, allow_unused=True)
+        return Tensor._wrap(np.zeros(target.shape, target.dtype)) if g is None else g
+
+    return rule
+
+
+def _node_of(tensor: Tensor) -> Any:
+    """The op that made ``tensor`` as the explainer shows it: a marked function as one op."""
+    node = tensor.grad_fn
+    if node is None:
+        return None
+    composite = composite_of(tensor)
+    if composite is not None and node.inputs is not None:
+        return CompositeNode(composite)
+    return node

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import composites
 from chainrule.autograd.grad_mode import reads_data, state
 from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops import (
@@ -185,7 +186,11 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     """
     input, target = _pair(input, target, "mse_loss")
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    loss = _reduce(diff * diff, reduction, "mse_loss")
+    # one step to the explainer, ∂L/∂ŷ = 2/N (ŷ − y), not the two halves of diff · diff
+    return composites.mark(
+        loss, "mse_loss", (input, target), reduction=reduction, count=diff.numel()
+    )
 
 
 def half_squared_error(input: Tensor, target: Tensor, reduction: str = "sum") -> Tensor:  # noqa: A002
