@@ -364,6 +364,13 @@ def _reference_numbers(steps: int) -> list[float]:
     for j, i in ((0, v["i1"]), (0, v["i2"]), (1, v["i1"]), (1, v["i2"])):
         for k in (0, 1):
             numbers.append(d_ao[k] * act_o[k] * into_o[k][j] * act_h[j] * i)
+    # the δ form: δ_o = δ_a_o ⊙ σ'(o), δ_a_h = δ_o W2, δ_h = δ_a_h ⊙ σ'(h), and the norms
+    delta_o = [d_ao[k] * act_o[k] for k in (0, 1)]
+    delta_ah = [sum(delta_o[k] * into_o[k][j] for k in (0, 1)) for j in (0, 1)]
+    numbers += delta_o + delta_ah + [delta_ah[j] * act_h[j] for j in (0, 1)]
+    g = records[0]["gradients"]
+    for layer in ((1, 2, 3, 4), (5, 6, 7, 8)):
+        numbers.append(math.sqrt(sum(g[f"w{k}"] ** 2 for k in layer)))
     return numbers
 
 

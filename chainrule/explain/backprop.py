@@ -115,7 +115,8 @@ def deltas(
     stops = _stops(graph, named)
     consumers = _consumers(graph)
     loss = graph.items[-1]
-    out = [Delta(loss.name, loss.tex, tuple(loss.tensor.shape), "1", (), 1.0)]
+    one = Array.from_numpy(np.ones(loss.tensor.shape, loss.tensor.dtype))
+    out = [Delta(loss.name, loss.tex, tuple(loss.tensor.shape), "1", (), 1.0, one)]
     for position in sorted(stops, reverse=True):
         item = graph.items[position]
         if item is loss or not item.tensor.requires_grad:

@@ -170,7 +170,7 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
     rows = [
         f"<tr><td>{_step_partial(s)}</td><td>{_formula(step_tex(s))}</td>"
         f'{_num(s.value, digits)}<td class="muted">{html.escape(", ".join(s.ops))}</td></tr>'
-        for s in _unique_steps(explanation)
+        for s in _unique_steps(explanation)[:MAX_STEPS_SHOWN]
     ]
     parts += [
         title("Backward pass: local derivatives"),
@@ -191,8 +191,85 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
             f"<table>{''.join(rows)}</table>",
         ]
     parts.append(title("Chain rule, path by path"))
+    parts += [f'<p class="muted">note: {html.escape(n)}</p>' for n in explanation.notes]
     parts += [_derivation(d, digits) for d in _backprop_order(explanation.derivations)]
+    parts += _backprop(explanation, digits)
     return "\n".join(parts)
+
+
+MAX_STEPS_SHOWN = 48
+MAX_PATHS_SHOWN = 8
+
+
+def _backprop(explanation: Any, digits: int) -> list[str]:
+    """The δ form, what it saves, the diagnostics and the updates."""
+    parts = []
+    loss = explanation.loss_tex
+    if len(explanation.deltas) > 1:
+        parameters = {getattr(d, "tensor", d.parameter) for d in explanation.derivations}
+        parameters |= {d.parameter for d in explanation.derivations}
+        rows = []
+        for delta in explanation.deltas:
+            label = (
+                _partial(loss, delta.tex)
+                if delta.name in parameters
+                else f"δ<sub>{tex_to_html(delta.tex)}</sub>"
+            )
+            value = (
+                ", ".join(format_value(v, digits) for v in delta.value.data)
+                if delta.value is not None
+                else f"‖·‖ = {format_value(delta.norm, 6)}"
+            )
+            rows.append(
+                f"<tr><td>{label}</td><td>{_formula(delta.formula)}</td>"
+                f'<td>{delta.shape}</td><td class="num">{html.escape(value)}</td></tr>'
+            )
+        parts += [
+            f"<h4>Backpropagation as computed: each δ<sub>x</sub> = ∂{_name(loss)}/∂x once, "
+            "from the δs above it</h4>",
+            f"<table>{''.join(rows)}</table>",
+        ]
+        reuse = explanation.reuse
+        if reuse is not None:
+            parts.append(
+                f"<p>Path by path: {reuse.paths} paths, {reuse.path_multiplications} "
+                f"multiplications and {reuse.path_additions} additions; each δ once: "
+                f"{reuse.delta_multiplications} multiplications and {reuse.delta_additions} "
+                f"additions ({reuse.saved} operations fewer).</p>"
+            )
+    norms = [d for d in explanation.diagnostics if d.kind == "norm"]
+    warnings = [d for d in explanation.diagnostics if d.kind != "norm"]
+    if norms or warnings:
+        parts.append("<h4>Diagnostics</h4>")
+        if norms:
+            cells = ", ".join(
+                f"{html.escape(d.subject)} {html.escape(format_value(d.value, 3))}" for d in norms
+            )
+            parts.append(f"<p>Gradient norms: {cells}</p>")
+        parts += [f'<p class="bad">⚠ {html.escape(d.message)}</p>' for d in warnings]
+    if explanation.updates:
+        lr = html.escape(format_value(explanation.updates[0].lr))
+        rows = []
+        for u in explanation.updates:
+            cells = "".join(
+                f'<td class="num">{html.escape(_value_text(v, digits))}</td>'
+                for v in (u.value, u.gradient, u.updated)
+            )
+            rows.append(f"<tr><td>{html.escape(u.parameter)}</td>{cells}</tr>")
+        parts += [
+            f"<h4>Update: w ← w − η·∂{_name(loss)}/∂w, η = {lr}</h4>",
+            "<table><tr><th>parameter</th><th>before</th><th>gradient</th><th>after</th></tr>"
+            f"{''.join(rows)}</table>",
+        ]
+    return parts
+
+
+def _value_text(value: Any, digits: int) -> str:
+    if isinstance(value, float):
+        return format_value(value, digits)
+    if len(value.data) > 16:
+        return f"shape {value.shape}"
+    return ", ".join(format_value(v, digits) for v in value.data)
 
 
 def _check(derivation: Any) -> str:
@@ -233,13 +310,18 @@ def _derivation(derivation: Any, digits: int) -> str:
         if several
         else f"<p><b>{head}</b></p>"
     ]
-    for path in derivation.paths:
+    for path in derivation.paths[:MAX_PATHS_SHOWN]:
         symbols = " · ".join(_step_partial(s) for s in path.steps)
         formulas = " · ".join(_formula(_step_in_path(s, path)) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(
             f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '
             f"<b>{html.escape(format_value(path.product, digits))}</b></div>"
+        )
+    if len(derivation.paths) > MAX_PATHS_SHOWN:
+        parts.append(
+            f'<p class="muted">… {len(derivation.paths) - MAX_PATHS_SHOWN} more paths '
+            "(all of them are in the sum)</p>"
         )
     if several:
         parts.append(

@@ -160,12 +160,15 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
         "| derivative | formula | value | ops |",
         "|---|---|---:|---|",
     ]
-    for step in _unique_steps(explanation):
+    steps = _unique_steps(explanation)
+    for step in steps[:MAX_STEPS_SHOWN]:
         formula = f"${step_tex(step)}$"
         lines.append(
             f"| ${step_partial_tex(step)}$ | {formula} | "
             f"{format_value(step.value, digits)} | {', '.join(step.ops)} |"
         )
+    if len(steps) > MAX_STEPS_SHOWN:
+        lines += ["", f"… {len(steps) - MAX_STEPS_SHOWN} more local derivatives"]
     gradients = [
         q for q in explanation.quantities if q.grad is not None and q.kind == "intermediate"
     ]
@@ -186,9 +189,86 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
             for q in _loss_first(gradients)
         ]
     lines += ["", title("Chain rule, path by path"), ""]
+    lines += [f"> note: {note}\n" for note in explanation.notes]
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, digits) + [""]
+    return lines + _backprop(explanation, digits, "#" * (level + 1))
+
+
+def _backprop(explanation: Any, digits: int, hashes: str) -> list[str]:
+    """The δ form, what it saves, the diagnostics and the updates."""
+    lines: list[str] = []
+    loss = explanation.loss_tex
+    if len(explanation.deltas) > 1:
+        parameters = {getattr(d, "tensor", d.parameter) for d in explanation.derivations}
+        parameters |= {d.parameter for d in explanation.derivations}
+        lines += [
+            f"{hashes} Backpropagation as computed: each "
+            rf"$\delta_x = \partial {loss}/\partial x$ once, from the δs above it",
+            "",
+            "| δ | formula | shape | value |",
+            "|---|---|---|---:|",
+        ]
+        for delta in explanation.deltas:
+            label = (
+                partial_tex(loss, delta.tex)
+                if delta.name in parameters
+                else rf"\delta_{{{delta.tex}}}"
+            )
+            value = (
+                _array(delta.value.numpy(), digits)
+                if delta.value is not None
+                else f"‖·‖ = {format_value(delta.norm, 6)}"
+            )
+            lines.append(f"| ${label}$ | ${delta.formula}$ | {delta.shape} | {value} |")
+        reuse = explanation.reuse
+        if reuse is not None:
+            lines += [
+                "",
+                f"Path by path: {reuse.paths} paths, {reuse.path_multiplications} "
+                f"multiplications and {reuse.path_additions} additions; each δ once: "
+                f"{reuse.delta_multiplications} multiplications and {reuse.delta_additions} "
+                f"additions ({reuse.saved} operations fewer).",
+            ]
+        lines.append("")
+    norms = [d for d in explanation.diagnostics if d.kind == "norm"]
+    warnings = [d for d in explanation.diagnostics if d.kind != "norm"]
+    if norms or warnings:
+        lines += [f"{hashes} Diagnostics", ""]
+        if norms:
+            lines.append(
+                "Gradient norms: "
+                + ", ".join(f"`{d.subject}` {format_value(d.value, 3)}" for d in norms)
+            )
+        lines += [f"- ⚠ {d.message}" for d in warnings]
+        lines.append("")
+    if explanation.updates:
+        lr = format_value(explanation.updates[0].lr)
+        lines += [
+            f"{hashes} Update: $w \\leftarrow w - \\eta\\,\\partial {loss}/\\partial w$, "
+            f"$\\eta = {lr}$",
+            "",
+            "| parameter | before | gradient | after |",
+            "|---|---:|---:|---:|",
+        ]
+        for u in explanation.updates:
+            before, gradient, after = (
+                format_value(v, digits) if isinstance(v, float) else _array(v.numpy(), digits)
+                for v in (u.value, u.gradient, u.updated)
+            )
+            lines.append(f"| `{u.parameter}` | {before} | {gradient} | {after} |")
+        lines.append("")
     return lines
+
+
+def _array(array: Any, digits: int) -> str:
+    if array.size > 16:
+        return f"shape {array.shape}"
+    return ", ".join(format_value(v, digits) for v in array.reshape(-1))
+
+
+MAX_STEPS_SHOWN = 48
+MAX_PATHS_SHOWN = 8
 
 
 def _check(derivation: Any) -> str:
@@ -209,7 +289,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     if not derivation.paths:
         return [f"$${head} = 0$$ (no path)"]
     rows = []
-    for path in derivation.paths:
+    for path in derivation.paths[:MAX_PATHS_SHOWN]:
         symbols = r" \cdot ".join(step_partial_tex(s) for s in path.steps)
         formulas = r" \cdot ".join(_step_in_path(s, path) for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
@@ -232,10 +312,11 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
         ]
         for i, (_, formulas, numbers, product) in enumerate(rows, 1):
             lines += [rf"\text{{path {i}}} &= {formulas} \\", rf"&= {numbers} = {product} \\"]
-        lines.append(
-            rf"&= {_signed_terms([r[3] for r in rows])} = "
-            rf"{_number(derivation.total, digits)}"
+        hidden = len(derivation.paths) - len(rows)
+        terms = _signed_terms([r[3] for r in rows]) + (
+            rf" + \ldots\ (\text{{{hidden} more paths}})" if hidden else ""
         )
+        lines.append(rf"&= {terms} = {_number(derivation.total, digits)}")
     lines += [r"\end{aligned}", "$$", "", _check(derivation)]
     return lines
 

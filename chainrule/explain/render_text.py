@@ -314,7 +314,8 @@ def _explanation(
         title("Backward pass: local derivatives (∂ of each quantity by the one below it)"),
     ]
     rows = []
-    for step in _unique_steps(explanation):
+    steps = _unique_steps(explanation)
+    for step in steps[:MAX_STEPS_SHOWN]:
         rows.append(
             [
                 style.name(step_label(step)),
@@ -326,6 +327,8 @@ def _explanation(
             ]
         )
     lines += _table(rows) or ["  (none: no element-level derivation)"]
+    if len(steps) > MAX_STEPS_SHOWN:
+        lines.append(style.dim(f"  … {len(steps) - MAX_STEPS_SHOWN} more local derivatives"))
     gradients = [
         q for q in explanation.quantities if q.grad is not None and q.kind in ("intermediate",)
     ]
@@ -344,10 +347,110 @@ def _explanation(
             ]
         )
     lines += ["", title(f"Chain rule: ∂{explanation.loss}/∂ each parameter, path by path")]
+    lines += [style.dim(f"  note: {note}") for note in getattr(explanation, "notes", ())]
     lines += _vjp_legend(explanation.derivations, style)
     for derivation in _backprop_order(explanation.derivations):
         lines += _derivation(derivation, style, digits, width)
+    lines += _deltas(explanation, style, digits)
+    lines += _diagnostics(explanation, style, digits)
+    lines += _explained_updates(explanation, style, digits)
     return lines
+
+
+MAX_STEPS_SHOWN = 48  # local derivatives listed; the rest are counted
+MAX_PATHS_SHOWN = 8  # paths of one derivation written out; the rest are counted
+
+
+def _deltas(explanation: Any, style: _Style, digits: int) -> list[str]:
+    """Backpropagation as it runs: each δ once, from the δs above it, and what that saves."""
+    deltas = getattr(explanation, "deltas", ())
+    if len(deltas) < 2:
+        return []
+    loss = explanation.loss
+    lines = [
+        "",
+        style.heading(
+            f"  Backpropagation as computed: each δ_x = ∂{loss}/∂x once, from the δs above it"
+        ),
+    ]
+    parameters = {d.parameter for d in explanation.derivations} | {
+        getattr(d, "tensor", d.parameter) for d in explanation.derivations
+    }
+    rows = []
+    for delta in deltas:
+        label = _partial(loss, delta.name) if delta.name in parameters else f"δ_{delta.name}"
+        value = (
+            _array_text(delta.value.numpy(), digits)
+            if delta.value is not None
+            else f"‖·‖ = {format_value(delta.norm, 6)}"
+        )
+        shape = f"shape {delta.shape}" if delta.shape else ""
+        rows.append(
+            [style.name(label), "=", style.formula(tex_to_text(delta.formula)), shape, value]
+        )
+    lines += _table(rows, indent="    ")
+    reuse = getattr(explanation, "reuse", None)
+    if reuse is not None:
+        lines.append(
+            style.dim(
+                f"  path by path: {reuse.paths} paths, {reuse.path_multiplications} "
+                f"multiplications and {reuse.path_additions} additions; each δ once: "
+                f"{reuse.delta_multiplications} multiplications and {reuse.delta_additions} "
+                f"additions ({reuse.saved} operations fewer)"
+            )
+        )
+    return lines
+
+
+def _diagnostics(explanation: Any, style: _Style, digits: int) -> list[str]:
+    found = getattr(explanation, "diagnostics", ())
+    norms = [d for d in found if d.kind == "norm"]
+    warnings = [d for d in found if d.kind != "norm"]
+    if not norms and not warnings:
+        return []
+    lines = ["", style.heading("  Diagnostics")]
+    if norms:
+        cells = [f"{d.subject} {format_value(d.value, digits)}" for d in norms]
+        lines.append(f"    gradient norms ‖∂{explanation.loss}/∂w‖: " + " · ".join(cells))
+    lines += [f"    {style.bad('⚠')} {d.message}" for d in warnings]
+    if not warnings:
+        lines.append(style.dim("    no saturated units, no vanishing or exploding gradient"))
+    return lines
+
+
+def _explained_updates(explanation: Any, style: _Style, digits: int) -> list[str]:
+    updates = getattr(explanation, "updates", ())
+    if not updates:
+        return []
+    lr = format_value(updates[0].lr)
+    lines = ["", style.heading(f"  Update: w ← w − η · ∂{explanation.loss}/∂w, η = {lr}")]
+    rows = []
+    for u in updates:
+        if isinstance(u.value, float):
+            rows.append(
+                [
+                    style.name(u.parameter),
+                    "=",
+                    format_value(u.value, digits),
+                    "−",
+                    lr,
+                    "×",
+                    format_value(u.gradient, digits),
+                    "=",
+                    style.name(format_value(u.updated, digits)),
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    style.name(u.parameter),
+                    "←",
+                    f"{u.parameter} − {lr} × ∂{explanation.loss}/∂{u.parameter}",
+                    "=",
+                    _array_text(u.updated.numpy(), digits),
+                ]
+            )
+    return lines + _table(rows, indent="    ")
 
 
 VJP_LEGEND = (
@@ -462,13 +565,23 @@ def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list
         lines += _factors(paths[0], indent, digits, width)[:-1]
     else:
         lines.append(f"  {style.name(head)} = sum over {len(paths)} paths")
-        for path, via in zip(paths, path_labels(paths), strict=True):
+        shown = paths[:MAX_PATHS_SHOWN]
+        for path, via in zip(shown, path_labels(paths)[: len(shown)], strict=True):
             lines.append(f"    {via}:")
             lines.append(f"      {' · '.join(step_label(s) for s in path.steps)}")
             lines.append(f"      = {style.formula(_formulas(path))}")
             lines += _factors(path, "      ", digits, width)
         indent = " " * (len(head) + 3)
-        lines.append(f"{indent}= {signed_sum([p.product for p in paths], digits)}")
+        if len(paths) > len(shown):
+            lines.append(
+                style.dim(
+                    f"    … {len(paths) - len(shown)} more paths, each a product of the same "
+                    "kind (all of them are in the sum)"
+                )
+            )
+            lines.append(f"{indent}= sum of the {len(paths)} products")
+        else:
+            lines.append(f"{indent}= {signed_sum([p.product for p in paths], digits)}")
     lines.append(
         f"{' ' * (len(head) + 3)}= {style.name(format_value(derivation.total, digits))}"
         f"   {_check(derivation, style, digits)}"
