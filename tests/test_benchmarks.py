@@ -183,3 +183,19 @@ def test_bad_arguments_are_refused() -> None:
     )
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr
+
+
+def test_explain_size_benchmark_stays_within_its_output_bounds() -> None:
+    """The 4-16-16-1 explanation's sizes (its time is the benchmark's to report)."""
+    script = ROOT / "benchmarks" / "explain_size.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--repeat", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(done.stdout)
+    assert result["agrees"] and result["levels"]["4.bias[0]"] == "element"
+    assert result["text_lines"] <= 400 and result["html_bytes"] <= 200_000
+    assert result["json_bytes"] <= 600_000
+    assert done.returncode == (1 if result["over"] else 0)
