@@ -58,6 +58,7 @@ class Delta:
     above: tuple[str, ...]
     norm: float
     value: Array | None = None
+    kind: str = "intermediate"  # loss | intermediate | parameter (then δ is ∂loss/∂w)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def deltas(
     consumers = _consumers(graph)
     loss = graph.items[-1]
     one = Array.from_numpy(np.ones(loss.tensor.shape, loss.tensor.dtype))
-    out = [Delta(loss.name, loss.tex, tuple(loss.tensor.shape), "1", (), 1.0, one)]
+    out = [Delta(loss.name, loss.tex, tuple(loss.tensor.shape), "1", (), 1.0, one, "loss")]
     for position in sorted(stops, reverse=True):
         item = graph.items[position]
         if item is loss or not item.tensor.requires_grad:
@@ -142,6 +143,7 @@ def deltas(
                 above,
                 norm,
                 value,
+                "parameter" if item.kind == "parameter" else "intermediate",
             )
         )
     return tuple(out)

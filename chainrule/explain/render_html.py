@@ -206,13 +206,11 @@ def _backprop(explanation: Any, digits: int) -> list[str]:
     parts = []
     loss = explanation.loss_tex
     if len(explanation.deltas) > 1:
-        parameters = {getattr(d, "tensor", d.parameter) for d in explanation.derivations}
-        parameters |= {d.parameter for d in explanation.derivations}
         rows = []
         for delta in explanation.deltas:
             label = (
                 _partial(loss, delta.tex)
-                if delta.name in parameters
+                if delta.kind == "parameter"
                 else f"δ<sub>{tex_to_html(delta.tex)}</sub>"
             )
             value = (

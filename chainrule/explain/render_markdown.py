@@ -200,8 +200,6 @@ def _backprop(explanation: Any, digits: int, hashes: str) -> list[str]:
     lines: list[str] = []
     loss = explanation.loss_tex
     if len(explanation.deltas) > 1:
-        parameters = {getattr(d, "tensor", d.parameter) for d in explanation.derivations}
-        parameters |= {d.parameter for d in explanation.derivations}
         lines += [
             f"{hashes} Backpropagation as computed: each "
             rf"$\delta_x = \partial {loss}/\partial x$ once, from the δs above it",
@@ -212,7 +210,7 @@ def _backprop(explanation: Any, digits: int, hashes: str) -> list[str]:
         for delta in explanation.deltas:
             label = (
                 partial_tex(loss, delta.tex)
-                if delta.name in parameters
+                if delta.kind == "parameter"
                 else rf"\delta_{{{delta.tex}}}"
             )
             value = (

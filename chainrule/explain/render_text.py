@@ -373,12 +373,9 @@ def _deltas(explanation: Any, style: _Style, digits: int) -> list[str]:
             f"  Backpropagation as computed: each δ_x = ∂{loss}/∂x once, from the δs above it"
         ),
     ]
-    parameters = {d.parameter for d in explanation.derivations} | {
-        getattr(d, "tensor", d.parameter) for d in explanation.derivations
-    }
     rows = []
     for delta in deltas:
-        label = _partial(loss, delta.name) if delta.name in parameters else f"δ_{delta.name}"
+        label = _partial(loss, delta.name) if delta.kind == "parameter" else f"δ_{delta.name}"
         value = (
             _array_text(delta.value.numpy(), digits)
             if delta.value is not None
