@@ -12,6 +12,8 @@ draw, takes a screenshot:
     report.png               chainrule report, opened in headless Chromium (top of the page)
     sheet.png                chainrule sheet, recalculated by LibreOffice (soffice), exported
                              to HTML and opened in headless Chromium (top-left corner)
+    explorer.png             chainrule explore's page (its server, from Python), in headless
+                             Chromium after ten steps of training (?train=10)
 
 Chromium and LibreOffice are the Debian packages CI installs (``.ci/run``); without one of
 them the picture that needs it is skipped with a message and the old file is kept. Pillow
@@ -54,8 +56,9 @@ def browser() -> str | None:
     return None
 
 
-def screenshot(page: Path, png: Path, width: int, height: int) -> None:
-    """A headless-Chromium screenshot of ``page`` in a ``width`` x ``height`` window."""
+def screenshot(page: Path | str, png: Path, width: int, height: int) -> None:
+    """A headless-Chromium screenshot of ``page`` (a file or a URL) in a ``width`` x ``height``
+    window, after its scripts have run (up to 5 s of virtual time)."""
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [
@@ -72,7 +75,8 @@ def screenshot(page: Path, png: Path, width: int, height: int) -> None:
                 f"--user-data-dir={profile}",
                 f"--screenshot={png}",
                 f"--window-size={width},{height}",
-                page.as_uri(),
+                "--virtual-time-budget=5000",
+                page if isinstance(page, str) else page.as_uri(),
             ],
             check=True,
             capture_output=True,
@@ -162,6 +166,17 @@ def sheet(tmp: Path) -> None:
     save_small(Image.open(shot).crop((0, 0, WIDTH, 386)), IMAGES / "sheet.png")
 
 
+def explorer(tmp: Path) -> None:
+    """The explorer's page, served from this process, after ten steps of training."""
+    from chainrule.explorer import ExplorerServer, SeedSession
+
+    # ?train=10: the page takes ten steps when it opens, so the curve has something to show
+    with ExplorerServer(SeedSession()) as server:
+        shot = tmp / "explorer-full.png"
+        screenshot(server.url + "?train=10", shot, 1440, 1000)
+    save_small(Image.open(shot).crop((0, 0, 1440, 1000)), IMAGES / "explorer.png")
+
+
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as name:
@@ -171,6 +186,7 @@ def main() -> None:
         train(tmp)
         report(tmp)
         sheet(tmp)
+        explorer(tmp)
 
 
 if __name__ == "__main__":

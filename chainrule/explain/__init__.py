@@ -62,6 +62,7 @@ __all__ = [
     "Tutorial",
     "TutorialStep",
     "explain",
+    "explore",
     "from_json",
     "one_weight_tutorial",
     "render",
@@ -75,6 +76,13 @@ __all__ = [
 ]
 
 FORMATS = ("text", "markdown", "json", "html")
+
+
+def explore(loss: Any, params: Any = None, **options: Any) -> Any:
+    """Open the explorer page on ``loss``'s graph (:func:`chainrule.explorer.explore`)."""
+    from chainrule.explorer import explore as _explore
+
+    return _explore(loss, params, **options)
 
 
 def render(
