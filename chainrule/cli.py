@@ -23,6 +23,7 @@ from chainrule import _atomic
 
 PROG = "chainrule"
 EXIT_USAGE = 2
+EXIT_DIVERGED = 1  # training ran and failed, as gradcheck's failing check: not a usage error
 MAX_SHEET_STEPS = 10_000  # a workbook of formulas beyond this takes minutes to write
 
 JSON_NOTE = (
@@ -718,6 +719,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         "  chainrule train --model cnn --curves curves.png\n"
         "  chainrule train --dataset spirals --optimizer sgd\n"
         "  chainrule train --json --no-checkpoint | jq .final\n"
+        "\nexit status: 0 when training finishes, 1 when it diverges (the loss became nan or "
+        "inf, or\nblew up; nothing is saved), 2 for bad arguments or files.\n"
         "\nThe checkpoint loads back with model.load_state_dict(chainrule.load(FILE)) into\n"
         "chainrule.train.build_model(DATASET, MODEL), and into the same PyTorch model."
     )
@@ -758,7 +761,14 @@ def _epoch_line(record: Any, epochs: int) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from chainrule.serialization import save
-    from chainrule.train import ProgressBar, TrainConfig, history_figure, load_data, train
+    from chainrule.train import (
+        ProgressBar,
+        TrainConfig,
+        TrainingDivergedError,
+        history_figure,
+        load_data,
+        train,
+    )
 
     if args.model == "cnn" and args.dataset != "digits":
         raise CLIError(
@@ -797,6 +807,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     try:
         model, history = train(config, on_batch=bar.update, on_epoch=on_epoch, data=data)
+    except TrainingDivergedError as diverged:  # nothing is saved: the weights are of no use
+        print(
+            f"{PROG}: error: training diverged at epoch {diverged.epoch}: {diverged.reason}; "
+            f"try a smaller --lr (now {config.lr:g})",
+            file=sys.stderr,
+        )
+        return EXIT_DIVERGED
     finally:
         bar.clear()
     if checkpoint is not None:

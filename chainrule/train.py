@@ -38,11 +38,13 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "SCHEDULES",
+    "DIVERGENCE_FACTOR",
     "Data",
     "EpochRecord",
     "History",
     "ProgressBar",
     "TrainConfig",
+    "TrainingDivergedError",
     "build_model",
     "digits_cnn",
     "evaluate",
@@ -74,6 +76,10 @@ DEFAULTS = {
     ("spirals", "mlp"): (60, 32, 0.01),
 }
 SGD_LR_FACTOR = 10.0
+
+# An epoch whose mean training loss is this many times the first batch's has blown up: a
+# cross-entropy that starts near ln(classes) never climbs that far while it is learning.
+DIVERGENCE_FACTOR = 1e4
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -296,6 +302,28 @@ class History:
 BatchCallback = Callable[[int, int, int, float], None]  # (epoch, batch, batches, loss)
 
 
+class TrainingDivergedError(ArithmeticError):
+    """``fit`` stopped because the loss became NaN or ±inf, or blew up (see DIVERGENCE_FACTOR).
+
+    ``epoch`` and ``batch`` say where, ``loss`` is the offending value, ``lr`` the learning rate
+    that was asked for, ``epochs`` the EpochRecords finished before it. The model's weights are
+    whatever the last update left, so they are of no use: nothing should be saved.
+    """
+
+    def __init__(
+        self, epoch: int, batch: int | None, loss: float, lr: float, epochs: tuple[Any, ...]
+    ) -> None:
+        self.epoch, self.batch, self.loss, self.lr, self.epochs = epoch, batch, loss, lr, epochs
+        super().__init__(f"training diverged at epoch {epoch}: {self.reason}; try a smaller lr")
+
+    @property
+    def reason(self) -> str:
+        """What went wrong, in a few words: ``loss is nan`` or ``loss blew up to 2e+05``."""
+        if math.isfinite(self.loss):
+            return f"loss blew up to {self.loss:.3g}"
+        return f"loss is {self.loss}"
+
+
 def _correct(logits: Tensor, labels: Tensor) -> int:
     return int(np.count_nonzero(np.argmax(logits._data, axis=1) == labels._data))
 
@@ -384,9 +412,15 @@ def fit(
     on_batch: BatchCallback | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     replay: bool = True,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` on ``train_data`` with cross-entropy, evaluating on ``test_data`` (the
     training data when None) after every epoch.
+
+    Training that diverges raises :class:`TrainingDivergedError`: at once when a batch's loss
+    is NaN or ±inf, and after an epoch whose mean training loss exceeds ``divergence_factor``
+    times the first batch's loss (``None`` turns that second check off). The error carries
+    the epoch, the loss and the epochs finished before it.
 
     Batches come from a DataLoader shuffled with ``seed``; dropout draws from chainrule's
     global generator, so ``manual_seed(seed)`` before building the model repeats a run
@@ -408,6 +442,16 @@ def fit(
         step = autograd.replay(step, warn=False)
     records: list[EpochRecord] = []
     correct = 0
+    first_loss: list[float] = []
+
+    def watch(epoch: int, batch: int, batches: int, value: float) -> None:
+        if not math.isfinite(value):
+            raise TrainingDivergedError(epoch, batch, value, lr, tuple(records))
+        if not first_loss:
+            first_loss.append(value)
+        if on_batch is not None:
+            on_batch(epoch, batch, batches, value)
+
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         train_loss, train_accuracy = run_epoch(
@@ -415,12 +459,16 @@ def fit(
             loader,
             opt,
             scheduler,
-            on_batch=on_batch,
+            on_batch=watch,
             epoch=epoch,
             total=len(loader),
             step=step,
         )
         seconds = time.perf_counter() - start
+        if divergence_factor is not None and train_loss > divergence_factor * max(
+            first_loss[0], 1e-12
+        ):
+            raise TrainingDivergedError(epoch, None, train_loss, lr, tuple(records))
         test_loss, test_accuracy, correct = evaluate(model, *test_data)
         record = EpochRecord(
             epoch,
@@ -493,6 +541,9 @@ def train(
     data: Data | None = None,
 ) -> tuple[nn.Module, History]:
     """Seed, load the data, build the model and fit it: what ``chainrule train`` runs.
+
+    Raises :class:`TrainingDivergedError` when the loss becomes NaN/inf or blows up (see
+    :func:`fit`).
 
     Examples
     --------

@@ -251,3 +251,17 @@ def test_bad_argument_from_the_shell(in_tmp: Path) -> None:
         "chainrule: error: argument --epochs: must be at least 1, got '-2' "
         "(see 'chainrule train --help')\n"
     )
+
+
+@pytest.mark.parametrize("extra", [[], ["--optimizer", "sgd"], ["--json"]])
+def test_diverging_training_says_so_and_exits_1(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, extra: list[str]
+) -> None:
+    code, out, err = run(capsys, "--dataset", "xor", "--lr", "1e6", *extra)
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("chainrule: error: training diverged at epoch ")
+    assert "try a smaller --lr (now 1e+06)" in err
+    assert list(in_tmp.iterdir()) == []  # no checkpoint of a broken model
+    if "--json" in extra:
+        assert out == ""

@@ -355,3 +355,25 @@ def test_trained_cnn_loads_into_pytorch(
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
     accuracy = float(np.mean(theirs.argmax(1) == y.numpy()))
     assert accuracy == history.final.test_accuracy
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "reason"), [("sgd", "loss is nan"), ("adam", "loss blew up to")]
+)
+def test_fit_raises_when_training_diverges(optimizer: str, reason: str) -> None:
+    from chainrule.train import TrainingDivergedError
+
+    data = load_data("moons")
+    cr.manual_seed(0)
+    with pytest.raises(TrainingDivergedError) as caught, np.errstate(all="ignore"):
+        fit(build_model("moons"), data.train, data.test, epochs=3, lr=1e6, optimizer=optimizer)
+    error = caught.value
+    assert error.epoch == 1 and error.lr == 1e6 and error.epochs == ()
+    assert str(error).startswith(f"training diverged at epoch 1: {reason}")
+
+
+def test_a_run_that_learns_does_not_count_as_diverged() -> None:
+    data = load_data("moons")
+    cr.manual_seed(0)
+    history = fit(build_model("moons"), data.train, data.test, epochs=3, lr=10, optimizer="sgd")
+    assert len(history.epochs) == 3
