@@ -421,12 +421,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if figure_path is not None and figure_path.is_dir():
         raise CLIError(f"{figure_path} is a directory")
     result = sweep(args.lrs, args.epochs, carry_weights=args.carry_weights, config=config)
+    missing = None
     if figure_path is not None:
         try:
             figure = sweep_figure(result)
-        except ImportError as missing:  # the figure was asked for: no half result
-            raise CLIError(f"{missing}; or pass --no-figure for the table only") from None
-        write_via(figure_path, lambda temporary: save_figure(figure, temporary))
+        except ImportError as error:  # the table is the result; the picture is the extra
+            missing, figure_path = str(error), None
+        else:
+            write_via(figure_path, lambda temporary: save_figure(figure, temporary))
     if args.json:
         print(
             dumps_strict({**result.to_dict(), "figure": str(figure_path) if figure_path else None})
@@ -435,6 +437,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(sweep_table(result))
         if figure_path is not None:
             print(f"wrote {figure_path}", file=sys.stderr)
+    if missing is not None:
+        print(f"{PROG}: note: no figure was drawn: {missing}", file=sys.stderr)
     return 0
 
 
@@ -555,7 +559,7 @@ def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
-    from chainrule.explain.spreadsheet import write_spreadsheet
+    from chainrule.explain.spreadsheet import OPENPYXL_MISSING, write_spreadsheet
 
     if args.steps > MAX_SHEET_STEPS:
         raise CLIError(
@@ -563,11 +567,12 @@ def cmd_sheet(args: argparse.Namespace) -> int:
         )
     config = seed_config(args, "sheet")
     path = _check_suffix(args.output, (".xlsx",), "the workbook")
-    try:
-        write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
-    except ImportError as missing:
-        raise CLIError(str(missing)) from None
+    write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
     print(dumps_strict({"sheet": str(path)}) if args.json else f"wrote {path}")
+    try:
+        import openpyxl  # noqa: F401 - only to say which writer wrote the file
+    except ImportError:
+        print(f"{PROG}: note: {OPENPYXL_MISSING}", file=sys.stderr)
     return 0
 
 

@@ -265,3 +265,20 @@ def test_diverging_training_says_so_and_exits_1(
     assert list(in_tmp.iterdir()) == []  # no checkpoint of a broken model
     if "--json" in extra:
         assert out == ""
+
+
+def test_train_and_gradcheck_need_no_scikit_learn(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainrule.datasets import sklearn_digits
+
+    sklearn_digits._load.cache_clear()
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    try:
+        code, out, err = run(capsys, "--epochs", "1", "--no-checkpoint")
+        assert code == 0 and err == "" and "final test accuracy" in out
+        assert main(["gradcheck", "--samples", "2", "--max-elements", "4"]) == 0
+        assert "passed" in capsys.readouterr().out
+    finally:
+        sklearn_digits._load.cache_clear()
