@@ -641,17 +641,25 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         choices=DATASETS,
-        default="digits",
+        default=None,
         help="bundled data, no download (default: digits, scikit-learn's 8x8 "
-        "images: 1,438 train, 359 test)",
+        "images: 1,438 train, 359 test; with --resume, the checkpoint's)",
     )
     parser.add_argument(
         "--model",
         choices=("mlp", "cnn"),
-        default="mlp",
+        default=None,
         help="mlp (default), or cnn for the digits: three conv-BatchNorm-ReLU "
         "blocks, max pooling, dropout, global average pooling, linear "
         "(19,354 parameters)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="continue the training a checkpoint of 'chainrule train' saved: its weights, "
+        "optimizer state and settings, --epochs more epochs numbered on from its count "
+        "(the learning-rate schedule runs afresh over them)",
     )
     parser.add_argument(
         "--epochs",
@@ -674,7 +682,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        default="adam",
+        default=None,
         help="adam (default), adamw, or sgd with momentum 0.9",
     )
     parser.add_argument(
@@ -701,7 +709,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="where to save the trained weights, .safetensors or .npz "
-        "(default: chainrule-DATASET-MODEL.safetensors)",
+        "(default: chainrule-DATASET-MODEL.safetensors); the optimizer's state goes "
+        "beside it, in NAME.optimizer.safetensors, for --resume",
     )
     parser.add_argument("--no-checkpoint", action="store_true", help="don't save the weights")
     parser.add_argument(
@@ -724,6 +733,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         "  chainrule train --model cnn --curves curves.png\n"
         "  chainrule train --dataset spirals --optimizer sgd\n"
         "  chainrule train --json --no-checkpoint | jq .final\n"
+        "  chainrule train --resume chainrule-digits-mlp.safetensors --epochs 5\n"
+        "  chainrule evaluate chainrule-digits-mlp.safetensors\n"
         "\nexit status: 0 when training finishes, 1 when it diverges (the loss became nan or "
         "inf, or\nblew up; nothing is saved), 2 for bad arguments or files.\n"
         "\nThe checkpoint loads back with model.load_state_dict(chainrule.load(FILE)) into\n"
@@ -748,10 +759,27 @@ def _train_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
             raise CLIError(f"--curves: {MATPLOTLIB_MISSING}")
     for path in (checkpoint, curves):
         if path is not None:
-            folder = path.parent if str(path.parent) else Path(".")
-            if not folder.is_dir():
-                raise CLIError(f"can't write {path}: the directory {folder} does not exist")
+            _check_writable(path)
     return checkpoint, curves
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, not after the training, when ``path`` can't be written."""
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CLIError(f"can't write {path}: the directory {folder} does not exist")
+    if path.is_dir():
+        raise CLIError(f"{path} is a directory")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise CLIError(
+            f"can't write {path}: the folder {folder} is not writable ({reason})"
+        ) from None
 
 
 def _epoch_line(record: Any, epochs: int) -> str:
@@ -764,39 +792,82 @@ def _epoch_line(record: Any, epochs: int) -> str:
     )
 
 
+def _read_checkpoint(path: Path) -> Any:
+    """load_checkpoint, its errors in one line that names the path as typed."""
+    from chainrule.train import load_checkpoint
+
+    try:
+        return load_checkpoint(path)
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such checkpoint file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as error:
+        raise CLIError(f"can't read {path}: {error.strerror or error}") from None
+
+
+def _train_config(args: argparse.Namespace, resume: Any) -> Any:
+    """The TrainConfig of the arguments; with --resume, the checkpoint's settings fill in the
+    ones not given, and a different --dataset, --model or --optimizer is refused."""
+    from chainrule.train import TrainConfig
+
+    saved = resume.config if resume is not None else {}
+    for key in ("dataset", "model", "optimizer"):
+        given = getattr(args, key)
+        if resume is not None and given is not None and given != saved.get(key):
+            raise CLIError(
+                f"{args.resume} is a checkpoint of the {resume.dataset} {resume.model} trained "
+                f"with {saved.get('optimizer')}: it can't resume with --{key} {given} "
+                "(leave it out to use the checkpoint's)"
+            )
+
+    def pick(key: str, default: Any = None) -> Any:
+        value = getattr(args, key)
+        return value if value is not None else saved.get(key, default)
+
+    dataset, model = pick("dataset", "digits"), pick("model", "mlp")
+    if model == "cnn" and dataset != "digits":
+        raise CLIError(
+            f"--model cnn is for the digits images; {dataset} has 2-D points (use --model mlp)"
+        )
+    return TrainConfig(
+        dataset,
+        model,
+        args.epochs,
+        pick("batch_size"),
+        pick("lr"),
+        pick("optimizer", "adam"),
+        args.schedule,
+        pick("weight_decay"),
+        args.seed,
+    ).resolved()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from chainrule.serialization import save
+    from chainrule.summary import summary
     from chainrule.train import (
         ProgressBar,
-        TrainConfig,
         TrainingDivergedError,
         history_figure,
         load_data,
+        optimizer_path,
         train,
     )
 
-    if args.model == "cnn" and args.dataset != "digits":
-        raise CLIError(
-            f"--model cnn is for the digits images; {args.dataset} has 2-D points (use --model mlp)"
-        )
+    resume = _read_checkpoint(args.resume) if args.resume is not None else None
+    config = _train_config(args, resume)
+    args.dataset, args.model = config.dataset, config.model
+    if resume is not None:
+        resume.build()  # weights of another model: refused before anything is printed
     checkpoint, curves = _train_files(args)
-    config = TrainConfig(
-        args.dataset,
-        args.model,
-        args.epochs,
-        args.batch_size,
-        args.lr,
-        args.optimizer,
-        args.schedule,
-        args.weight_decay,
-        args.seed,
-    ).resolved()
-    try:
-        data = load_data(config.dataset, images=config.model == "cnn")
-    except ImportError as missing:
-        raise CLIError(str(missing)) from None
-    epochs = config.epochs or 1
+    data = load_data(config.dataset, images=config.model == "cnn")
+    done = resume.epochs_done if resume is not None else 0
+    epochs = done + (config.epochs or 1)
     bar = ProgressBar(epochs, enabled=False if args.json else None)
+
+    def on_start(model: Any) -> None:
+        if not args.json:
+            print(summary(model, data.input_shape), flush=True)
 
     def on_epoch(record: Any) -> None:
         bar.clear()
@@ -804,14 +875,30 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(_epoch_line(record, epochs), flush=True)
 
     if not args.json:
+        start = f"from {args.resume} (epoch {done}), " if resume is not None else ""
         print(
-            f"training {config.model} on {data.description}: {epochs} epochs, batch "
-            f"{config.batch_size}, {config.optimizer} lr {config.lr:g} ({config.schedule}), "
-            f"seed {config.seed}",
+            f"training {config.model} on {data.description}: {start}{config.epochs} epochs, "
+            f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g} "
+            f"({config.schedule}), seed {config.seed}",
             flush=True,
         )
+    if resume is not None and resume.note and not args.json:
+        print(f"{PROG}: note: {resume.note}", file=sys.stderr)
     try:
-        model, history = train(config, on_batch=bar.update, on_epoch=on_epoch, data=data)
+        model, history = train(
+            config,
+            on_batch=bar.update,
+            on_epoch=on_epoch,
+            data=data,
+            resume=resume,
+            checkpoint=checkpoint,
+            on_start=on_start,
+        )
+    except OSError as error:  # saving the checkpoint: name the user's path, not a temporary
+        raise CLIError(
+            f"can't write {checkpoint} (or {optimizer_path(checkpoint).name} beside it): "
+            f"{error.strerror or type(error).__name__}"
+        ) from None
     except TrainingDivergedError as diverged:  # nothing is saved: the weights are of no use
         print(
             f"{PROG}: error: training diverged at epoch {diverged.epoch}: {diverged.reason}; "
@@ -821,10 +908,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_DIVERGED
     finally:
         bar.clear()
-    if checkpoint is not None:
-        save(
-            model.state_dict(), checkpoint, metadata={"chainrule.train": json.dumps(history.config)}
-        )
     if curves is not None:
         from chainrule.explain.curves import save_figure
 
@@ -839,6 +922,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "test_accuracy": final.test_accuracy,
                     "checkpoint": str(checkpoint) if checkpoint else None,
                     "curves": str(curves) if curves else None,
+                    "resumed_from": str(args.resume) if resume is not None else None,
                 }
             )
         )
@@ -851,6 +935,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"final test accuracy: {100 * final.test_accuracy:.2f} % ({history.test_correct}/"
         f"{history.test_size}) after {final.epoch} epochs"
     )
+    return 0
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="a checkpoint written by 'chainrule train' (.safetensors or .npz)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the checkpoint's settings and the test loss and accuracy as JSON",
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "The model is rebuilt from the settings saved in the checkpoint and evaluated, in eval\n"
+        "mode, on the test split of the dataset it was trained on.\n\n"
+        "examples:\n"
+        "  chainrule evaluate chainrule-digits-mlp.safetensors\n"
+        "  chainrule evaluate chainrule-digits-cnn.safetensors --json | jq .test_accuracy"
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from chainrule.train import evaluate, load_data
+
+    saved = _read_checkpoint(args.checkpoint)
+    model = saved.build()
+    data = load_data(saved.dataset, images=saved.model == "cnn")
+    loss, accuracy, correct = evaluate(model, *data.test)
+    size = len(data.test[1])
+    if args.json:
+        print(
+            dumps_strict(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "config": saved.config,
+                    "epochs_done": saved.epochs_done,
+                    "test_loss": loss,
+                    "test_accuracy": accuracy,
+                    "test_correct": correct,
+                    "test_size": size,
+                }
+            )
+        )
+        return 0
+    print(
+        f"{args.checkpoint}: {saved.model} on {data.description}, trained "
+        f"{saved.epochs_done} epochs"
+    )
+    print(f"test loss {loss:.4f}, accuracy {100 * accuracy:.2f} % ({correct}/{size})")
     return 0
 
 
@@ -1000,6 +1137,12 @@ COMMANDS: list[Command] = [
         "xor, moons, spirals): progress, accuracy, checkpoint, curves",
         _train_arguments,
         cmd_train,
+    ),
+    (
+        "evaluate",
+        "evaluate a checkpoint of 'chainrule train' on its dataset's test split: loss and accuracy",
+        _evaluate_arguments,
+        cmd_evaluate,
     ),
     (
         "gradcheck",
