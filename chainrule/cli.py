@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -105,13 +106,14 @@ def add_network_arguments(
 ) -> None:
     """The seed network's options: --lr --steps --output-activation --inputs --targets
     --weights --biases --train-biases (and --example unless ``example=False``)."""
-    group = parser.add_argument_group("network (defaults: the seeds' course exercise)")
+    group = parser.add_argument_group("network (defaults: the worked example's course exercise)")
     if example:
         group.add_argument(
             "--example",
             choices=("seed", "one-weight"),
             default="seed",
-            help="the 2-2-2 network of seeds 000/001 (default) or seed 002's one-weight example",
+            help="seed: the worked example's 2-2-2 network (default); one-weight: the "
+            "one-weight example, z = W x + b",
         )
 
     def one(text: str) -> str:  # the one-weight default, for commands that have --example
@@ -138,7 +140,7 @@ def add_network_arguments(
         "--output-activation",
         choices=("sigmoid", "identity"),
         default="sigmoid",
-        help="sigmoid (seed 001, default) or identity (seed 000)",
+        help="sigmoid (default) or identity, the worked example's two variants",
     )
     group.add_argument(
         "--inputs",
@@ -205,6 +207,28 @@ def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             options[field] = values[0]
     options["train_biases"] = args.train_biases
     return example, options
+
+
+def _number(value: float) -> str:
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
+def network_argv(args: argparse.Namespace, steps: int = 20) -> list[str]:
+    """The network options the user gave, as command-line words, then ``--steps steps``."""
+    words = []
+    if getattr(args, "example", "seed") != "seed":
+        words += ["--example", args.example]
+    if args.lr is not None:
+        words += ["--lr", _number(args.lr)]
+    if args.output_activation != "sigmoid":
+        words += ["--output-activation", args.output_activation]
+    for key in ("inputs", "targets", "weights", "biases"):
+        if getattr(args, key) is not None:
+            words += [f"--{key}", *map(_number, getattr(args, key))]
+    if args.train_biases:
+        words.append("--train-biases")
+    return [*words, "--steps", str(steps)]
 
 
 def add_format_arguments(
@@ -298,10 +322,10 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "examples:\n"
-        "  chainrule tutorial                          seed 001's network, one step, in full\n"
+        "  chainrule tutorial                          the 2-2-2 network, one step, in full\n"
         "  chainrule tutorial --steps 20               ... and 20 steps of training\n"
-        "  chainrule tutorial --output-activation identity   seed 000's variant\n"
-        "  chainrule tutorial --example one-weight     seed 002: W = 0.5 -> 0.4\n"
+        "  chainrule tutorial --output-activation identity   its identity-output variant\n"
+        "  chainrule tutorial --example one-weight     one weight: W = 0.5 -> 0.4\n"
         "  chainrule tutorial --biases 0.35 0.60 --targets 0.01 0.99\n"
         "                                              the classic walk-through's numbers\n"
         "  chainrule tutorial --format markdown -o tutorial.md"
@@ -310,12 +334,15 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tutorial(args: argparse.Namespace) -> int:
     from chainrule.explain import render
-    from chainrule.explain.seeds import tutorial
+    from chainrule.explain.seeds import in_plain_words, tutorial
 
     example, options = network_options(args)
     run = tutorial(example, **options)
     fmt = output_format(args)
-    text = render(run, fmt, color=use_color(args, sys.stdout), full_page=True)
+    text = in_plain_words(render(run, fmt, color=use_color(args, sys.stdout), full_page=True), run)
+    # the closing hint repeats the user's options, so that running it continues this tutorial
+    given = shlex.join(network_argv(args))
+    text = text.replace("run 'chainrule tutorial --steps 20'", f"run '{PROG} tutorial {given}'")
     if fmt == "json":
         text = dumps_strict(json.loads(text), indent=2, ensure_ascii=False)
     emit(text, args)
@@ -343,15 +370,16 @@ def _check_suffix(path: Path, suffixes: Sequence[str], what: str) -> Path:
 
 
 def seed_config(args: argparse.Namespace, command: str) -> Any:
-    """The SeedConfig of the network options (``--lr`` is not one of a sweep's)."""
-    from chainrule.explain.seeds import SeedConfig
+    """The SeedConfig of the network options, or with ``--example one-weight`` the
+    OneWeightConfig (``--lr`` is not one of a sweep's)."""
+    from chainrule.explain.seeds import OneWeightConfig, SeedConfig
 
-    _, options = network_options(args)
+    example, options = network_options(args)
     steps = options.pop("steps", None)
     lr = options.pop("lr", None)
     if command == "sweep" and lr is not None:
         raise CLIError("sweep runs several learning rates: give them with --lrs, not --lr")
-    return SeedConfig(
+    return (OneWeightConfig if example == "one-weight" else SeedConfig)(
         **options,
         **({"lr": lr} if lr is not None else {}),
         **({"steps": steps} if steps is not None else {}),
@@ -388,7 +416,7 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     _add_sweep_arguments(parser)
-    add_network_arguments(parser, steps=None, example=False)
+    add_network_arguments(parser, steps=None)
     for action in parser._actions:  # the shared --lr is not a sweep's: say so in --help
         if "--lr" in action.option_strings:
             action.help = "not used by sweep: give the learning rates with --lrs"
@@ -541,7 +569,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser, steps=100, example=False)
+    add_network_arguments(parser, steps=100)
     for action in parser._actions:
         if action.dest == "steps":
             action.help = (
@@ -577,7 +605,7 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser, steps=10, example=False)
+    add_network_arguments(parser, steps=10)
     _add_sweep_arguments(parser)
     parser.add_argument(
         "-o",
@@ -1098,7 +1126,7 @@ Command = tuple[
 COMMANDS: list[Command] = [
     (
         "tutorial",
-        "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
+        "the worked example's 2-2-2 network step by step: forward values, local derivatives, "
         "chain-rule products, weight updates",
         _tutorial_arguments,
         cmd_tutorial,
@@ -1159,7 +1187,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="chainrule: backpropagation you can see. Run 'chainrule tutorial' to walk "
-        "through the seeds' worked example, every number produced by the engine.",
+        "through the worked example, every number produced by the engine.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from chainrule import __version__
@@ -1208,7 +1236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:  # not the main thread: leave SIGTERM alone
         pass
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        if extra:  # point at the subcommand's help, which lists its options
+            where = f"{PROG} {args.command}" if getattr(args, "command", None) else PROG
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)} (see '{where} --help')")
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0

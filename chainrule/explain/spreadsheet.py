@@ -57,6 +57,7 @@ class SheetLayout:
 
     parameters: tuple[tuple[str, float], ...]
     columns: tuple[Column, ...]
+    title: str = TITLE
 
 
 def _output_delta(k: int, output_activation: str) -> str:
@@ -67,10 +68,10 @@ def _output_delta(k: int, output_activation: str) -> str:
     return f"{error}*{{a_o{k}}}*(1-{{a_o{k}}})"
 
 
-def _descent(name: str) -> Column:
+def _descent(name: str, loss: str = "E") -> Column:
     # gradient descent: each row's value is the row above's minus lr times its gradient
     return Column(
-        name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂E/∂{name}}}", first=f"{{start:{name}}}"
+        name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂{loss}/∂{name}}}", first=f"{{start:{name}}}"
     )
 
 
@@ -146,10 +147,45 @@ def seed_columns(
     return tuple(columns)
 
 
-def seed_layout(config: Any = None) -> SheetLayout:
-    """The sheet for a :class:`chainrule.explain.seeds.SeedConfig` (the seed's by default)."""
-    from chainrule.explain.seeds import SeedConfig
+def one_weight_columns(train_biases: bool = False) -> tuple[Column, ...]:
+    """The table's columns for the one-weight example: z = W·x + b, L = (z − y)².
 
+    Examples
+    --------
+    >>> [c.name for c in one_weight_columns()]
+    ['x', 'y', 'z', 'L', '∂L/∂W', 'W']
+    >>> next(c.formula for c in one_weight_columns() if c.name == "∂L/∂W")
+    '2*({z}-{y})*{x}'
+    """
+    bias = "{b}" if train_biases else "{start:b}"
+    columns = [Column(name, f"{{start:{name}}}") for name in ("x", "y")]
+    columns += [
+        Column("z", "{W}*{x}+" + bias),
+        Column("L", "({z}-{y})^2"),
+        Column("∂L/∂W", "2*({z}-{y})*{x}"),
+    ]
+    trained = ("W", "b") if train_biases else ("W",)
+    if train_biases:
+        columns.append(Column("∂L/∂b", "2*({z}-{y})"))
+    columns += [_descent(name, "L") for name in trained]
+    return tuple(columns)
+
+
+def seed_layout(config: Any = None) -> SheetLayout:
+    """The sheet for a :class:`chainrule.explain.seeds.SeedConfig` (the seed's by default),
+    or for a ``OneWeightConfig``: the one-weight example's."""
+    from chainrule.explain.seeds import OneWeightConfig, SeedConfig
+
+    if isinstance(config, OneWeightConfig):
+        names = ("lr", "x", "y", "W", "b")
+        values = (config.lr, config.x, config.y, config.W, config.b)
+        return SheetLayout(
+            tuple(zip(names, map(float, values), strict=True)),
+            one_weight_columns(config.train_biases),
+            TITLE.replace("the seed network's", "the one-weight example's").replace(
+                "starting weight", "starting weight or bias"
+            ),
+        )
     config = config or SeedConfig()
     names = ["lr", "i1", "i2", "t1", "t2", *WEIGHTS]
     values = [config.lr, *config.inputs, *config.targets, *config.weights]
@@ -213,9 +249,10 @@ def write_spreadsheet(
     ----------
     path : str or Path
         Where to write the ``.xlsx``.
-    config : SeedConfig, optional
+    config : SeedConfig or OneWeightConfig, optional
         The network and its starting values (``chainrule.explain.seeds.SeedConfig``; the
-        seed's by default): learning rate, inputs, targets, w1..w8, output activation, biases.
+        seed's by default): learning rate, inputs, targets, w1..w8, output activation, biases;
+        or the one-weight example's x, y, W, b.
     steps : int
         Number of gradient-descent updates.
 
@@ -238,7 +275,7 @@ def write_spreadsheet(
     bold = Font(bold=True)
     editable = PatternFill("solid", fgColor="FFF2A8")
 
-    sheet.cell(TITLE_ROW, 1, TITLE).font = bold
+    sheet.cell(TITLE_ROW, 1, layout.title).font = bold
     for index, (name, value) in enumerate(layout.parameters, start=1):
         label = "learning rate" if name == "lr" else name
         header = sheet.cell(PARAMETER_HEADER_ROW, index, label)
@@ -326,7 +363,7 @@ def _text_cell(ref: str, text: str, style: int) -> str:
 
 
 def _sheet_xml(layout: SheetLayout, steps: int) -> str:
-    rows = [f'<row r="{TITLE_ROW}">{_text_cell(f"A{TITLE_ROW}", TITLE, 1)}</row>']
+    rows = [f'<row r="{TITLE_ROW}">{_text_cell(f"A{TITLE_ROW}", layout.title, 1)}</row>']
     headers, values = [], []
     for index, (name, value) in enumerate(layout.parameters, start=1):
         letter = _letter(index)
