@@ -518,3 +518,38 @@ def test_help_texts_name_no_seed_files(capsys):
     for name, *_ in [("",), *COMMANDS]:
         code, out, _ = run_main([name, "--help"] if name else ["--help"], capsys)
         assert code == 0 and "seed 00" not in out and "seeds 000" not in out, name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tutorial"],
+        ["sweep", "--epochs", "3"],
+        ["sheet", "--steps", "3"],
+        ["report", "--steps", "2", "--epochs", "3"],
+        ["train", "--epochs", "1"],
+        ["evaluate", "chainrule-digits-mlp.safetensors"],
+        ["gradcheck", "--samples", "2", "--max-elements", "4"],
+        ["version"],
+    ],
+)
+def test_every_subcommand_works_with_numpy_alone(argv, capsys, tmp_path, monkeypatch):
+    """The base install: no matplotlib, openpyxl, scikit-learn, torch or safetensors."""
+    from chainrule.datasets import sklearn_digits
+
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "evaluate":
+        assert main(["train", "--epochs", "1"]) == 0
+        capsys.readouterr()
+    for module in ("matplotlib", "openpyxl", "sklearn", "torch", "safetensors"):
+        monkeypatch.setitem(sys.modules, module, None)
+    sklearn_digits._load.cache_clear()
+    try:
+        code, out, err = run_main(argv, capsys)
+    finally:
+        sklearn_digits._load.cache_clear()
+    assert code == 0, err
+    assert out and "Traceback" not in err
+    for line in err.splitlines():  # each missing extra: one note naming it
+        assert line.startswith("chainrule: note: "), line
+        assert "pip install 'chainrule[" in line or "Graphviz" in line, line
