@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from chainrule import _atomic
 
 PROG = "chainrule"
 EXIT_USAGE = 2
+EXIT_DIVERGED = 1  # training ran and failed, as gradcheck's failing check: not a usage error
 MAX_SHEET_STEPS = 10_000  # a workbook of formulas beyond this takes minutes to write
 
 JSON_NOTE = (
@@ -104,13 +106,14 @@ def add_network_arguments(
 ) -> None:
     """The seed network's options: --lr --steps --output-activation --inputs --targets
     --weights --biases --train-biases (and --example unless ``example=False``)."""
-    group = parser.add_argument_group("network (defaults: the seeds' course exercise)")
+    group = parser.add_argument_group("network (defaults: the worked example's course exercise)")
     if example:
         group.add_argument(
             "--example",
             choices=("seed", "one-weight"),
             default="seed",
-            help="the 2-2-2 network of seeds 000/001 (default) or seed 002's one-weight example",
+            help="seed: the worked example's 2-2-2 network (default); one-weight: the "
+            "one-weight example, z = W x + b",
         )
 
     def one(text: str) -> str:  # the one-weight default, for commands that have --example
@@ -137,7 +140,7 @@ def add_network_arguments(
         "--output-activation",
         choices=("sigmoid", "identity"),
         default="sigmoid",
-        help="sigmoid (seed 001, default) or identity (seed 000)",
+        help="sigmoid (default) or identity, the worked example's two variants",
     )
     group.add_argument(
         "--inputs",
@@ -204,6 +207,28 @@ def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             options[field] = values[0]
     options["train_biases"] = args.train_biases
     return example, options
+
+
+def _number(value: float) -> str:
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
+def network_argv(args: argparse.Namespace, steps: int = 20) -> list[str]:
+    """The network options the user gave, as command-line words, then ``--steps steps``."""
+    words = []
+    if getattr(args, "example", "seed") != "seed":
+        words += ["--example", args.example]
+    if args.lr is not None:
+        words += ["--lr", _number(args.lr)]
+    if args.output_activation != "sigmoid":
+        words += ["--output-activation", args.output_activation]
+    for key in ("inputs", "targets", "weights", "biases"):
+        if getattr(args, key) is not None:
+            words += [f"--{key}", *map(_number, getattr(args, key))]
+    if args.train_biases:
+        words.append("--train-biases")
+    return [*words, "--steps", str(steps)]
 
 
 def add_format_arguments(
@@ -297,10 +322,10 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "examples:\n"
-        "  chainrule tutorial                          seed 001's network, one step, in full\n"
+        "  chainrule tutorial                          the 2-2-2 network, one step, in full\n"
         "  chainrule tutorial --steps 20               ... and 20 steps of training\n"
-        "  chainrule tutorial --output-activation identity   seed 000's variant\n"
-        "  chainrule tutorial --example one-weight     seed 002: W = 0.5 -> 0.4\n"
+        "  chainrule tutorial --output-activation identity   its identity-output variant\n"
+        "  chainrule tutorial --example one-weight     one weight: W = 0.5 -> 0.4\n"
         "  chainrule tutorial --biases 0.35 0.60 --targets 0.01 0.99\n"
         "                                              the classic walk-through's numbers\n"
         "  chainrule tutorial --format markdown -o tutorial.md"
@@ -309,12 +334,15 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tutorial(args: argparse.Namespace) -> int:
     from chainrule.explain import render
-    from chainrule.explain.seeds import tutorial
+    from chainrule.explain.seeds import in_plain_words, tutorial
 
     example, options = network_options(args)
     run = tutorial(example, **options)
     fmt = output_format(args)
-    text = render(run, fmt, color=use_color(args, sys.stdout), full_page=True)
+    text = in_plain_words(render(run, fmt, color=use_color(args, sys.stdout), full_page=True), run)
+    # the closing hint repeats the user's options, so that running it continues this tutorial
+    given = shlex.join(network_argv(args))
+    text = text.replace("run 'chainrule tutorial --steps 20'", f"run '{PROG} tutorial {given}'")
     if fmt == "json":
         text = dumps_strict(json.loads(text), indent=2, ensure_ascii=False)
     emit(text, args)
@@ -342,15 +370,16 @@ def _check_suffix(path: Path, suffixes: Sequence[str], what: str) -> Path:
 
 
 def seed_config(args: argparse.Namespace, command: str) -> Any:
-    """The SeedConfig of the network options (``--lr`` is not one of a sweep's)."""
-    from chainrule.explain.seeds import SeedConfig
+    """The SeedConfig of the network options, or with ``--example one-weight`` the
+    OneWeightConfig (``--lr`` is not one of a sweep's)."""
+    from chainrule.explain.seeds import OneWeightConfig, SeedConfig
 
-    _, options = network_options(args)
+    example, options = network_options(args)
     steps = options.pop("steps", None)
     lr = options.pop("lr", None)
     if command == "sweep" and lr is not None:
         raise CLIError("sweep runs several learning rates: give them with --lrs, not --lr")
-    return SeedConfig(
+    return (OneWeightConfig if example == "one-weight" else SeedConfig)(
         **options,
         **({"lr": lr} if lr is not None else {}),
         **({"steps": steps} if steps is not None else {}),
@@ -387,7 +416,7 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     _add_sweep_arguments(parser)
-    add_network_arguments(parser, steps=None, example=False)
+    add_network_arguments(parser, steps=None)
     for action in parser._actions:  # the shared --lr is not a sweep's: say so in --help
         if "--lr" in action.option_strings:
             action.help = "not used by sweep: give the learning rates with --lrs"
@@ -420,12 +449,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if figure_path is not None and figure_path.is_dir():
         raise CLIError(f"{figure_path} is a directory")
     result = sweep(args.lrs, args.epochs, carry_weights=args.carry_weights, config=config)
+    missing = None
     if figure_path is not None:
         try:
             figure = sweep_figure(result)
-        except ImportError as missing:  # the figure was asked for: no half result
-            raise CLIError(f"{missing}; or pass --no-figure for the table only") from None
-        write_via(figure_path, lambda temporary: save_figure(figure, temporary))
+        except ImportError as error:  # the table is the result; the picture is the extra
+            missing, figure_path = str(error), None
+        else:
+            write_via(figure_path, lambda temporary: save_figure(figure, temporary))
     if args.json:
         print(
             dumps_strict({**result.to_dict(), "figure": str(figure_path) if figure_path else None})
@@ -434,6 +465,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(sweep_table(result))
         if figure_path is not None:
             print(f"wrote {figure_path}", file=sys.stderr)
+    if missing is not None:
+        print(f"{PROG}: note: no figure was drawn: {missing}", file=sys.stderr)
     return 0
 
 
@@ -536,7 +569,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser, steps=100, example=False)
+    add_network_arguments(parser, steps=100)
     for action in parser._actions:
         if action.dest == "steps":
             action.help = (
@@ -554,7 +587,7 @@ def _sheet_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
-    from chainrule.explain.spreadsheet import write_spreadsheet
+    from chainrule.explain.spreadsheet import OPENPYXL_MISSING, write_spreadsheet
 
     if args.steps > MAX_SHEET_STEPS:
         raise CLIError(
@@ -562,16 +595,17 @@ def cmd_sheet(args: argparse.Namespace) -> int:
         )
     config = seed_config(args, "sheet")
     path = _check_suffix(args.output, (".xlsx",), "the workbook")
-    try:
-        write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
-    except ImportError as missing:
-        raise CLIError(str(missing)) from None
+    write_via(path, lambda temporary: write_spreadsheet(temporary, config, steps=args.steps))
     print(dumps_strict({"sheet": str(path)}) if args.json else f"wrote {path}")
+    try:
+        import openpyxl  # noqa: F401 - only to say which writer wrote the file
+    except ImportError:
+        print(f"{PROG}: note: {OPENPYXL_MISSING}", file=sys.stderr)
     return 0
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser, steps=10, example=False)
+    add_network_arguments(parser, steps=10)
     _add_sweep_arguments(parser)
     parser.add_argument(
         "-o",
@@ -635,17 +669,25 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         choices=DATASETS,
-        default="digits",
+        default=None,
         help="bundled data, no download (default: digits, scikit-learn's 8x8 "
-        "images: 1,438 train, 359 test)",
+        "images: 1,438 train, 359 test; with --resume, the checkpoint's)",
     )
     parser.add_argument(
         "--model",
         choices=("mlp", "cnn"),
-        default="mlp",
+        default=None,
         help="mlp (default), or cnn for the digits: three conv-BatchNorm-ReLU "
         "blocks, max pooling, dropout, global average pooling, linear "
         "(19,354 parameters)",
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="continue the training a checkpoint of 'chainrule train' saved: its weights, "
+        "optimizer state and settings, --epochs more epochs numbered on from its count "
+        "(the learning-rate schedule runs afresh over them)",
     )
     parser.add_argument(
         "--epochs",
@@ -668,7 +710,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        default="adam",
+        default=None,
         help="adam (default), adamw, or sgd with momentum 0.9",
     )
     parser.add_argument(
@@ -695,7 +737,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="where to save the trained weights, .safetensors or .npz "
-        "(default: chainrule-DATASET-MODEL.safetensors)",
+        "(default: chainrule-DATASET-MODEL.safetensors); the optimizer's state goes "
+        "beside it, in NAME.optimizer.safetensors, for --resume",
     )
     parser.add_argument("--no-checkpoint", action="store_true", help="don't save the weights")
     parser.add_argument(
@@ -718,6 +761,10 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         "  chainrule train --model cnn --curves curves.png\n"
         "  chainrule train --dataset spirals --optimizer sgd\n"
         "  chainrule train --json --no-checkpoint | jq .final\n"
+        "  chainrule train --resume chainrule-digits-mlp.safetensors --epochs 5\n"
+        "  chainrule evaluate chainrule-digits-mlp.safetensors\n"
+        "\nexit status: 0 when training finishes, 1 when it diverges (the loss became nan or "
+        "inf, or\nblew up; nothing is saved), 2 for bad arguments or files.\n"
         "\nThe checkpoint loads back with model.load_state_dict(chainrule.load(FILE)) into\n"
         "chainrule.train.build_model(DATASET, MODEL), and into the same PyTorch model."
     )
@@ -740,10 +787,27 @@ def _train_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
             raise CLIError(f"--curves: {MATPLOTLIB_MISSING}")
     for path in (checkpoint, curves):
         if path is not None:
-            folder = path.parent if str(path.parent) else Path(".")
-            if not folder.is_dir():
-                raise CLIError(f"can't write {path}: the directory {folder} does not exist")
+            _check_writable(path)
     return checkpoint, curves
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, not after the training, when ``path`` can't be written."""
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CLIError(f"can't write {path}: the directory {folder} does not exist")
+    if path.is_dir():
+        raise CLIError(f"{path} is a directory")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise CLIError(
+            f"can't write {path}: the folder {folder} is not writable ({reason})"
+        ) from None
 
 
 def _epoch_line(record: Any, epochs: int) -> str:
@@ -756,32 +820,82 @@ def _epoch_line(record: Any, epochs: int) -> str:
     )
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from chainrule.serialization import save
-    from chainrule.train import ProgressBar, TrainConfig, history_figure, load_data, train
+def _read_checkpoint(path: Path) -> Any:
+    """load_checkpoint, its errors in one line that names the path as typed."""
+    from chainrule.train import load_checkpoint
 
-    if args.model == "cnn" and args.dataset != "digits":
+    try:
+        return load_checkpoint(path)
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such checkpoint file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as error:
+        raise CLIError(f"can't read {path}: {error.strerror or error}") from None
+
+
+def _train_config(args: argparse.Namespace, resume: Any) -> Any:
+    """The TrainConfig of the arguments; with --resume, the checkpoint's settings fill in the
+    ones not given, and a different --dataset, --model or --optimizer is refused."""
+    from chainrule.train import TrainConfig
+
+    saved = resume.config if resume is not None else {}
+    for key in ("dataset", "model", "optimizer"):
+        given = getattr(args, key)
+        if resume is not None and given is not None and given != saved.get(key):
+            raise CLIError(
+                f"{args.resume} is a checkpoint of the {resume.dataset} {resume.model} trained "
+                f"with {saved.get('optimizer')}: it can't resume with --{key} {given} "
+                "(leave it out to use the checkpoint's)"
+            )
+
+    def pick(key: str, default: Any = None) -> Any:
+        value = getattr(args, key)
+        return value if value is not None else saved.get(key, default)
+
+    dataset, model = pick("dataset", "digits"), pick("model", "mlp")
+    if model == "cnn" and dataset != "digits":
         raise CLIError(
-            f"--model cnn is for the digits images; {args.dataset} has 2-D points (use --model mlp)"
+            f"--model cnn is for the digits images; {dataset} has 2-D points (use --model mlp)"
         )
-    checkpoint, curves = _train_files(args)
-    config = TrainConfig(
-        args.dataset,
-        args.model,
+    return TrainConfig(
+        dataset,
+        model,
         args.epochs,
-        args.batch_size,
-        args.lr,
-        args.optimizer,
+        pick("batch_size"),
+        pick("lr"),
+        pick("optimizer", "adam"),
         args.schedule,
-        args.weight_decay,
+        pick("weight_decay"),
         args.seed,
     ).resolved()
-    try:
-        data = load_data(config.dataset, images=config.model == "cnn")
-    except ImportError as missing:
-        raise CLIError(str(missing)) from None
-    epochs = config.epochs or 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from chainrule.summary import summary
+    from chainrule.train import (
+        ProgressBar,
+        TrainingDivergedError,
+        history_figure,
+        load_data,
+        optimizer_path,
+        train,
+    )
+
+    resume = _read_checkpoint(args.resume) if args.resume is not None else None
+    config = _train_config(args, resume)
+    args.dataset, args.model = config.dataset, config.model
+    if resume is not None:
+        resume.build()  # weights of another model: refused before anything is printed
+    checkpoint, curves = _train_files(args)
+    data = load_data(config.dataset, images=config.model == "cnn")
+    done = resume.epochs_done if resume is not None else 0
+    epochs = done + (config.epochs or 1)
     bar = ProgressBar(epochs, enabled=False if args.json else None)
+
+    def on_start(model: Any) -> None:
+        if not args.json:
+            print(summary(model, data.input_shape), flush=True)
 
     def on_epoch(record: Any) -> None:
         bar.clear()
@@ -789,20 +903,39 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(_epoch_line(record, epochs), flush=True)
 
     if not args.json:
+        start = f"from {args.resume} (epoch {done}), " if resume is not None else ""
         print(
-            f"training {config.model} on {data.description}: {epochs} epochs, batch "
-            f"{config.batch_size}, {config.optimizer} lr {config.lr:g} ({config.schedule}), "
-            f"seed {config.seed}",
+            f"training {config.model} on {data.description}: {start}{config.epochs} epochs, "
+            f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g} "
+            f"({config.schedule}), seed {config.seed}",
             flush=True,
         )
+    if resume is not None and resume.note and not args.json:
+        print(f"{PROG}: note: {resume.note}", file=sys.stderr)
     try:
-        model, history = train(config, on_batch=bar.update, on_epoch=on_epoch, data=data)
+        model, history = train(
+            config,
+            on_batch=bar.update,
+            on_epoch=on_epoch,
+            data=data,
+            resume=resume,
+            checkpoint=checkpoint,
+            on_start=on_start,
+        )
+    except OSError as error:  # saving the checkpoint: name the user's path, not a temporary
+        raise CLIError(
+            f"can't write {checkpoint} (or {optimizer_path(checkpoint).name} beside it): "
+            f"{error.strerror or type(error).__name__}"
+        ) from None
+    except TrainingDivergedError as diverged:  # nothing is saved: the weights are of no use
+        print(
+            f"{PROG}: error: training diverged at epoch {diverged.epoch}: {diverged.reason}; "
+            f"try a smaller --lr (now {config.lr:g})",
+            file=sys.stderr,
+        )
+        return EXIT_DIVERGED
     finally:
         bar.clear()
-    if checkpoint is not None:
-        save(
-            model.state_dict(), checkpoint, metadata={"chainrule.train": json.dumps(history.config)}
-        )
     if curves is not None:
         from chainrule.explain.curves import save_figure
 
@@ -817,6 +950,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "test_accuracy": final.test_accuracy,
                     "checkpoint": str(checkpoint) if checkpoint else None,
                     "curves": str(curves) if curves else None,
+                    "resumed_from": str(args.resume) if resume is not None else None,
                 }
             )
         )
@@ -829,6 +963,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"final test accuracy: {100 * final.test_accuracy:.2f} % ({history.test_correct}/"
         f"{history.test_size}) after {final.epoch} epochs"
     )
+    return 0
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="a checkpoint written by 'chainrule train' (.safetensors or .npz)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the checkpoint's settings and the test loss and accuracy as JSON",
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "The model is rebuilt from the settings saved in the checkpoint and evaluated, in eval\n"
+        "mode, on the test split of the dataset it was trained on.\n\n"
+        "examples:\n"
+        "  chainrule evaluate chainrule-digits-mlp.safetensors\n"
+        "  chainrule evaluate chainrule-digits-cnn.safetensors --json | jq .test_accuracy"
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from chainrule.train import evaluate, load_data
+
+    saved = _read_checkpoint(args.checkpoint)
+    model = saved.build()
+    data = load_data(saved.dataset, images=saved.model == "cnn")
+    loss, accuracy, correct = evaluate(model, *data.test)
+    size = len(data.test[1])
+    if args.json:
+        print(
+            dumps_strict(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "config": saved.config,
+                    "epochs_done": saved.epochs_done,
+                    "test_loss": loss,
+                    "test_accuracy": accuracy,
+                    "test_correct": correct,
+                    "test_size": size,
+                }
+            )
+        )
+        return 0
+    print(
+        f"{args.checkpoint}: {saved.model} on {data.description}, trained "
+        f"{saved.epochs_done} epochs"
+    )
+    print(f"test loss {loss:.4f}, accuracy {100 * accuracy:.2f} % ({correct}/{size})")
     return 0
 
 
@@ -939,7 +1126,7 @@ Command = tuple[
 COMMANDS: list[Command] = [
     (
         "tutorial",
-        "the seeds' 2-2-2 network step by step: forward values, local derivatives, "
+        "the worked example's 2-2-2 network step by step: forward values, local derivatives, "
         "chain-rule products, weight updates",
         _tutorial_arguments,
         cmd_tutorial,
@@ -980,6 +1167,12 @@ COMMANDS: list[Command] = [
         cmd_train,
     ),
     (
+        "evaluate",
+        "evaluate a checkpoint of 'chainrule train' on its dataset's test split: loss and accuracy",
+        _evaluate_arguments,
+        cmd_evaluate,
+    ),
+    (
         "gradcheck",
         "check a model's or an op's gradients against finite differences: a report "
         "per parameter (norms, errors, worst element)",
@@ -994,7 +1187,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="chainrule: backpropagation you can see. Run 'chainrule tutorial' to walk "
-        "through the seeds' worked example, every number produced by the engine.",
+        "through the worked example, every number produced by the engine.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from chainrule import __version__
@@ -1043,7 +1236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:  # not the main thread: leave SIGTERM alone
         pass
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        if extra:  # point at the subcommand's help, which lists its options
+            where = f"{PROG} {args.command}" if getattr(args, "command", None) else PROG
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)} (see '{where} --help')")
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0

@@ -23,7 +23,7 @@ import numpy as np
 from chainrule._atomic import write_stream
 from chainrule.tensor import Tensor
 
-__all__ = ["CheckpointError", "load", "save"]
+__all__ = ["CheckpointError", "load", "load_metadata", "save"]
 
 # safetensors dtype name <-> NumPy dtype (little-endian)
 _DTYPES = {
@@ -364,6 +364,17 @@ def load(
             path, f"holds a {type(state).__name__}, not a state dict (a mapping of names)"
         )
     return state
+
+
+def load_metadata(f: str | os.PathLike[str]) -> dict[str, str]:
+    """The string entries a file's ``__metadata__`` holds (what :func:`save` got as
+    ``metadata=``, plus the layout entry of a nested state dict); ``{}`` when it has none.
+    Raises as :func:`load` for a missing or corrupt file."""
+    path = Path(f)
+    _check_regular_file(path)
+    if path.name.endswith(".npz"):
+        return _parse_npz(path)[1]
+    return _parse_safetensors(path, path.read_bytes())[1]
 
 
 def _check_regular_file(path: Path) -> None:

@@ -16,11 +16,15 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -38,21 +42,28 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "SCHEDULES",
+    "DIVERGENCE_FACTOR",
+    "Checkpoint",
+    "CheckpointMismatchError",
     "Data",
     "EpochRecord",
     "History",
     "ProgressBar",
     "TrainConfig",
+    "TrainingDivergedError",
     "build_model",
     "digits_cnn",
     "evaluate",
     "fit",
     "history_figure",
+    "load_checkpoint",
     "load_data",
     "make_optimizer",
     "make_scheduler",
     "mlp_for",
+    "optimizer_path",
     "run_epoch",
+    "save_checkpoint",
     "train",
 ]
 
@@ -74,6 +85,10 @@ DEFAULTS = {
     ("spirals", "mlp"): (60, 32, 0.01),
 }
 SGD_LR_FACTOR = 10.0
+
+# An epoch whose mean training loss is this many times the first batch's has blown up: a
+# cross-entropy that starts near ln(classes) never climbs that far while it is learning.
+DIVERGENCE_FACTOR = 1e4
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -296,6 +311,28 @@ class History:
 BatchCallback = Callable[[int, int, int, float], None]  # (epoch, batch, batches, loss)
 
 
+class TrainingDivergedError(ArithmeticError):
+    """``fit`` stopped because the loss became NaN or ±inf, or blew up (see DIVERGENCE_FACTOR).
+
+    ``epoch`` and ``batch`` say where, ``loss`` is the offending value, ``lr`` the learning rate
+    that was asked for, ``epochs`` the EpochRecords finished before it. The model's weights are
+    whatever the last update left, so they are of no use: nothing should be saved.
+    """
+
+    def __init__(
+        self, epoch: int, batch: int | None, loss: float, lr: float, epochs: tuple[Any, ...]
+    ) -> None:
+        self.epoch, self.batch, self.loss, self.lr, self.epochs = epoch, batch, loss, lr, epochs
+        super().__init__(f"training diverged at epoch {epoch}: {self.reason}; try a smaller lr")
+
+    @property
+    def reason(self) -> str:
+        """What went wrong, in a few words: ``loss is nan`` or ``loss blew up to 2e+05``."""
+        if math.isfinite(self.loss):
+            return f"loss blew up to {self.loss:.3g}"
+        return f"loss is {self.loss}"
+
+
 def _correct(logits: Tensor, labels: Tensor) -> int:
     return int(np.count_nonzero(np.argmax(logits._data, axis=1) == labels._data))
 
@@ -377,22 +414,34 @@ def fit(
     epochs: int = 10,
     batch_size: int = 32,
     lr: float = 0.01,
-    optimizer: str = "adam",
+    optimizer: str | optim.Optimizer = "adam",
     schedule: str = "onecycle",
     weight_decay: float | None = None,
     seed: int = 0,
     on_batch: BatchCallback | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     replay: bool = True,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
+    first_epoch: int = 1,
 ) -> History:
     """Train ``model`` on ``train_data`` with cross-entropy, evaluating on ``test_data`` (the
     training data when None) after every epoch.
+
+    Training that diverges raises :class:`TrainingDivergedError`: at once when a batch's loss
+    is NaN or ±inf, and after an epoch whose mean training loss exceeds ``divergence_factor``
+    times the first batch's loss (``None`` turns that second check off). The error carries
+    the epoch, the loss and the epochs finished before it.
 
     Batches come from a DataLoader shuffled with ``seed``; dropout draws from chainrule's
     global generator, so ``manual_seed(seed)`` before building the model repeats a run
     exactly. The schedule is stepped after every batch. With ``replay`` the forward and
     backward of each batch run under ``chainrule.autograd.replay`` (the same numbers, bit for
     bit; a model it can't replay, with dropout or BatchNorm, quietly runs eagerly).
+
+    ``optimizer`` is a name (``make_optimizer`` builds it over the model's parameters) or an
+    optimizer already built over them, e.g. with a state loaded to resume a training; the
+    schedule then still runs from the start, peaking at ``lr``. ``first_epoch`` numbers the
+    epochs from there (a resumed run continues the numbering).
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(
@@ -401,26 +450,43 @@ def fit(
         )
     test_data = train_data if test_data is None else test_data
     loader = DataLoader(TensorDataset(*train_data), batch_size=batch_size, shuffle=True, seed=seed)
-    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    if isinstance(optimizer, optim.Optimizer):
+        opt, optimizer = optimizer, type(optimizer).__name__.lower()
+    else:
+        opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     scheduler = make_scheduler(schedule, opt, lr, epochs * len(loader))
     step = training_step(model, opt)
     if replay:
         step = autograd.replay(step, warn=False)
     records: list[EpochRecord] = []
     correct = 0
-    for epoch in range(1, epochs + 1):
+    first_loss: list[float] = []
+
+    def watch(epoch: int, batch: int, batches: int, value: float) -> None:
+        if not math.isfinite(value):
+            raise TrainingDivergedError(epoch, batch, value, lr, tuple(records))
+        if not first_loss:
+            first_loss.append(value)
+        if on_batch is not None:
+            on_batch(epoch, batch, batches, value)
+
+    for epoch in range(first_epoch, first_epoch + epochs):
         start = time.perf_counter()
         train_loss, train_accuracy = run_epoch(
             model,
             loader,
             opt,
             scheduler,
-            on_batch=on_batch,
+            on_batch=watch,
             epoch=epoch,
             total=len(loader),
             step=step,
         )
         seconds = time.perf_counter() - start
+        if divergence_factor is not None and train_loss > divergence_factor * max(
+            first_loss[0], 1e-12
+        ):
+            raise TrainingDivergedError(epoch, None, train_loss, lr, tuple(records))
         test_loss, test_accuracy, correct = evaluate(model, *test_data)
         record = EpochRecord(
             epoch,
@@ -491,8 +557,21 @@ def train(
     on_batch: BatchCallback | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     data: Data | None = None,
+    *,
+    resume: Checkpoint | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    on_start: Callable[[nn.Module], None] | None = None,
 ) -> tuple[nn.Module, History]:
     """Seed, load the data, build the model and fit it: what ``chainrule train`` runs.
+
+    ``resume`` (a :class:`Checkpoint` from :func:`load_checkpoint`) starts from its weights,
+    optimizer state and epoch count instead of a fresh model: ``config.epochs`` more epochs,
+    numbered on from the checkpoint's, with the schedule run afresh over them; its dataset,
+    model and optimizer must be ``config``'s. ``checkpoint`` saves the trained model there
+    afterwards (:func:`save_checkpoint`). ``on_start(model)`` runs just before training.
+
+    Raises :class:`TrainingDivergedError` when the loss becomes NaN/inf or blows up (see
+    :func:`fit`); nothing is saved then.
 
     Examples
     --------
@@ -505,6 +584,15 @@ def train(
     data = load_data(config.dataset, images=config.model == "cnn") if data is None else data
     manual_seed(config.seed)
     model = build_model(config.dataset, config.model)
+    opt = make_optimizer(
+        config.optimizer, model.parameters(), config.lr or 0.0, config.weight_decay
+    )
+    done = 0
+    if resume is not None:
+        resume.restore(model, opt, config)
+        done = resume.epochs_done
+    if on_start is not None:
+        on_start(model)
     history = fit(
         model,
         data.train,
@@ -512,17 +600,158 @@ def train(
         epochs=config.epochs or 1,
         batch_size=config.batch_size or 1,
         lr=config.lr or 0.0,
-        optimizer=config.optimizer,
+        optimizer=opt,
         schedule=config.schedule,
         weight_decay=config.weight_decay,
         seed=config.seed,
         on_batch=on_batch,
         on_epoch=on_epoch,
+        first_epoch=done + 1,
     )
     full = {"dataset": config.dataset, "model": config.model, **history.config}
-    return model, History(
+    full["optimizer"] = config.optimizer
+    history = History(
         full, history.epochs, history.parameters, history.test_correct, history.test_size
     )
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, opt, history, done + len(history.epochs))
+    return model, history
+
+
+# ---- checkpoints -----------------------------------------------------------------------------
+CONFIG_KEY = "chainrule.train"  # the checkpoint's __metadata__: the run's settings as JSON
+EPOCHS_KEY = "chainrule.train.epochs_done"
+RUN_KEY = "chainrule.train.run"  # the same token in a checkpoint and its optimizer file
+
+
+def optimizer_path(path: str | os.PathLike[str]) -> Path:
+    """Where the optimizer state of checkpoint ``path`` lives: beside it, ``NAME.optimizer.EXT``.
+
+    It is a file of its own so that the checkpoint holds the model's state dict alone and
+    loads into the model (and into PyTorch's) as it is.
+
+    Examples
+    --------
+    >>> from chainrule.train import optimizer_path
+    >>> str(optimizer_path("runs/chainrule-digits-mlp.safetensors"))
+    'runs/chainrule-digits-mlp.optimizer.safetensors'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}.optimizer{path.suffix}")
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: optim.Optimizer,
+    history: History,
+    epochs_done: int,
+) -> Path:
+    """Save the model's state dict to ``path`` and the optimizer's to :func:`optimizer_path`,
+    each whole or not at all; the settings and the epoch count go in the metadata."""
+    from chainrule.serialization import save
+
+    token = secrets.token_hex(8)
+    meta = {CONFIG_KEY: json.dumps(history.config), EPOCHS_KEY: str(epochs_done), RUN_KEY: token}
+    save(optimizer.state_dict(), optimizer_path(path), metadata={RUN_KEY: token})
+    save(model.state_dict(), path, metadata=meta)
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint written by ``chainrule train`` (:func:`save_checkpoint`), read back.
+
+    ``config`` holds the run's settings (dataset, model, optimizer, ...), ``epochs_done`` the
+    epochs trained in all, ``optimizer_state`` the optimizer's state dict (None when its file
+    is missing or belongs to another save: ``note`` says which).
+    """
+
+    path: Path
+    config: dict[str, Any]
+    epochs_done: int
+    model_state: dict[str, Any]
+    optimizer_state: dict[str, Any] | None = None
+    note: str | None = None
+
+    @property
+    def dataset(self) -> str:
+        return str(self.config["dataset"])
+
+    @property
+    def model(self) -> str:
+        return str(self.config["model"])
+
+    def build(self) -> nn.Module:
+        """The model of the checkpoint, with its weights."""
+        model = build_model(self.dataset, self.model)
+        self.load_into(model)
+        return model
+
+    def load_into(self, model: nn.Module) -> None:
+        try:
+            model.load_state_dict(self.model_state)
+        except (KeyError, ValueError, RuntimeError) as error:
+            problem = " ".join(str(error).split())
+            raise CheckpointMismatchError(
+                f"{self.path}: doesn't fit the {self.dataset} {self.model} ({problem})"
+            ) from None
+
+    def restore(self, model: nn.Module, optimizer: optim.Optimizer, config: TrainConfig) -> None:
+        """Load the weights into ``model`` and the optimizer state into ``optimizer``, after
+        checking that ``config`` trains the same model with the same optimizer."""
+        for key in ("dataset", "model", "optimizer"):
+            if getattr(config, key) != self.config.get(key):
+                raise CheckpointMismatchError(
+                    f"{self.path} is a {self.dataset} {self.model} checkpoint trained with "
+                    f"{self.config.get('optimizer')}; it can't resume a run with {key} "
+                    f"{getattr(config, key)}"
+                )
+        self.load_into(model)
+        if self.optimizer_state is not None:
+            try:
+                optimizer.load_state_dict(self.optimizer_state)
+            except (KeyError, ValueError, TypeError) as error:
+                raise CheckpointMismatchError(
+                    f"{optimizer_path(self.path)}: optimizer state that doesn't fit ({error})"
+                ) from None
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint of another model (or optimizer) than the one asked for."""
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by ``chainrule train``, with its optimizer state when the
+    file beside it is the one saved with it.
+
+    Raises ``FileNotFoundError`` or ``chainrule.serialization.CheckpointError`` (a file that
+    isn't a checkpoint), both naming ``path``, and CheckpointError for a checkpoint without
+    ``chainrule train``'s settings (a state dict saved by hand: load it with
+    ``chainrule.load`` into ``build_model(DATASET, MODEL)``).
+    """
+    from chainrule.serialization import CheckpointError, load, load_metadata
+
+    path = Path(path)
+    state = load(path)
+    meta = load_metadata(path)
+    try:
+        config = json.loads(meta[CONFIG_KEY])
+        epochs_done = int(meta.get(EPOCHS_KEY, config["epochs"]))
+        config["dataset"], config["model"]  # noqa: B018 - both must be there
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(
+            path, "has no 'chainrule train' settings: not a checkpoint that chainrule train wrote"
+        ) from None
+    companion = optimizer_path(path)
+    optimizer_state, note = None, None
+    if not companion.is_file():
+        note = f"no optimizer state beside it ({companion}): the optimizer starts afresh"
+    elif load_metadata(companion).get(RUN_KEY) != meta.get(RUN_KEY):
+        note = f"{companion} was saved with another checkpoint: the optimizer starts afresh"
+    else:
+        optimizer_state = load(companion)
+    return Checkpoint(path, config, epochs_done, state, optimizer_state, note)
 
 
 # ---- progress and curves ---------------------------------------------------------------------

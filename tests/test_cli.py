@@ -37,12 +37,12 @@ def test_help_and_every_subcommands_help(capsys):
         assert f"usage: chainrule {name}" in out and not err
 
 
-@pytest.mark.parametrize("command", ["sweep", "sheet", "report"])
-def test_help_without_example_has_no_one_weight_defaults(command, capsys):
+@pytest.mark.parametrize("command", ["tutorial", "sweep", "sheet", "report", "graph"])
+def test_every_explainer_command_offers_the_one_weight_example(command, capsys):
     code, out, _ = run_main([command, "--help"], capsys)
-    assert code == 0
-    assert "--example" not in out and "one-weight" not in out, out
-    assert "i1 i2 (default 0.05 0.10)" in out
+    out = " ".join(out.split())
+    assert code == 0 and "--example {seed,one-weight}" in out
+    assert "i1 i2 (default 0.05 0.10)" in out and "one-weight: x (default 1.0)" in out
 
 
 def test_help_with_example_names_the_one_weight_defaults(capsys):
@@ -268,6 +268,9 @@ def test_every_json_output_is_strict_on_overflow_and_warnings_do_not_leak(argv, 
         __import__("warnings").simplefilter("error")  # a leaked RuntimeWarning would raise
         code, out, err = run_main(argv, capsys)
     assert code in (0, 1), err
+    if argv[0] == "train":  # a loss that overflows is a diverged training: no JSON, exit 1
+        assert code == 1 and out == "" and "training diverged" in err
+        return
     _strict(out)
     assert "RuntimeWarning" not in err and "Infinity" not in out and "NaN" not in out
 
@@ -344,20 +347,29 @@ def _without(monkeypatch, module):
     monkeypatch.setattr(builtins, "__import__", fake)
 
 
-@pytest.mark.parametrize(
-    ("argv", "module", "extra"),
-    [
-        (["sweep", "--epochs", "2", "-o", "{tmp}/s.png"], "matplotlib", "[plots]"),
-        (["sheet", "--steps", "2", "-o", "{tmp}/s.xlsx"], "openpyxl", "[spreadsheets]"),
-    ],
-)
-def test_a_missing_extra_is_one_line_and_exit_2(argv, module, extra, capsys, tmp_path, monkeypatch):
-    _without(monkeypatch, module)
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    code, out, err = run_main(argv, capsys)
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and f"chainrule{extra}" in err
+def test_sweep_without_matplotlib_prints_the_table_and_names_the_extra(
+    capsys, tmp_path, monkeypatch
+):
+    _without(monkeypatch, "matplotlib")
+    code, out, err = run_main(["sweep", "--epochs", "2", "-o", str(tmp_path / "s.png")], capsys)
+    assert code == 0 and out.startswith("learning-rate sweep: 2 epochs")
+    assert len(out.splitlines()) == 2 + 6  # title, header, one row per default rate
+    assert err.count("\n") == 1 and "no figure was drawn" in err and "chainrule[plots]" in err
     assert list(tmp_path.iterdir()) == []
+    code, out, _ = run_main(["sweep", "--epochs", "2", "--json"], capsys)
+    assert code == 0 and json.loads(out)["figure"] is None and len(json.loads(out)["runs"]) == 6
+
+
+def test_sheet_without_openpyxl_writes_the_workbook_itself(capsys, tmp_path, monkeypatch):
+    _without(monkeypatch, "openpyxl")
+    path = tmp_path / "s.xlsx"
+    code, out, err = run_main(["sheet", "--steps", "2", "-o", str(path)], capsys)
+    assert code == 0 and out == f"wrote {path}\n"
+    assert err.count("\n") == 1 and "chainrule[spreadsheets]" in err
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        assert "<f>$B$4</f>" in archive.read("xl/worksheets/sheet1.xml").decode()
 
 
 def test_report_without_matplotlib_is_written_with_a_notice(capsys, tmp_path, monkeypatch):
@@ -374,3 +386,170 @@ def test_version_flag(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"chainrule {__version__}"
+
+
+def test_python_dash_m_chainrule_runs_the_cli():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", "version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("chainrule ")
+
+
+def test_license_file_matches_pyproject():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert project["license"] == {"text": "MIT"}
+    assert text.startswith("MIT License") and "Copyright (c) 2026 the chainrule authors" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sweep", "--epochs", "3", "--no-figure"], " lr         L       z       W"),
+        (["sheet", "--steps", "3", "-o", "{tmp}/s.xlsx"], "wrote {tmp}/s.xlsx"),
+        (["report", "--steps", "2", "--epochs", "3", "-o", "{tmp}/r.html"], "wrote {tmp}/r.html"),
+        (["graph", "--format", "svg", "-o", "{tmp}/g"], "wrote {tmp}/g-graph.dot"),
+    ],
+)
+def test_one_weight_example_everywhere(argv, expected, capsys, tmp_path):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = run_main([*argv, "--example", "one-weight"], capsys)
+    assert code in (0, 1) and expected.replace("{tmp}", str(tmp_path)) in out, err
+    if argv[0] == "graph":  # exit 1 only for a missing Graphviz, which it says
+        assert code == 0 or "Graphviz" in err
+    else:
+        assert code == 0
+    if argv[0] == "sweep":
+        assert "0.5         0       0       0" in out  # lr 0.5: W = 0.5 - 0.5·1 = 0 at once
+    if argv[0] == "report":
+        page = (tmp_path / "r.html").read_text(encoding="utf-8")
+        assert "the one-weight example, explained" in page and "∂L/∂W" in page
+        assert "seed 00" not in page and "_f7d6bdf578706912" not in page
+
+
+def test_one_weight_sheet_formulas_compute_the_engines_training(tmp_path):
+    """The one-weight sheet's formulas, evaluated here cell by cell, give the engine's numbers."""
+    import math
+    import re
+
+    from chainrule.explain.seeds import OneWeightConfig, one_weight_tutorial
+    from chainrule.explain.spreadsheet import (
+        FIRST_DATA_ROW,
+        TABLE_HEADER_ROW,
+        cell_formula,
+        seed_layout,
+    )
+
+    config = OneWeightConfig(x=1.5, W=0.8, b=0.1, y=0.2, lr=0.05, train_biases=True)
+    layout = seed_layout(config)
+    letters = {c.name: chr(ord("A") + i) for i, c in enumerate(layout.columns, start=1)}
+    cells = {f"{chr(ord('A') + i)}4": v for i, (_, v) in enumerate(layout.parameters)}
+    formulas = {
+        f"{letters[c.name]}{row}": cell_formula(layout, c, row)[1:]
+        for row in range(FIRST_DATA_ROW, FIRST_DATA_ROW + 6)
+        for c in layout.columns
+    }
+
+    def value(ref):
+        if ref not in cells:
+            expression = re.sub(r"\$?([A-Z]+)\$?(\d+)", r'value("\1\2")', formulas[ref])
+            cells[ref] = eval(expression.replace("^", "**"), {"value": value, "EXP": math.exp})
+        return cells[ref]
+
+    run = one_weight_tutorial(config, explain=False, steps=6)
+    for k, step in enumerate(run.steps):
+        row = FIRST_DATA_ROW + k
+        assert value(f"{letters['L']}{row}") == pytest.approx(step.values["L"], rel=1e-12)
+        assert value(f"{letters['∂L/∂W']}{row}") == pytest.approx(step.gradients["W"], rel=1e-12)
+        assert value(f"{letters['W']}{row}") == pytest.approx(step.values["W"], rel=1e-12)
+        assert value(f"{letters['b']}{row}") == pytest.approx(step.values["b"], rel=1e-12)
+    assert TABLE_HEADER_ROW < FIRST_DATA_ROW
+
+
+def test_an_unknown_option_points_at_the_subcommands_help(capsys):
+    code, out, err = run_main(["sweep", "--bogus"], capsys)
+    assert code == 2 and out == ""
+    assert (
+        err == "chainrule: error: unrecognized arguments: --bogus (see 'chainrule sweep --help')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        ([], "run 'chainrule tutorial --steps 20'"),
+        (
+            ["--example", "one-weight", "--lr", "0.3"],
+            "run 'chainrule tutorial --example one-weight --lr 0.3 --steps 20' to watch L fall",
+        ),
+        (
+            ["--output-activation", "identity", "--biases", "0.35", "0.6", "--train-biases"],
+            "run 'chainrule tutorial --output-activation identity --biases 0.35 0.6 "
+            "--train-biases --steps 20'",
+        ),
+    ],
+)
+def test_the_tutorials_hint_keeps_the_users_options(argv, hint, capsys):
+    code, out, _ = run_main(["tutorial", *argv], capsys)
+    assert code == 0 and hint in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+@pytest.mark.parametrize(
+    "example", [[], ["--example", "one-weight"], ["--output-activation", "identity"]]
+)
+def test_outputs_name_the_examples_in_words_not_seed_files(fmt, example, capsys):
+    code, out, _ = run_main(["tutorial", "--format", fmt, *example], capsys)
+    assert code == 0
+    assert "seed 00" not in out and ".txt" not in out and "From seed" not in out
+    assert "worked example" in out
+
+
+def test_help_texts_name_no_seed_files(capsys):
+    for name, *_ in [("",), *COMMANDS]:
+        code, out, _ = run_main([name, "--help"] if name else ["--help"], capsys)
+        assert code == 0 and "seed 00" not in out and "seeds 000" not in out, name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tutorial"],
+        ["sweep", "--epochs", "3"],
+        ["sheet", "--steps", "3"],
+        ["report", "--steps", "2", "--epochs", "3"],
+        ["train", "--epochs", "1"],
+        ["evaluate", "chainrule-digits-mlp.safetensors"],
+        ["gradcheck", "--samples", "2", "--max-elements", "4"],
+        ["version"],
+    ],
+)
+def test_every_subcommand_works_with_numpy_alone(argv, capsys, tmp_path, monkeypatch):
+    """The base install: no matplotlib, openpyxl, scikit-learn, torch or safetensors."""
+    from chainrule.datasets import sklearn_digits
+
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "evaluate":
+        assert main(["train", "--epochs", "1"]) == 0
+        capsys.readouterr()
+    for module in ("matplotlib", "openpyxl", "sklearn", "torch", "safetensors"):
+        monkeypatch.setitem(sys.modules, module, None)
+    sklearn_digits._load.cache_clear()
+    try:
+        code, out, err = run_main(argv, capsys)
+    finally:
+        sklearn_digits._load.cache_clear()
+    assert code == 0, err
+    assert out and "Traceback" not in err
+    for line in err.splitlines():  # each missing extra: one note naming it
+        assert line.startswith("chainrule: note: "), line
+        assert "pip install 'chainrule[" in line or "Graphviz" in line, line

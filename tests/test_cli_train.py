@@ -251,3 +251,168 @@ def test_bad_argument_from_the_shell(in_tmp: Path) -> None:
         "chainrule: error: argument --epochs: must be at least 1, got '-2' "
         "(see 'chainrule train --help')\n"
     )
+
+
+@pytest.mark.parametrize("extra", [[], ["--optimizer", "sgd"], ["--json"]])
+def test_diverging_training_says_so_and_exits_1(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, extra: list[str]
+) -> None:
+    code, out, err = run(capsys, "--dataset", "xor", "--lr", "1e6", *extra)
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("chainrule: error: training diverged at epoch ")
+    assert "try a smaller --lr (now 1e+06)" in err
+    assert list(in_tmp.iterdir()) == []  # no checkpoint of a broken model
+    if "--json" in extra:
+        assert out == ""
+
+
+def test_train_and_gradcheck_need_no_scikit_learn(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainrule.datasets import sklearn_digits
+
+    sklearn_digits._load.cache_clear()
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    try:
+        code, out, err = run(capsys, "--epochs", "1", "--no-checkpoint")
+        assert code == 0 and err == "" and "final test accuracy" in out
+        assert main(["gradcheck", "--samples", "2", "--max-elements", "4"]) == 0
+        assert "passed" in capsys.readouterr().out
+    finally:
+        sklearn_digits._load.cache_clear()
+
+
+# ---- checkpoints on the command line: evaluate, --resume, the summary, file errors ------------
+def test_train_prints_the_models_summary_before_the_first_epoch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "--dataset", "xor", "--epochs", "1", "--no-checkpoint")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("training mlp on XOR")
+    assert "Layer (type)" in lines[2] and "Total params: 42" in out
+    assert out.index("Total params") < out.index("epoch 1/1")
+
+
+def test_evaluate_reads_back_what_train_wrote(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path
+) -> None:
+    trained = run_json(capsys, "--dataset", "moons", "--epochs", "2", "--checkpoint", "m.npz")
+    assert (in_tmp / "m.optimizer.npz").is_file()
+    assert main(["evaluate", "m.npz", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test_accuracy"] == trained["test_accuracy"]
+    assert result["test_correct"] == trained["final"]["test_correct"]
+    assert result["epochs_done"] == 2 and result["config"]["dataset"] == "moons"
+    assert main(["evaluate", "m.npz"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("m.npz: mlp on two moons") and "trained 2 epochs" in out
+    assert f"({trained['final']['test_correct']}/400)" in out
+
+
+def test_resume_continues_weights_optimizer_and_epoch_count(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path
+) -> None:
+    first = run_json(capsys, "--dataset", "moons", "--epochs", "2", "--checkpoint", "m.safetensors")
+    second = run_json(
+        capsys, "--resume", "m.safetensors", "--epochs", "3", "--checkpoint", "n.safetensors"
+    )
+    assert [e["epoch"] for e in second["epochs"]] == [3, 4, 5]
+    assert second["config"]["dataset"] == "moons" and second["resumed_from"] == "m.safetensors"
+    # the weights carried over: the first resumed epoch starts where the last one ended
+    assert second["epochs"][0]["train_loss"] < first["epochs"][0]["train_loss"]
+    # Adam's step count carried over: 13 batches an epoch, 2 + 3 epochs
+    state = cr.load(in_tmp / "n.optimizer.safetensors")["state"]
+    assert float(state[0]["step"]) == 13 * 5
+    assert main(["evaluate", "n.safetensors", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs_done"] == 5
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "cnn"], "can't resume with --model cnn"),
+        (["--dataset", "xor"], "can't resume with --dataset xor"),
+        (["--optimizer", "sgd"], "can't resume with --optimizer sgd"),
+    ],
+)
+def test_resume_refuses_a_checkpoint_of_another_run(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert run(capsys, "--dataset", "moons", "--epochs", "1", "--checkpoint", "m.npz")[0] == 0
+    code, out, err = run(capsys, "--resume", "m.npz", *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert (
+        err.startswith("chainrule: error: m.npz is a checkpoint of the moons mlp")
+        and message in err
+    )
+
+
+def test_resume_refuses_weights_of_another_model(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path
+) -> None:
+    from chainrule.train import CONFIG_KEY
+
+    settings = json.dumps({"dataset": "digits", "model": "mlp", "epochs": 1})
+    cr.save(build_model("moons").state_dict(), in_tmp / "w.npz", metadata={CONFIG_KEY: settings})
+    for argv in (["train", "--resume", "w.npz"], ["evaluate", "w.npz"]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+        assert captured.err.startswith("chainrule: error: w.npz: doesn't fit the digits mlp")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_checkpoint_errors_name_the_path_typed(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, command: str
+) -> None:
+    (in_tmp / "junk.safetensors").write_bytes(b"not a checkpoint")
+    (in_tmp / "folder.safetensors").mkdir()
+    cr.save({"w": cr.zeros(2)}, in_tmp / "plain.safetensors")
+    cases = {
+        "missing.safetensors": "missing.safetensors: no such checkpoint file",
+        "junk.safetensors": "junk.safetensors: ",
+        "folder.safetensors": "folder.safetensors",
+        "plain.safetensors": "plain.safetensors: has no 'chainrule train' settings",
+    }
+    for path, message in cases.items():
+        argv = ["evaluate", path] if command == "evaluate" else ["train", "--resume", path]
+        assert main(argv) == 2, path
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+        assert captured.err.startswith(f"chainrule: error: {message}"), captured.err
+        assert "Traceback" not in captured.err
+
+
+def test_an_unwritable_folder_fails_before_training(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(in_tmp / "tmpab12cd"))
+
+    (in_tmp / "out").mkdir()
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    code, out, err = run(capsys, "--dataset", "xor", "--checkpoint", "out/m.safetensors")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "can't write out/m.safetensors: the folder out is not writable" in err
+    assert "tmpab12cd" not in err and list((in_tmp / "out").iterdir()) == []
+
+
+def test_a_failed_save_names_the_checkpoint_not_a_temporary_file(
+    capsys: pytest.CaptureFixture[str], in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainrule import serialization
+
+    def fail(obj: Any, f: Any, metadata: Any = None) -> None:
+        raise OSError(28, "No space left on device", ".m.safetensors.123.chainrule-partial")
+
+    monkeypatch.setattr(serialization, "save", fail)
+    code, out, err = run(
+        capsys, "--dataset", "xor", "--epochs", "1", "--checkpoint", "m.safetensors"
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "can't write m.safetensors" in err and "No space left on device" in err
+    assert "partial" not in err

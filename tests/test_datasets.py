@@ -192,15 +192,28 @@ def test_digits_values_shapes_and_labels() -> None:
     assert float(datasets.digits()[0].numpy().max()) == 1.0
 
 
-def test_digits_without_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_digits_need_no_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The images are bundled: with scikit-learn unimportable they load, the same numbers."""
+    expected = datasets.digits(train=False, flat=True)[0].numpy()
     digits_module._load.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     try:
-        with pytest.raises(ImportError, match=r"pip install 'chainrule\[datasets\]'"):
-            datasets.digits()
+        x, y = datasets.digits(train=False, flat=True)
+        assert x.shape == (359, 64) and np.array_equal(x.numpy(), expected)
+        assert datasets.digits_split_indices()[1].tolist()[:8] == [3, 10, 18, 21, 33, 41, 48, 49]
     finally:
         digits_module._load.cache_clear()
+
+
+def test_bundled_digits_equal_scikit_learns() -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    with np.load(digits_module.DIGITS_FILE, allow_pickle=False) as bundled:
+        assert np.array_equal(bundled["pixels"], bunch.data)
+        assert np.array_equal(bundled["labels"], bunch.target)
 
 
 # ---- MNIST from IDX files -----------------------------------------------------------------------

@@ -396,7 +396,7 @@ def test_tutorial_text_layout_and_notation():
     )
     one = render_text(one_weight_tutorial(), color=False)
     title = one.splitlines()[0]
-    assert title.endswith("One weight: z = W x + b, L = (z − y)² (seed 002)")
+    assert title.endswith("One weight: z = W x + b, L = (z − y)²")
     assert "-" not in title.split(":", 1)[1] and "^" not in title
     assert "Update: W ← W − η · ∂L/∂W, η = 0.1" in one
     assert "w ← w" not in one

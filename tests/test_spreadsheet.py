@@ -186,10 +186,36 @@ def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
         spreadsheet.seed_columns("tanh")
 
 
-def test_missing_openpyxl_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_openpyxl_the_standard_library_writes_the_same_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SeedConfig(biases=(0.35, 0.60), train_biases=True)
+    with_openpyxl = write_spreadsheet(tmp_path / "openpyxl.xlsx", config, steps=4)
     monkeypatch.setitem(sys.modules, "openpyxl", None)
-    with pytest.raises(ImportError, match="pip install"):
-        write_spreadsheet(tmp_path / "x.xlsx")
+    plain = write_spreadsheet(tmp_path / "plain.xlsx", config, steps=4)
+    monkeypatch.undo()
+    first, second = (openpyxl.load_workbook(p).active for p in (with_openpyxl, plain))
+    assert second.title == "training" and second.freeze_panes == first.freeze_panes
+    assert second.max_row == first.max_row and second.max_column == first.max_column
+    for row_a, row_b in zip(first.iter_rows(), second.iter_rows(), strict=True):
+        for a, b in zip(row_a, row_b, strict=True):
+            assert (a.value, a.number_format, bool(a.font.b)) == (
+                b.value,
+                b.number_format,
+                bool(b.font.b),
+            ), a.coordinate
+    assert second.cell(PARAMETER_ROW, 1).fill.fgColor.rgb.endswith("FFF2A8")
+
+
+def test_libreoffice_recomputes_the_standard_library_workbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SeedConfig(lr=0.2, output_activation="identity")
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    path = write_spreadsheet(tmp_path / "plain.xlsx", config, steps=10)
+    monkeypatch.undo()
+    got = sheet_rows(recalculate([path], tmp_path)["plain"])
+    assert_same(got, engine_rows(config, 10))
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -275,6 +301,11 @@ def test_cli_sheet_without_openpyxl(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "openpyxl", None)
-    assert main(["sheet"]) == 2  # a missing extra: exit 2, like train and sweep
-    assert "pip install" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    assert main(["sheet", "--steps", "3"]) == 0  # written by chainrule's own writer
+    out, err = capsys.readouterr()
+    assert out == "wrote chainrule-training.xlsx\n"
+    assert err.count("\n") == 1 and "pip install 'chainrule[spreadsheets]'" in err
+    monkeypatch.undo()
+    sheet = openpyxl.load_workbook(tmp_path / "chainrule-training.xlsx").active
+    assert sheet.max_row == FIRST_DATA_ROW + 3
+    assert sheet.cell(FIRST_DATA_ROW, 2).value == "=$B$4"

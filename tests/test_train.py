@@ -355,3 +355,42 @@ def test_trained_cnn_loads_into_pytorch(
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
     accuracy = float(np.mean(theirs.argmax(1) == y.numpy()))
     assert accuracy == history.final.test_accuracy
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "reason"), [("sgd", "loss is nan"), ("adam", "loss blew up to")]
+)
+def test_fit_raises_when_training_diverges(optimizer: str, reason: str) -> None:
+    from chainrule.train import TrainingDivergedError
+
+    data = load_data("moons")
+    cr.manual_seed(0)
+    with pytest.raises(TrainingDivergedError) as caught, np.errstate(all="ignore"):
+        fit(build_model("moons"), data.train, data.test, epochs=3, lr=1e6, optimizer=optimizer)
+    error = caught.value
+    assert error.epoch == 1 and error.lr == 1e6 and error.epochs == ()
+    assert str(error).startswith(f"training diverged at epoch 1: {reason}")
+
+
+def test_a_run_that_learns_does_not_count_as_diverged() -> None:
+    data = load_data("moons")
+    cr.manual_seed(0)
+    history = fit(build_model("moons"), data.train, data.test, epochs=3, lr=10, optimizer="sgd")
+    assert len(history.epochs) == 3
+
+
+def test_train_saves_a_checkpoint_that_resumes(tmp_path: Any) -> None:
+    from chainrule.train import CheckpointMismatchError, load_checkpoint
+
+    path = tmp_path / "xor.safetensors"
+    model, history = train(TrainConfig(dataset="xor", epochs=3), checkpoint=path)
+    saved = load_checkpoint(path)
+    assert saved.epochs_done == 3 and saved.optimizer_state is not None and saved.note is None
+    rebuilt = saved.build()
+    assert evaluate(rebuilt, *load_data("xor").test) == evaluate(model, *load_data("xor").test)
+    _, more = train(TrainConfig(dataset="xor", epochs=2), resume=saved)
+    assert [r.epoch for r in more.epochs] == [4, 5]
+    with pytest.raises(CheckpointMismatchError, match="can't resume a run with optimizer sgd"):
+        train(TrainConfig(dataset="xor", epochs=1, optimizer="sgd"), resume=saved)
+    (tmp_path / "xor.optimizer.safetensors").unlink()
+    assert "optimizer starts afresh" in str(load_checkpoint(path).note)

@@ -29,7 +29,9 @@ class SweepRun:
     start: dict[str, float]
     errors: tuple[float, ...]
     final: dict[str, float]
-    final_outputs: tuple[float, float]
+    final_outputs: tuple[float, ...]
+    loss: str = "E_total"
+    output_names: tuple[str, ...] = ("a_o1", "a_o2")
 
     @property
     def final_error(self) -> float:
@@ -48,7 +50,7 @@ class SweepRun:
             "lr": self.lr,
             "epochs": len(self.errors) - 1,
             "final_error": self.final_error,
-            "final_outputs": {"a_o1": self.final_outputs[0], "a_o2": self.final_outputs[1]},
+            "final_outputs": dict(zip(self.output_names, self.final_outputs, strict=True)),
             "final_weights": dict(self.final),
             "start_weights": dict(self.start),
             "errors": list(self.errors),
@@ -77,7 +79,8 @@ def train_seed_network(
     lr: float, epochs: int, config: Any = None, start: dict[str, float] | None = None
 ) -> SweepRun:
     """Train the seed network for ``epochs`` gradient-descent steps with the explainer's
-    recorded training (:func:`chainrule.explain.seeds.seed_tutorial`, the real engine).
+    recorded training (:func:`chainrule.explain.seeds.seed_tutorial`, the real engine); a
+    ``OneWeightConfig`` trains the one-weight example instead (loss L, output z).
 
     Parameters
     ----------
@@ -94,11 +97,13 @@ def train_seed_network(
     >>> round(run.errors[0], 12), round(run.final["w5"], 12)
     (0.014181377938, 0.393559590684)
     """
-    from chainrule.explain.seeds import SeedConfig, seed_tutorial
+    from chainrule.explain.seeds import OneWeightConfig, SeedConfig, seed_tutorial
 
     config = config or SeedConfig()
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, not {epochs}")
+    if isinstance(config, OneWeightConfig):
+        return _train_one_weight(lr, epochs, config, start)
     if start:
         weights = tuple(start.get(w, v) for w, v in zip(WEIGHT_NAMES, config.weights, strict=True))
         biases = (
@@ -120,6 +125,26 @@ def train_seed_network(
     )
 
 
+def _train_one_weight(
+    lr: float, epochs: int, config: Any, start: dict[str, float] | None
+) -> SweepRun:
+    from chainrule.explain.seeds import one_weight_tutorial
+
+    if start:
+        config = replace(config, W=start.get("W", config.W), b=start.get("b", config.b))
+    run = one_weight_tutorial(config, explain=False, lr=lr, steps=epochs + 1)
+    first, last = run.steps[0].values, run.steps[-1].values
+    return SweepRun(
+        float(lr),
+        {p: first[p] for p in run.parameters},
+        tuple(step.values["L"] for step in run.steps),
+        {p: last[p] for p in run.parameters},
+        (last["z"],),
+        loss="L",
+        output_names=("z",),
+    )
+
+
 def sweep(
     lrs: Sequence[float] = DEFAULT_LRS,
     epochs: int = DEFAULT_EPOCHS,
@@ -137,8 +162,9 @@ def sweep(
         Gradient-descent steps per learning rate.
     carry_weights : bool
         Start each rate from the previous rate's final weights instead of the seed's.
-    config : SeedConfig, optional
-        The network's starting values; the seed's by default (its ``lr`` is not used).
+    config : SeedConfig or OneWeightConfig, optional
+        The network's starting values; the seed's by default (its ``lr`` is not used). A
+        OneWeightConfig sweeps the one-weight example.
 
     Examples
     --------
@@ -158,7 +184,8 @@ def sweep(
         runs.append(run)
         if carry_weights:
             start = run.final
-    return Sweep(tuple(runs), epochs, carry_weights, config.output_activation)
+    activation = getattr(config, "output_activation", "identity")  # one weight: identity
+    return Sweep(tuple(runs), epochs, carry_weights, activation)
 
 
 def sweep_rows(result: Sweep) -> tuple[list[str], list[list[str]]]:
@@ -166,7 +193,8 @@ def sweep_rows(result: Sweep) -> tuple[list[str], list[list[str]]]:
     number in the pictures' format, so the CLI table and the report print the same text."""
     from chainrule.explain.graphs import number
 
-    header = ["lr", "E_total", "a_o1", "a_o2", *result.runs[0].final]
+    first = result.runs[0]
+    header = ["lr", first.loss, *first.output_names, *first.final]
     rows = [
         [
             f"{run.lr:g}",
@@ -220,9 +248,11 @@ def sweep_figure(result: Sweep) -> Any:
     # errors fall by orders of magnitude: on a linear axis the fast rates lie flat on zero
     axes.set_yscale("log")
     axes.set_xlabel("epoch (cumulative)" if result.carry_weights else "epoch")
-    axes.set_ylabel("E_total (log scale)")
+    loss = result.runs[0].loss
+    axes.set_ylabel(f"{loss} (log scale)")
     mode = ", weights carried over" if result.carry_weights else ""
-    axes.set_title(f"Seed network: error vs epoch for {len(result.runs)} learning rates{mode}")
+    network = "Seed network" if loss == "E_total" else "One-weight example"
+    axes.set_title(f"{network}: error vs epoch for {len(result.runs)} learning rates{mode}")
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.tight_layout()

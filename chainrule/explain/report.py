@@ -49,7 +49,7 @@ class Report:
 
     title: str
     tutorial: Any
-    network: Graph
+    network: Graph | None
     computation: Graph
     sweep: Sweep
     sections: tuple[Section, ...]
@@ -91,7 +91,7 @@ def curves_html(result: Sweep, plots: bool = True) -> str:
         return f'<p class="note">{html.escape(str(missing))}</p>'
     data = base64.b64encode(png).decode("ascii")
     return (
-        f'<img class="figure" alt="E_total against epoch for learning rates '
+        f'<img class="figure" alt="{result.runs[0].loss} against epoch for learning rates '
         f'{", ".join(f"{run.lr:g}" for run in result.runs)}" '
         f'src="data:image/png;base64,{data}">'
     )
@@ -110,13 +110,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = 
 
 def steps_table(run: Any) -> str:
     """Each gradient-descent step: the error, the outputs, and the parameters after it."""
-    header = ["step", "E_total", "a_o1", "a_o2", *(f"{p} after" for p in run.parameters)]
+    outputs = ("a_o1", "a_o2") if run.example == "seed" else ("z",)
+    header = ["step", run.loss, *outputs, *(f"{p} after" for p in run.parameters)]
     rows = [
         [
             str(step.step),
-            number(step.values["E_total"]),
-            number(step.values["a_o1"]),
-            number(step.values["a_o2"]),
+            number(step.values[run.loss]),
+            *(number(step.values[key]) for key in outputs),
             *(number(step.updated[p]) for p in run.parameters),
         ]
         for step in run.steps
@@ -138,8 +138,9 @@ def derivation_html(run: Any) -> str:
     """The explainer core's HTML rendering of the tutorial (its derivation of every gradient);
     its training steps are the report's own section."""
     from chainrule.explain.render_html import render_html
+    from chainrule.explain.seeds import in_plain_words
 
-    return str(render_html(run, training=False))
+    return in_plain_words(str(render_html(run, training=False)), run)
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -154,12 +155,28 @@ def build_report(
     plots: bool = True,
 ) -> Report:
     """Run the seed network (``config``: a SeedConfig, the seed's by default) for ``steps``
-    steps and a learning-rate sweep, and lay out the report.
+    steps and a learning-rate sweep, and lay out the report. A ``OneWeightConfig`` reports
+    the one-weight example (it has no network picture).
 
     ``pictures=False`` skips Graphviz (the DOT text is shown), ``plots=False`` matplotlib.
     """
-    from chainrule.explain.seeds import SeedConfig, build_seed_network, seed_tutorial
+    from chainrule.explain.seeds import (
+        OneWeightConfig,
+        SeedConfig,
+        build_seed_network,
+        seed_tutorial,
+    )
 
+    if isinstance(config, OneWeightConfig):
+        return _one_weight_report(
+            config,
+            steps=steps,
+            lrs=lrs,
+            epochs=epochs,
+            carry_weights=carry_weights,
+            pictures=pictures,
+            plots=plots,
+        )
     config = config or SeedConfig()
     run = seed_tutorial(config, steps=steps)
     first = run.steps[0]
@@ -203,6 +220,51 @@ def build_report(
     )
     return Report(
         "chainrule: the seed network, explained", run, network, computation, result, sections
+    )
+
+
+def _one_weight_report(
+    config: Any,
+    *,
+    steps: int,
+    lrs: Sequence[float],
+    epochs: int,
+    carry_weights: bool,
+    pictures: bool,
+    plots: bool,
+) -> Report:
+    from chainrule.explain.seeds import build_one_weight, one_weight_tutorial
+
+    run = one_weight_tutorial(config, steps=steps)
+    computation = computation_graph(
+        build_one_weight(config, {"W": float(config.W), "b": float(config.b)}).loss,
+        title="Computation graph of L (step 1)",
+    )
+    result = sweep(lrs, epochs, carry_weights=carry_weights, config=config)
+    sections = (
+        Section("derivation", "The chain rule, step by step", derivation_html(run)),
+        Section(
+            "graph",
+            "The computation graph",
+            "<p>Every tensor the engine recorded (name, value, ∂L/∂tensor) and every op "
+            "between them, as backward() walks them in reverse.</p>"
+            + picture_html(computation, "the computation graph", pictures),
+        ),
+        Section(
+            "steps",
+            "Training, step by step",
+            f"<p>{steps} step{'s' if steps != 1 else ''} of gradient descent, "
+            "W ← W − η·∂L/∂W.</p>" + steps_table(run),
+        ),
+        Section(
+            "sweep",
+            "Learning rates",
+            f"<p>L against epoch for {len(result.runs)} learning rates, "
+            f"{result.epochs} epochs each.</p>" + curves_html(result, plots) + sweep_html(result),
+        ),
+    )
+    return Report(
+        "chainrule: the one-weight example, explained", run, None, computation, result, sections
     )
 
 

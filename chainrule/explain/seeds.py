@@ -1,6 +1,7 @@
-"""The seeds' worked examples, built with the real engine and trained by plain gradient descent,
-every step recorded: the 2-2-2 network of seed 001 (and seed 000's identity-output variant) and
-seed 002's one-weight example.
+"""The worked examples chainrule comes from, built with the real engine and trained by plain
+gradient descent, every step recorded: the 2-2-2 sigmoid network (and its identity-output
+variant) and the one-weight example. ``SOURCES`` names the document each one comes from
+(README, "Where the examples come from").
 
 Examples
 --------
@@ -39,6 +40,37 @@ __all__ = [
 SEED_WEIGHTS = (0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55)
 WEIGHT_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
 MAX_STEPS = 100_000
+
+# The documents the examples come from (kept, by these names, with the project's sources), and
+# how a reader is told about them: in words, not file names.
+SOURCES = {
+    "000_76c33669d4aa9086.txt": "the worked example of the 2-2-2 network with an identity output",
+    "001_aa0b69d202e5096f.txt": "the worked example of the 2-2-2 network",
+    "002_f7d6bdf578706912.txt": "the one-weight worked example",
+}
+
+
+def in_plain_words(text: str, run: Tutorial) -> str:
+    """``text`` (a rendering of ``run``) with "from seed 001_….txt" said in words.
+
+    The renderers name the source document by its file name; a reader needs what it is.
+
+    Examples
+    --------
+    >>> run = one_weight_tutorial(explain=False)
+    >>> in_plain_words(f"from seed {run.source}: every number", run)
+    'from the one-weight worked example: every number'
+    """
+    words = SOURCES.get(run.source)
+    if words is None:
+        return text
+    for old, new in (
+        (f"from seed {run.source}", f"from {words}"),
+        (f"From seed `{run.source}`", f"From {words}"),
+        (f"From seed <code>{run.source}</code>", f"From {words}"),
+    ):
+        text = text.replace(old, new)
+    return text
 
 
 @dataclass(frozen=True)
@@ -164,17 +196,17 @@ class Tutorial:
     def _repr_markdown_(self) -> str:
         from chainrule.explain.render_markdown import render_markdown
 
-        return render_markdown(self)
+        return in_plain_words(render_markdown(self), self)
 
     def _repr_html_(self) -> str:
         from chainrule.explain.render_html import render_html
 
-        return render_html(self)
+        return in_plain_words(str(render_html(self)), self)
 
     def __str__(self) -> str:
         from chainrule.explain.render_text import render_text
 
-        return render_text(self, color=False)
+        return in_plain_words(render_text(self, color=False), self)
 
 
 # ---- the 2-2-2 network -------------------------------------------------------------------------
@@ -322,9 +354,9 @@ def seed_tutorial(
     return Tutorial(
         example="seed",
         title=(
-            "The 2-2-2 network with an identity output layer (seed 000)"
+            "The worked example's 2-2-2 network with an identity output layer"
             if identity
-            else "The 2-2-2 network, sigmoid hidden and output layers (seed 001)"
+            else "The worked example's 2-2-2 network, sigmoid hidden and output layers"
         ),
         source="000_76c33669d4aa9086.txt" if identity else "001_aa0b69d202e5096f.txt",
         config=_config_dict(config),
@@ -380,7 +412,7 @@ def one_weight_tutorial(
     )
     return Tutorial(
         example="one-weight",
-        title="One weight: z = W x + b, L = (z − y)² (seed 002)",
+        title="One weight: z = W x + b, L = (z − y)²",
         source="002_f7d6bdf578706912.txt",
         config=_config_dict(config),
         loss="L",

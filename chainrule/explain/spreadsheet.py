@@ -9,9 +9,11 @@ of the seeds' 2-2-2 network with its formula written in the seeds' names
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 WEIGHTS = tuple(f"w{k}" for k in range(1, 9))
 BIASES = ("b1", "b2")
@@ -21,10 +23,17 @@ PARAMETER_HEADER_ROW = 3
 PARAMETER_ROW = 4
 TABLE_HEADER_ROW = 6
 FIRST_DATA_ROW = 7
+NUMBER_FORMAT = "0.000000000"
+COLUMN_WIDTH = 13
+TITLE = (
+    "chainrule: the seed network's training by gradient descent. "
+    "Change a yellow cell (learning rate, input, target, starting weight) and every "
+    "row recomputes."
+)
 
 OPENPYXL_MISSING = (
-    "the spreadsheet export needs openpyxl: "
-    "pip install 'chainrule[spreadsheets]' (or pip install openpyxl)"
+    "openpyxl is not installed, so chainrule wrote the workbook with its own writer (the same "
+    "formulas and layout); pip install 'chainrule[spreadsheets]' writes it with openpyxl"
 )
 
 
@@ -48,6 +57,7 @@ class SheetLayout:
 
     parameters: tuple[tuple[str, float], ...]
     columns: tuple[Column, ...]
+    title: str = TITLE
 
 
 def _output_delta(k: int, output_activation: str) -> str:
@@ -58,10 +68,10 @@ def _output_delta(k: int, output_activation: str) -> str:
     return f"{error}*{{a_o{k}}}*(1-{{a_o{k}}})"
 
 
-def _descent(name: str) -> Column:
+def _descent(name: str, loss: str = "E") -> Column:
     # gradient descent: each row's value is the row above's minus lr times its gradient
     return Column(
-        name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂E/∂{name}}}", first=f"{{start:{name}}}"
+        name, f"{{prev:{name}}}-{{start:lr}}*{{prev:∂{loss}/∂{name}}}", first=f"{{start:{name}}}"
     )
 
 
@@ -137,10 +147,45 @@ def seed_columns(
     return tuple(columns)
 
 
-def seed_layout(config: Any = None) -> SheetLayout:
-    """The sheet for a :class:`chainrule.explain.seeds.SeedConfig` (the seed's by default)."""
-    from chainrule.explain.seeds import SeedConfig
+def one_weight_columns(train_biases: bool = False) -> tuple[Column, ...]:
+    """The table's columns for the one-weight example: z = W·x + b, L = (z − y)².
 
+    Examples
+    --------
+    >>> [c.name for c in one_weight_columns()]
+    ['x', 'y', 'z', 'L', '∂L/∂W', 'W']
+    >>> next(c.formula for c in one_weight_columns() if c.name == "∂L/∂W")
+    '2*({z}-{y})*{x}'
+    """
+    bias = "{b}" if train_biases else "{start:b}"
+    columns = [Column(name, f"{{start:{name}}}") for name in ("x", "y")]
+    columns += [
+        Column("z", "{W}*{x}+" + bias),
+        Column("L", "({z}-{y})^2"),
+        Column("∂L/∂W", "2*({z}-{y})*{x}"),
+    ]
+    trained = ("W", "b") if train_biases else ("W",)
+    if train_biases:
+        columns.append(Column("∂L/∂b", "2*({z}-{y})"))
+    columns += [_descent(name, "L") for name in trained]
+    return tuple(columns)
+
+
+def seed_layout(config: Any = None) -> SheetLayout:
+    """The sheet for a :class:`chainrule.explain.seeds.SeedConfig` (the seed's by default),
+    or for a ``OneWeightConfig``: the one-weight example's."""
+    from chainrule.explain.seeds import OneWeightConfig, SeedConfig
+
+    if isinstance(config, OneWeightConfig):
+        names = ("lr", "x", "y", "W", "b")
+        values = (config.lr, config.x, config.y, config.W, config.b)
+        return SheetLayout(
+            tuple(zip(names, map(float, values), strict=True)),
+            one_weight_columns(config.train_biases),
+            TITLE.replace("the seed network's", "the one-weight example's").replace(
+                "starting weight", "starting weight or bias"
+            ),
+        )
     config = config or SeedConfig()
     names = ["lr", "i1", "i2", "t1", "t2", *WEIGHTS]
     values = [config.lr, *config.inputs, *config.targets, *config.weights]
@@ -197,14 +242,17 @@ def write_spreadsheet(
     Row ``k`` of the table (iteration ``k``) holds the forward pass, the error and every
     gradient at the weights after ``k`` updates, so there are ``steps + 1`` rows. Only the
     parameter block (learning rate, inputs, targets, starting weights, biases) holds numbers.
+    With openpyxl installed it writes the workbook; without it, :func:`write_plain_xlsx` writes
+    the same cells, formulas and styles with the standard library.
 
     Parameters
     ----------
     path : str or Path
         Where to write the ``.xlsx``.
-    config : SeedConfig, optional
+    config : SeedConfig or OneWeightConfig, optional
         The network and its starting values (``chainrule.explain.seeds.SeedConfig``; the
-        seed's by default): learning rate, inputs, targets, w1..w8, output activation, biases.
+        seed's by default): learning rate, inputs, targets, w1..w8, output activation, biases;
+        or the one-weight example's x, y, W, b.
     steps : int
         Number of gradient-descent updates.
 
@@ -213,13 +261,13 @@ def write_spreadsheet(
     Path
         The file written.
     """
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, not {steps!r}")
     try:
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font, PatternFill
-    except ImportError as error:
-        raise ImportError(OPENPYXL_MISSING) from error
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, not {steps!r}")
+    except ImportError:
+        return write_plain_xlsx(path, config, steps=steps)
     layout = seed_layout(config)
     workbook = Workbook()
     sheet = workbook.active
@@ -227,13 +275,7 @@ def write_spreadsheet(
     bold = Font(bold=True)
     editable = PatternFill("solid", fgColor="FFF2A8")
 
-    sheet.cell(
-        TITLE_ROW,
-        1,
-        "chainrule: the seed network's training by gradient descent. "
-        "Change a yellow cell (learning rate, input, target, starting weight) and every "
-        "row recomputes.",
-    ).font = bold
+    sheet.cell(TITLE_ROW, 1, layout.title).font = bold
     for index, (name, value) in enumerate(layout.parameters, start=1):
         label = "learning rate" if name == "lr" else name
         header = sheet.cell(PARAMETER_HEADER_ROW, index, label)
@@ -252,11 +294,121 @@ def write_spreadsheet(
         sheet.cell(row, 1, k)
         for index, column in enumerate(layout.columns, start=2):
             cell = sheet.cell(row, index, cell_formula(layout, column, row))
-            cell.number_format = "0.000000000"
+            cell.number_format = NUMBER_FORMAT
 
     for index in range(1, len(layout.columns) + 2):
-        sheet.column_dimensions[_letter(index)].width = 13
+        sheet.column_dimensions[_letter(index)].width = COLUMN_WIDTH
     sheet.freeze_panes = sheet.cell(FIRST_DATA_ROW, 2)
     path = Path(path)
     workbook.save(path)
+    return path
+
+
+# ---- the same workbook with the standard library (no openpyxl) -------------------------------
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006"
+_PARTS = {
+    "[Content_Types].xml": (
+        f'<Types xmlns="{_PACKAGE}/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        f'<Relationships xmlns="{_PACKAGE}/relationships"><Relationship Id="rId1" '
+        f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheets><sheet name="training" '
+        'sheetId="1" r:id="rId1"/></sheets><calcPr calcId="0" fullCalcOnLoad="1"/></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<Relationships xmlns="{_PACKAGE}/relationships">'
+        f'<Relationship Id="rId1" Type="{_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{_RELS}/styles" Target="styles.xml"/></Relationships>'
+    ),
+    # cell styles: 0 plain, 1 bold, 2 bold centred, 3 yellow centred, 4 the table's numbers
+    "xl/styles.xml": (
+        f'<styleSheet xmlns="{_MAIN}"><numFmts count="1"><numFmt numFmtId="164" '
+        'formatCode="0.000000000"/></numFmts><fonts count="2"><font><sz val="11"/>'
+        '<name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font>'
+        '</fonts><fills count="3"><fill><patternFill patternType="none"/></fill><fill>'
+        '<patternFill patternType="gray125"/></fill><fill><patternFill patternType="solid">'
+        '<fgColor rgb="00FFF2A8"/><bgColor rgb="00FFF2A8"/></patternFill></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
+        '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
+        'borderId="0"/></cellStyleXfs><cellXfs count="5">'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+        'applyAlignment="1"><alignment horizontal="center"/></xf>'
+        '<xf numFmtId="0" fontId="0" fillId="2" borderId="0" xfId="0" applyFill="1" '
+        'applyAlignment="1"><alignment horizontal="center"/></xf>'
+        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" '
+        'applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" '
+        'xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+    ),
+}
+
+
+def _text_cell(ref: str, text: str, style: int) -> str:
+    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+
+def _sheet_xml(layout: SheetLayout, steps: int) -> str:
+    rows = [f'<row r="{TITLE_ROW}">{_text_cell(f"A{TITLE_ROW}", layout.title, 1)}</row>']
+    headers, values = [], []
+    for index, (name, value) in enumerate(layout.parameters, start=1):
+        letter = _letter(index)
+        label = "learning rate" if name == "lr" else name
+        headers.append(_text_cell(f"{letter}{PARAMETER_HEADER_ROW}", label, 2))
+        values.append(f'<c r="{letter}{PARAMETER_ROW}" s="3"><v>{value!r}</v></c>')
+    rows.append(f'<row r="{PARAMETER_HEADER_ROW}">{"".join(headers)}</row>')
+    rows.append(f'<row r="{PARAMETER_ROW}">{"".join(values)}</row>')
+    header = [_text_cell(f"A{TABLE_HEADER_ROW}", "iteration", 1)] + [
+        _text_cell(f"{_letter(index)}{TABLE_HEADER_ROW}", column.name, 2)
+        for index, column in enumerate(layout.columns, start=2)
+    ]
+    rows.append(f'<row r="{TABLE_HEADER_ROW}">{"".join(header)}</row>')
+    for k in range(steps + 1):
+        row = FIRST_DATA_ROW + k
+        cells = [f'<c r="A{row}"><v>{k}</v></c>'] + [
+            f'<c r="{_letter(index)}{row}" s="4">'
+            f"<f>{escape(cell_formula(layout, column, row)[1:])}</f></c>"
+            for index, column in enumerate(layout.columns, start=2)
+        ]
+        rows.append(f'<row r="{row}">{"".join(cells)}</row>')
+    last = _letter(len(layout.columns) + 1)
+    corner = f"B{FIRST_DATA_ROW}"
+    return (
+        f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}{FIRST_DATA_ROW + steps}"/>'
+        f'<sheetViews><sheetView workbookViewId="0">'
+        f'<pane xSplit="1" ySplit="{FIRST_DATA_ROW - 1}" topLeftCell="{corner}" '
+        f'activePane="bottomRight" state="frozen"/></sheetView></sheetViews>'
+        f'<cols><col min="1" max="{len(layout.columns) + 1}" width="{COLUMN_WIDTH}" '
+        f'customWidth="1"/></cols><sheetData>{"".join(rows)}</sheetData></worksheet>'
+    )
+
+
+def write_plain_xlsx(
+    path: str | Path = "chainrule-training.xlsx", config: Any = None, *, steps: int = 100
+) -> Path:
+    """:func:`write_spreadsheet`'s workbook written with ``zipfile`` alone (no openpyxl): the
+    same cells, live formulas, yellow parameter cells, number format and frozen panes. No
+    value is cached, so a spreadsheet program computes every formula when it opens the file.
+    """
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, not {steps!r}")
+    path = Path(path)
+    parts = {**_PARTS, "xl/worksheets/sheet1.xml": _sheet_xml(seed_layout(config), steps)}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, xml in parts.items():
+            archive.writestr(name, _XML + xml)
     return path
