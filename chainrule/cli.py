@@ -334,12 +334,12 @@ def _tutorial_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tutorial(args: argparse.Namespace) -> int:
     from chainrule.explain import render
-    from chainrule.explain.seeds import in_plain_words, tutorial
+    from chainrule.explain.seeds import tutorial
 
     example, options = network_options(args)
     run = tutorial(example, **options)
     fmt = output_format(args)
-    text = in_plain_words(render(run, fmt, color=use_color(args, sys.stdout), full_page=True), run)
+    text = render(run, fmt, color=use_color(args, sys.stdout), full_page=True)
     # the closing hint repeats the user's options, so that running it continues this tutorial
     given = shlex.join(network_argv(args))
     text = text.replace("run 'chainrule tutorial --steps 20'", f"run '{PROG} tutorial {given}'")

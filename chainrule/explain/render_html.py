@@ -101,9 +101,11 @@ def render_html(
 
 
 def _tutorial(run: Any, digits: int, training: bool = True) -> str:
+    from chainrule.explain.seeds import source_words
+
     parts = [
         f"<h2>{html.escape(run.title)}</h2>",
-        f'<p class="muted">From seed <code>{html.escape(run.source)}</code>. Every number '
+        f'<p class="muted">From {html.escape(source_words(run))}. Every number '
         "is computed by chainrule's engine; every formula comes from its derivative "
         "table.</p>",
         f"<p><b>Settings:</b> {html.escape(_settings(run, digits))}</p>",

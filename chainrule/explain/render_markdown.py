@@ -67,11 +67,12 @@ def render_markdown(record: Any, digits: int = DIGITS) -> str:
 
 def _tutorial(run: Any, digits: int) -> list[str]:
     from chainrule.explain.render_text import _settings
+    from chainrule.explain.seeds import source_words
 
     lines = [
         f"# {run.title}",
         "",
-        f"From seed `{run.source}`. Every number is computed by chainrule's engine and every "
+        f"From {source_words(run)}. Every number is computed by chainrule's engine and every "
         "formula comes from its derivative table.",
         "",
         f"**Settings:** {_settings(run, digits)}",

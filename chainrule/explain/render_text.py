@@ -230,11 +230,13 @@ def signed_sum(values: Sequence[float], digits: int) -> str:
 
 
 def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
+    from chainrule.explain.seeds import source_words
+
     config = run.config
     lines = [
         style.heading(f"chainrule tutorial · {run.title}"),
         style.dim(
-            f"  from seed {run.source}: every number below is computed by chainrule's engine,"
+            f"  from {source_words(run)}: every number below is computed by chainrule's engine,"
         ),
         style.dim("  every formula comes from the derivative table the engine runs"),
         "",

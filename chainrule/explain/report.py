@@ -138,9 +138,8 @@ def derivation_html(run: Any) -> str:
     """The explainer core's HTML rendering of the tutorial (its derivation of every gradient);
     its training steps are the report's own section."""
     from chainrule.explain.render_html import render_html
-    from chainrule.explain.seeds import in_plain_words
 
-    return in_plain_words(str(render_html(run, training=False)), run)
+    return str(render_html(run, training=False))
 
 
 # ---- the report ------------------------------------------------------------------------------

@@ -50,27 +50,15 @@ SOURCES = {
 }
 
 
-def in_plain_words(text: str, run: Tutorial) -> str:
-    """``text`` (a rendering of ``run``) with "from seed 001_….txt" said in words.
-
-    The renderers name the source document by its file name; a reader needs what it is.
+def source_words(run: Tutorial) -> str:
+    """The document ``run`` comes from, in words (its file name if it is not one of ours).
 
     Examples
     --------
-    >>> run = one_weight_tutorial(explain=False)
-    >>> in_plain_words(f"from seed {run.source}: every number", run)
-    'from the one-weight worked example: every number'
+    >>> source_words(one_weight_tutorial(explain=False))
+    'the one-weight worked example'
     """
-    words = SOURCES.get(run.source)
-    if words is None:
-        return text
-    for old, new in (
-        (f"from seed {run.source}", f"from {words}"),
-        (f"From seed `{run.source}`", f"From {words}"),
-        (f"From seed <code>{run.source}</code>", f"From {words}"),
-    ):
-        text = text.replace(old, new)
-    return text
+    return SOURCES.get(run.source, run.source)
 
 
 @dataclass(frozen=True)
@@ -196,17 +184,17 @@ class Tutorial:
     def _repr_markdown_(self) -> str:
         from chainrule.explain.render_markdown import render_markdown
 
-        return in_plain_words(render_markdown(self), self)
+        return render_markdown(self)
 
     def _repr_html_(self) -> str:
         from chainrule.explain.render_html import render_html
 
-        return in_plain_words(str(render_html(self)), self)
+        return render_html(self)
 
     def __str__(self) -> str:
         from chainrule.explain.render_text import render_text
 
-        return in_plain_words(render_text(self, color=False), self)
+        return render_text(self, color=False)
 
 
 # ---- the 2-2-2 network -------------------------------------------------------------------------
