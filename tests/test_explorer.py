@@ -311,3 +311,69 @@ def test_the_page_in_chromium_follows_every_edit_and_step(browser, explore_comma
     browser.find_element("id", "back").click()
     _settled(browser)
     assert len(json.loads(browser.find_element("id", "curve").get_attribute("data-values"))) == 10
+
+
+# ---- the command ---------------------------------------------------------------------------------
+def _start(*args):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "explore", "--no-browser", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    return process, line
+
+
+def test_the_command_serves_stops_on_ctrl_c_and_names_a_taken_port():
+    import signal
+
+    process, line = _start("--port", "0")
+    assert line.startswith("chainrule explore: serving http://127.0.0.1:")
+    url = line.split()[3]
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    taken = subprocess.run(
+        [sys.executable, "-m", "chainrule", "explore", "--no-browser", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert taken.returncode == 2 and "Traceback" not in taken.stderr
+    assert f"port {port} on 127.0.0.1 is in use; pick another with --port N" in taken.stderr
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/api/initial")
+    assert json.loads(connection.getresponse().read())["weights"] == SEED_WEIGHTS
+    connection.close()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0 and "stopped" in out and "Traceback" not in err
+
+
+def test_the_command_takes_the_tutorials_options():
+    process, line = _start("--port", "0", "--example", "one-weight", "--weights", "0.7")
+    try:
+        port = int(line.split()[3].rsplit(":", 1)[1].strip("/"))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/initial")
+        initial = json.loads(connection.getresponse().read())
+        assert initial["kind"] == "graph" and initial["values"]["W"] == 0.7
+        body = json.dumps({"values": initial["values"], "lr": initial["lr"], "steps": 1})
+        connection.request("POST", "/api/compute", body=body)
+        answer = json.loads(connection.getresponse().read())
+        assert answer["updated"]["W"] == seed_tutorial_one_weight(0.7).updated["W"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    bad = subprocess.run(
+        [sys.executable, "-m", "chainrule", "explore", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "a port is a number from 0 to 65535" in bad.stderr
+
+
+def seed_tutorial_one_weight(weight):
+    from chainrule.explain.seeds import one_weight_tutorial
+
+    return one_weight_tutorial(W=weight)
