@@ -671,16 +671,18 @@ def _map(array: np.ndarray, function: Any) -> np.ndarray:
     return out
 
 
-def _topological(loss: Tensor) -> list[Tensor]:
+def _topological(loss: Tensor, node_of: Any = None) -> list[Tensor]:
     """Every tensor the loss was computed from, inputs before outputs, by an explicit-stack DFS
-    in argument order (so two runs give the same order)."""
+    in argument order (so two runs give the same order). ``node_of(tensor)`` is the op that
+    made it: by default as the explainer shows it (a marked function as one op)."""
+    node_of = node_of or _node_of
     order: list[Tensor] = []
     state: dict[int, int] = {}  # 1 = on the stack, 2 = done
     stack: list[tuple[Tensor, int]] = [(loss, 0)]
     state[id(loss)] = 1
     while stack:
         tensor, next_input = stack.pop()
-        node = _node_of(tensor)
+        node = node_of(tensor)
         if node is not None and node.inputs is None:
             raise ValueError(
                 f"explain: the graph through '{node.op.name}' was freed by backward(); call "

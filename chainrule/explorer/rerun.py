@@ -127,25 +127,7 @@ def _copy_names(old: Tensor, new: Tensor) -> None:
 
 
 def _raw_order(loss: Tensor) -> list[Tensor]:
-    """The recorded tensors, inputs first (an explicit-stack DFS in argument order)."""
-    order: list[Tensor] = []
-    seen: set[int] = {id(loss)}
-    stack: list[tuple[Tensor, int]] = [(loss, 0)]
-    while stack:
-        tensor, next_input = stack.pop()
-        node = tensor.grad_fn
-        if node is not None and node.inputs is None:
-            raise BadInputError(
-                "explore: the graph was freed by backward(); call explore() before backward(), "
-                "or backward(retain_graph=True)"
-            )
-        inputs = node.inputs if node is not None else ()
-        if next_input < len(inputs):
-            stack.append((tensor, next_input + 1))
-            child = inputs[next_input]
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, 0))
-            continue
-        order.append(tensor)
-    return order
+    """The recorded tensors, inputs first: every primitive, as the engine recorded it."""
+    from chainrule.explain.trace import _topological
+
+    return _topological(loss, node_of=lambda tensor: tensor.grad_fn)
