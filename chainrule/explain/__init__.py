@@ -33,6 +33,7 @@ from chainrule.explain.derive import (
     TensorStep,
     explain,
 )
+from chainrule.explain.records import VIEWS
 from chainrule.explain.render_html import render_html
 from chainrule.explain.render_json import from_json, render_json, to_dict
 from chainrule.explain.render_markdown import render_markdown
@@ -76,6 +77,13 @@ __all__ = [
 ]
 
 FORMATS = ("text", "markdown", "json", "html")
+
+# what print() and Jupyter show of a record (chainrule.explain.records.Views)
+VIEWS.update(
+    text=lambda record: render_text(record, color=False),
+    markdown=render_markdown,
+    html=render_html,
+)
 
 
 def explore(loss: Any, params: Any = None, **options: Any) -> Any:

@@ -10,14 +10,14 @@ expressions the tensor derivations print, so the two views cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from chainrule.explain.records import Array, Delta, Diagnostic, Reuse, Update
 from chainrule.explain.trace import Graph, Traced
 
-__all__ = ["Delta", "Diagnostic", "Reuse", "Update"]
+__all__ = ["deltas", "diagnostics", "reuse", "updates"]
 
 # ops whose output is a layer's pre-activation (z = W a + b): a δ is shown for them even when
 # unnamed, so an nn.Sequential reads δ_z per layer as in the seeds
@@ -26,83 +26,6 @@ SATURATED = 1e-3  # a sigmoid/tanh whose local derivative is below this passes a
 EXPLODING = 1e3  # a gradient norm above this
 VANISHING = 1e-3  # a gradient norm below this fraction of the largest one
 MAX_ROUTES = 8  # routes between two δs written out; more are summarised
-
-
-@dataclass(frozen=True)
-class Array:
-    """A tensor's values, losslessly: its shape, dtype name and flat data."""
-
-    shape: tuple[int, ...]
-    dtype: str
-    data: tuple[float, ...]
-
-    @classmethod
-    def from_numpy(cls, array: np.ndarray) -> Array:
-        array = np.asarray(array)
-        return cls(tuple(array.shape), str(array.dtype), tuple(float(v) for v in array.reshape(-1)))
-
-    def numpy(self) -> np.ndarray:
-        return np.array(self.data, dtype=self.dtype).reshape(self.shape)
-
-
-@dataclass(frozen=True)
-class Delta:
-    """δ of one tensor (∂loss/∂tensor) as backpropagation computes it: once, from the δs of
-    the tensors just above it (``formula``: δ_h = (δ_o W) ⊙ a_h(1 − a_h)), then reused by
-    every gradient below it. ``value`` lists the elements of a small tensor (else None)."""
-
-    name: str
-    tex: str
-    shape: tuple[int, ...]
-    formula: str
-    above: tuple[str, ...]
-    norm: float
-    value: Array | None = None
-    kind: str = "intermediate"  # loss | intermediate | parameter (then δ is ∂loss/∂w)
-
-
-@dataclass(frozen=True)
-class Reuse:
-    """What computing each δ once saves, counted for the element-level derivations: path by
-    path, every path multiplies its local derivatives afresh and the paths are summed; the δ
-    form multiplies each local derivative once (δ_lower += δ_upper × ∂upper/∂lower)."""
-
-    paths: int
-    path_multiplications: int
-    path_additions: int
-    delta_multiplications: int
-    delta_additions: int
-
-    @property
-    def saved(self) -> int:
-        """Multiplications and additions the δ form does not repeat."""
-        return (self.path_multiplications + self.path_additions) - (
-            self.delta_multiplications + self.delta_additions
-        )
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding: ``kind`` is "norm" (a parameter's gradient norm, for the table), or a
-    warning: "saturated" (sigmoid/tanh elements whose local derivative is below 1e-3),
-    "vanishing" (a gradient norm below 1e-3 × the largest), "exploding" (above 1e3) or
-    "not finite"."""
-
-    kind: str
-    subject: str
-    message: str
-    value: float
-
-
-@dataclass(frozen=True)
-class Update:
-    """One gradient-descent step of a parameter: w ← w − η · ∂loss/∂w, in its dtype."""
-
-    parameter: str
-    value: float | Array
-    gradient: float | Array
-    lr: float
-    updated: float | Array
 
 
 # ---- δ form ------------------------------------------------------------------------------------

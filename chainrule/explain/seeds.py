@@ -22,6 +22,7 @@ from typing import Any
 
 from chainrule import _dtype
 from chainrule.autograd.functional_api import grad as autograd_grad
+from chainrule.explain.records import Views
 from chainrule.names import name
 from chainrule.ops import clone, linear, sigmoid, tensor
 from chainrule.ops import sum as reduce_sum
@@ -143,7 +144,7 @@ class TutorialStep:
 
 
 @dataclass(frozen=True)
-class Tutorial:
+class Tutorial(Views):
     """A seed example run for ``len(steps)`` steps; ``explanation`` derives step 1's gradients.
 
     ``values``, ``gradients`` and ``updated`` are step 1's (the worked example); ``final`` holds
@@ -180,21 +181,6 @@ class Tutorial:
         from chainrule.explain.render_json import to_dict
 
         return to_dict(self)
-
-    def _repr_markdown_(self) -> str:
-        from chainrule.explain.render_markdown import render_markdown
-
-        return render_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from chainrule.explain.render_html import render_html
-
-        return render_html(self)
-
-    def __str__(self) -> str:
-        from chainrule.explain.render_text import render_text
-
-        return render_text(self, color=False)
 
 
 # ---- the 2-2-2 network -------------------------------------------------------------------------
