@@ -199,7 +199,7 @@ def _element_labels(item: Any) -> Any:
     unnamed intermediate, its formula (t1 − a_o1); None when it has neither."""
     import numpy as np
 
-    from chainrule.explain.render_text import tex_to_text
+    from chainrule.explain.formatting import tex_to_text
 
     if item.tensor._data.size > SMALL or item.tensor.ndim == 0:
         return None

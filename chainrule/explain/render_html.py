@@ -8,19 +8,20 @@ import html
 import re
 from typing import Any
 
-from chainrule.explain.render_text import (
+from chainrule.explain.formatting import (
     DIGITS,
-    _backprop_order,
-    _loss_first,
-    _settings,
-    _step_in_path,
-    _unique_steps,
+    backprop_order,
     format_value,
+    loss_first,
+    settings_line,
     significant_digits,
+    step_in_path,
     step_tex,
     tex_to_text,
+    unique_steps,
     update_symbol,
 )
+from chainrule.explain.records import Derivation, Explanation, TensorDerivation
 
 __all__ = ["CSS", "render_html", "tex_to_html"]
 
@@ -55,14 +56,14 @@ def _name(text: str) -> str:
     return f'<span class="name">{tex_to_html(text)}</span>'
 
 
-def _partial(upper: str, lower: str) -> str:
+def partial(upper: str, lower: str) -> str:
     return f"∂{_name(upper)}/∂{_name(lower)}"
 
 
 def _step_partial(step: Any) -> str:
     """∂upper/∂lower, with the route for one route's share of that partial."""
     via = getattr(step, "via", "")
-    label = _partial(step.upper_tex, step.lower_tex)
+    label = partial(step.upper_tex, step.lower_tex)
     return f"{label} (via {html.escape(via)})" if via else label
 
 
@@ -78,7 +79,6 @@ def render_html(
     ``training=False`` leaves out a tutorial's table of training steps (for a page that shows
     them elsewhere, such as the report).
     """
-    from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
     from chainrule.explain.seeds import Tutorial
 
     digits = significant_digits(record, digits)
@@ -108,7 +108,7 @@ def _tutorial(run: Any, digits: int, training: bool = True) -> str:
         f'<p class="muted">From {html.escape(source_words(run))}. Every number '
         "is computed by chainrule's engine; every formula comes from its derivative "
         "table.</p>",
-        f"<p><b>Settings:</b> {html.escape(_settings(run, digits))}</p>",
+        f"<p><b>Settings:</b> {html.escape(settings_line(run, digits))}</p>",
     ]
     if run.explanation is not None:
         parts.append(_explanation(run.explanation, digits, numbered=True))
@@ -172,7 +172,7 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
     rows = [
         f"<tr><td>{_step_partial(s)}</td><td>{_formula(step_tex(s))}</td>"
         f'{_num(s.value, digits)}<td class="muted">{html.escape(", ".join(s.ops))}</td></tr>'
-        for s in _unique_steps(explanation)[:MAX_STEPS_SHOWN]
+        for s in unique_steps(explanation)[:MAX_STEPS_SHOWN]
     ]
     parts += [
         title("Backward pass: local derivatives"),
@@ -185,8 +185,8 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
     if gradients:
         loss = explanation.loss_tex
         rows = [
-            f"<tr><td>{_partial(loss, q.tex)}</td>{_num(q.grad, digits)}</tr>"
-            for q in _loss_first(gradients)
+            f"<tr><td>{partial(loss, q.tex)}</td>{_num(q.grad, digits)}</tr>"
+            for q in loss_first(gradients)
         ]
         parts += [
             title(f"Backward pass: ∂{_name(loss)}/∂ each quantity, from the loss down"),
@@ -194,7 +194,7 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
         ]
     parts.append(title("Chain rule, path by path"))
     parts += [f'<p class="muted">note: {html.escape(n)}</p>' for n in explanation.notes]
-    parts += [_derivation(d, digits) for d in _backprop_order(explanation.derivations)]
+    parts += [_derivation(d, digits) for d in backprop_order(explanation.derivations)]
     parts += _backprop(explanation, digits)
     return "\n".join(parts)
 
@@ -211,7 +211,7 @@ def _backprop(explanation: Any, digits: int) -> list[str]:
         rows = []
         for delta in explanation.deltas:
             label = (
-                _partial(loss, delta.tex)
+                partial(loss, delta.tex)
                 if delta.kind == "parameter"
                 else f"δ<sub>{tex_to_html(delta.tex)}</sub>"
             )
@@ -283,9 +283,7 @@ def _check(derivation: Any) -> str:
 
 
 def _derivation(derivation: Any, digits: int) -> str:
-    from chainrule.explain.derive import TensorDerivation
-
-    head = _partial(derivation.loss_tex, derivation.parameter_tex)
+    head = partial(derivation.loss_tex, derivation.parameter_tex)
     if isinstance(derivation, TensorDerivation):
         parts = [
             f"<p><b>{head}</b>, shape {derivation.shape}, tensor level "
@@ -312,7 +310,7 @@ def _derivation(derivation: Any, digits: int) -> str:
     ]
     for path in derivation.paths[:MAX_PATHS_SHOWN]:
         symbols = " · ".join(_step_partial(s) for s in path.steps)
-        formulas = " · ".join(_formula(_step_in_path(s, path)) for s in path.steps)
+        formulas = " · ".join(_formula(step_in_path(s, path)) for s in path.steps)
         numbers = " × ".join(html.escape(format_value(s.value, digits)) for s in path.steps)
         parts.append(
             f'<div class="path">{symbols}<br>= {formulas}<br>= {numbers}<br>= '

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.explain.render_text import (
+from chainrule.explain.formatting import (
     DIGITS,
-    _backprop_order,
-    _loss_first,
-    _step_in_path,
-    _unique_steps,
+    backprop_order,
     format_value,
+    loss_first,
+    settings_line,
     significant_digits,
+    step_in_path,
     step_tex,
+    unique_steps,
     update_symbol,
 )
+from chainrule.explain.records import Derivation, Explanation, TensorDerivation
 
 __all__ = ["partial_tex", "render_markdown"]
 
@@ -50,7 +52,6 @@ def _number(value: float | None, digits: int) -> str:
 
 def render_markdown(record: Any, digits: int = DIGITS) -> str:
     """A record (Tutorial, Explanation, Derivation) as Markdown with LaTeX formulas."""
-    from chainrule.explain.derive import Derivation, Explanation, TensorDerivation
     from chainrule.explain.seeds import Tutorial
 
     digits = significant_digits(record, digits)
@@ -66,7 +67,6 @@ def render_markdown(record: Any, digits: int = DIGITS) -> str:
 
 
 def _tutorial(run: Any, digits: int) -> list[str]:
-    from chainrule.explain.render_text import _settings
     from chainrule.explain.seeds import source_words
 
     lines = [
@@ -75,7 +75,7 @@ def _tutorial(run: Any, digits: int) -> list[str]:
         f"From {source_words(run)}. Every number is computed by chainrule's engine and every "
         "formula comes from its derivative table.",
         "",
-        f"**Settings:** {_settings(run, digits)}",
+        f"**Settings:** {settings_line(run, digits)}",
         "",
     ]
     if run.explanation is not None:
@@ -161,7 +161,7 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
         "| derivative | formula | value | ops |",
         "|---|---|---:|---|",
     ]
-    steps = _unique_steps(explanation)
+    steps = unique_steps(explanation)
     for step in steps[:MAX_STEPS_SHOWN]:
         formula = f"${step_tex(step)}$"
         lines.append(
@@ -187,11 +187,11 @@ def _explanation(explanation: Any, digits: int, level: int, numbered: bool = Fal
         ]
         lines += [
             f"| ${partial_tex(loss, q.tex)}$ | {format_value(q.grad, digits)} |"
-            for q in _loss_first(gradients)
+            for q in loss_first(gradients)
         ]
     lines += ["", title("Chain rule, path by path"), ""]
     lines += [f"> note: {note}\n" for note in explanation.notes]
-    for derivation in _backprop_order(explanation.derivations):
+    for derivation in backprop_order(explanation.derivations):
         lines += _derivation(derivation, digits) + [""]
     return lines + _backprop(explanation, digits, "#" * (level + 1))
 
@@ -280,8 +280,6 @@ def _check(derivation: Any) -> str:
 
 
 def _derivation(derivation: Any, digits: int) -> list[str]:
-    from chainrule.explain.derive import TensorDerivation
-
     if isinstance(derivation, TensorDerivation):
         return _tensor_derivation(derivation, digits)
     head = partial_tex(derivation.loss_tex, derivation.parameter_tex)
@@ -290,7 +288,7 @@ def _derivation(derivation: Any, digits: int) -> list[str]:
     rows = []
     for path in derivation.paths[:MAX_PATHS_SHOWN]:
         symbols = r" \cdot ".join(step_partial_tex(s) for s in path.steps)
-        formulas = r" \cdot ".join(_step_in_path(s, path) for s in path.steps)
+        formulas = r" \cdot ".join(step_in_path(s, path) for s in path.steps)
         numbers = r" \times ".join(_number(s.value, digits) for s in path.steps)
         rows.append((symbols, formulas, numbers, _number(path.product, digits)))
     lines = ["$$", r"\begin{aligned}"]

@@ -87,14 +87,14 @@ def _shown(value: Any) -> str:
 def explanation_view(explanation: Any) -> dict[str, Any]:
     """The explanation's numbers and formulas as plain text, ready for the page."""
     from chainrule.explain.derive import TensorDerivation
-    from chainrule.explain.render_text import (
-        _backprop_order,
-        _formulas,
-        _unique_steps,
+    from chainrule.explain.formatting import (
+        backprop_order,
+        path_formulas,
         path_labels,
         step_label,
         step_tex,
         tex_to_text,
+        unique_steps,
     )
 
     quantities = [
@@ -115,10 +115,10 @@ def explanation_view(explanation: Any) -> dict[str, Any]:
             "value": s.value,
             "ops": " ∘ ".join(s.ops),
         }
-        for s in _unique_steps(explanation)
+        for s in unique_steps(explanation)
     ]
     derivations = []
-    for d in _backprop_order(explanation.derivations):
+    for d in backprop_order(explanation.derivations):
         if isinstance(d, TensorDerivation):
             derivations.append(
                 {
@@ -137,7 +137,7 @@ def explanation_view(explanation: Any) -> dict[str, Any]:
             {
                 "via": via,
                 "symbols": " · ".join(step_label(s) for s in p.steps),
-                "formulas": _formulas(p),
+                "formulas": path_formulas(p),
                 "factors": [s.value for s in p.steps],
                 "product": p.product,
             }
