@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.explain.records import Array, Delta, Diagnostic, Reuse, Update
+from chainrule.explain.tensor_paths import render_expression, tensor_edge
 from chainrule.explain.trace import Graph, Traced
 
 __all__ = ["deltas", "diagnostics", "reuse", "updates"]
@@ -34,8 +35,6 @@ def deltas(
 ) -> tuple[Delta, ...]:
     """The δ of every stop (a named tensor, a layer's pre-activation, a parameter) from the loss
     down, each written in the δs of the stops just above it."""
-    from chainrule.explain.derive import _render
-
     stops = _stops(graph, named)
     consumers = _consumers(graph)
     loss = graph.items[-1]
@@ -51,7 +50,9 @@ def deltas(
         if gradient is None:
             continue
         routes = _routes_up(position, stops, consumers)
-        expressions = [_render(_route_expression(graph, route)) for route in routes[:MAX_ROUTES]]
+        expressions = [
+            render_expression(_route_expression(graph, route)) for route in routes[:MAX_ROUTES]
+        ]
         if len(routes) > MAX_ROUTES:
             expressions.append(rf"\ldots\ ({len(routes) - MAX_ROUTES}\ \text{{more}})")
         above = tuple(dict.fromkeys(graph.items[route[0][0]].name for route in routes))
@@ -119,11 +120,9 @@ def _routes_up(
 
 
 def _route_expression(graph: Graph, route: list[tuple[int, int]]) -> Any:
-    from chainrule.explain.derive import _tensor_edge
-
     expression: Any = ("delta", graph.items[route[0][0]].tex)
     for consumer, slot in route:
-        expression = _tensor_edge(graph, consumer, slot, expression)
+        expression = tensor_edge(graph, consumer, slot, expression)
     return expression
 
 

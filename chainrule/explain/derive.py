@@ -8,8 +8,6 @@ them, so a derivation and the engine cannot drift apart.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from chainrule.autograd.functional_api import grad as autograd_grad
 from chainrule.explain import backprop
+from chainrule.explain.element_paths import derive_element, reaches
 from chainrule.explain.records import (  # re-exported: they were defined here once
     Array,
     Delta,
@@ -34,14 +33,8 @@ from chainrule.explain.records import (  # re-exported: they were defined here o
     _abbreviated,
     _split_element,
 )
-from chainrule.explain.trace import (
-    Graph,
-    Traced,
-    format_number,
-    paren,
-    product_tex,
-    split_factors,
-)
+from chainrule.explain.tensor_paths import derive_tensor
+from chainrule.explain.trace import Graph, Traced
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -154,10 +147,10 @@ def explain(
                 notes.append(note)
             indices = list(np.ndindex(*item.tensor.shape)) if by_element else None
         if indices is None:
-            derivations.append(_derive_tensor(graph, item, gradient, max_paths))
+            derivations.append(derive_tensor(graph, item, gradient, max_paths))
             continue
         for index in indices:
-            derivations.append(_derive_element(graph, item, index, gradient, element_limit))
+            derivations.append(derive_element(graph, item, index, gradient, element_limit))
     element_derivations = [d for d in derivations if isinstance(d, Derivation)]
     parameters = [item for item, _ in requests]
     tensors = {item.name: item.tensor for item in parameters}
@@ -322,13 +315,6 @@ def _quantities(
 
 
 # ---- reachability and path counts --------------------------------------------------------------
-def _reaches(graph: Graph, target: int) -> list[bool]:
-    """Which tensors have a differentiable path down to position ``target``."""
-    reach = [False] * len(graph.items)
-    reach[target] = True
-    for position in range(target + 1, len(graph.items)):
-        reach[position] = any(reach[child] for _, child in graph.edges(position))
-    return reach
 
 
 def _element_level(
@@ -347,7 +333,7 @@ def _element_level(
         )
     if item.element_tex is None:
         return False, f"{item.name} is derived as one tensor; {ask}"
-    reach = _reaches(graph, item.position)
+    reach = reaches(graph, item.position)
     if any(reach[p] and graph.items[p].element_tex is None for p in range(len(reach))):
         return False, (
             f"{item.name} is derived as one tensor: some tensors between it and the loss are "
@@ -390,347 +376,6 @@ def _count_paths(
 
 
 # ---- element level -----------------------------------------------------------------------------
-def _derive_element(
-    graph: Graph, item: Traced, index: tuple[int, ...], gradient: np.ndarray | None, max_paths: int
-) -> Derivation:
-    target = (item.position, int(np.ravel_multi_index(index, item.tensor.shape)) if index else 0)
-    reach = _reaches(graph, item.position)
-    loss = graph.items[-1]
-    dtype = item.tensor.dtype
-    found: list[Path] = []
-    # iterative depth-first search from the loss: (position, flat element, carried gradient,
-    # the edges so far); the gradient is pushed through each op's rule as the engine does
-    routes: dict[tuple[str, str], list[tuple]] = {}
-    stack: list[tuple[int, int, Any, tuple]] = [
-        (loss.position, 0, np.ones((), loss.tensor.dtype), ())
-    ]
-    while stack:
-        position, k, carried, edges = stack.pop()
-        if (position, k) == target:
-            found.append(_element_path(graph, edges, carried, reach, routes))
-            if len(found) > max_paths:
-                raise ValueError(
-                    f"explain: more than {max_paths} paths from the loss to "
-                    f"{_element_label(graph, item, index)}; pass level='tensor' "
-                    "or a larger max_paths"
-                )
-            continue
-        children = []
-        for slot, child in graph.edges(position):
-            if not reach[child]:
-                continue
-            structure, local = graph.jacobian_row(position, slot, k)
-            out = graph.items[position].tensor
-            upstream = np.zeros(out.shape, dtype=out.dtype)
-            upstream.reshape(-1)[k] = carried
-            pushed = graph.apply_rule(position, slot, upstream).reshape(-1)
-            for j in np.flatnonzero(structure):
-                edge = (position, slot, k, child, int(j), float(local[j]))
-                children.append((child, int(j), pushed[j], edges + (edge,)))
-        stack.extend(reversed(children))  # first input first, as written
-    found = [_mark_shares(path, routes) for path in found]
-    total = _round_to(math.fsum(float(p.product) for p in found), dtype)
-    engine = 0.0 if gradient is None else float(gradient.reshape(-1)[target[1]])
-    depth = max((len(p.steps) for p in found), default=0)
-    difference, ulps, agrees = _check(total, engine, [p.product for p in found], dtype, depth)
-    name = _element_label(graph, item, index)
-    return Derivation(
-        name,
-        graph.element_tex(item.position, index),
-        item.name,
-        index,
-        loss.name,
-        loss.tex,
-        tuple(found),
-        total,
-        engine,
-        difference,
-        ulps,
-        agrees,
-    )
-
-
-def _element_label(graph: Graph, item: Traced, index: tuple[int, ...]) -> str:
-    return graph.element_label(item.position, index)
-
-
-def _element_path(
-    graph: Graph,
-    edges: tuple,
-    carried: Any,
-    reach: list[bool],
-    routes: dict[tuple[str, str], list[tuple]],
-) -> Path:
-    """Group the primitive edges of a path into steps between named quantities; a step that is
-    one of several routes between its two quantities says which (``Step.via``)."""
-    steps: list[Step] = []
-    loss = graph.items[-1]
-    upper = (loss.position, ())
-    formulas: list[str | None] = []
-    value = 1.0
-    ops: list[str] = []
-    slots: list[int] = []
-    forks: list[str] = []
-    route: list[tuple] = []
-    for number, (position, slot, k, child, j, local) in enumerate(edges):
-        route.append((position, slot, k, child, j))
-        out_index = _unflat(graph, position, k)
-        in_index = _unflat(graph, child, j)
-        formulas.append(graph.local_tex(position, slot, out_index, in_index))
-        value *= local
-        ops.append(graph.items[position].node.op.name)
-        slots.append(slot)
-        if _forks(graph, position, reach):
-            forks.append(f"input {slot + 1} of {ops[-1]}")
-        child_item = graph.items[child]
-        if child_item.boundary(in_index) or number == len(edges) - 1:
-            key = (graph.element_label(*upper), graph.element_label(child, in_index))
-            known = routes.setdefault(key, [])
-            if tuple(route) not in known:
-                known.append(tuple(route))
-            if not forks:
-                forks.append(f"route {known.index(tuple(route)) + 1}")
-            route = []
-            steps.append(
-                Step(
-                    graph.element_label(*upper),
-                    graph.element_label(child, in_index),
-                    graph.element_tex(*upper),
-                    graph.element_tex(child, in_index),
-                    product_tex(formulas),
-                    value,
-                    tuple(ops),
-                    tuple(slots),
-                    ", ".join(forks),
-                )
-            )
-            upper, formulas, value, ops, slots, forks = (child, in_index), [], 1.0, [], [], []
-    nodes = (steps[0].upper,) + tuple(s.lower for s in steps) if steps else ()
-    return Path(nodes, tuple(steps), float(carried))
-
-
-def _mark_shares(path: Path, routes: Mapping[tuple[str, str], list[tuple]]) -> Path:
-    """Keep ``via`` only on steps that are one route of several between their quantities."""
-    steps = tuple(
-        s if len(routes[(s.upper, s.lower)]) > 1 else dataclasses.replace(s, via="")
-        for s in path.steps
-    )
-    return dataclasses.replace(path, steps=steps)
-
-
-def _forks(graph: Graph, position: int, reach: list[bool]) -> bool:
-    """Whether the op at ``position`` reaches the parameter through more than one of its inputs
-    (h·h, or a·b with both computed from w): then a path through it is one route of several."""
-    return sum(1 for _, child in graph.edges(position) if reach[child]) > 1
-
-
-def _unflat(graph: Graph, position: int, k: int) -> tuple[int, ...]:
-    shape = graph.items[position].tensor.shape
-    return tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
-
-
-def _round_to(value: float, dtype: Any) -> float:
-    return float(np.dtype(dtype).type(value))
-
-
-def _check(
-    total: Any, engine: Any, products: list[Any], dtype: Any, depth: int
-) -> tuple[float, float, bool]:
-    """(largest difference, the same in ulps of the engine's value, whether they agree).
-
-    Each path product rounds once per step and the sums once per term, in a different order
-    than the engine's; both stay within (depth + paths) roundings of Σ|product|.
-    """
-    total = np.asarray(total, dtype=np.float64)
-    engine = np.asarray(engine, dtype=np.float64)
-    difference = total - engine
-    spacing = np.spacing(np.abs(engine).astype(dtype)).astype(np.float64)
-    ulps = np.where(difference == 0, 0.0, np.abs(difference) / spacing)
-    magnitude = np.zeros_like(engine)
-    for product in products:
-        magnitude = magnitude + np.abs(np.asarray(product, dtype=np.float64))
-    bound = 2 * (depth + len(products) + 1) * float(np.finfo(dtype).eps) * magnitude
-    agrees = bool(np.all(np.abs(difference) <= bound + spacing))
-    worst = int(np.argmax(np.abs(difference))) if difference.size else 0
-    return (
-        float(difference.reshape(-1)[worst]) if difference.size else 0.0,
-        float(ulps.reshape(-1)[worst]) if ulps.size else 0.0,
-        agrees,
-    )
 
 
 # ---- tensor level ------------------------------------------------------------------------------
-def _derive_tensor(
-    graph: Graph, item: Traced, gradient: np.ndarray | None, max_paths: int
-) -> TensorDerivation:
-    reach = _reaches(graph, item.position)
-    loss = graph.items[-1]
-    found: list[TensorPath] = []
-    stack: list[tuple[int, np.ndarray, tuple]] = [
-        (loss.position, np.ones(loss.tensor.shape, loss.tensor.dtype), ())
-    ]
-    while stack:
-        position, carried, edges = stack.pop()
-        if position == item.position:
-            found.append(_tensor_path(graph, edges, carried))
-            if len(found) > max_paths:
-                raise ValueError(
-                    f"explain: more than {max_paths} paths from the loss to "
-                    f"{item.name}; pass params=[...] to derive fewer parameters "
-                    "or a larger max_paths"
-                )
-            continue
-        children = []
-        for slot, child in graph.edges(position):
-            if reach[child]:
-                pushed = graph.apply_rule(position, slot, carried)
-                norm = float(np.sqrt(np.sum(np.square(pushed, dtype=np.float64))))
-                children.append((child, pushed, edges + ((position, slot, child, norm),)))
-        stack.extend(reversed(children))
-    dtype = item.tensor.dtype
-    shape = item.tensor.shape
-    total = np.zeros(shape, dtype=np.float64)
-    for path in found:
-        total = total + path.product.numpy().astype(np.float64)
-    total = total.astype(dtype)
-    engine = np.zeros(shape, dtype) if gradient is None else gradient
-    depth = max((len(p.steps) for p in found), default=0)
-    difference, ulps, agrees = _check(
-        total, engine, [p.product.numpy() for p in found], dtype, depth
-    )
-    return TensorDerivation(
-        item.name,
-        item.tex,
-        tuple(shape),
-        loss.name,
-        loss.tex,
-        tuple(found),
-        Array.from_numpy(total),
-        Array.from_numpy(engine),
-        difference,
-        ulps,
-        agrees,
-    )
-
-
-def _tensor_path(graph: Graph, edges: tuple, carried: np.ndarray) -> TensorPath:
-    steps: list[TensorStep] = []
-    loss = graph.items[-1]
-    upper = loss.position
-    expression: _Expr = ("delta", loss.tex)
-    path_expression: _Expr = ("delta", loss.tex)
-    ops: list[str] = []
-    for number, (position, slot, child, norm) in enumerate(edges):
-        expression = _tensor_edge(graph, position, slot, expression)
-        path_expression = _tensor_edge(graph, position, slot, path_expression)
-        ops.append(graph.items[position].node.op.name)
-        child_item = graph.items[child]
-        if child_item.named or number == len(edges) - 1:
-            steps.append(
-                TensorStep(
-                    graph.items[upper].name,
-                    child_item.name,
-                    graph.items[upper].tex,
-                    child_item.tex,
-                    _render(expression),
-                    tuple(ops),
-                    tuple(child_item.tensor.shape),
-                    norm,
-                )
-            )
-            upper, ops = child, []
-            expression = ("delta", child_item.tex)
-    nodes = (loss.name,) + tuple(s.lower for s in steps)
-    return TensorPath(nodes, tuple(steps), _render(path_expression), Array.from_numpy(carried))
-
-
-# A tiny expression tree for tensor-level formulas, so that (aᵀδ)ᵀ prints as δᵀa:
-# ("delta", tex) | ("leaf", tex) | ("T", e) | ("mm", e, e) | ("had", e, tex) | ("scale", c, e)
-# | ("op", name, e)
-_Expr = tuple
-
-
-def _tensor_edge(graph: Graph, position: int, slot: int, upstream: _Expr) -> _Expr:
-    item = graph.items[position]
-    node = item.node
-    op = node.op.name
-    if op == "matmul":
-        other = graph.tensor_tex(item.inputs[1 - slot])
-        if slot == 0:
-            return ("mm", upstream, ("T", ("leaf", other)))
-        return ("mm", ("T", ("leaf", other)), upstream)
-    if op == "linear":  # y = x Wᵀ + b
-        if slot == 0:
-            return ("mm", upstream, ("leaf", graph.tensor_tex(item.inputs[1])))
-        if slot == 1:
-            return ("mm", _transpose(upstream), ("leaf", graph.tensor_tex(item.inputs[0])))
-        if item.tensor.ndim > 1:
-            return ("op", r"\textstyle\sum_{\text{rows}}", upstream)
-        return upstream
-    if op == "permute":
-        dims = tuple(node.params.get("dims", ()))
-        if dims == tuple(range(len(dims) - 1, -1, -1)):
-            return _transpose(upstream)
-        return ("op", "permute^{*}", upstream)
-    if op in ("reshape", "expand", "sum", "sum_to", "clone", "cast", "index", "flip"):
-        return upstream
-    local = graph.local_tex_tensor(position, slot, lambda g, p: g.tensor_tex(p))
-    if local is None:
-        return ("op", rf"\operatorname{{{op}}}^{{*}}", upstream)
-    coefficient, factors = split_factors(local)
-    expression = upstream
-    for factor in factors:
-        expression = ("had", expression, factor)
-    return _scale(coefficient, expression)
-
-
-def _scale(coefficient: float, expression: _Expr) -> _Expr:
-    """c·e with the coefficients of nested scalings and Hadamard products gathered in front."""
-    if expression[0] == "scale":
-        coefficient, expression = coefficient * expression[1], expression[2]
-    elif expression[0] == "had" and expression[1][0] == "scale":
-        inner = expression[1]
-        coefficient *= inner[1]
-        expression = ("had", inner[2], expression[2])
-    return expression if coefficient == 1 else ("scale", coefficient, expression)
-
-
-def _transpose(expression: _Expr) -> _Expr:
-    kind = expression[0]
-    if kind == "T":
-        return expression[1]
-    if kind == "mm":
-        return ("mm", _transpose(expression[2]), _transpose(expression[1]))
-    if kind == "scale":
-        return ("scale", expression[1], _transpose(expression[2]))
-    return ("T", expression)
-
-
-def _render(expression: _Expr) -> str:
-    kind = expression[0]
-    if kind == "delta":
-        return rf"\delta_{{{expression[1]}}}"
-    if kind == "leaf":
-        return expression[1]
-    if kind == "T":
-        inner = _render(expression[1])
-        return f"{inner}^{{T}}" if expression[1][0] in ("leaf", "delta") else f"({inner})^{{T}}"
-    if kind == "mm":
-        left, right = (
-            _render(e) if e[0] in ("leaf", "delta", "T", "mm") else f"({_render(e)})"
-            for e in expression[1:]
-        )
-        return rf"{left}\,{right}"
-    if kind == "had":
-        return rf"{_render(expression[1])} \odot {_wrap(expression[2])}"
-    if kind == "scale":
-        coefficient = expression[1]
-        inner = _render(expression[2])
-        if coefficient == -1:
-            return f"-{inner}"
-        return rf"{format_number(coefficient)}\,{inner}"
-    return rf"{expression[1]}({_render(expression[2])})"
-
-
-def _wrap(tex: str) -> str:
-    return paren(tex)

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from chainrule.explain.latex import paren
 from chainrule.explain.records import Derivation
-from chainrule.explain.trace import paren
 
 __all__ = [
     "DIGITS",

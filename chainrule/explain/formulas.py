@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.explain.latex import is_atomic, number_tex, paren, substitute
+
 __all__ = ["element", "tensor"]
 
 
@@ -34,8 +36,6 @@ def tensor(graph: Any, position: int, slot: int) -> str | None:
 
 # ---- mean squared error: ∂L/∂ŷ = 2/N (ŷ − y) ---------------------------------------------------
 def _difference(x: str, y: str) -> str:
-    from chainrule.explain.trace import substitute
-
     return "(" + substitute("x - y", {"x": x, "y": y}, ("x",)) + ")"
 
 
@@ -59,8 +59,6 @@ def _mse_element(
 
 
 def _mse_tensor(graph: Any, item: Any, slot: int) -> str | None:
-    from chainrule.explain.trace import number_tex
-
     if not _same_shapes(graph, item):
         return None
     source, target = item.inputs
@@ -89,8 +87,6 @@ def _cross_entropy_element(
 
 
 def _cross_entropy_tensor(graph: Any, item: Any, slot: int) -> str | None:
-    from chainrule.explain.trace import number_tex
-
     if slot != 0:
         return None
     logits, labels = item.inputs
@@ -106,8 +102,6 @@ def _cross_entropy_tensor(graph: Any, item: Any, slot: int) -> str | None:
 def _softmax_element(
     graph: Any, item: Any, slot: int, out_index: tuple[int, ...], in_index: tuple[int, ...]
 ) -> str:
-    from chainrule.explain.trace import paren
-
     s_i = paren(graph.element_tex(item.position, out_index))
     s_j = paren(graph.element_tex(item.position, in_index))
     if out_index == in_index:
@@ -146,8 +140,6 @@ def _bce_logits_tensor(graph: Any, item: Any, slot: int) -> str | None:
 
 
 def _atomic(tex: str) -> bool:
-    from chainrule.explain.trace import is_atomic
-
     return is_atomic(tex, weak=True)
 
 

@@ -128,6 +128,6 @@ def _copy_names(old: Tensor, new: Tensor) -> None:
 
 def _raw_order(loss: Tensor) -> list[Tensor]:
     """The recorded tensors, inputs first: every primitive, as the engine recorded it."""
-    from chainrule.explain.trace import _topological
+    from chainrule.explain.walk import topological
 
-    return _topological(loss, node_of=lambda tensor: tensor.grad_fn)
+    return topological(loss, node_of=lambda tensor: tensor.grad_fn)
