@@ -83,6 +83,7 @@ VIEWS.update(
     text=lambda record: render_text(record, color=False),
     markdown=render_markdown,
     html=render_html,
+    dict=to_dict,
 )
 
 

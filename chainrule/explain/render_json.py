@@ -7,30 +7,16 @@ import dataclasses
 import json
 from typing import Any
 
+from chainrule.explain import records
+
 __all__ = ["from_dict", "from_json", "render_json", "to_dict"]
 
 
 def _records() -> dict[str, type]:
-    from chainrule.explain import derive, seeds
-
-    classes = [
-        derive.Array,
-        derive.Quantity,
-        derive.Step,
-        derive.Path,
-        derive.Derivation,
-        derive.TensorStep,
-        derive.TensorPath,
-        derive.TensorDerivation,
-        derive.Explanation,
-        derive.Delta,
-        derive.Reuse,
-        derive.Diagnostic,
-        derive.Update,
-        seeds.TutorialStep,
-        seeds.Tutorial,
-    ]
-    return {cls.__name__: cls for cls in classes}
+    return {
+        cls.__name__: cls
+        for cls in (getattr(records, name) for name in records.__all__ if name != "VIEWS")
+    }
 
 
 def to_dict(record: Any) -> Any:
@@ -39,9 +25,7 @@ def to_dict(record: Any) -> Any:
     A :class:`~chainrule.explain.seeds.Tutorial` also gets step 1's ``values``, ``gradients``
     and ``updated`` and the last step's ``final`` at the top, keyed by the seeds' names.
     """
-    from chainrule.explain.seeds import Tutorial
-
-    if isinstance(record, Tutorial):
+    if isinstance(record, records.Tutorial):
         out: dict[str, Any] = {"type": "Tutorial"}
         for field in dataclasses.fields(record):
             if field.name == "steps":

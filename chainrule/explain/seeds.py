@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainrule import _dtype
 from chainrule.autograd.functional_api import grad as autograd_grad
-from chainrule.explain.records import Views
+from chainrule.explain.records import Tutorial, TutorialStep  # re-exported: defined here once
 from chainrule.names import name
 from chainrule.ops import clone, linear, sigmoid, tensor
 from chainrule.ops import sum as reduce_sum
@@ -130,57 +130,6 @@ def _check_common(lr: float, steps: int) -> None:
         raise ValueError(f"the learning rate must be a finite number > 0, got {lr!r}")
     if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
-
-
-@dataclass(frozen=True)
-class TutorialStep:
-    """One gradient-descent step: the forward values, ∂loss/∂(every named quantity) and the
-    parameters after the update, all keyed by the seeds' names."""
-
-    step: int
-    values: dict[str, float]
-    gradients: dict[str, float]
-    updated: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Tutorial(Views):
-    """A seed example run for ``len(steps)`` steps; ``explanation`` derives step 1's gradients.
-
-    ``values``, ``gradients`` and ``updated`` are step 1's (the worked example); ``final`` holds
-    the parameters after the last step.
-    """
-
-    example: str
-    title: str
-    source: str
-    config: dict[str, Any]
-    loss: str
-    parameters: tuple[str, ...]
-    steps: tuple[TutorialStep, ...]
-    explanation: Any = field(default=None, compare=False)
-
-    @property
-    def values(self) -> dict[str, float]:
-        return self.steps[0].values
-
-    @property
-    def gradients(self) -> dict[str, float]:
-        return self.steps[0].gradients
-
-    @property
-    def updated(self) -> dict[str, float]:
-        return self.steps[0].updated
-
-    @property
-    def final(self) -> dict[str, float]:
-        return self.steps[-1].updated
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` form: ``{"values", "gradients", "updated", "steps", ...}``."""
-        from chainrule.explain.render_json import to_dict
-
-        return to_dict(self)
 
 
 # ---- the 2-2-2 network -------------------------------------------------------------------------
