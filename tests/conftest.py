@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import zlib
 
 import numpy as np
@@ -12,3 +13,14 @@ import pytest
 def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """A NumPy generator seeded from the test's id: reproducible, and different per test."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def requires(module: str, extra: str) -> pytest.MarkDecorator:
+    """Skip, naming the extra that installs it, where an optional package is missing."""
+    return pytest.mark.skipif(
+        importlib.util.find_spec(module) is None,
+        reason=f"needs {module}: pip install -e '.[{extra}]'",
+    )
+
+
+needs_matplotlib = requires("matplotlib", "plots")

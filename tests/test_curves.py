@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_matplotlib
 
 from chainrule.datasets import TWO_LAYER
 from chainrule.explain import curves
@@ -146,6 +147,7 @@ def test_bad_sweeps_say_why() -> None:
         sweep([0.5, -1.0], epochs=2)
 
 
+@needs_matplotlib
 def test_figures_are_written(tmp_path: Path) -> None:
     result = sweep([0.1, 1.0], epochs=10)
     png = save_figure(sweep_figure(result), tmp_path / "sweep.png")
@@ -181,6 +183,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
+@needs_matplotlib
 def test_cli_sweep_with_no_arguments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,6 +199,7 @@ def test_cli_sweep_with_no_arguments(
     assert out.err == "wrote chainrule-sweep.png\n"
 
 
+@needs_matplotlib
 def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from chainrule.cli import main
 
@@ -244,7 +248,7 @@ def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         ["--lrs", "0"],
         ["--epochs", "0"],
         ["-o", "figure.txt"],
-        ["-o", "no/such/dir/f.png"],
+        pytest.param(["-o", "no/such/dir/f.png"], marks=needs_matplotlib),  # the figure's path
         ["--weights", "1", "2"],
         ["--output-activation", "tanh"],
         ["--bogus"],

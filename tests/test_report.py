@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_matplotlib
 
 from chainrule.explain import graphs, report
 from chainrule.explain.graphs import number
@@ -56,6 +57,7 @@ def page(seed_report: report.Report) -> str:
     return render_report(seed_report)
 
 
+@needs_matplotlib  # the sweep's picture is the page's one PNG
 def test_page_is_self_contained(page: str) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page.lower()
@@ -176,6 +178,7 @@ def run_chromium(browser: str, url: str, profile: Path, *extra: str) -> str:
 
 
 @needs_dot
+@needs_matplotlib
 def test_chromium_renders_the_derivation_and_the_pictures(
     tmp_path: Path, page: str, seed_report: report.Report
 ) -> None:
