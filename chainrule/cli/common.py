@@ -150,39 +150,29 @@ def add_network_arguments(
         default="sigmoid",
         help="sigmoid (default) or identity, the worked example's two variants",
     )
-    group.add_argument(
-        "--inputs",
-        type=finite_float,
-        nargs="+",
-        metavar="X",
-        help="i1 i2 (default 0.05 0.10)" + one("x (default 1.0)"),
-    )
-    group.add_argument(
-        "--targets",
-        type=finite_float,
-        nargs="+",
-        metavar="T",
-        help="t1 t2 (default 0.5 0.5)" + one("y (default 0.0)"),
-    )
-    group.add_argument(
-        "--weights",
-        type=finite_float,
-        nargs="+",
-        metavar="W",
-        help="w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55)" + one("W (default 0.5)"),
-    )
-    group.add_argument(
-        "--biases",
-        type=finite_float,
-        nargs="+",
-        metavar="B",
-        help="b1 b2, one per layer (default: no biases)" + one("b (default 0.0)"),
-    )
+    for key, metavar, text in (
+        ("inputs", "X", "i1 i2 (default 0.05 0.10)" + one("x (default 1.0)")),
+        ("targets", "T", "t1 t2 (default 0.5 0.5)" + one("y (default 0.0)")),
+        (
+            "weights",
+            "W",
+            "w1..w8 (default 0.15 0.20 0.25 0.30 0.40 0.45 0.50 0.55)" + one("W (default 0.5)"),
+        ),
+        ("biases", "B", "b1 b2, one per layer (default: no biases)" + one("b (default 0.0)")),
+    ):
+        group.add_argument(f"--{key}", type=finite_float, nargs="+", metavar=metavar, help=text)
     group.add_argument(
         "--train-biases",
         action="store_true",
         help="update the biases by gradient descent too (default: keep them)",
     )
+
+
+def set_help(parser: argparse.ArgumentParser, option: str, text: str) -> None:
+    """Reword a shared option's --help for one command."""
+    for action in parser._actions:
+        if option in action.option_strings:
+            action.help = text
 
 
 def network_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -281,6 +271,18 @@ def add_format_arguments(
     )
     parser.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
+
+
+def add_output_file(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """-o/--output FILE, for a command that writes one file: what it is, and its default."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path(default),
+        metavar="FILE",
+        help=f"{what} (default: {default})",
     )
 
 

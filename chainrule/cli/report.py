@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from chainrule import cli  # write_via is looked up where a test may patch it
 from chainrule.cli.common import (
     PROG,
     add_network_arguments,
+    add_output_file,
     check_suffix,
     dumps_strict,
     seed_config,
@@ -20,14 +20,7 @@ from chainrule.cli.sweep import add_sweep_arguments
 def arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=10)
     add_sweep_arguments(parser)
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("chainrule-report.html"),
-        metavar="FILE",
-        help="the page (default: chainrule-report.html)",
-    )
+    add_output_file(parser, "chainrule-report.html", "the page")
     parser.add_argument("--json", action="store_true", help="print the written path as JSON")
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from chainrule import cli  # write_via is looked up where a test may patch it
 from chainrule.cli.common import (
     PROG,
     CLIError,
     add_network_arguments,
+    add_output_file,
     check_suffix,
     dumps_strict,
     seed_config,
+    set_help,
 )
 
 MAX_SHEET_STEPS = 10_000  # a workbook of formulas beyond this takes minutes to write
@@ -21,19 +22,12 @@ MAX_SHEET_STEPS = 10_000  # a workbook of formulas beyond this takes minutes to 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, steps=100)
-    for action in parser._actions:
-        if action.dest == "steps":
-            action.help = (
-                f"training steps in the workbook (default: 100, at most {MAX_SHEET_STEPS})"
-            )
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("chainrule-training.xlsx"),
-        metavar="FILE",
-        help="the workbook (default: chainrule-training.xlsx)",
+    set_help(
+        parser,
+        "--steps",
+        f"training steps in the workbook (default: 100, at most {MAX_SHEET_STEPS})",
     )
+    add_output_file(parser, "chainrule-training.xlsx", "the workbook")
     parser.add_argument("--json", action="store_true", help="print the written path as JSON")
 
 

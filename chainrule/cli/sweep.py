@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from chainrule import cli  # write_via is looked up where a test may patch it
 from chainrule.cli.common import (
     PROG,
     CLIError,
     add_network_arguments,
+    add_output_file,
     check_suffix,
     dumps_strict,
     positive_float,
     positive_int,
     seed_config,
+    set_help,
 )
 
 
@@ -50,17 +51,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 def arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
     add_network_arguments(parser, steps=None)
-    for action in parser._actions:  # the shared --lr is not a sweep's: say so in --help
-        if "--lr" in action.option_strings:
-            action.help = "not used by sweep: give the learning rates with --lrs"
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("chainrule-sweep.png"),
-        metavar="FILE",
-        help="the figure: .png, .svg or .pdf (default: chainrule-sweep.png)",
-    )
+    # the shared --lr is not a sweep's: say so in --help
+    set_help(parser, "--lr", "not used by sweep: give the learning rates with --lrs")
+    add_output_file(parser, "chainrule-sweep.png", "the figure: .png, .svg or .pdf")
     parser.add_argument("--no-figure", action="store_true", help="print the table only")
     parser.add_argument(
         "--json",
