@@ -9,6 +9,15 @@ from typing import Any
 from chainrule.nn.module import Module, _indent
 
 
+def _renumber(modules: dict[str, Module]) -> None:
+    """Name the children "0", "1", ... in their order again after a deletion, as PyTorch does,
+    so that indices and names agree."""
+    children = list(modules.values())
+    modules.clear()
+    for index, module in enumerate(children):
+        modules[str(index)] = module
+
+
 class Sequential(Module):
     """Modules applied one after another, as ``torch.nn.Sequential``.
 
@@ -58,11 +67,7 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]:
             del self._modules[key]
-        # renumber, as PyTorch does, so that indices and names agree again
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for index, module in enumerate(modules):
-            self._modules[str(index)] = module
+        _renumber(self._modules)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -135,10 +140,7 @@ class ModuleList(Module):
         keys = list(self._modules)
         for key in keys[idx] if isinstance(idx, slice) else [self._index(idx)]:
             del self._modules[key]
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for index, module in enumerate(modules):
-            self._modules[str(index)] = module
+        _renumber(self._modules)
 
     def __len__(self) -> int:
         return len(self._modules)

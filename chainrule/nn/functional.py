@@ -3,23 +3,42 @@ and the loss functions, with PyTorch's names, arguments and reduction convention
 
 Each loss is composed from differentiable ops (so second derivatives work), except binary
 cross-entropy, whose two forms are primitives in ``chainrule.ops.losses`` for stability.
+
+The binary and class-target losses live here; the activations come from ``_activations`` and
+the elementwise losses (mse, l1, huber, ...) from ``_regression_losses``.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from chainrule import composites
 from chainrule.autograd.grad_mode import reads_data, state
 from chainrule.errors import BadInputError, IndexOutOfRangeError
+from chainrule.nn._activations import (
+    dropout,
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    normalize,
+    relu,
+    silu,
+    softmax,
+)
+from chainrule.nn._reduction import _reduce
+from chainrule.nn._regression_losses import (
+    half_squared_error,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+)
 from chainrule.ops import (
     adaptive_avg_pool2d,
     avg_pool2d,
     batch_norm,
-    clamp,
     conv1d,
     conv2d,
     embedding,
@@ -27,8 +46,6 @@ from chainrule.ops import (
     layer_norm,
     linear,
     max_pool2d,
-    mean,
-    norm,
     one_hot,
     pad,
     reshape,
@@ -39,17 +56,9 @@ from chainrule.ops import (
     tanh,
     where,
 )
-from chainrule.ops import dropout as _dropout
-from chainrule.ops import elu as _elu
-from chainrule.ops import gelu as _gelu
-from chainrule.ops import leaky_relu as _leaky_relu
 from chainrule.ops import log_softmax as _log_softmax
 from chainrule.ops import losses as _losses
-from chainrule.ops import relu as _relu
-from chainrule.ops import silu as _silu
-from chainrule.ops import softmax as _softmax
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import abs
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -88,171 +97,10 @@ __all__ = [
 ]
 
 
-# ---- activations: PyTorch's signatures (``inplace`` is accepted; the result is a new tensor) ---
-def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    return _relu(input)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
-    return _leaky_relu(input, negative_slope)
-
-
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    return _elu(input, alpha)
-
-
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
-    return _gelu(input, approximate)
-
-
-def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    return _silu(input)
-
-
-def _softmax_dim(name: str, ndim: int) -> int:
-    # PyTorch's legacy choice when dim is omitted, with its deprecation warning
-    warnings.warn(
-        f"Implicit dimension choice for {name} has been deprecated. Change the call "
-        "to include dim=X as an argument.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
-    """exp(x_i) / Σ_j exp(x_j) along ``dim`` (stable: the max is subtracted first)."""
-    return _softmax(input, _softmax_dim("softmax", input.ndim) if dim is None else dim, dtype)
-
-
-def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
-    """x_i − log Σ_j exp(x_j) along ``dim``: finite for logits of ±1000."""
-    return _log_softmax(
-        input, _softmax_dim("log_softmax", input.ndim) if dim is None else dim, dtype
-    )
-
-
-def dropout(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,  # noqa: A002
-) -> Tensor:
-    """Inverted dropout when ``training``; the identity otherwise."""
-    return _dropout(input, p, training)
-
-
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
-    """x / max(‖x‖_p, eps) along ``dim``."""
-    return input / clamp(norm(input, p, dim=dim, keepdim=True), min=eps)
-
-
 # ---- losses ------------------------------------------------------------------------------------
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
-    if reduction == "mean":
-        return mean(loss)
-    if reduction == "sum":
-        return sum(loss)
-    if reduction == "none":
-        return loss
-    raise BadInputError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-
-
-def _pair(input: Any, target: Any, op: str) -> tuple[Tensor, Tensor]:  # noqa: A002
-    """Input and target as tensors of the input's float dtype; PyTorch's warning on a target
-    that only broadcasts (a classic bug: target (N,) against input (N, 1))."""
-    input = to_tensor(input)
-    target = to_tensor(target, input.dtype)
-    if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(
-            f"{op}: using a target size {tuple(target.shape)} that is different to "
-            f"the input size {tuple(input.shape)}; this will likely lead to incorrect "
-            "results due to broadcasting",
-            UserWarning,
-            stacklevel=3,
-        )
-    return input, target
-
-
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """(x − y)², reduced.
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> from chainrule.nn import functional as F
-    >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0])).item()
-    2.5
-    """
-    input, target = _pair(input, target, "mse_loss")
-    diff = input - target
-    loss = _reduce(diff * diff, reduction, "mse_loss")
-    # one step to the explainer, ∂L/∂ŷ = 2/N (ŷ − y), not the two halves of diff · diff
-    return composites.mark(
-        loss, "mse_loss", (input, target), reduction=reduction, count=diff.numel()
-    )
-
-
-def half_squared_error(input: Tensor, target: Tensor, reduction: str = "sum") -> Tensor:  # noqa: A002
-    """The seeds' error E = ½ Σ (t − a)²: with the default ``reduction='sum'``,
-    E_total = E1 + E2 + …, one ½(t − a)² per output.
-
-    Its gradient is simply a − t, which is why the seeds use it. ``'mean'`` divides by the
-    number of elements and ``'none'`` keeps each ½(t − a)².
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> from chainrule.nn import functional as F
-    >>> out = cr.tensor([0.75136507, 0.772928465], dtype=cr.float64)
-    >>> round(F.half_squared_error(out, cr.tensor([0.01, 0.99], dtype=cr.float64)).item(), 9)
-    0.298371109
-    """
-    input, target = _pair(input, target, "half_squared_error")
-    diff = target - input
-    return _reduce(0.5 * (diff * diff), reduction, "half_squared_error")
-
-
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """|x − y|, reduced (gradient sign(x − y), 0 at a tie)."""
-    input, target = _pair(input, target, "l1_loss")
-    return _reduce(abs(input - target), reduction, "l1_loss")
-
-
-def huber_loss(
-    input: Tensor,
-    target: Tensor,
-    reduction: str = "mean",  # noqa: A002
-    delta: float = 1.0,
-) -> Tensor:
-    """½(x − y)² where |x − y| < delta, else delta (|x − y| − ½ delta)."""
-    if delta <= 0:
-        raise BadInputError(f"huber_loss: delta must be positive, got {delta}")
-    input, target = _pair(input, target, "huber_loss")
-    diff = input - target
-    size = abs(diff)
-    # the quadratic branch on the clamped difference: where(...) sends a zero gradient into the
-    # branch it doesn't take, and 0 · inf (a difference of inf) would be NaN
-    near = clamp(diff, -delta, delta)
-    loss = where(size < delta, 0.5 * (near * near), delta * (size - 0.5 * delta))
-    return _reduce(loss, reduction, "huber_loss")
-
-
-def smooth_l1_loss(
-    input: Tensor,
-    target: Tensor,
-    reduction: str = "mean",  # noqa: A002
-    beta: float = 1.0,
-) -> Tensor:
-    """½(x − y)²/beta where |x − y| < beta, else |x − y| − ½ beta (Huber divided by beta)."""
-    input, target = _pair(input, target, "smooth_l1_loss")
-    diff = input - target
-    size = abs(diff)
-    if beta == 0:
-        return _reduce(size, reduction, "smooth_l1_loss")
-    near = clamp(diff, -beta, beta)  # as in huber_loss: no 0 · inf in the branch not taken
-    loss = where(size < beta, (0.5 / beta) * (near * near), size - 0.5 * beta)
-    return _reduce(loss, reduction, "smooth_l1_loss")
+def _probabilities(x: np.ndarray) -> bool:
+    """Whether every element is in [0, 1] (NaN is not)."""
+    return bool(x.size == 0 or (np.all(x >= 0) and np.all(x <= 1)))
 
 
 def binary_cross_entropy(
@@ -359,11 +207,6 @@ def _class_targets(
             f"(ignore_index={ignore_index})"
         )
     return np.where(ignored, 0, labels), ignored, C
-
-
-def _probabilities(x: np.ndarray) -> bool:
-    """Whether every element is in [0, 1] (NaN is not)."""
-    return bool(x.size == 0 or (np.all(x >= 0) and np.all(x <= 1)))
 
 
 def _plain_labels(labels: np.ndarray, num_classes: int, ignore_index: int) -> bool:

@@ -6,42 +6,18 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn import _state_dict
+from chainrule.nn._hooks import RemovableHandle
+from chainrule.nn._state_dict import IncompatibleKeys
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
-
-
-class IncompatibleKeys(NamedTuple):
-    """The keys ``load_state_dict(strict=False)`` could not match (PyTorch's
-    ``_IncompatibleKeys``)."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``: ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict[int, Callable[..., Any]]) -> None:
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 class Module:
@@ -406,16 +382,7 @@ class Module:
 
     # ---- state dict ---------------------------------------------------------------------------
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Parameters then persistent buffers of each module, depth first, as PyTorch's
-        ``state_dict`` orders them (a shared module appears under every name it has)."""
-        for module_prefix, module in self.named_modules(prefix=prefix, remove_duplicate=False):
-            dot = f"{module_prefix}." if module_prefix else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    yield dot + name, param
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent_buffers_set:
-                    yield dot + name, buffer
+        return _state_dict.state_items(self, prefix)
 
     def state_dict(
         self,
@@ -444,53 +411,7 @@ class Module:
         NumPy arrays, or anything ``numpy.asarray`` accepts (a PyTorch CPU tensor, say).
         ``assign`` is accepted for PyTorch compatibility; values are always copied.
         """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(
-                f"expected a mapping of names to tensors, got {type(state_dict).__name__}"
-            )
-        own = OrderedDict(self._state_items())
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
-        problems = []
-        if strict and unexpected:
-            problems.append(
-                "Unexpected key(s) in state_dict: "
-                + ", ".join(f'"{key}"' for key in unexpected)
-                + "."
-            )
-        if strict and missing:
-            problems.append(
-                "Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + "."
-            )
-        updates = []
-        for key, tensor in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = value._data if isinstance(value, Tensor) else np.asarray(value)
-            except Exception as exc:  # noqa: BLE001 - any failure to convert is the user's input
-                problems.append(f"value for {key} can't be read as an array: {exc}")
-                continue
-            if array.dtype.kind not in "biuf":
-                problems.append(f"value for {key} has dtype {array.dtype}, not a number type")
-            elif tuple(array.shape) != tuple(tensor.shape):
-                problems.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
-                    f"from checkpoint, the shape in current model is {tuple(tensor.shape)}."
-                )
-            else:
-                updates.append((tensor, array))
-        if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__} "
-                "(nothing was loaded; the model is unchanged):\n\t" + "\n\t".join(problems)
-            )
-        with no_grad():
-            for tensor, array in updates:
-                tensor._data[...] = array  # casts to the tensor's dtype, as copy_ does
-                tensor._bump_version()
-        return IncompatibleKeys(missing, unexpected)
+        return _state_dict.load_state_dict(self, state_dict, strict)
 
     # ---- printing -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
