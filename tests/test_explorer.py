@@ -251,7 +251,7 @@ def explore_command():
 def _settled(driver):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20).until(
+    WebDriverWait(driver, 60).until(
         lambda d: d.execute_script("return document.body.dataset.busy === '0'")
     )
 
@@ -345,7 +345,7 @@ def test_the_command_serves_stops_on_ctrl_c_and_names_a_taken_port():
     assert json.loads(connection.getresponse().read())["weights"] == SEED_WEIGHTS
     connection.close()
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and "stopped" in out and "Traceback" not in err
 
 
