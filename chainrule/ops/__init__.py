@@ -11,15 +11,20 @@ from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops._coerce import promote as promote
 from chainrule.ops._coerce import promote_float as promote_float
 from chainrule.ops._coerce import to_tensor as to_tensor
+from chainrule.ops.categorical import *  # noqa: F403
+from chainrule.ops.convolution import *  # noqa: F403
 from chainrule.ops.creation import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.elementwise import abs, pow  # noqa: A004
 from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
-from chainrule.ops.nn import *  # noqa: F403
+from chainrule.ops.normalization import *  # noqa: F403
+from chainrule.ops.pooling import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
 from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
+from chainrule.ops.regularization import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
+from chainrule.ops.unfold import *  # noqa: F403
 from chainrule.tensor import _METHODS  # noqa: E402
 from chainrule.tensor import Tensor as _Tensor  # noqa: E402
 
@@ -194,18 +199,24 @@ if TYPE_CHECKING:
         "all",
         "any",  # noqa: F405
         "norm",  # noqa: F405
-        # chainrule.ops.nn
+        # chainrule.ops.categorical
         "softmax",
         "log_softmax",
         "one_hot",
+        # chainrule.ops.unfold
         "unfold_windows",
+        # chainrule.ops.convolution
         "conv2d",
         "conv1d",  # noqa: F405
+        # chainrule.ops.pooling
         "max_pool2d",
         "avg_pool2d",
         "adaptive_avg_pool2d",
+        # chainrule.ops.regularization
         "dropout",
+        # chainrule.ops.indexing
         "embedding",  # noqa: F405
+        # chainrule.ops.normalization
         "layer_norm",
         "batch_norm",  # noqa: F405
     ]

@@ -156,7 +156,7 @@ def _ce_backward_grad_x(
     cache: dict[str, Any] | None = None,
 ) -> Tensor:
     # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
-    from chainrule.ops.nn import softmax
+    from chainrule.ops.categorical import softmax
     from chainrule.ops.reduce import sum as sum_
 
     probs = softmax(x, dim=1)
