@@ -3,9 +3,8 @@ from them. ``chainrule.tensor.Tensor`` methods and ``chainrule.<op>`` both resol
 
 # ruff: noqa: F405 - the names below come from the ops modules' star imports
 
+import sys
 from typing import TYPE_CHECKING
-
-from chainrule.autograd import engine as _engine  # noqa: E402
 
 # also reached through the star imports above; named here (`as`) so mypy sees them exported
 from chainrule.ops._coerce import promote as promote
@@ -18,6 +17,7 @@ from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.elementwise import abs, pow  # noqa: A004
 from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
+from chainrule.ops.methods import bind as _bind
 from chainrule.ops.normalization import *  # noqa: F403
 from chainrule.ops.pooling import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
@@ -25,30 +25,9 @@ from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
 from chainrule.ops.regularization import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
 from chainrule.ops.unfold import *  # noqa: F403
-from chainrule.tensor import _METHODS  # noqa: E402
-from chainrule.tensor import Tensor as _Tensor  # noqa: E402
 
-# The engine needs a few ops (sum_to undoes broadcasting, cast fixes a gradient's dtype).
-_engine.sum_to = sum_to  # noqa: F405
-_engine.cast = cast  # noqa: F405
-# ignore: engine.Tensor is a late-bound global (None until here); mypy only sees the class
-_engine.Tensor = _Tensor  # type: ignore[misc]
-
-# Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
-for _name in _METHODS:
-    setattr(_Tensor, _name, globals()[_name])
-# The operators too, where the op's own signature fits (a Python call less per operator).
-for _dunder, _op in (
-    ("__add__", "add"),
-    ("__sub__", "sub"),
-    ("__mul__", "mul"),
-    ("__truediv__", "div"),
-    ("__pow__", "pow"),
-    ("__matmul__", "matmul"),
-    ("__neg__", "neg"),
-    ("__getitem__", "index"),
-):
-    setattr(_Tensor, _dunder, globals()[_op])
+# Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)), bound once every op exists.
+_bind(sys.modules[__name__])
 
 # The public surface: every function or class defined in an ops module (not the submodules, not
 # the helpers they import such as np or Tensor). mypy can't evaluate the comprehension, so it reads
