@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from chainrule.ops._coerce import promote as promote
 from chainrule.ops._coerce import promote_float as promote_float
 from chainrule.ops._coerce import to_tensor as to_tensor
+from chainrule.ops.activation import *  # noqa: F403
 from chainrule.ops.categorical import *  # noqa: F403
+from chainrule.ops.comparison import *  # noqa: F403
 from chainrule.ops.convolution import *  # noqa: F403
 from chainrule.ops.creation import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
@@ -82,11 +84,13 @@ if TYPE_CHECKING:
         "sign",
         "erf",
         "rsqrt",
+        # chainrule.ops.activation
         "silu",
         "gelu",
         "leaky_relu",
         "elu",
         "softplus",  # noqa: F405
+        # chainrule.ops.elementwise
         "clamp",
         "clip",
         "clamp_min",
@@ -96,6 +100,7 @@ if TYPE_CHECKING:
         "where",  # noqa: F405
         "cast",
         "clone",
+        # chainrule.ops.comparison
         "eq",
         "ne",
         "lt",
