@@ -1,4 +1,5 @@
-"""Tensor: a NumPy array plus the autograd fields; its methods delegate to ``chainrule.ops``."""
+"""Tensor: a NumPy array plus the autograd fields. Its methods delegate to ``chainrule.ops``, which
+chainrule/ops/methods.py binds here (this module imports no op: the ops import Tensor)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule import _dtype
+from chainrule.autograd import engine as _engine
+from chainrule.autograd import node as _node
 from chainrule.autograd import versions
+from chainrule.autograd.engine import run_backward
 from chainrule.autograd.grad_mode import reads_data, thread_state
 from chainrule.errors import BadDataError, BadInputError, IndexOutOfRangeError
 
 if TYPE_CHECKING:
+    from chainrule import ops as _ops
     from chainrule.autograd.node import Node
+else:
+    _ops = None  # chainrule.ops, bound by chainrule/ops/methods.py (the ops import Tensor)
 
 
 def _in_place(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -679,27 +686,22 @@ class Tensor:
         return self.div_(other)
 
     # ---- operators (recorded) -----------------------------------------------------------------
-    # +, - and * of two tensors of one dtype go straight to the primitive: every derivative rule
-    # is written with these operators, so the promotion layer would run on every rule call.
+    # chainrule/ops/methods.py rebinds +, -, *, /, **, @, unary - and [] to the op itself (one
+    # Python call less per operator; add, sub and mul go straight to the primitive for two
+    # tensors of one dtype); the bodies here say what each one is.
     def __add__(self, other: Any) -> Tensor:
-        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
-            return _add(self, other)
         return _ops.add(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
         return _ops.add(other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
-            return _sub(self, other)
         return _ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _ops.sub(other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
-            return _mul(self, other)
         return _ops.mul(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
@@ -830,23 +832,9 @@ def _infer_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-# Method delegations: each a one-liner onto the op of the same name in chainrule.ops.
-_METHODS = (
-    "exp log log1p sqrt rsqrt sin cos tanh sigmoid relu abs neg sign square reciprocal "
-    "add sub mul div pow maximum minimum clamp clip where eq ne lt le gt ge logical_not "
-    "isnan isfinite sum mean amax amin max min prod var std logsumexp argmax argmin all any "
-    "norm cumsum reshape view flatten squeeze unsqueeze transpose permute expand expand_as "
-    "broadcast_to split chunk gather scatter_add index_select masked_fill matmul mm bmm "
-    "softmax log_softmax view_as repeat t unbind flip clamp_min clamp_max isinf logical_and "
-    "logical_or logical_xor take_along_dim unflatten dot outer allclose"
-).split()
-
-
-from chainrule import ops as _ops  # noqa: E402 - ops import Tensor, so they come last
-from chainrule.autograd import node as _node  # noqa: E402
-from chainrule.autograd.engine import run_backward  # noqa: E402
-from chainrule.ops.elementwise import _add, _mul, _sub  # noqa: E402
-
 _node._wrap = Tensor._wrap  # every op result is made by this, without an import per call
 _node._tensor_class = Tensor
-# chainrule/ops/__init__.py binds the _METHODS onto Tensor once every op exists.
+# ignore: engine.Tensor is a late-bound global (None until here); mypy only sees the class
+_engine.Tensor = Tensor  # type: ignore[misc]
+# chainrule/ops/methods.py binds the op methods (exp, sum, ...), the operators and _ops above
+# once every op exists.

@@ -35,7 +35,7 @@ _CONSTANT_SITES: set[tuple[str, str]] = {
     ("chainrule/ops/indexing.py", "_gather_grad"),
     ("chainrule/ops/_coerce.py", "to_tensor"),
     ("chainrule/ops/reduce.py", "max"),
-    ("chainrule/ops/nn.py", "avg_pool2d"),
+    ("chainrule/ops/pooling.py", "avg_pool2d"),
     ("chainrule/ops/reduce.py", "min"),
     ("chainrule/nn/functional.py", "binary_cross_entropy_with_logits"),
 }

@@ -3,47 +3,33 @@ from them. ``chainrule.tensor.Tensor`` methods and ``chainrule.<op>`` both resol
 
 # ruff: noqa: F405 - the names below come from the ops modules' star imports
 
+import sys
 from typing import TYPE_CHECKING
-
-from chainrule.autograd import engine as _engine  # noqa: E402
 
 # also reached through the star imports above; named here (`as`) so mypy sees them exported
 from chainrule.ops._coerce import promote as promote
 from chainrule.ops._coerce import promote_float as promote_float
 from chainrule.ops._coerce import to_tensor as to_tensor
+from chainrule.ops.activation import *  # noqa: F403
+from chainrule.ops.categorical import *  # noqa: F403
+from chainrule.ops.comparison import *  # noqa: F403
+from chainrule.ops.convolution import *  # noqa: F403
 from chainrule.ops.creation import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.elementwise import abs, pow  # noqa: A004
 from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
-from chainrule.ops.nn import *  # noqa: F403
+from chainrule.ops.methods import bind as _bind
+from chainrule.ops.normalization import *  # noqa: F403
+from chainrule.ops.pooling import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
 from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
+from chainrule.ops.regularization import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
-from chainrule.tensor import _METHODS  # noqa: E402
-from chainrule.tensor import Tensor as _Tensor  # noqa: E402
+from chainrule.ops.unfold import *  # noqa: F403
 
-# The engine needs a few ops (sum_to undoes broadcasting, cast fixes a gradient's dtype).
-_engine.sum_to = sum_to  # noqa: F405
-_engine.cast = cast  # noqa: F405
-# ignore: engine.Tensor is a late-bound global (None until here); mypy only sees the class
-_engine.Tensor = _Tensor  # type: ignore[misc]
-
-# Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)): no wrapper, no overhead.
-for _name in _METHODS:
-    setattr(_Tensor, _name, globals()[_name])
-# The operators too, where the op's own signature fits (a Python call less per operator).
-for _dunder, _op in (
-    ("__add__", "add"),
-    ("__sub__", "sub"),
-    ("__mul__", "mul"),
-    ("__truediv__", "div"),
-    ("__pow__", "pow"),
-    ("__matmul__", "matmul"),
-    ("__neg__", "neg"),
-    ("__getitem__", "index"),
-):
-    setattr(_Tensor, _dunder, globals()[_op])
+# Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)), bound once every op exists.
+_bind(sys.modules[__name__])
 
 # The public surface: every function or class defined in an ops module (not the submodules, not
 # the helpers they import such as np or Tensor). mypy can't evaluate the comprehension, so it reads
@@ -98,11 +84,13 @@ if TYPE_CHECKING:
         "sign",
         "erf",
         "rsqrt",
+        # chainrule.ops.activation
         "silu",
         "gelu",
         "leaky_relu",
         "elu",
         "softplus",  # noqa: F405
+        # chainrule.ops.elementwise
         "clamp",
         "clip",
         "clamp_min",
@@ -112,6 +100,7 @@ if TYPE_CHECKING:
         "where",  # noqa: F405
         "cast",
         "clone",
+        # chainrule.ops.comparison
         "eq",
         "ne",
         "lt",
@@ -194,18 +183,24 @@ if TYPE_CHECKING:
         "all",
         "any",  # noqa: F405
         "norm",  # noqa: F405
-        # chainrule.ops.nn
+        # chainrule.ops.categorical
         "softmax",
         "log_softmax",
         "one_hot",
+        # chainrule.ops.unfold
         "unfold_windows",
+        # chainrule.ops.convolution
         "conv2d",
         "conv1d",  # noqa: F405
+        # chainrule.ops.pooling
         "max_pool2d",
         "avg_pool2d",
         "adaptive_avg_pool2d",
+        # chainrule.ops.regularization
         "dropout",
+        # chainrule.ops.indexing
         "embedding",  # noqa: F405
+        # chainrule.ops.normalization
         "layer_norm",
         "batch_norm",  # noqa: F405
     ]

@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 
 from chainrule import _dtype
-from chainrule._checks import number
-from chainrule.autograd.grad_mode import reads_data
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote, promote_float, to_tensor
@@ -347,88 +345,6 @@ def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
     return _rsqrt(*promote_float(input))
 
 
-def silu(input: Tensor) -> Tensor:  # noqa: A002
-    """x σ(x), composed from sigmoid."""
-    return input * sigmoid(input)
-
-
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
-    """Gaussian error linear unit: x Φ(x) exactly, or PyTorch's tanh approximation."""
-    if approximate == "tanh":
-        inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
-        return 0.5 * input * (1 + tanh(inner))
-    if approximate != "none":
-        raise BadInputError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    # x Φ(x) → 0 as x → -inf, but -inf · 0 is NaN: -inf goes in as 0 (which also keeps the
-    # gradient there 0, not 0 · NaN) and comes out as 0
-    at_minus_inf = input == -math.inf
-    x = where(at_minus_inf, 0.0, input)
-    return where(at_minus_inf, 0.0, 0.5 * x * (1 + erf(x * (1.0 / math.sqrt(2.0)))))
-
-
-def _leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
-    return np.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
-
-
-_leaky_relu = Primitive(
-    "leaky_relu",
-    _leaky_relu_forward,
-    grads=[lambda grad, out, x, negative_slope: where(x > 0, grad, grad * negative_slope)],
-    tex=(r"\max(0, x) + s \min(0, x)", [r"[x > 0] + s\,[x \le 0]"]),
-)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
-    return _leaky_relu(input, negative_slope=number(negative_slope, "leaky_relu: negative_slope"))
-
-
-def _elu_forward(x: np.ndarray, alpha: float) -> np.ndarray:
-    # min(0, x) with the 0 first keeps elu(-0) = -0 (NumPy returns the second of equal values)
-    negative = np.minimum(x.dtype.type(0), x)
-    return np.where(x > 0, x, alpha * np.expm1(negative)).astype(x.dtype, copy=False)
-
-
-# the rule reads x, not the output, as PyTorch's does (so an in-place change of the output after
-# it raises nothing in either)
-_elu = Primitive(
-    "elu",
-    _elu_forward,
-    # (e^x of the clamped x: the branch not taken must not overflow for large x)
-    grads=[lambda grad, out, x, alpha: where(x > 0, grad, grad * (exp(clamp_max(x, 0.0)) * alpha))],
-    tex=(
-        r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
-        [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"],
-    ),
-)
-
-
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    return _elu(input, alpha=number(alpha, "elu: alpha"))
-
-
-def _softplus_forward(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
-    scaled = x * beta
-    # log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}) never overflows; above threshold PyTorch returns x
-    soft = (np.maximum(scaled, 0) + np.log1p(np.exp(-np.abs(scaled)))) / beta
-    return np.where(scaled > threshold, x, soft).astype(x.dtype, copy=False)
-
-
-_softplus = Primitive(
-    "softplus",
-    _softplus_forward,
-    grads=[
-        lambda grad, out, x, beta, threshold: where(
-            x * beta > threshold, grad, grad * sigmoid(x * beta)
-        )
-    ],
-    tex=(r"\frac{1}{\beta}\ln(1 + e^{\beta x})", [r"\sigma(\beta x)"]),
-)
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
-    return _softplus(input, beta=beta, threshold=threshold)
-
-
 def _clamp_forward(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noqa: A002
     out = x
     if min is not None:
@@ -562,61 +478,3 @@ def cast(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
 
 def clone(input: Tensor) -> Tensor:  # noqa: A002
     return _clone(input)
-
-
-# ---- comparisons and logic (no gradient) -----------------------------------------------------
-# Comparisons are primitives without rules (a bool result has no gradient): as primitives they
-# name themselves in shape errors, and a replayed step recomputes them from the new data.
-def _compare(name: str, ufunc: np.ufunc) -> Any:
-    op = Primitive(name, ufunc, grads=[None, None], saves=())
-
-    def function(input: Any, other: Any) -> Tensor:  # noqa: A002
-        return op(*promote(input, other))
-
-    function.__name__ = name
-    function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."
-    return function
-
-
-eq = _compare("eq", np.equal)
-ne = _compare("ne", np.not_equal)
-lt = _compare("lt", np.less)
-le = _compare("le", np.less_equal)
-gt = _compare("gt", np.greater)
-ge = _compare("ge", np.greater_equal)
-logical_and = _compare("logical_and", np.logical_and)
-logical_or = _compare("logical_or", np.logical_or)
-logical_xor = _compare("logical_xor", np.logical_xor)
-greater, less, equal = gt, lt, eq
-
-
-_logical_not = Primitive("logical_not", np.logical_not, grads=[None], saves=())
-_isnan = Primitive("isnan", np.isnan, grads=[None], saves=())
-_isfinite = Primitive("isfinite", np.isfinite, grads=[None], saves=())
-_isinf = Primitive("isinf", np.isinf, grads=[None], saves=())
-
-
-def logical_not(input: Tensor) -> Tensor:  # noqa: A002
-    return _logical_not(to_tensor(input))
-
-
-def isnan(input: Tensor) -> Tensor:  # noqa: A002
-    return _isnan(input)
-
-
-def isfinite(input: Tensor) -> Tensor:  # noqa: A002
-    return _isfinite(input)
-
-
-def isinf(input: Tensor) -> Tensor:  # noqa: A002
-    return _isinf(input)
-
-
-def allclose(input: Tensor, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
-    reads_data("allclose()")
-    return bool(np.allclose(input._data, to_tensor(other)._data, rtol=rtol, atol=atol))
-
-
-def equal_all(input: Tensor, other: Tensor) -> bool:  # noqa: A002
-    reads_data("equal_all()")
-    return input.shape == other.shape and bool(np.array_equal(input._data, other._data))

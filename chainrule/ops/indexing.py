@@ -298,3 +298,22 @@ def index_put(input: Tensor, key: Any, value: Any) -> Tensor:  # noqa: A002
     the gradient reaches ``value`` through the assigned elements and ``input`` elsewhere."""
     value = to_tensor(value, input.dtype)
     return _index_put(input, value, key=normalize_key(key))
+
+
+# ---- embedding: rows picked by index --------------------------------------------------------
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """Rows of ``weight`` picked by integer ``input``; the padding row gets no gradient."""
+    indices = to_tensor(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    if indices.numel() and (indices._data.min() < 0 or indices._data.max() >= weight.shape[0]):
+        raise IndexOutOfRangeError(
+            f"embedding: index out of range for {weight.shape[0]} embeddings"
+        )
+    out = index(weight, indices._data)
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        is_pad = Tensor._wrap((indices._data == padding_idx)[..., None])
+        out = where(is_pad, out.detach(), out)
+    return out

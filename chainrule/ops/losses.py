@@ -14,7 +14,8 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
-from chainrule.ops.elementwise import clamp, log, log1p, sigmoid, softplus
+from chainrule.ops.activation import softplus
+from chainrule.ops.elementwise import clamp, log, log1p, sigmoid
 from chainrule.tensor import Tensor
 
 # PyTorch clamps each log term at -100, so a probability of exactly 0 or 1 gives a finite loss
@@ -156,7 +157,7 @@ def _ce_backward_grad_x(
     cache: dict[str, Any] | None = None,
 ) -> Tensor:
     # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
-    from chainrule.ops.nn import softmax
+    from chainrule.ops.categorical import softmax
     from chainrule.ops.reduce import sum as sum_
 
     probs = softmax(x, dim=1)

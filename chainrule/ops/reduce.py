@@ -14,7 +14,8 @@ from chainrule.autograd.grad_mode import state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import cast, eq, exp, where
+from chainrule.ops.comparison import eq
+from chainrule.ops.elementwise import cast, exp, where
 from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
 from chainrule.tensor import Tensor
 

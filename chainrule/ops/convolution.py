@@ -1,0 +1,285 @@
+"""conv2d as three primitives (the forward, its input gradient and its weight gradient), and
+conv1d through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.node import Primitive
+from chainrule.errors import BadInputError
+from chainrule.ops._coerce import promote, to_tensor
+from chainrule.ops.reduce import sum
+from chainrule.ops.shape import pad, reshape
+from chainrule.ops.unfold import _pair, _pool_geometry, _pool_padded, _window
+from chainrule.tensor import Tensor
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,  # noqa: A002
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation as PyTorch computes it (stride, padding, dilation, groups): one
+    primitive whose derivatives are the input- and weight-gradient primitives below."""
+    if input.ndim != 4 or weight.ndim != 4:
+        raise BadInputError(
+            f"conv2d: expects input (B, C, H, W) and weight (O, C/groups, kh, kw), "
+            f"got shapes {tuple(input.shape)} and {tuple(weight.shape)}"
+        )
+    B, C, H, W = input.shape
+    O, Cg, kh, kw = weight.shape
+    if O == 0 or kh == 0 or kw == 0:  # PyTorch refuses an empty kernel too
+        raise BadInputError(
+            f"conv2d: weight {tuple(weight.shape)} has no output channels or an empty kernel; "
+            "out_channels and kernel_size must be positive"
+        )
+    if C % groups or O % groups or C // groups != Cg:
+        raise BadInputError(
+            f"conv2d: input has {C} channels but weight {tuple(weight.shape)} with "
+            f"groups={groups} expects {Cg * groups}"
+        )
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise BadInputError(
+            f"conv2d: bias of shape {tuple(bias.shape)} doesn't match the weight's "
+            f"{O} output channels (expected ({O},))"
+        )
+    if padding == "same":
+        d = _pair(dilation, "dilation")
+        total = (d[0] * (kh - 1), d[1] * (kw - 1))
+        input = pad(
+            input,
+            (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2),
+        )
+        padding = 0
+    elif padding == "valid":
+        padding = 0
+    geometry: dict[str, Any] = {
+        "stride": _pair(stride, "stride"),
+        "padding": _pair(padding, "padding"),
+        "dilation": _pair(dilation, "dilation"),
+        "groups": groups,
+    }
+    oh, ow = _pool_geometry(
+        input.shape, (kh, kw), geometry["stride"], geometry["padding"], geometry["dilation"]
+    )
+    if oh <= 0 or ow <= 0:
+        padded = (H + 2 * geometry["padding"][0], W + 2 * geometry["padding"][1])
+        raise BadInputError(
+            f"conv2d: kernel {(kh, kw)} (dilation {geometry['dilation']}) is larger "
+            f"than the padded input {padded[0]}x{padded[1]}"
+        )
+    x, w = promote(input, weight)
+    if bias is None:
+        return _conv2d(x, w, cache={}, **geometry)
+    return _conv2d(x, w, to_tensor(bias, w.dtype), cache={}, **geometry)
+
+
+# ---- convolution as three primitives ---------------------------------------------------------
+# conv2d, its input gradient (a transposed convolution) and its weight gradient are each
+# bilinear, and each one's derivatives are the other two: a closed set, so gradients of any
+# order work. All three lay the batch out channel-first, (C, B, H, W), so that every group is
+# one matrix product over the whole batch (issue 5: im2col by shifted slices, single GEMM).
+def _columns(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """im2col: (C*kh*kw, B*oh*ow) with row (c, i, j) the input seen by kernel offset (i, j)."""
+    B, C, H, W = x.shape
+    kh, kw = kernel
+    oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
+    planes = _pool_padded(x, padding, 0.0).transpose(1, 0, 2, 3)  # (C, B, Hp, Wp)
+    cols = np.empty((C, kh, kw, B, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            cols[:, i, j] = planes[:, :, rows, columns]
+    return cols.reshape(C * kh * kw, B * oh * ow)
+
+
+def _conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    cache: dict[str, Any] | None,
+) -> np.ndarray:
+    B = x.shape[0]
+    O, Cg, kh, kw = w.shape
+    oh, ow = _pool_geometry(x.shape, (kh, kw), stride, padding, dilation)
+    cols = _columns(x, (kh, kw), stride, padding, dilation)  # (C*K, B*L)
+    if cache is not None:
+        cache["cols"] = cols  # saved for the weight gradient (x is version-checked)
+    out = _grouped_matmul(
+        w.reshape(groups, O // groups, Cg * kh * kw),
+        cols.reshape(groups, Cg * kh * kw, B * oh * ow),
+    )  # (G, Og, B*L)
+    out = out.reshape(O, B, oh, ow)
+    if b is not None:
+        out += b.reshape(O, 1, 1, 1)
+    return out.transpose(1, 0, 2, 3)  # (B, O, oh, ow), a view of the channel-first result
+
+
+def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One product per group; a single group goes to BLAS as a plain 2-D GEMM, transposed
+    operands included (batched np.matmul copies or loops over strided operands)."""
+    out: np.ndarray
+    if a.shape[0] == 1:
+        out = (a[0] @ b[0])[None]
+        return out
+    out = np.matmul(a, b)
+    return out
+
+
+def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
+    """A (B, O, oh, ow) gradient as (G, Og, B*oh*ow), channel-first."""
+    B, O, oh, ow = g.shape
+    return g.transpose(1, 0, 2, 3).reshape(groups, O // groups, B * oh * ow)
+
+
+def _conv2d_input_forward(
+    g: np.ndarray,
+    w: np.ndarray,
+    *,
+    x_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> np.ndarray:
+    B, C, H, W = x_shape
+    O, Cg, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    kernel_t = w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1)  # (G, K, Og)
+    dcols = _grouped_matmul(kernel_t, _grad_planes(g, groups)).reshape(C, kh, kw, B, oh, ow)
+    planes = np.zeros((C, B, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _window(i, j, (oh, ow), stride, dilation)
+            planes[:, :, rows, columns] += dcols[:, i, j]
+    return planes[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W].transpose(
+        1, 0, 2, 3
+    )
+
+
+def _conv2d_weight_forward(
+    g: np.ndarray,
+    x: np.ndarray,
+    *,
+    w_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    cache: dict[str, Any] | None = None,
+) -> np.ndarray:
+    O, Cg, kh, kw = w_shape
+    cols = cache.get("cols") if cache else None
+    if cols is None:
+        cols = _columns(x, (kh, kw), stride, padding, dilation)
+    cols = cols.reshape(groups, Cg * kh * kw, -1)  # (G, K, B*L)
+    return _grouped_matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
+
+
+def _geometry(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+def _conv2d_rule_x(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
+    return _conv2d_input(grad, w, x_shape=x.shape, **_geometry(params))
+
+
+def _conv2d_rule_w(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
+    return _conv2d_weight(grad, x, w_shape=w.shape, cache=params["cache"], **_geometry(params))
+
+
+def _conv2d_rule_b(
+    grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
+) -> Tensor:
+    return sum(grad, dim=(0, 2, 3))
+
+
+_conv2d = Primitive(
+    "conv2d",
+    _conv2d_forward,
+    saves=(0, 1),
+    grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
+    tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
+)
+_conv2d_input = Primitive(
+    "conv2d_input_grad",
+    _conv2d_input_forward,
+    grads=[
+        lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
+        lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p),
+    ],
+    tex=(r"G \star^{T} W", ["W", "G"]),
+)
+_conv2d_weight: Primitive = Primitive(
+    "conv2d_weight_grad",
+    _conv2d_weight_forward,
+    grads=[
+        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
+        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d_input(
+            g, grad, x_shape=x.shape, **p
+        ),
+    ],
+    tex=(r"G \star x", ["x", "G"]),
+)
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,  # noqa: A002
+    padding: Any = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation, run as conv2d on a height-1 image."""
+    if input.ndim != 3 or weight.ndim != 3:
+        raise BadInputError(
+            f"conv1d: expects input (B, C, L) and weight (O, C/groups, k), got "
+            f"shapes {tuple(input.shape)} and {tuple(weight.shape)}"
+        )
+    if input.shape[1] != weight.shape[1] * groups:
+        raise BadInputError(
+            f"conv1d: input has {input.shape[1]} channels but weight "
+            f"{tuple(weight.shape)} with groups={groups} expects "
+            f"{weight.shape[1] * groups}"
+        )
+    pad_arg: str | int | tuple[int, int] = (
+        padding if isinstance(padding, str) else (0, int(_pair(padding, "padding")[0]))
+    )
+    if padding == "same":
+        k = weight.shape[-1]
+        total = int(dilation) * (k - 1)
+        input = pad(input, (total // 2, total - total // 2))
+        pad_arg = 0
+    out = conv2d(
+        reshape(input, input.shape[:2] + (1, input.shape[2])),
+        reshape(weight, weight.shape[:2] + (1, weight.shape[2])),
+        bias,
+        stride=(1, int(_pair(stride, "stride")[0])),
+        padding=pad_arg,
+        dilation=(1, int(_pair(dilation, "dilation")[0])),
+        groups=groups,
+    )
+    return reshape(out, out.shape[:2] + (out.shape[3],))
