@@ -21,19 +21,10 @@ import sys
 import types
 from typing import Any
 
-from chainrule.explain.derive import (
-    Array,
-    Derivation,
-    Explanation,
-    Path,
-    Quantity,
-    Step,
-    TensorDerivation,
-    TensorPath,
-    TensorStep,
-    explain,
-)
-from chainrule.explain.records import VIEWS
+from chainrule.explain import records
+from chainrule.explain.derive import explain
+from chainrule.explain.records import *  # noqa: F403 - every record, by records.__all__
+from chainrule.explain.records import VIEWS, Explanation
 from chainrule.explain.render_html import render_html
 from chainrule.explain.render_json import from_json, render_json, to_dict
 from chainrule.explain.render_markdown import render_markdown
@@ -41,27 +32,15 @@ from chainrule.explain.render_text import render_text
 from chainrule.explain.seeds import (
     OneWeightConfig,
     SeedConfig,
-    Tutorial,
-    TutorialStep,
     one_weight_tutorial,
     seed_tutorial,
     tutorial,
 )
 
-__all__ = [
-    "Array",
-    "Derivation",
-    "Explanation",
+# the records, then what makes and shows them
+__all__ = [name for name in records.__all__ if name != "VIEWS"] + [
     "OneWeightConfig",
-    "Path",
-    "Quantity",
     "SeedConfig",
-    "Step",
-    "TensorDerivation",
-    "TensorPath",
-    "TensorStep",
-    "Tutorial",
-    "TutorialStep",
     "explain",
     "explore",
     "from_json",

@@ -14,22 +14,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.functional_api import grad as autograd_grad
-from chainrule.explain import backprop
+from chainrule.explain import backprop, records
 from chainrule.explain.element_paths import derive_element, reaches
-from chainrule.explain.records import (  # re-exported: they were defined here once
-    Array,
-    Delta,
+from chainrule.explain.records import (
     Derivation,
-    Diagnostic,
     Explanation,
-    Path,
     Quantity,
-    Reuse,
-    Step,
     TensorDerivation,
-    TensorPath,
-    TensorStep,
-    Update,
     _abbreviated,
     _split_element,
 )
@@ -37,22 +28,15 @@ from chainrule.explain.tensor_paths import derive_tensor
 from chainrule.explain.trace import Graph, Traced
 from chainrule.tensor import Tensor
 
-__all__ = [
-    "Array",
-    "Delta",
-    "Derivation",
-    "Diagnostic",
-    "Explanation",
-    "Path",
-    "Quantity",
-    "Reuse",
-    "Step",
-    "TensorDerivation",
-    "TensorPath",
-    "TensorStep",
-    "Update",
-    "explain",
-]
+__all__ = ["explain"]
+
+
+def __getattr__(name: str) -> Any:
+    """The records were defined here once: ``from chainrule.explain.derive import Derivation``
+    still works (they live in chainrule.explain.records)."""
+    if name in records.__all__:
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---- explain -----------------------------------------------------------------------------------

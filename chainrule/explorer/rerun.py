@@ -75,7 +75,7 @@ class Rerun:
                     new = tensor  # a constant: the same one
                 made[id(tensor)] = new
                 continue
-            inputs = [made[id(t)] for t in node.inputs]
+            inputs = [made[id(t)] for t in node.inputs or ()]
             params = {
                 k: ({} if k == "cache" and isinstance(v, dict) else v)
                 for k, v in node.params.items()

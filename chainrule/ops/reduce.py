@@ -203,38 +203,34 @@ _squeeze_dim = Primitive(
 )
 
 
-def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
-    """Largest element; with ``dim`` also its index (the gradient goes to that index only)."""
+def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # noqa: A002
+    """max or min: of two tensors elementwise, of everything, or along ``dim`` with its index
+    (the gradient goes to that index only)."""
+    name = "max" if largest else "min"
     if isinstance(dim, Tensor):
-        from chainrule.ops.elementwise import maximum
+        from chainrule.ops.elementwise import maximum, minimum
 
-        return maximum(input, dim)
+        return (maximum if largest else minimum)(input, dim)
     if dim is None:
-        return amax(input)
-    axis = normalize_dims(dim, input.ndim, "max")[0]
-    _check_nonempty(input._data, (axis,), "max")
+        return amax(input) if largest else amin(input)
+    axis = normalize_dims(dim, input.ndim, name)[0]
+    _check_nonempty(input._data, (axis,), name)
     if not input.ndim:
         return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
-    kept = _arg_extreme(input, find=np.argmax, axis=axis, keepdim=True)
+    find = np.argmax if largest else np.argmin
+    kept = _arg_extreme(input, find=find, axis=axis, keepdim=True)
     values = _values_at(input, kept, axis, keepdim)
     return MaxMin(values, kept if keepdim else _squeeze_dim(kept, dim=axis))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """Largest element; with ``dim`` also its index (the gradient goes to that index only)."""
+    return _extreme(input, dim, keepdim, largest=True)
 
 
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
     """Smallest element; with ``dim`` also its index (the gradient goes to that index only)."""
-    if isinstance(dim, Tensor):
-        from chainrule.ops.elementwise import minimum
-
-        return minimum(input, dim)
-    if dim is None:
-        return amin(input)
-    axis = normalize_dims(dim, input.ndim, "min")[0]
-    _check_nonempty(input._data, (axis,), "min")
-    if not input.ndim:
-        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
-    kept = _arg_extreme(input, find=np.argmin, axis=axis, keepdim=True)
-    values = _values_at(input, kept, axis, keepdim)
-    return MaxMin(values, kept if keepdim else _squeeze_dim(kept, dim=axis))
+    return _extreme(input, dim, keepdim, largest=False)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
