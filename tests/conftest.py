@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,3 +25,16 @@ def requires(module: str, extra: str) -> pytest.MarkDecorator:
 
 
 needs_matplotlib = requires("matplotlib", "plots")
+
+
+def refused(argv: list[str], folder: Any, monkeypatch: Any, capsys: Any) -> str:
+    """Run ``chainrule ARGV`` in ``folder``: it must exit 2 with one "chainrule: error:" line
+    and write nothing there. Returns that line."""
+    from chainrule.cli import main
+
+    monkeypatch.chdir(folder)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
+    assert list(folder.iterdir()) == []
+    return str(err)

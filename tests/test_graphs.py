@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import refused
 
 import chainrule as cr
 from chainrule.explain import graphs
@@ -336,10 +337,4 @@ def test_cli_graph_bad_arguments(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["graph", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
-    assert list(tmp_path.iterdir()) == []
+    refused(["graph", *argv], tmp_path, monkeypatch, capsys)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_matplotlib
+from conftest import needs_matplotlib, refused
 
 from chainrule.explain import graphs, report
 from chainrule.explain.graphs import number
@@ -273,10 +273,4 @@ def test_cli_report_bad_arguments(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["report", "--epochs", "2", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
-    assert list(tmp_path.iterdir()) == []
+    refused(["report", "--epochs", "2", *argv], tmp_path, monkeypatch, capsys)

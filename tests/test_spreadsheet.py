@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import refused
 
 from chainrule.explain import spreadsheet
 from chainrule.explain.seeds import SeedConfig, seed_tutorial
@@ -285,13 +286,7 @@ def test_cli_sheet_bad_arguments(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["sheet", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
-    assert list(tmp_path.iterdir()) == []
+    refused(["sheet", *argv], tmp_path, monkeypatch, capsys)
 
 
 def test_cli_sheet_without_openpyxl(
