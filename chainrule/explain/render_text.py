@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from chainrule.explain.formatting import (  # format_value, tex_to_text: re-exported, as before
     DIGITS,
@@ -28,60 +25,13 @@ from chainrule.explain.formatting import (  # format_value, tex_to_text: re-expo
     uses_vjp,
 )
 from chainrule.explain.records import Derivation, Explanation, TensorDerivation
+from chainrule.explain.render_text_backprop import backprop_sections
+from chainrule.explain.text_layout import Style, array_text, table, visible
 
 __all__ = ["format_value", "render_text", "tex_to_text"]
 
 
 # ---- numbers and colour --------------------------------------------------------------------------
-
-
-class _Style:
-    def __init__(self, color: bool) -> None:
-        self.color = color
-
-    def _wrap(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
-
-    def heading(self, text: str) -> str:
-        return self._wrap("1", text)
-
-    def name(self, text: str) -> str:
-        return self._wrap("36", text)
-
-    def formula(self, text: str) -> str:
-        return self._wrap("33", text)
-
-    def good(self, text: str) -> str:
-        return self._wrap("32", text)
-
-    def bad(self, text: str) -> str:
-        return self._wrap("31", text)
-
-    def dim(self, text: str) -> str:
-        return self._wrap("2", text)
-
-
-def _visible(text: str) -> int:
-    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _visible(text))
-
-
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ", gap: str = "  ") -> list[str]:
-    """Rows of cells as aligned columns (ANSI codes don't count towards a cell's width)."""
-    if not rows:
-        return []
-    widths = [
-        max(_visible(row[c]) for row in rows if c < len(row))
-        for c in range(max(len(r) for r in rows))
-    ]
-    lines = []
-    for row in rows:
-        cells = [_pad(cell, widths[c]) if c < len(row) - 1 else cell for c, cell in enumerate(row)]
-        lines.append((indent + gap.join(cells)).rstrip())
-    return lines
 
 
 # ---- records -------------------------------------------------------------------------------------
@@ -99,7 +49,7 @@ def render_text(
         import sys
 
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    style = _Style(bool(color))
+    style = Style(bool(color))
     digits = significant_digits(record, digits)
     if isinstance(record, Tutorial):
         lines = _tutorial(record, style, digits, width)
@@ -112,7 +62,7 @@ def render_text(
     return "\n".join(lines) + "\n"
 
 
-def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
+def _tutorial(run: Any, style: Style, digits: int, width: int) -> list[str]:
     from chainrule.explain.seeds import source_words
 
     config = run.config
@@ -125,7 +75,7 @@ def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
         "",
     ]
     settings = settings_line(run, digits)
-    lines += _table([[style.name("settings"), settings]], indent="  ")
+    lines += table([[style.name("settings"), settings]], indent="  ")
     lines.append("")
     if run.explanation is not None:
         lines += _explanation(run.explanation, style, digits, width, numbered=True)
@@ -145,7 +95,7 @@ def _tutorial(run: Any, style: _Style, digits: int, width: int) -> list[str]:
 
 
 def _explanation(
-    explanation: Any, style: _Style, digits: int, width: int, numbered: bool
+    explanation: Any, style: Style, digits: int, width: int, numbered: bool
 ) -> list[str]:
     number = iter(range(1, 10))
 
@@ -171,7 +121,7 @@ def _explanation(
                 format_value(q.value, digits),
             ]
         )
-    lines += _table(_squeeze(rows))
+    lines += table(_squeeze(rows))
     lines += [
         "",
         title("Backward pass: local derivatives (∂ of each quantity by the one below it)"),
@@ -189,7 +139,7 @@ def _explanation(
                 style.dim("  " + " ∘ ".join(step.ops)),
             ]
         )
-    lines += _table(rows) or ["  (none: no element-level derivation)"]
+    lines += table(rows) or ["  (none: no element-level derivation)"]
     if len(steps) > MAX_STEPS_SHOWN:
         lines.append(style.dim(f"  … {len(steps) - MAX_STEPS_SHOWN} more local derivatives"))
     gradients = [
@@ -203,7 +153,7 @@ def _explanation(
                 "loss down (the engine's backward)"
             ),
         ]
-        lines += _table(
+        lines += table(
             [
                 [style.name(partial(explanation.loss, q.name)), "=", format_value(q.grad, digits)]
                 for q in loss_first(gradients)
@@ -214,9 +164,7 @@ def _explanation(
     lines += _vjp_legend(explanation.derivations, style)
     for derivation in backprop_order(explanation.derivations):
         lines += _derivation(derivation, style, digits, width)
-    lines += _deltas(explanation, style, digits)
-    lines += _diagnostics(explanation, style, digits)
-    lines += _explained_updates(explanation, style, digits)
+    lines += backprop_sections(explanation, style, digits)
     return lines
 
 
@@ -224,103 +172,14 @@ MAX_STEPS_SHOWN = 48  # local derivatives listed; the rest are counted
 MAX_PATHS_SHOWN = 8  # paths of one derivation written out; the rest are counted
 
 
-def _deltas(explanation: Any, style: _Style, digits: int) -> list[str]:
-    """Backpropagation as it runs: each δ once, from the δs above it, and what that saves."""
-    deltas = getattr(explanation, "deltas", ())
-    if len(deltas) < 2:
-        return []
-    loss = explanation.loss
-    lines = [
-        "",
-        style.heading(
-            f"  Backpropagation as computed: each δ_x = ∂{loss}/∂x once, from the δs above it"
-        ),
-    ]
-    rows = []
-    for delta in deltas:
-        label = partial(loss, delta.name) if delta.kind == "parameter" else f"δ_{delta.name}"
-        value = (
-            _array_text(delta.value.numpy(), digits)
-            if delta.value is not None
-            else f"‖·‖ = {format_value(delta.norm, 6)}"
-        )
-        shape = f"shape {delta.shape}" if delta.shape else ""
-        rows.append(
-            [style.name(label), "=", style.formula(tex_to_text(delta.formula)), shape, value]
-        )
-    lines += _table(rows, indent="    ")
-    reuse = getattr(explanation, "reuse", None)
-    if reuse is not None:
-        lines.append(
-            style.dim(
-                f"  path by path: {reuse.paths} paths, {reuse.path_multiplications} "
-                f"multiplications and {reuse.path_additions} additions; each δ once: "
-                f"{reuse.delta_multiplications} multiplications and {reuse.delta_additions} "
-                f"additions ({reuse.saved} operations fewer)"
-            )
-        )
-    return lines
-
-
-def _diagnostics(explanation: Any, style: _Style, digits: int) -> list[str]:
-    found = getattr(explanation, "diagnostics", ())
-    norms = [d for d in found if d.kind == "norm"]
-    warnings = [d for d in found if d.kind != "norm"]
-    if not norms and not warnings:
-        return []
-    lines = ["", style.heading("  Diagnostics")]
-    if norms:
-        cells = [f"{d.subject} {format_value(d.value, digits)}" for d in norms]
-        lines.append(f"    gradient norms ‖∂{explanation.loss}/∂w‖: " + " · ".join(cells))
-    lines += [f"    {style.bad('⚠')} {d.message}" for d in warnings]
-    if not warnings:
-        lines.append(style.dim("    no saturated units, no vanishing or exploding gradient"))
-    return lines
-
-
-def _explained_updates(explanation: Any, style: _Style, digits: int) -> list[str]:
-    updates = getattr(explanation, "updates", ())
-    if not updates:
-        return []
-    lr = format_value(updates[0].lr)
-    lines = ["", style.heading(f"  Update: w ← w − η · ∂{explanation.loss}/∂w, η = {lr}")]
-    rows = []
-    for u in updates:
-        if isinstance(u.value, float):
-            rows.append(
-                [
-                    style.name(u.parameter),
-                    "=",
-                    format_value(u.value, digits),
-                    "−",
-                    lr,
-                    "×",
-                    format_value(u.gradient, digits),
-                    "=",
-                    style.name(format_value(u.updated, digits)),
-                ]
-            )
-        else:
-            rows.append(
-                [
-                    style.name(u.parameter),
-                    "←",
-                    f"{u.parameter} − {lr} × ∂{explanation.loss}/∂{u.parameter}",
-                    "=",
-                    _array_text(u.updated.numpy(), digits),
-                ]
-            )
-    return lines + _table(rows, indent="    ")
-
-
-def _vjp_legend(derivations: Any, style: _Style) -> list[str]:
+def _vjp_legend(derivations: Any, style: Style) -> list[str]:
     return [style.dim(f"  {VJP_LEGEND}")] if uses_vjp(derivations) else []
 
 
 _LEAF_KINDS = {"input": "inputs", "parameter": "parameters"}
 
 
-def _leaves(quantities: Sequence[Any], style: _Style, digits: int, per_line: int = 4) -> list[str]:
+def _leaves(quantities: Sequence[Any], style: Style, digits: int, per_line: int = 4) -> list[str]:
     """The given numbers, a few to a line: ``inputs  i1 = 0.05  i2 = 0.1 …``."""
     rows = []
     for kind, label in _LEAF_KINDS.items():
@@ -331,7 +190,7 @@ def _leaves(quantities: Sequence[Any], style: _Style, digits: int, per_line: int
         ]
         for start in range(0, len(cells), per_line):
             rows.append([label if start == 0 else ""] + cells[start : start + per_line])
-    return _table(rows)
+    return table(rows)
 
 
 def _squeeze(rows: list[list[str]]) -> list[list[str]]:
@@ -345,7 +204,7 @@ def _squeeze(rows: list[list[str]]) -> list[list[str]]:
     return out
 
 
-def _derivation(derivation: Any, style: _Style, digits: int, width: int) -> list[str]:
+def _derivation(derivation: Any, style: Style, digits: int, width: int) -> list[str]:
     if isinstance(derivation, TensorDerivation):
         return _tensor_derivation(derivation, style, digits)
     head = partial(derivation.loss, derivation.parameter)
@@ -390,7 +249,7 @@ def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:
     lines, current = [], indent + "= "
     for number, value in enumerate(values):
         piece = value if number == 0 else f" × {value}"
-        if _visible(current) + len(piece) > width and current.strip() != "=":
+        if visible(current) + len(piece) > width and current.strip() != "=":
             lines.append(current)
             current = indent + "  " + piece.lstrip()
         else:
@@ -400,7 +259,7 @@ def _factors(path: Any, indent: str, digits: int, width: int) -> list[str]:
     return lines
 
 
-def _check(derivation: Any, style: _Style, digits: int) -> str:
+def _check(derivation: Any, style: Style, digits: int) -> str:
     engine = derivation.engine
     if hasattr(engine, "numpy"):
         engine_text = "engine .grad"
@@ -414,7 +273,7 @@ def _check(derivation: Any, style: _Style, digits: int) -> str:
     return f"{mark} {engine_text} ({detail})"
 
 
-def _tensor_derivation(derivation: Any, style: _Style, digits: int) -> list[str]:
+def _tensor_derivation(derivation: Any, style: Style, digits: int) -> list[str]:
     head = partial(derivation.loss, derivation.parameter)
     count = len(derivation.paths)
     lines = [
@@ -433,24 +292,13 @@ def _tensor_derivation(derivation: Any, style: _Style, digits: int) -> list[str]
             ]
             for s in path.steps
         ]
-        lines += _table(rows, indent="      ")
+        lines += table(rows, indent="      ")
     total = derivation.total.numpy()
-    lines.append(f"    = {_array_text(total, digits)}   {_check(derivation, style, digits)}")
+    lines.append(f"    = {array_text(total, digits)}   {_check(derivation, style, digits)}")
     return lines
 
 
-def _array_text(array: np.ndarray, digits: int) -> str:
-    if array.size > 16:
-        return (
-            f"tensor of shape {array.shape}, ‖·‖ = "
-            f"{format_value(float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))), 6)}"
-        )
-    return np.array2string(
-        array, separator=", ", formatter={"float_kind": lambda v: format_value(v, digits)}
-    ).replace("\n", "")
-
-
-def _updates(run: Any, style: _Style, digits: int) -> list[str]:
+def _updates(run: Any, style: Style, digits: int) -> list[str]:
     loss = run.loss
     number = 5 if run.explanation is not None else 1
     w = update_symbol(run)
@@ -476,10 +324,10 @@ def _updates(run: Any, style: _Style, digits: int) -> list[str]:
                 style.name(format_value(run.updated[key], digits)),
             ]
         )
-    return lines + _table(rows)
+    return lines + table(rows)
 
 
-def _training(run: Any, style: _Style, digits: int) -> list[str]:
+def _training(run: Any, style: Style, digits: int) -> list[str]:
     loss = run.loss
     lines = ["", style.heading(f"6. Training: {len(run.steps)} steps of gradient descent")]
     outputs = [k for k in ("a_o1", "a_o2", "z") if k in run.values]
@@ -496,9 +344,9 @@ def _training(run: Any, style: _Style, digits: int) -> list[str]:
         rows.append(
             [str(step.step)] + [format_value(step.values[k], digits) for k in [loss] + outputs]
         )
-    lines += _table(rows)
+    lines += table(rows)
     lines += ["", style.heading(f"  parameters after step {len(steps)}")]
-    lines += _table(
+    lines += table(
         [[style.name(k), "=", format_value(run.final[k], digits)] for k in run.parameters]
     )
     return lines
