@@ -3,6 +3,7 @@ description of the machine a run was measured on."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -61,3 +62,22 @@ def describe(
         "torch": torch_version,
         "chainrule": chainrule_version,
     }
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--threads and --json, the same in every benchmark script."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help="threads for PyTorch and NumPy's BLAS (default: this machine's cores, %(default)s)",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help="write the results as JSON to PATH, or to stdout instead of the "
+        "table when no PATH is given",
+    )

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from machine import default_threads, describe, log, set_threads
+from machine import add_common_arguments, describe, log, set_threads
 
 WORKLOADS = (
     "op_overhead",
@@ -62,21 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="untimed repetitions first (default 3; 1 with --quick)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=default_threads(),
-        help="threads for PyTorch and NumPy's BLAS (default: this machine's cores, %(default)s)",
-    )
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="PATH",
-        help="write the results as JSON to PATH, or to stdout instead of the "
-        "table when no PATH is given",
-    )
+    add_common_arguments(parser)  # --threads, --json
     parser.add_argument(
         "--quick",
         action="store_true",

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from machine import default_threads, describe, log, set_threads
+from machine import add_common_arguments, describe, log, set_threads
 
 MODELS = ("mlp", "cnn")
 
@@ -45,22 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="epochs per model (default: chainrule train's, 20 for the MLP and "
         "10 for the CNN; 2 with --quick)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=default_threads(),
-        help="threads for PyTorch and NumPy's BLAS (default: this machine's cores, %(default)s)",
-    )
+    add_common_arguments(parser)  # --threads, --json
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="PATH",
-        help="write the results as JSON to PATH, or to stdout instead of the "
-        "table when no PATH is given",
-    )
     parser.add_argument(
         "--quick",
         action="store_true",
