@@ -199,3 +199,17 @@ def test_explain_size_benchmark_stays_within_its_output_bounds() -> None:
     assert result["text_lines"] <= 400 and result["html_bytes"] <= 200_000
     assert result["json_bytes"] <= 600_000
     assert done.returncode == (1 if result["over"] else 0)
+
+
+def test_the_profile_script_says_where_the_time_goes() -> None:
+    script = ROOT / "benchmarks" / "profile_steps.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--workloads", "tutorial", "--steps", "5", "--top", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tutorial (chainrule, 5 steps)" in done.stdout
+    assert "chainrule/autograd/engine.py" in done.stdout and "run_backward" in done.stdout
+    assert "warning" not in done.stderr
