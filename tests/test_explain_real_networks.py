@@ -90,6 +90,19 @@ def test_one_element_on_request_and_names_as_params():
         explain(loss, model)["0.weight[0,0]"]
 
 
+def test_one_element_of_a_tensor_too_big_to_label():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    X, y = cr.randn(8, 64), cr.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+    loss = F.cross_entropy(model(X), y)
+    e = explain(loss, model, only=["0.weight[1,2]"])
+    d = e["0.weight[1,2]"]  # 2,048 elements: no labels, yet the name is the one asked for
+    (g,) = cr.autograd.grad(loss, [model[0].weight], retain_graph=True)
+    assert d.parameter == "0.weight[1,2]" and d.agrees
+    assert d.engine == g.detach().numpy()[1, 2]
+    assert "∂L/∂0.weight[1,2]" in render_text(e, color=False)
+
+
 def test_short_repr_iteration_and_multi_element_lookup():
     net = build_seed_network(*_seed_args())
     e = explain(net.loss, net.parameters)

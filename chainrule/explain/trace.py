@@ -183,10 +183,13 @@ class Graph(ForwardFormulas):
         return f"{item.tex}[{','.join(map(str, index))}]" if index else item.tex
 
     def element_label(self, position: int, index: tuple[int, ...]) -> str:
-        """An identifier for an element: its name, else the LaTeX of its expression."""
+        """An identifier for an element: its name, else the LaTeX of its expression; the
+        elements of a tensor too big to label are their tensor's name and index (0.weight[1,2])."""
         item = self.items[position]
         if item.element_names is not None and item.element_names[index] is not None:
             return str(item.element_names[index])
+        if item.element_tex is None:
+            return _element_id(item.name, index)
         return self.element_tex(position, index)
 
     def is_weight(self, position: int) -> bool:
