@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import thread_state
 
 _state = {"generator": np.random.default_rng(0)}
 
@@ -22,8 +22,8 @@ seed = manual_seed
 
 
 def generator() -> np.random.Generator:
-    if state.tracing is not None:
-        state.tracing.refuse("it draws random numbers")
+    if thread_state.tracing is not None:
+        thread_state.tracing.refuse("it draws random numbers")
     return _state["generator"]
 
 

@@ -51,7 +51,7 @@ def run_backward(
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
     anomaly, grad_mode, writes = state.anomaly, thread_state.grad_enabled, state.writes
-    tracing = state.tracing
+    tracing = thread_state.tracing
     if tracing is not None and (retain_graph or create_graph):
         tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
     state.anomaly = False
@@ -186,8 +186,8 @@ def _output_extras(
     grad: Tensor, out: Tensor, wanted: dict[int, int] | None, results: list[Tensor | None]
 ) -> Tensor:
     """The rarer duties at a node's output: its hooks, grad()'s capture, retain_grad."""
-    if state.tracing is not None and (out._hooks or out._retains_grad):
-        state.tracing.refuse("a hook or retain_grad runs in its backward")
+    if thread_state.tracing is not None and (out._hooks or out._retains_grad):
+        thread_state.tracing.refuse("a hook or retain_grad runs in its backward")
     if out._hooks:
         for hook in out._hooks:
             replaced = hook(grad)
@@ -215,8 +215,8 @@ def _finish_leaves(
         if wanted is not None and index is None:
             continue  # a leaf grad() wasn't asked for: no hooks, as in PyTorch
         if tensor._hooks:
-            if state.tracing is not None:
-                state.tracing.refuse("a hook runs in its backward")
+            if thread_state.tracing is not None:
+                thread_state.tracing.refuse("a hook runs in its backward")
             for hook in tensor._hooks:
                 replaced = hook(grad)
                 if replaced is not None:
@@ -234,7 +234,7 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = 
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
     fresh = fresh and grad.grad_fn is None
-    tracing = state.tracing
+    tracing = thread_state.tracing
     if tracing is not None:
         tracing.on_accumulate(tensor, grad, fresh)
     accumulate_array(tensor, grad._data, fresh)

@@ -12,7 +12,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("anomaly", "writes", "modes", "tracing")
+    __slots__ = ("anomaly", "writes", "modes")
 
     def __init__(self) -> None:
         self.anomaly = False  # process-wide, as PyTorch's anomaly mode
@@ -20,7 +20,6 @@ class _State:
         # version checks in backward if it is still n (no tensor can have changed since).
         self.writes = 0
         self.modes = 0  # changes of any module's train/eval mode (a replayed step depends on it)
-        self.tracing: Any = None  # the recorder of chainrule.autograd.replay while it traces
 
 
 state = _State()
@@ -28,10 +27,13 @@ state = _State()
 
 class _ThreadState(threading.local):
     """Grad mode, one per thread as in PyTorch: ``no_grad`` in one thread leaves recording on in
-    another (each new thread starts with it on)."""
+    another (each new thread starts with it on); and the replay trace this thread records."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
+        # the recorder of chainrule.autograd.replay while this thread traces a step: another
+        # thread's ops at the same moment are not part of the step
+        self.tracing: Any = None
 
 
 thread_state = _ThreadState()
@@ -40,8 +42,8 @@ thread_state = _ThreadState()
 def reads_data(what: str) -> None:
     """Called where a tensor's values become a Python value or decision: a step being traced for
     chainrule.autograd.replay can't repeat that, so it will run eagerly instead."""
-    if state.tracing is not None:
-        state.tracing.refuse(f"it reads a tensor into Python ({what})")
+    if thread_state.tracing is not None:
+        thread_state.tracing.refuse(f"it reads a tensor into Python ({what})")
 
 
 def is_grad_enabled() -> bool:

@@ -5,6 +5,7 @@ accumulation, and note whatever would make the recording stand for the wrong com
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from chainrule._source import package_relative
 from chainrule.autograd.engine import accumulate_array
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.node import Primitive, _creation_order
 from chainrule.autograd.replay_plan import (
     _SCRATCH,
@@ -41,7 +42,8 @@ _CONSTANT_SITES: set[tuple[str, str]] = {
 
 
 class _Recorder:
-    """Writes a _Plan while the step runs eagerly; the hooks reach it through ``state.tracing``."""
+    """Writes a _Plan while the step runs eagerly; the hooks reach it through
+    ``thread_state.tracing`` (this thread's only)."""
 
     def __init__(self, args: tuple[Any, ...]) -> None:
         self.plan = _Plan()
@@ -220,29 +222,53 @@ _plain_call = Primitive.__call__
 
 def _recording_call(op: Primitive, *inputs: Tensor, **params: Any) -> Tensor:
     out = _plain_call(op, *inputs, **params)
-    recorder = state.tracing
+    recorder = thread_state.tracing
     if recorder is not None:
         recorder.on_call(op, inputs, params, out)
     return out
 
 
 def _tracing_wrap(cls: type, array: np.ndarray) -> Tensor:
-    recorder = state.tracing
+    recorder = thread_state.tracing
     if recorder is not None:
         recorder.on_wrap(array)
     return _plain_wrap.__func__(cls, array)  # type: ignore[no-any-return]
 
 
 _plain_wrap: Any = None  # Tensor's own _wrap, kept while the tracing one stands in
+# The two entry points are swapped while any thread traces (the first tracer swaps them in, the
+# last one back); each thread's ops reach only its own recorder, through thread_state.
+_swap_lock = threading.Lock()
+_tracers = 0
+
+
+def _swap_in() -> None:
+    from chainrule.tensor import Tensor
+
+    global _plain_wrap, _tracers
+    with _swap_lock:
+        if _tracers == 0:
+            _plain_wrap = Tensor.__dict__["_wrap"]
+            Primitive.__call__ = _recording_call  # type: ignore[method-assign, assignment]
+            Tensor._wrap = classmethod(_tracing_wrap)  # type: ignore[method-assign, assignment]
+        _tracers += 1
+
+
+def _swap_out() -> None:
+    from chainrule.tensor import Tensor
+
+    global _tracers
+    with _swap_lock:
+        _tracers -= 1
+        if _tracers == 0:
+            Primitive.__call__ = _plain_call  # type: ignore[method-assign]
+            Tensor._wrap = _plain_wrap  # type: ignore[method-assign]
 
 
 def _traced(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, _Recorder]:
-    """Run ``fn`` eagerly with the recorder attached."""
-    from chainrule.tensor import Tensor
-
-    global _plain_wrap
+    """Run ``fn`` eagerly with the recorder attached (to this thread)."""
     recorder = _Recorder(args)
     captured = _captured_argument(fn, args)
     if captured is not None:
@@ -251,16 +277,13 @@ def _traced(
             "stand for it)"
         )
     writes = state.writes
-    plain_wrap = _plain_wrap = Tensor.__dict__["_wrap"]
-    state.tracing = recorder
-    Primitive.__call__ = _recording_call  # type: ignore[method-assign, assignment]
-    Tensor._wrap = classmethod(_tracing_wrap)  # type: ignore[method-assign, assignment]
+    _swap_in()
+    thread_state.tracing = recorder
     try:
         result = fn(*args, **kwargs)
     finally:
-        state.tracing = None
-        Primitive.__call__ = _plain_call  # type: ignore[method-assign]
-        Tensor._wrap = plain_wrap  # type: ignore[method-assign]
+        thread_state.tracing = None
+        _swap_out()
     if state.writes != writes:  # the root cause of whatever else it saw
         recorder.reason = "it writes a tensor in place"
     recorder.finish(result)

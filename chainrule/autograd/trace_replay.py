@@ -103,7 +103,8 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         return f"<replay of {self.__name__}: {self.counts}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = None if state.tracing is not None or state.anomaly else _signature(args, kwargs)
+        tracing = thread_state.tracing is not None
+        key = None if tracing or state.anomaly else _signature(args, kwargs)
         if key is None or key in self.refused:
             return self._eager(args, kwargs)
         plan = self.plans.get(key)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import reads_data, state
+from chainrule.autograd.grad_mode import reads_data, thread_state
 from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.nn._activations import (
     dropout,
@@ -118,9 +118,9 @@ def binary_cross_entropy(
             f"binary_cross_entropy: target size {tuple(target.shape)} differs from "
             f"input size {tuple(input.shape)}; please ensure they have the same size"
         )
-    if state.tracing is not None:  # a replayed step checks the ranges again
-        state.tracing.guard(_probabilities, input)
-        state.tracing.guard(_probabilities, target)
+    if thread_state.tracing is not None:  # a replayed step checks the ranges again
+        thread_state.tracing.guard(_probabilities, input)
+        thread_state.tracing.guard(_probabilities, target)
     if not _probabilities(input._data):
         raise BadInputError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
@@ -337,8 +337,8 @@ def cross_entropy(
         ):
             # the common case, as one fused primitive (ops/losses.py): every target a class in
             # range, none ignored (anything else takes the checked general path below)
-            if state.tracing is not None:  # a replayed step checks this again each time
-                state.tracing.guard(_PlainLabels(num_classes, ignore_index), target_tensor)
+            if thread_state.tracing is not None:  # a replayed step checks this again each time
+                thread_state.tracing.guard(_PlainLabels(num_classes, ignore_index), target_tensor)
             return _losses.fused_cross_entropy(input, target_tensor, mean=reduction == "mean")
         if labels.dtype.kind in "iu":
             _class_targets(input, target_tensor, ignore_index, "cross_entropy")  # errors by name

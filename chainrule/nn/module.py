@@ -328,8 +328,8 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to None (default), or to zeros in place."""
         for param in self.parameters():
-            if set_to_none and grad_mode.state.tracing is not None:
-                grad_mode.state.tracing.on_clear(param)  # replay clears it whatever it holds
+            if set_to_none and grad_mode.thread_state.tracing is not None:
+                grad_mode.thread_state.tracing.on_clear(param)  # replay clears it whatever it holds
             if param.grad is None:
                 continue
             if set_to_none:

@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule import _dtype
 from chainrule._checks import integer
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
@@ -87,8 +87,8 @@ def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002
             f"{labels.min()}..{labels.max()}"
         )
     tensor = to_tensor(input)
-    if state.tracing is not None:  # a replayed step checks the range (and inferred C) again
-        state.tracing.guard(_ClassRange(num_classes, inferred), tensor)
+    if thread_state.tracing is not None:  # a replayed step checks the range (and inferred C) again
+        thread_state.tracing.guard(_ClassRange(num_classes, inferred), tensor)
     return _one_hot(tensor, num_classes=num_classes)
 
 

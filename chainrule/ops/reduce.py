@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import _dtype
-from chainrule.autograd.grad_mode import state
+from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
@@ -257,8 +257,8 @@ def _prod_grad(
     grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
 ) -> Tensor:
     grad = _unreduce(grad, x, axes)
-    if state.tracing is not None:  # which formula depends on the data: a replay checks again
-        state.tracing.guard(_has_no_zero, x)
+    if thread_state.tracing is not None:  # which formula depends on the data: a replay checks again
+        thread_state.tracing.guard(_has_no_zero, x)
     if np.all(x._data != 0):
         # the product of the others is out / x: differentiable, so Hessians stay right
         return grad * (out if keepdim else _unreduce(out, x, axes)) / x

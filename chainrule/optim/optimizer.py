@@ -176,8 +176,8 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none and grad_mode.state.tracing is not None:
-                    grad_mode.state.tracing.on_clear(p)  # replay clears it whatever it holds
+                if set_to_none and grad_mode.thread_state.tracing is not None:
+                    grad_mode.thread_state.tracing.on_clear(p)  # replay clears it whatever it holds
                 if p.grad is None:
                     continue
                 if set_to_none:
