@@ -131,6 +131,7 @@ def test_missing_length_unknown_paths_and_a_stalled_client(seed_server):
     assert b" 411 " in connection.recv(4096).split(b"\r\n")[0]
     connection.close()
     assert _request(seed_server, "GET", "/nothing")[0] == 404
+    assert _request(seed_server, "GET", "/favicon.ico")[0] == 204
     assert _request(seed_server, "POST", "/api/other", {})[0] == 404
     # a client that sends half a request holds one thread, not the server
     stalled = socket.create_connection(("127.0.0.1", seed_server.port))

@@ -63,6 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, _page(), "text/html; charset=utf-8")
+        elif path == "/favicon.ico":  # browsers ask; nothing to send, and no error to log
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
         elif path == "/api/initial":
             self._json(HTTPStatus.OK, {"kind": self.session.kind, **self.session.initial()})
         else:
