@@ -186,7 +186,9 @@ def _conv2d_weight_forward(
     cache: dict[str, Any] | None = None,
 ) -> np.ndarray:
     O, Cg, kh, kw = w_shape
-    cols = cache.get("cols") if cache else None
+    # taken, not read: a replayed plan keeps its params (and this dict) between steps, and the
+    # columns must not outlive the backward that needed them (a second backward recomputes)
+    cols = cache.pop("cols", None) if cache else None
     if cols is None:
         cols = _columns(x, (kh, kw), stride, padding, dilation)
     cols = cols.reshape(groups, Cg * kh * kw, -1)  # (G, K, B*L)
