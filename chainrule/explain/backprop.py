@@ -40,13 +40,16 @@ def deltas(
     loss = graph.items[-1]
     one = Array.from_numpy(np.ones(loss.tensor.shape, loss.tensor.dtype))
     out = [Delta(loss.name, loss.tex, tuple(loss.tensor.shape), "1", (), 1.0, one, "loss")]
-    for position in sorted(stops, reverse=True):
-        item = graph.items[position]
-        if item is loss or not item.tensor.requires_grad:
-            continue
-        gradient = engine.get(id(item.tensor))
-        if gradient is None:
-            gradient = _gradient(graph, item)
+    order = [
+        graph.items[p]
+        for p in sorted(stops, reverse=True)
+        if graph.items[p] is not loss and graph.items[p].tensor.requires_grad
+    ]
+    # the stops explain() did not ask the engine about (unnamed layer outputs): one pass for all
+    missing = _gradients(graph, [item for item in order if id(item.tensor) not in engine])
+    for item in order:
+        position = item.position
+        gradient = engine.get(id(item.tensor), missing.get(id(item.tensor)))
         if gradient is None:
             continue
         routes = _routes_up(position, stops, consumers)
@@ -73,14 +76,21 @@ def deltas(
     return tuple(out)
 
 
-def _gradient(graph: Graph, item: Traced) -> np.ndarray | None:
+def _gradients(graph: Graph, items: Sequence[Traced]) -> dict[int, np.ndarray | None]:
+    """The engine's ∂loss/∂item for each item, in one backward pass that keeps the graph."""
     from chainrule.autograd.functional_api import grad
     from chainrule.tensor import Tensor
 
+    if not items:
+        return {}
     loss = graph.loss
     ones = Tensor._wrap(np.ones(loss.shape, dtype=loss.dtype))
-    (g,) = grad(loss, [item.tensor], grad_outputs=ones, retain_graph=True, allow_unused=True)
-    return None if g is None else np.asarray(g._data)
+    tensors = [item.tensor for item in items]
+    grads = grad(loss, tensors, grad_outputs=ones, retain_graph=True, allow_unused=True)
+    return {
+        id(t): None if g is None else np.asarray(g._data)
+        for t, g in zip(tensors, grads, strict=True)
+    }
 
 
 def _stops(graph: Graph, named: Sequence[Traced]) -> set[int]:

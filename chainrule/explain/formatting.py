@@ -15,6 +15,8 @@ from chainrule.explain.records import Derivation
 
 __all__ = [
     "DIGITS",
+    "MAX_PATHS_SHOWN",
+    "MAX_STEPS_SHOWN",
     "VJP_LEGEND",
     "backprop_order",
     "format_value",
@@ -32,7 +34,11 @@ __all__ = [
     "unique_steps",
     "update_symbol",
     "uses_vjp",
+    "values_text",
 ]
+
+MAX_STEPS_SHOWN = 48  # local derivatives a view lists; the rest are counted
+MAX_PATHS_SHOWN = 8  # paths of one derivation a view writes out; the rest are counted
 
 
 DIGITS = 12
@@ -316,3 +322,13 @@ def path_formulas(path: Any) -> str:
 def update_symbol(run: Any) -> str:
     """The parameter in the update rule: its own name when there is one (W), else w."""
     return run.parameters[0] if len(run.parameters) == 1 else "w"
+
+
+def values_text(value: Any, digits: int) -> str:
+    """A float, or a small array's elements, as "0.5, -1, 2"; a big array as its shape."""
+    if isinstance(value, float):
+        return format_value(value, digits)
+    array = value.numpy() if hasattr(value, "numpy") else value
+    if array.size > 16:
+        return f"shape {array.shape}"
+    return ", ".join(format_value(v, digits) for v in array.reshape(-1))

@@ -10,6 +10,8 @@ from typing import Any
 
 from chainrule.explain.formatting import (
     DIGITS,
+    MAX_PATHS_SHOWN,
+    MAX_STEPS_SHOWN,
     backprop_order,
     format_value,
     loss_first,
@@ -20,6 +22,7 @@ from chainrule.explain.formatting import (
     tex_to_text,
     unique_steps,
     update_symbol,
+    values_text,
 )
 from chainrule.explain.records import Derivation, Explanation, TensorDerivation
 
@@ -199,10 +202,6 @@ def _explanation(explanation: Any, digits: int, numbered: bool = False) -> str:
     return "\n".join(parts)
 
 
-MAX_STEPS_SHOWN = 48
-MAX_PATHS_SHOWN = 8
-
-
 def _backprop(explanation: Any, digits: int) -> list[str]:
     """The δ form, what it saves, the diagnostics and the updates."""
     parts = []
@@ -216,7 +215,7 @@ def _backprop(explanation: Any, digits: int) -> list[str]:
                 else f"δ<sub>{tex_to_html(delta.tex)}</sub>"
             )
             value = (
-                ", ".join(format_value(v, digits) for v in delta.value.data)
+                values_text(delta.value, digits)
                 if delta.value is not None
                 else f"‖·‖ = {format_value(delta.norm, 6)}"
             )
@@ -252,7 +251,7 @@ def _backprop(explanation: Any, digits: int) -> list[str]:
         rows = []
         for u in explanation.updates:
             cells = "".join(
-                f'<td class="num">{html.escape(_value_text(v, digits))}</td>'
+                f'<td class="num">{html.escape(values_text(v, digits))}</td>'
                 for v in (u.value, u.gradient, u.updated)
             )
             rows.append(f"<tr><td>{html.escape(u.parameter)}</td>{cells}</tr>")
@@ -262,14 +261,6 @@ def _backprop(explanation: Any, digits: int) -> list[str]:
             f"{''.join(rows)}</table>",
         ]
     return parts
-
-
-def _value_text(value: Any, digits: int) -> str:
-    if isinstance(value, float):
-        return format_value(value, digits)
-    if len(value.data) > 16:
-        return f"shape {value.shape}"
-    return ", ".join(format_value(v, digits) for v in value.data)
 
 
 def _check(derivation: Any) -> str:

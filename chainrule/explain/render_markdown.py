@@ -7,6 +7,8 @@ from typing import Any
 
 from chainrule.explain.formatting import (
     DIGITS,
+    MAX_PATHS_SHOWN,
+    MAX_STEPS_SHOWN,
     backprop_order,
     format_value,
     loss_first,
@@ -16,6 +18,7 @@ from chainrule.explain.formatting import (
     step_tex,
     unique_steps,
     update_symbol,
+    values_text,
 )
 from chainrule.explain.records import Derivation, Explanation, TensorDerivation
 
@@ -215,7 +218,7 @@ def _backprop(explanation: Any, digits: int, hashes: str) -> list[str]:
                 else rf"\delta_{{{delta.tex}}}"
             )
             value = (
-                _array(delta.value.numpy(), digits)
+                values_text(delta.value, digits)
                 if delta.value is not None
                 else f"‖·‖ = {format_value(delta.norm, 6)}"
             )
@@ -252,22 +255,11 @@ def _backprop(explanation: Any, digits: int, hashes: str) -> list[str]:
         ]
         for u in explanation.updates:
             before, gradient, after = (
-                format_value(v, digits) if isinstance(v, float) else _array(v.numpy(), digits)
-                for v in (u.value, u.gradient, u.updated)
+                values_text(v, digits) for v in (u.value, u.gradient, u.updated)
             )
             lines.append(f"| `{u.parameter}` | {before} | {gradient} | {after} |")
         lines.append("")
     return lines
-
-
-def _array(array: Any, digits: int) -> str:
-    if array.size > 16:
-        return f"shape {array.shape}"
-    return ", ".join(format_value(v, digits) for v in array.reshape(-1))
-
-
-MAX_STEPS_SHOWN = 48
-MAX_PATHS_SHOWN = 8
 
 
 def _check(derivation: Any) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from chainrule.explain.formatting import (  # format_value, tex_to_text: re-exported, as before
     DIGITS,
+    MAX_PATHS_SHOWN,
+    MAX_STEPS_SHOWN,
     VJP_LEGEND,
     backprop_order,
     format_value,
@@ -166,10 +168,6 @@ def _explanation(
         lines += _derivation(derivation, style, digits, width)
     lines += backprop_sections(explanation, style, digits)
     return lines
-
-
-MAX_STEPS_SHOWN = 48  # local derivatives listed; the rest are counted
-MAX_PATHS_SHOWN = 8  # paths of one derivation written out; the rest are counted
 
 
 def _vjp_legend(derivations: Any, style: Style) -> list[str]:
