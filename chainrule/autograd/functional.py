@@ -123,7 +123,8 @@ def jvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False) -> t
 
 def jacobian(func: Func, inputs: Any, create_graph: bool = False) -> Any:
     """The Jacobian of each output with respect to each input, shape ``out.shape + in.shape``."""
-    from chainrule.ops.shape import reshape, stack
+    from chainrule.ops.joining import stack
+    from chainrule.ops.shape import reshape
     from chainrule.tensor import Tensor
 
     with enable_grad():

@@ -31,11 +31,11 @@ if TYPE_CHECKING:
 # computed from the data, so a trace may keep their arrays as they are. Filled by name below.
 _CONSTANT_SITES: set[tuple[str, str]] = {
     ("chainrule/tensor.py", "backward"),
-    ("chainrule/ops/elementwise.py", "_zero"),
+    ("chainrule/ops/selection.py", "_zero"),
     ("chainrule/ops/losses.py", "_ce_backward_grad_g"),
     ("chainrule/ops/indexing.py", "_gather_grad"),
     ("chainrule/ops/_coerce.py", "to_tensor"),
-    ("chainrule/ops/reduce.py", "_extreme"),  # max and min
+    ("chainrule/ops/extremes.py", "_extreme"),  # max and min
     ("chainrule/ops/pooling.py", "avg_pool2d"),
     ("chainrule/nn/functional.py", "binary_cross_entropy_with_logits"),
 }

@@ -11,7 +11,7 @@ from chainrule.errors import BadInputError
 from chainrule.nn._reduction import _reduce
 from chainrule.ops import clamp, where
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import abs
+from chainrule.ops.unary import abs
 from chainrule.tensor import Tensor
 
 

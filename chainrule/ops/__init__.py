@@ -16,16 +16,23 @@ from chainrule.ops.comparison import *  # noqa: F403
 from chainrule.ops.convolution import *  # noqa: F403
 from chainrule.ops.creation import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
-from chainrule.ops.elementwise import abs, pow  # noqa: A004
+from chainrule.ops.elementwise import pow  # noqa: A004
+from chainrule.ops.extremes import *  # noqa: F403
+from chainrule.ops.extremes import max, min  # noqa: A004
 from chainrule.ops.indexing import *  # noqa: F403
+from chainrule.ops.joining import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.methods import bind as _bind
 from chainrule.ops.normalization import *  # noqa: F403
+from chainrule.ops.norms import *  # noqa: F403
 from chainrule.ops.pooling import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
-from chainrule.ops.reduce import all, any, max, min, sum  # noqa: A004
+from chainrule.ops.reduce import all, any, sum  # noqa: A004
 from chainrule.ops.regularization import *  # noqa: F403
+from chainrule.ops.selection import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
+from chainrule.ops.unary import *  # noqa: F403
+from chainrule.ops.unary import abs  # noqa: A004
 from chainrule.ops.unfold import *  # noqa: F403
 
 # Tensor methods are the ops themselves (x.exp() is chainrule.exp(x)), bound once every op exists.

@@ -10,7 +10,8 @@ import numpy as np
 from chainrule._checks import number
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
-from chainrule.ops.elementwise import clamp_max, erf, exp, sigmoid, tanh, where
+from chainrule.ops.selection import clamp_max, where
+from chainrule.ops.unary import erf, exp, sigmoid, tanh
 from chainrule.tensor import Tensor
 
 

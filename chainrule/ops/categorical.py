@@ -14,9 +14,10 @@ from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import cast, exp
+from chainrule.ops.elementwise import cast
 from chainrule.ops.reduce import sum
 from chainrule.ops.shape import _normalize_dim
+from chainrule.ops.unary import exp
 from chainrule.tensor import Tensor
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from chainrule.autograd.node import Primitive
 from chainrule.errors import BadInputError, IndexOutOfRangeError
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.elementwise import where
+from chainrule.ops.selection import where
 from chainrule.ops.shape import _normalize_dim, _reshape, pad
 from chainrule.tensor import Tensor
 

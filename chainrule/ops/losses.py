@@ -15,7 +15,8 @@ import numpy as np
 from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
 from chainrule.ops.activation import softplus
-from chainrule.ops.elementwise import clamp, log, log1p, sigmoid
+from chainrule.ops.selection import clamp
+from chainrule.ops.unary import log, log1p, sigmoid
 from chainrule.tensor import Tensor
 
 # PyTorch clamps each log term at -100, so a probability of exactly 0 or 1 gives a finite loss

@@ -11,8 +11,9 @@ import numpy as np
 from chainrule.autograd.node import Primitive
 from chainrule.autograd.versions import overwritten
 from chainrule.errors import BadDataError, BadInputError
+from chainrule.ops.joining import stack
 from chainrule.ops.reduce import mean, sum
-from chainrule.ops.shape import reshape, stack
+from chainrule.ops.shape import reshape
 from chainrule.ops.unfold import _pair, _pool_geometry, _pool_padded, _window, unfold_windows
 from chainrule.tensor import Tensor
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive
-from chainrule.errors import BadInputError
 from chainrule.ops._coerce import to_tensor
-from chainrule.ops.comparison import eq
-from chainrule.ops.elementwise import cast, exp, where
+from chainrule.ops.elementwise import cast
+from chainrule.ops.selection import where
 from chainrule.ops.shape import _reshape, normalize_dims, reshape, sum_to
+from chainrule.ops.unary import exp
 from chainrule.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -119,133 +118,6 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: Any = No
     count = _count(input.shape, axes)
     # an empty reduction is 0/0 = nan, as in PyTorch
     return total / count if count else total * np.nan
-
-
-# ---- amax / amin: ties share the gradient evenly, as in PyTorch -------------------------------
-def _extreme_grad(
-    grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
-) -> Tensor:
-    # the gradient is shared equally among tied extremes, as in PyTorch
-    kept = out if keepdim else _unreduce(out, x, axes)
-    mask = cast(eq(x, kept), x.dtype)
-    count = sum(mask, dim=axes, keepdim=True)
-    return _unreduce(grad, x, axes) * mask / count
-
-
-def _check_nonempty(x: np.ndarray, axes: tuple[int, ...], op: str) -> None:
-    if builtins.any(x.shape[a] == 0 for a in axes) or (not axes and x.size == 0):
-        raise BadInputError(f"{op}: can't reduce over an empty dimension (shape {x.shape})")
-
-
-def _amax_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-    _check_nonempty(x, axes, "amax")
-    out: np.ndarray = x.max(axis=axes, keepdims=keepdim)
-    return out
-
-
-def _amin_forward(x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-    _check_nonempty(x, axes, "amin")
-    out: np.ndarray = x.min(axis=axes, keepdims=keepdim)
-    return out
-
-
-_amax = Primitive(
-    "amax",
-    _amax_forward,
-    grads=[_extreme_grad],
-    saves_out=True,
-    tex=(r"\max_i x_i", [r"[x_i = \max]"]),
-)
-_amin = Primitive(
-    "amin",
-    _amin_forward,
-    grads=[_extreme_grad],
-    saves_out=True,
-    tex=(r"\min_i x_i", [r"[x_i = \min]"]),
-)
-
-
-def amax(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    return _amax(input, axes=_axes(dim, input.ndim, "amax"), keepdim=keepdim)
-
-
-def amin(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    return _amin(input, axes=_axes(dim, input.ndim, "amin"), keepdim=keepdim)
-
-
-class MaxMin(NamedTuple):
-    """``values, indices`` as ``torch.return_types.max``."""
-
-    values: Tensor
-    indices: Tensor
-
-
-def _values_at(input: Tensor, indices: Tensor, dim: int, keepdim: bool) -> Tensor:
-    """The elements at ``indices`` along ``dim`` (indices with keepdim's shape)."""
-    from chainrule.ops.indexing import gather
-
-    values = gather(input, dim, indices)
-    return values if keepdim else reshape(values, values.shape[:dim] + values.shape[dim + 1 :])
-
-
-def _arg_extreme_forward(x: np.ndarray, find: Any, axis: int | None, keepdim: bool) -> np.ndarray:
-    if axis is None:
-        return np.asarray(find(x), dtype=np.int64)
-    found: np.ndarray = find(x, axis=axis, keepdims=keepdim)
-    return found.astype(np.int64, copy=False)
-
-
-# argmax/argmin (and an index's squeeze) as primitives without rules: integer results, which a
-# replayed step recomputes from the new data
-_arg_extreme = Primitive("arg_extreme", _arg_extreme_forward, grads=[None], saves=())
-_squeeze_dim = Primitive(
-    "squeeze", lambda x, dim: np.squeeze(x, axis=dim), grads=[None], saves=(), view=True
-)
-
-
-def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # noqa: A002
-    """max or min: of two tensors elementwise, of everything, or along ``dim`` with its index
-    (the gradient goes to that index only)."""
-    name = "max" if largest else "min"
-    if isinstance(dim, Tensor):
-        from chainrule.ops.elementwise import maximum, minimum
-
-        return (maximum if largest else minimum)(input, dim)
-    if dim is None:
-        return amax(input) if largest else amin(input)
-    axis = normalize_dims(dim, input.ndim, name)[0]
-    _check_nonempty(input._data, (axis,), name)
-    if not input.ndim:
-        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
-    find = np.argmax if largest else np.argmin
-    kept = _arg_extreme(input, find=find, axis=axis, keepdim=True)
-    values = _values_at(input, kept, axis, keepdim)
-    return MaxMin(values, kept if keepdim else _squeeze_dim(kept, dim=axis))
-
-
-def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
-    """Largest element; with ``dim`` also its index (the gradient goes to that index only)."""
-    return _extreme(input, dim, keepdim, largest=True)
-
-
-def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
-    """Smallest element; with ``dim`` also its index (the gradient goes to that index only)."""
-    return _extreme(input, dim, keepdim, largest=False)
-
-
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """Index of the first largest element (of the flattened tensor when ``dim`` is None)."""
-    if dim is None:
-        return _arg_extreme(input, find=np.argmax, axis=None, keepdim=False)
-    axis = normalize_dims(dim, input.ndim, "argmax")[0]
-    return _arg_extreme(input, find=np.argmax, axis=axis, keepdim=keepdim)
-
-
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    if dim is None:
-        return _arg_extreme(input, find=np.argmin, axis=None, keepdim=False)
-    axis = normalize_dims(dim, input.ndim, "argmin")[0]
-    return _arg_extreme(input, find=np.argmin, axis=axis, keepdim=keepdim)
 
 
 # ---- prod ------------------------------------------------------------------------------------
@@ -433,86 +305,3 @@ def all(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # no
 def any(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
     axes = normalize_dims(dim, input.ndim, "any")
     return Tensor._wrap(np.any(input._data, axis=axes, keepdims=keepdim))
-
-
-# ---- vector norms -------------------------------------------------------------------------------
-def _norm_forward(x: np.ndarray, p: float, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-    """(Σ|x|^p)^(1/p) scaled by the largest |x|, so that neither |x|^p overflows (1e30 in float32)
-    nor underflows to a zero norm (1e-200 in float64)."""
-    size = np.abs(x)
-    scale = size.max(axis=axes, keepdims=True, initial=0.0)
-    usable = (scale > 0) & np.isfinite(scale)
-    safe = np.where(usable, scale, 1.0).astype(x.dtype, copy=False)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ratio = size / safe
-        if p == 2:
-            scaled = np.sqrt(np.add.reduce(ratio * ratio, axis=axes, keepdims=True))
-        else:
-            scaled = np.add.reduce(ratio**p, axis=axes, keepdims=True) ** (1.0 / p)
-        # an infinite element makes the norm inf, unless a NaN is there too
-        out = np.where(np.isinf(scale) & ~np.isnan(scaled), scale, scaled * safe)
-    result: np.ndarray = out.astype(x.dtype, copy=False)
-    return result if keepdim else np.squeeze(result, axis=axes)
-
-
-def _norm_grad(
-    grad: Tensor, out: Tensor, x: Tensor, p: float, axes: tuple[int, ...], keepdim: bool
-) -> Tensor:
-    # d‖x‖/dx = sign(x)·(|x|/‖x‖)^(p-1); at the zero vector PyTorch's subgradient 0 (the safe
-    # denominator makes x/‖x‖ = 0 there instead of 0/0)
-    from chainrule.ops.elementwise import abs as abs_
-    from chainrule.ops.elementwise import sign
-
-    kept_out = out if keepdim else _unreduce(out, x, axes)
-    kept_grad = grad if keepdim else _unreduce(grad, x, axes)
-    safe = where(eq(kept_out, 0.0), 1.0, kept_out)
-    if p == 2:
-        return kept_grad * (x / safe)
-    return kept_grad * (sign(x) * (abs_(x) / safe) ** (p - 1.0))
-
-
-# a primitive because the composite (Σ|x|^p)^(1/p) overflows, underflows and has a NaN gradient
-# at the zero vector
-_norm = Primitive(
-    "norm",
-    _norm_forward,
-    grads=[_norm_grad],
-    saves_out=True,
-    tex=(r"\lVert x \rVert_p", [r"\operatorname{sign}(x)\,(|x| / \lVert x \rVert_p)^{p-1}"]),
-)
-
-
-def _count_nonzero_grad(
-    grad: Tensor, out: Tensor, x: Tensor, axes: tuple[int, ...], keepdim: bool
-) -> Tensor:
-    return where(eq(x, 0.0), 0.0, 0.0)  # zeros of x's shape and dtype, whatever x holds
-
-
-# ‖x‖₀ counts the non-zeros: its gradient is 0 everywhere (PyTorch's too)
-_count_nonzero = Primitive(
-    "norm0",
-    lambda x, axes, keepdim: np.count_nonzero(x, axis=axes, keepdims=keepdim).astype(x.dtype),
-    grads=[_count_nonzero_grad],
-    saves=(),
-    tex=(r"\#\{x \ne 0\}", ["0"]),
-)
-
-
-def norm(input: Tensor, p: float | str = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """Vector p-norm over ``dim`` (all elements by default), as ``torch.linalg.vector_norm``:
-    'fro' is 2, ``inf`` / ``-inf`` the largest / smallest ``|x|``, 0 the count of non-zeros."""
-    from chainrule.ops.elementwise import abs as abs_
-
-    axes = _axes(dim, input.ndim, "norm")
-    order = 2.0 if p == "fro" else float(p)
-    if order == float("inf"):
-        return amax(abs_(input), dim=axes, keepdim=keepdim)
-    if order == float("-inf"):
-        return amin(abs_(input), dim=axes, keepdim=keepdim)
-    if order == 0:
-        return _count_nonzero(input, axes=axes, keepdim=keepdim)
-    if order == 1:
-        return sum(abs_(input), dim=axes, keepdim=keepdim)
-    if order < 0:
-        raise BadInputError(f"norm: p must be 0, positive, inf or -inf, got {p}")
-    return _norm(input, p=order, axes=axes, keepdim=keepdim)
