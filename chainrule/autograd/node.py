@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import operator
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # A rule maps (grad, out, *inputs, **params) -> the gradient for one input, as Tensors, so that
 # create_graph=True differentiates the rule itself.
 Rule = Callable[..., "Tensor"]
+
+# What a primitive's kind may be (see Primitive)
+KINDS = ("elementwise", "move", "copy", "sum", "layer", "other")
 
 
 class Primitive:
@@ -47,9 +50,41 @@ class Primitive:
     variadic : bool
         Any number of inputs (cat): the rules take ``(grad, out, **params)`` only, so that a
         backward through n inputs doesn't pass all n to each of the n rules (n² work).
+    kind : str
+        How output elements depend on input elements, for the explainer: ``"elementwise"``
+        (element k reads each input at k's broadcast position), ``"move"`` (each element is a
+        copy of one input element: reshape, permute, index), ``"copy"`` (both: clone, cast),
+        ``"sum"`` (sums of input elements), ``"layer"`` (a weighted sum, δᵀa at tensor level:
+        matmul, linear, conv), ``"other"``.
+    inputs : sequence of str, optional
+        The letters that stand for the inputs in ``tex`` (default x, y, z).
+    params : sequence of str
+        The names of the static parameters the forward takes by keyword (``dim``, ``stride``).
+    symbols : mapping of str to str, optional
+        The letter in ``tex`` of each parameter that appears there (``{"exponent": "n"}``).
+    bare : sequence of str
+        The input letters that need no parentheses where they stand in ``tex`` (x in x + y).
+    why : str, optional
+        Why this is a primitive and not composed from others: the composite would be
+        unstable or slow (STYLE.md, principle 1); None where it can't be composed.
     """
 
-    __slots__ = ("name", "forward", "grads", "tex", "saves", "saves_out", "view", "variadic")
+    __slots__ = (
+        "name",
+        "forward",
+        "grads",
+        "tex",
+        "saves",
+        "saves_out",
+        "view",
+        "variadic",
+        "kind",
+        "inputs",
+        "params",
+        "symbols",
+        "bare",
+        "why",
+    )
 
     def __init__(
         self,
@@ -61,6 +96,12 @@ class Primitive:
         saves_out: bool = False,
         view: bool = False,
         variadic: bool = False,
+        kind: str = "other",
+        inputs: Sequence[str] | None = None,
+        params: Sequence[str] = (),
+        symbols: Mapping[str, str] | None = None,
+        bare: Sequence[str] = (),
+        why: str | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -70,6 +111,27 @@ class Primitive:
         self.saves_out = saves_out
         self.view = view
         self.variadic = variadic
+        if kind not in KINDS:
+            raise ValueError(f"primitive {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.inputs = tuple("xyz"[: len(self.grads)] if inputs is None else inputs)
+        self.params = tuple(params)
+        self.symbols = dict(symbols or {})
+        unknown = set(self.symbols) - set(self.params)
+        if unknown:
+            raise ValueError(f"primitive {name!r}: symbols for undeclared params {sorted(unknown)}")
+        self.bare = tuple(bare)
+        self.why = why
+
+    @property
+    def elementwise(self) -> bool:
+        """Each output element reads the inputs at its broadcast position only."""
+        return self.kind in ("elementwise", "copy")
+
+    @property
+    def moves(self) -> bool:
+        """Each output element is a copy of one element of input 0."""
+        return self.kind in ("move", "copy")
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

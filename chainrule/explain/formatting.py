@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule.explain.latex import paren
 from chainrule.explain.records import Derivation
+from chainrule.ops.registry import lookup
 
 __all__ = [
     "DIGITS",
@@ -287,15 +288,17 @@ def path_labels(paths: Sequence[Any]) -> list[str]:
                 f"input {slot + 1} of {op}"
                 for step in path.steps
                 for op, slot in zip(step.ops, step.slots, strict=False)
-                if op in _SHARED_OPS
+                if _takes_two(op)
             )
             label += f" ({inputs})" if inputs else f" (path {twins.index(path) + 1})"
         labels.append(label)
     return labels
 
 
-# binary ops whose two inputs can be the same tensor
-_SHARED_OPS = ("mul", "add", "sub", "div", "matmul", "maximum", "minimum", "pow")
+def _takes_two(op: str) -> bool:
+    """Whether ``op`` has two or more differentiable inputs (so one tensor can be two of them)."""
+    primitive = lookup(op)
+    return primitive is not None and sum(rule is not None for rule in primitive.grads) > 1
 
 
 def step_tex(step: Any) -> str:

@@ -223,6 +223,8 @@ _conv2d = Primitive(
     saves=(0, 1),
     grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
     tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
+    kind="layer",
+    params=("stride", "padding", "dilation", "groups", "cache"),
 )
 _conv2d_input = Primitive(
     "conv2d_input_grad",
@@ -232,6 +234,7 @@ _conv2d_input = Primitive(
         lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p),
     ],
     tex=(r"G \star^{T} W", ["W", "G"]),
+    params=("x_shape", "stride", "padding", "dilation", "groups"),
 )
 _conv2d_weight: Primitive = Primitive(
     "conv2d_weight_grad",
@@ -243,6 +246,7 @@ _conv2d_weight: Primitive = Primitive(
         ),
     ],
     tex=(r"G \star x", ["x", "G"]),
+    params=("w_shape", "stride", "padding", "dilation", "groups", "cache"),
 )
 
 

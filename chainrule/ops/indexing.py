@@ -72,6 +72,7 @@ _index_put_add = Primitive(
     saves=(),
     grads=[lambda grad, out, g, shape, key: index(grad, key)],
     tex=(r"\operatorname{scatter}(g)", ["1"]),
+    params=("shape", "key"),
 )
 _index = Primitive(
     "index",
@@ -80,6 +81,8 @@ _index = Primitive(
     view=True,
     grads=[lambda grad, out, x, key: _index_put_add(grad, shape=x.shape, key=key)],
     tex=("x[k]", ["1"]),
+    kind="move",
+    params=("key",),
 )
 
 
@@ -145,6 +148,7 @@ _gather = Primitive(
     saves=(1,),
     grads=[_gather_grad, None],
     tex=(r"x_{\operatorname{index}}", ["1"]),
+    params=("dim",),
 )
 _scatter_add = Primitive(
     "scatter_add",
@@ -152,6 +156,7 @@ _scatter_add = Primitive(
     saves=(1,),
     grads=[lambda grad, out, x, index, src, dim: grad, None, _scatter_src_grad],
     tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]),
+    params=("dim",),
 )
 
 
@@ -222,6 +227,7 @@ _zero_at: Primitive = Primitive(
     saves=(),
     grads=[lambda grad, out, g, key: _zero_at(grad, key=key)],
     tex=(r"g\,[\lnot k]", [r"[\lnot k]"]),
+    params=("key",),
 )
 _index_put = Primitive(
     "index_put",
@@ -232,6 +238,7 @@ _index_put = Primitive(
         _index_put_value_grad,
     ],
     tex=(r"x[k] \leftarrow v", [r"[\lnot k]", "1"]),
+    params=("key",),
 )
 
 
@@ -274,6 +281,7 @@ _view_zero: Primitive = Primitive(
     saves=(),
     grads=[lambda grad, out, g, chain: _view_zero(grad, chain=chain)],
     tex=(r"g\,[\lnot \text{view}]", [r"[\lnot \text{view}]"]),
+    params=("chain",),
 )
 _view_put = Primitive(
     "view_put",
@@ -284,6 +292,7 @@ _view_put = Primitive(
         lambda grad, out, x, v, chain: _through_view(grad, chain),
     ],
     tex=(r"x[\text{view}] \leftarrow v", [r"[\lnot \text{view}]", "1"]),
+    params=("chain",),
 )
 
 

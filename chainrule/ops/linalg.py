@@ -72,6 +72,8 @@ _matmul = Primitive(
     np.matmul,
     grads=[_matmul_grad_a, _matmul_grad_b],
     tex=("A B", [r"G B^{T}", r"A^{T} G"]),
+    kind="layer",
+    inputs=("A", "B"),
 )
 
 
@@ -188,6 +190,8 @@ _linear = Primitive(
     ],
     saves=(0, 1),
     tex=(r"x W^{T} + b", [r"W", r"G^{T} x", "1"]),
+    kind="layer",
+    inputs=("x", "W", "b"),
 )
 
 

@@ -48,6 +48,8 @@ binary_cross_entropy = Primitive(
     _bce_forward,
     grads=[_bce_grad_input, _bce_grad_target],
     tex=(r"-[t \ln x + (1 - t)\ln(1 - x)]", [r"\frac{x - t}{x(1 - x)}", r"\ln(1 - x) - \ln x"]),
+    kind="elementwise",
+    inputs=("x", "t"),
 )
 
 
@@ -91,6 +93,8 @@ binary_cross_entropy_with_logits = Primitive(
         r"(1 - t)x - (1 + (p - 1)t)\ln\sigma(x)",
         [r"(1 + (p - 1)t)\sigma(x) - p t", r"p\ln(1 + e^{-x}) - \ln(1 + e^{x})", "0"],
     ),
+    kind="elementwise",
+    inputs=("x", "t", "p"),
 )
 
 
@@ -172,6 +176,7 @@ _cross_entropy_backward = Primitive(
     saves=(1,),
     grads=[_ce_backward_grad_g, _ce_backward_grad_x, None],
     tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]),
+    params=("mean", "cache"),
 )
 
 _cross_entropy = Primitive(
@@ -188,6 +193,7 @@ _cross_entropy = Primitive(
         r"-\frac{1}{N}\sum_i \ln \operatorname{softmax}(x_i)_{y_i}",
         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"],
     ),
+    params=("mean", "cache"),
 )
 
 

@@ -125,6 +125,7 @@ _batch_norm_train = Primitive(
             r"\sum g",
         ],
     ),
+    params=("dims", "eps", "cache"),
 )
 
 

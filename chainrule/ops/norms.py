@@ -56,6 +56,7 @@ _norm = Primitive(
     grads=[_norm_grad],
     saves_out=True,
     tex=(r"\lVert x \rVert_p", [r"\operatorname{sign}(x)\,(|x| / \lVert x \rVert_p)^{p-1}"]),
+    params=("p", "axes", "keepdim"),
 )
 
 
@@ -72,6 +73,7 @@ _count_nonzero = Primitive(
     grads=[_count_nonzero_grad],
     saves=(),
     tex=(r"\#\{x \ne 0\}", ["0"]),
+    params=("axes", "keepdim"),
 )
 
 

@@ -28,7 +28,13 @@ def _unary(
     keeps_int: bool = False,
 ) -> _UnaryOp:
     op = Primitive(
-        name, forward, grads=[rule], tex=tex, saves_out=saves_out, saves=(0,) if saves_x else ()
+        name,
+        forward,
+        grads=[rule],
+        tex=tex,
+        saves_out=saves_out,
+        saves=(0,) if saves_x else (),
+        kind="elementwise",
     )
 
     def function(input: Tensor) -> Tensor:  # noqa: A002
