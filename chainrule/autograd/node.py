@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -84,6 +85,7 @@ class Primitive:
         "symbols",
         "bare",
         "why",
+        "module",
     )
 
     def __init__(
@@ -122,6 +124,8 @@ class Primitive:
             raise ValueError(f"primitive {name!r}: symbols for undeclared params {sorted(unknown)}")
         self.bare = tuple(bare)
         self.why = why
+        # the module that declared it (for the handout; a factory's caller is the factory)
+        self.module: str = sys._getframe(1).f_globals.get("__name__", "")
 
     @property
     def elementwise(self) -> bool:

@@ -12,19 +12,15 @@ from collections.abc import Mapping
 
 from chainrule.autograd.node import Primitive
 
-__all__ = ["lookup", "primitives"]
+__all__ = ["declared_in", "lookup", "primitives"]
 
 # modules of the ops package that declare no primitive of their own
 _NOT_OPS = {"registry", "methods", "nn", "_coerce"}
 
 
 @functools.cache
-def primitives() -> Mapping[str, Primitive]:
-    """Every primitive by its name, in the order the ops modules declare them.
-
-    Raises RuntimeError if two primitives share a name: the name is how the explainer, the
-    JSON records and error messages refer to an op, so it must say which one.
-    """
+def _scan() -> dict[str, tuple[Primitive, str]]:
+    """name -> (primitive, the ops module that declares it), in the modules' order."""
     import chainrule.ops as package
 
     found: dict[str, tuple[Primitive, str]] = {}
@@ -36,16 +32,33 @@ def primitives() -> Mapping[str, Primitive]:
             primitive = value if isinstance(value, Primitive) else getattr(value, "primitive", None)
             if not isinstance(primitive, Primitive):
                 continue
-            where = f"{module.__name__}.{attribute}"
             seen = found.get(primitive.name)
-            if seen is not None and seen[0] is not primitive:
+            if seen is None:
+                # (an op imported into another module is found there too: it is the same one)
+                found[primitive.name] = (primitive, primitive.module.rpartition(".")[2])
+            elif seen[0] is not primitive:
                 raise RuntimeError(
-                    f"two primitives are named {primitive.name!r}: {seen[1]} and {where}"
+                    f"two primitives are named {primitive.name!r}: one in {seen[0].module}, "
+                    f"one in {primitive.module} ({module_info.name}.{attribute})"
                 )
-            found.setdefault(primitive.name, (primitive, where))
-    return {name: primitive for name, (primitive, _) in found.items()}
+    return found
+
+
+def primitives() -> Mapping[str, Primitive]:
+    """Every primitive by its name, in the order the ops modules declare them.
+
+    Raises RuntimeError if two primitives share a name: the name is how the explainer, the
+    JSON records and error messages refer to an op, so it must say which one.
+    """
+    return {name: primitive for name, (primitive, _) in _scan().items()}
+
+
+def declared_in(name: str) -> str:
+    """The ops module (``unary``, ``reduce`` …) that declares the primitive ``name``."""
+    return _scan()[name][1]
 
 
 def lookup(name: str) -> Primitive | None:
     """The primitive called ``name``, or None (a composite's name, or no op at all)."""
-    return primitives().get(name)
+    entry = _scan().get(name)
+    return None if entry is None else entry[0]
