@@ -174,3 +174,52 @@ def test_the_explainer_reads_an_ops_kind_and_letters_from_its_primitive():
     assert "0.5·w0²" not in cr.explain.render_text(
         cr.explain.explain(loss2, params={"w": w}), color=False
     )
+
+
+# ---- the handout: every derivative on one page ---------------------------------------------
+def test_the_handout_lists_every_primitive_once_with_its_derivatives():
+    from chainrule.explain.handout import handout_rows, render_handout
+
+    rows = handout_rows()
+    assert sorted(row.name for row in rows) == sorted(PRIMITIVES)
+    by_name = {row.name: row for row in rows}
+    assert by_name["div"].forward == "x/y"
+    assert by_name["div"].derivatives == (("x", "1/y"), ("y", "−x/y²"))
+    assert by_name["relu_backward"].derivatives[1] == ("x", "no gradient")
+    assert by_name["pow"].parameters == ("exponent",)
+    text = render_handout()
+    assert "div(x, y) = x/y\n    ∂/∂x: 1/y; ∂/∂y: −x/y²\n" in text
+    assert "why a primitive: stable — the composite 1/(1 + e^−x) overflows" in text
+    assert "\\" not in text
+    markdown = render_handout(markdown=True)
+    assert "| div(x, y) = x/y | ∂/∂x: 1/y; ∂/∂y: −x/y² | — | — |" in markdown
+    assert markdown.count("\n## ") == len({row.section for row in rows})
+
+
+def test_docs_derivatives_md_is_the_generated_handout():
+    from pathlib import Path
+
+    from chainrule.explain.handout import render_handout
+
+    committed = (Path(__file__).parents[1] / "docs" / "derivatives.md").read_text("utf-8")
+    assert committed == render_handout(markdown=True), (
+        "docs/derivatives.md is out of date: python -m chainrule derivatives --markdown "
+        "> docs/derivatives.md"
+    )
+
+
+def test_the_derivatives_command(capsys):
+    import json
+
+    from chainrule.cli import main
+    from chainrule.explain.handout import handout_rows
+
+    assert main(["derivatives", "--op", "div", "--op", "sigmoid"]) == 0
+    out = capsys.readouterr().out
+    assert "div(x, y) = x/y" in out and "sigmoid(x) = σ(x)" in out and "mul(" not in out
+    assert main(["derivatives", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in records] == [row.name for row in handout_rows()]
+    assert main(["derivatives", "--op", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no primitive named 'nope'" in err and "div" in err

@@ -99,6 +99,7 @@ _softplus = Primitive(
     kind="elementwise",
     params=("beta", "threshold"),
     symbols={"beta": r"\beta"},
+    why="stable: the composite ln(1 + e^x) overflows for large x",
 )
 
 

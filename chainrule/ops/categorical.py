@@ -42,6 +42,7 @@ _softmax = Primitive(
     grads=[lambda grad, out, x, dim: out * (grad - sum(grad * out, dim=dim, keepdim=True))],
     tex=(r"\frac{e^{x_i}}{\sum_j e^{x_j}}", [r"s_i(\delta_{ij} - s_j)"]),
     params=("dim",),
+    why="stable: e^x of the composite overflows; the max is subtracted first",
 )
 _log_softmax = Primitive(
     "log_softmax",
@@ -51,6 +52,7 @@ _log_softmax = Primitive(
     grads=[lambda grad, out, x, dim: grad - exp(out) * sum(grad, dim=dim, keepdim=True)],
     tex=(r"x_i - \ln\sum_j e^{x_j}", [r"\delta_{ij} - s_j"]),
     params=("dim",),
+    why="stable: the composite ln(softmax) gives -inf where softmax underflows",
 )
 
 

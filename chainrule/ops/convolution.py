@@ -225,6 +225,8 @@ _conv2d = Primitive(
     tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
     kind="layer",
     params=("stride", "padding", "dilation", "groups", "cache"),
+    why="faster: one im2col and one matrix product per call",
+    inputs=("x", "W", "b"),
 )
 _conv2d_input = Primitive(
     "conv2d_input_grad",
@@ -235,6 +237,7 @@ _conv2d_input = Primitive(
     ],
     tex=(r"G \star^{T} W", ["W", "G"]),
     params=("x_shape", "stride", "padding", "dilation", "groups"),
+    inputs=("G", "W"),
 )
 _conv2d_weight: Primitive = Primitive(
     "conv2d_weight_grad",
@@ -247,6 +250,7 @@ _conv2d_weight: Primitive = Primitive(
     ],
     tex=(r"G \star x", ["x", "G"]),
     params=("w_shape", "stride", "padding", "dilation", "groups", "cache"),
+    inputs=("G", "x"),
 )
 
 

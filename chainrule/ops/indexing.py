@@ -73,6 +73,7 @@ _index_put_add = Primitive(
     grads=[lambda grad, out, g, shape, key: index(grad, key)],
     tex=(r"\operatorname{scatter}(g)", ["1"]),
     params=("shape", "key"),
+    inputs=("g",),
 )
 _index = Primitive(
     "index",
@@ -149,6 +150,7 @@ _gather = Primitive(
     grads=[_gather_grad, None],
     tex=(r"x_{\operatorname{index}}", ["1"]),
     params=("dim",),
+    inputs=("x", "index"),
 )
 _scatter_add = Primitive(
     "scatter_add",
@@ -157,6 +159,7 @@ _scatter_add = Primitive(
     grads=[lambda grad, out, x, index, src, dim: grad, None, _scatter_src_grad],
     tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]),
     params=("dim",),
+    inputs=("x", "index", "src"),
 )
 
 
@@ -228,6 +231,7 @@ _zero_at: Primitive = Primitive(
     grads=[lambda grad, out, g, key: _zero_at(grad, key=key)],
     tex=(r"g\,[\lnot k]", [r"[\lnot k]"]),
     params=("key",),
+    inputs=("g",),
 )
 _index_put = Primitive(
     "index_put",
@@ -239,6 +243,7 @@ _index_put = Primitive(
     ],
     tex=(r"x[k] \leftarrow v", [r"[\lnot k]", "1"]),
     params=("key",),
+    inputs=("x", "v"),
 )
 
 
@@ -282,6 +287,7 @@ _view_zero: Primitive = Primitive(
     grads=[lambda grad, out, g, chain: _view_zero(grad, chain=chain)],
     tex=(r"g\,[\lnot \text{view}]", [r"[\lnot \text{view}]"]),
     params=("chain",),
+    inputs=("g",),
 )
 _view_put = Primitive(
     "view_put",
@@ -293,6 +299,7 @@ _view_put = Primitive(
     ],
     tex=(r"x[\text{view}] \leftarrow v", [r"[\lnot \text{view}]", "1"]),
     params=("chain",),
+    inputs=("x", "v"),
 )
 
 

@@ -50,6 +50,7 @@ binary_cross_entropy = Primitive(
     tex=(r"-[t \ln x + (1 - t)\ln(1 - x)]", [r"\frac{x - t}{x(1 - x)}", r"\ln(1 - x) - \ln x"]),
     kind="elementwise",
     inputs=("x", "t"),
+    why="stable: composed from log, log(0) turns into nan gradients",
 )
 
 
@@ -95,6 +96,7 @@ binary_cross_entropy_with_logits = Primitive(
     ),
     kind="elementwise",
     inputs=("x", "t", "p"),
+    why="stable: composed from softplus, σ(x) − t loses every digit for large |x|",
 )
 
 
@@ -177,6 +179,7 @@ _cross_entropy_backward = Primitive(
     grads=[_ce_backward_grad_g, _ce_backward_grad_x, None],
     tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]),
     params=("mean", "cache"),
+    inputs=("s", "x", "y"),
 )
 
 _cross_entropy = Primitive(
@@ -194,6 +197,8 @@ _cross_entropy = Primitive(
         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"],
     ),
     params=("mean", "cache"),
+    why="faster and stable: one fused log-softmax and pick, gradient (softmax − y)/N",
+    inputs=("x", "y"),
 )
 
 

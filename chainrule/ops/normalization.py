@@ -126,6 +126,8 @@ _batch_norm_train = Primitive(
         ],
     ),
     params=("dims", "eps", "cache"),
+    why="faster: one node with the batch statistics computed once",
+    inputs=("x", "w", "b"),
 )
 
 

@@ -48,8 +48,6 @@ def _norm_grad(
     return kept_grad * (sign(x) * (_abs(x) / safe) ** (p - 1.0))
 
 
-# a primitive because the composite (Σ|x|^p)^(1/p) overflows, underflows and has a NaN gradient
-# at the zero vector
 _norm = Primitive(
     "norm",
     _norm_forward,
@@ -57,6 +55,7 @@ _norm = Primitive(
     saves_out=True,
     tex=(r"\lVert x \rVert_p", [r"\operatorname{sign}(x)\,(|x| / \lVert x \rVert_p)^{p-1}"]),
     params=("p", "axes", "keepdim"),
+    why="stable: the composite (Σ|x|^p)^(1/p) overflows, underflows and has a nan gradient at 0",
 )
 
 

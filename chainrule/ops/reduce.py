@@ -63,6 +63,7 @@ _spread = Primitive(
     grads=[lambda grad, out, g, keep, shape: _reshape(sum_to(grad, keep), shape=g._data.shape)],
     tex=("g", ["1"]),
     params=("keep", "shape"),
+    inputs=("g",),
 )
 
 
@@ -262,6 +263,7 @@ _logsumexp = Primitive(
     ],
     tex=(r"\ln \sum_i e^{x_i}", [r"\operatorname{softmax}(x)_i"]),
     params=("axes", "keepdim"),
+    why="stable: the composite ln Σ e^x overflows; the max is taken out first",
 )
 
 
