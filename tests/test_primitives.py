@@ -223,3 +223,11 @@ def test_the_derivatives_command(capsys):
     assert main(["derivatives", "--op", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no primitive named 'nope'" in err and "div" in err
+
+
+def test_reciprocal_and_rsqrt_are_written_out_as_elementwise_ops():
+    w = cr.tensor([2.0], dtype=cr.float64, requires_grad=True)
+    ex = cr.explain.explain((3.0 / w + w.rsqrt()).sum(), params={"w": w})
+    text = cr.explain.render_text(ex, color=False)
+    assert "1/w0²" in text and "−1/(2 w0^(3/2))" in text and "reciprocal'" not in text
+    assert ex["w"].total == ex["w"].engine == pytest.approx(-0.75 - 0.5 * 2.0**-1.5, rel=1e-15)

@@ -175,6 +175,7 @@ _reciprocal = Primitive(
     grads=[lambda grad, out, x: -grad * (out * out)],
     tex=(r"\frac{1}{x}", [r"-\frac{1}{x^{2}}"]),
     why="its rule reads only its output (−out²), as PyTorch's does",
+    kind="elementwise",
 )
 
 

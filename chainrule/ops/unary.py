@@ -191,6 +191,7 @@ _rsqrt = Primitive(
     grads=[lambda grad, out, x: grad * (out * out * out) * -0.5],
     tex=(r"\frac{1}{\sqrt{x}}", [r"-\frac{1}{2 x^{3/2}}"]),
     why="its rule reads only its output (−out³/2), and rsqrt(−0) = −inf, as in PyTorch",
+    kind="elementwise",
 )
 
 
