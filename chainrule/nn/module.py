@@ -108,15 +108,7 @@ class Module:
 
         Persistent buffers are part of ``state_dict``; ``to(dtype)`` converts float buffers.
         """
-        self._check_name(name, "buffer")
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(
-                f"cannot assign '{type(tensor).__name__}' object to buffer "
-                f"'{name}' (chainrule Tensor or None required)"
-            )
-        self._buffers[name] = tensor
+        self._register("_buffers", "buffer", name, tensor, Tensor, "chainrule Tensor")
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -124,15 +116,22 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or a None placeholder such as a layer's absent ``bias``)."""
-        self._check_name(name, "parameter")
-        if hasattr(self, name) and name not in self._parameters:
+        self._register("_parameters", "parameter", name, param, Parameter, "nn.Parameter")
+
+    def _register(
+        self, registry: str, what: str, name: Any, value: Any, kind: type, required: str
+    ) -> None:
+        """Add ``value`` (a ``kind`` or None) to ``registry`` under a valid name that no other
+        attribute has, or raise PyTorch's error."""
+        self._check_name(name, what)
+        if hasattr(self, name) and name not in getattr(self, registry):
             raise KeyError(f"attribute '{name}' already exists")
-        if param is not None and not isinstance(param, Parameter):
+        if value is not None and not isinstance(value, kind):
             raise TypeError(
-                f"cannot assign '{type(param).__name__}' object to parameter "
-                f"'{name}' (nn.Parameter or None required)"
+                f"cannot assign '{type(value).__name__}' object to {what} "
+                f"'{name}' ({required} or None required)"
             )
-        self._parameters[name] = param
+        getattr(self, registry)[name] = value
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module, reachable as the attribute ``name``."""
