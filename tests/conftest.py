@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,17 @@ def requires(module: str, extra: str) -> pytest.MarkDecorator:
 
 
 needs_matplotlib = requires("matplotlib", "plots")
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python benchmarks/SCRIPT ARGS`` at the repository root, ``--no-torch`` added where
+    PyTorch is missing; the exit status is the caller's to check."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), *args]
+    if not HAS_TORCH:
+        cmd.append("--no-torch")
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
 
 
 def refused(argv: list[str], folder: Any, monkeypatch: Any, capsys: Any) -> str:
