@@ -19,6 +19,18 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Any:
+    """PyTorch on one thread for a module's tests (``pytest.mark.usefixtures``): on tiny
+    tensors its thread pool only spins against the other processes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def requires(module: str, extra: str) -> pytest.MarkDecorator:
     """Skip, naming the extra that installs it, where an optional package is missing."""
     return pytest.mark.skipif(
