@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,35 @@ def refused(argv: list[str], folder: Any, monkeypatch: Any, capsys: Any) -> str:
     assert err.startswith("chainrule: error: ") and err.count("\n") == 1, err
     assert list(folder.iterdir()) == []
     return str(err)
+
+
+# a run of ``chainrule ARGV`` as the fixtures below give it
+CLI = Callable[[list[str]], Any]
+
+
+@pytest.fixture
+def refuse(tmp_path: Path, monkeypatch: Any, capsys: Any) -> CLI:
+    """``refused(argv)`` in this test's tmp_path."""
+    return lambda argv: refused(argv, tmp_path, monkeypatch, capsys)
+
+
+@pytest.fixture
+def run_in_tmp(tmp_path: Path, monkeypatch: Any, capsys: Any) -> CLI:
+    """Run ``chainrule ARGV`` in this test's tmp_path; it must succeed. Returns what it printed
+    (``capsys.readouterr()``)."""
+    from chainrule.cli import main
+
+    def run(argv: list[str]) -> Any:
+        monkeypatch.chdir(tmp_path)
+        assert main(argv) == 0
+        return capsys.readouterr()
+
+    return run
+
+
+def cli_json(argv: list[str], capsys: Any) -> Any:
+    """Run ``chainrule ARGV`` (with --json); it must succeed. Returns what it printed, parsed."""
+    from chainrule.cli import main
+
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
