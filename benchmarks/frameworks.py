@@ -4,7 +4,7 @@ share: zero the gradients, forward, backward, plain SGD under no_grad."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import cached_property, partial
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -21,6 +21,27 @@ def _composite_cross_entropy(logits: Any, target: Any) -> Any:
     return -cr.mean(picked)
 
 
+# What a workload calls, taken by name from the library, or from its functional module for layers
+_FROM_LIB = ("no_grad", "matmul", "relu", "sigmoid", "tanh", "exp", "sum", "cat", "reshape")
+_FROM_FUNCTIONAL = ("linear", "conv2d", "max_pool2d")
+
+
+def _api(
+    name: str, lib: Any, functional: Any, cross_entropy: Callable[..., Any], ce_source: str
+) -> SimpleNamespace:
+    """A framework's API as the workloads call it, the same names in every framework."""
+    return SimpleNamespace(
+        name=name,
+        lib=lib,
+        **{op: getattr(lib, op) for op in _FROM_LIB},
+        **{op: getattr(functional, op) for op in _FROM_FUNCTIONAL},
+        cross_entropy=cross_entropy,
+        ce_source=ce_source,
+        tensor=lambda a, requires_grad=False: lib.tensor(np.array(a), requires_grad=requires_grad),
+        to_numpy=lambda t: np.array(t.detach().numpy(), dtype=np.float64),
+    )
+
+
 def chainrule_api() -> SimpleNamespace:
     """chainrule's functional API (no nn modules, so unfinished layers don't matter)."""
     import chainrule
@@ -34,26 +55,7 @@ def chainrule_api() -> SimpleNamespace:
         ce_source = "chainrule.nn.functional.cross_entropy"
     except (ImportError, AttributeError):
         pass
-    return SimpleNamespace(
-        name="chainrule",
-        lib=cr,
-        no_grad=cr.no_grad,
-        matmul=cr.matmul,
-        linear=cr.linear,
-        relu=cr.relu,
-        sigmoid=cr.sigmoid,
-        tanh=cr.tanh,
-        exp=cr.exp,
-        sum=cr.sum,
-        cat=cr.cat,
-        reshape=cr.reshape,
-        conv2d=cr.conv2d,
-        max_pool2d=cr.max_pool2d,
-        cross_entropy=cross_entropy,
-        ce_source=ce_source,
-        tensor=lambda a, requires_grad=False: cr.tensor(np.array(a), requires_grad=requires_grad),
-        to_numpy=lambda t: np.array(t.detach().numpy(), dtype=np.float64),
-    )
+    return _api("chainrule", cr, cr, cross_entropy, ce_source)
 
 
 def torch_api(threads: int) -> SimpleNamespace:
@@ -61,28 +63,7 @@ def torch_api(threads: int) -> SimpleNamespace:
     import torch.nn.functional as F
 
     torch.set_num_threads(threads)
-    return SimpleNamespace(
-        name="torch",
-        lib=torch,
-        no_grad=torch.no_grad,
-        matmul=torch.matmul,
-        linear=F.linear,
-        relu=torch.relu,
-        sigmoid=torch.sigmoid,
-        tanh=torch.tanh,
-        exp=torch.exp,
-        sum=torch.sum,
-        cat=torch.cat,
-        reshape=torch.reshape,
-        conv2d=F.conv2d,
-        max_pool2d=F.max_pool2d,
-        cross_entropy=F.cross_entropy,
-        ce_source="torch.nn.functional.cross_entropy",
-        tensor=lambda a, requires_grad=False: torch.tensor(
-            np.array(a), requires_grad=requires_grad
-        ),
-        to_numpy=lambda t: np.array(t.detach().numpy(), dtype=np.float64),
-    )
+    return _api("torch", torch, F, F.cross_entropy, "torch.nn.functional.cross_entropy")
 
 
 def replay_api() -> SimpleNamespace:
@@ -132,21 +113,22 @@ class AutogradStep:
         out.backward()
         return out
 
-    def step(self) -> None:
-        self._forward_backward()
+    def _descend(self) -> None:
         if self.lr is not None:
             with self.api.no_grad():
                 for p in self.params.values():
                     p.sub_(p.grad, alpha=self.lr)
 
+    def step(self) -> None:
+        self._forward_backward()
+        self._descend()
+
     def probe(self) -> dict[str, np.ndarray]:
         out = self._forward_backward()
         numbers = {"loss": self.api.to_numpy(out)}
         numbers.update({f"grad.{k}": self.api.to_numpy(p.grad) for k, p in self.params.items()})
+        self._descend()
         if self.lr is not None:
-            with self.api.no_grad():
-                for p in self.params.values():
-                    p.sub_(p.grad, alpha=self.lr)
             numbers.update({f"param.{k}": self.api.to_numpy(p) for k, p in self.params.items()})
         return numbers
 
@@ -155,15 +137,8 @@ class ReplayStep(AutogradStep):
     """The same step with its forward+backward under ``chainrule.autograd.replay``; the data
     tensors are its arguments, the parameters are read from outside (as a model's are)."""
 
-    def __init__(
-        self,
-        api: SimpleNamespace,
-        loss: Loss,
-        params: dict[str, np.ndarray],
-        data: dict[str, np.ndarray],
-        lr: float | None,
-    ) -> None:
-        super().__init__(api, loss, params, data, lr)
+    @cached_property
+    def replayed(self) -> Any:
         names = list(self.data)
 
         def forward_backward(*tensors: Any) -> Any:
@@ -171,7 +146,7 @@ class ReplayStep(AutogradStep):
             out.backward()
             return out
 
-        self.replayed = api.lib.autograd.replay(forward_backward)
+        return self.api.lib.autograd.replay(forward_backward)
 
     def _forward_backward(self) -> Any:
         for p in self.params.values():

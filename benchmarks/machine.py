@@ -1,12 +1,14 @@
-"""What both benchmark scripts share: the thread count (set before NumPy is imported) and a
-description of the machine a run was measured on."""
+"""What the benchmark scripts share: the thread count (set before NumPy is imported), a
+description of the machine a run was measured on, and the options they declare alike."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from typing import Any
 
 THREAD_VARS = (
@@ -81,3 +83,27 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the results as JSON to PATH, or to stdout instead of the "
         "table when no PATH is given",
     )
+
+
+def add_names_argument(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    names: tuple[str, ...],
+    default: list[str],
+    help: str,
+    metavar: str | None = None,
+) -> None:
+    """``flag NAME [NAME ...]``: which of ``names`` (workloads, models) to run."""
+    parser.add_argument(flag, nargs="+", choices=names, default=default, metavar=metavar, help=help)
+
+
+def print_result(result: dict[str, Any], json_path: str | None, table: Callable[[], str]) -> None:
+    """What --json asks for: the result written to its PATH, and printed as JSON when it has
+    none ("-") instead of the ``table``."""
+    if json_path and json_path != "-":
+        with open(json_path, "w") as f:
+            json.dump(result, f, indent=1)
+    if json_path == "-":
+        print(json.dumps(result, indent=1))
+    else:
+        print(table())

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import set_threads  # noqa: E402
+from machine import add_names_argument, set_threads  # noqa: E402
 
 WORKLOADS = ("op_overhead", "tutorial", "mlp_small", "mlp_medium", "cnn_small", "cat_many")
 PROFILED = WORKLOADS  # the rows with a training step or an op expression to profile
@@ -33,13 +33,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/profile_steps.py", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
+    add_names_argument(
+        parser,
         "--workloads",
-        nargs="+",
-        choices=PROFILED,
-        default=["op_overhead", "tutorial", "mlp_small"],
+        PROFILED,
+        ["op_overhead", "tutorial", "mlp_small"],
+        f"which to profile (of {', '.join(PROFILED)})",
         metavar="NAME",
-        help=f"which to profile (of {', '.join(PROFILED)})",
     )
     parser.add_argument("--framework", choices=("chainrule", "replay"), default="chainrule")
     parser.add_argument("--steps", type=int, default=200, help="steps profiled per row")

@@ -22,7 +22,14 @@ import sys
 import time
 from typing import Any
 
-from machine import add_common_arguments, describe, log, set_threads
+from machine import (
+    add_common_arguments,
+    add_names_argument,
+    describe,
+    log,
+    print_result,
+    set_threads,
+)
 
 WORKLOADS = (
     "op_overhead",
@@ -42,13 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="benchmarks/run.py",
         description="Time chainrule, PyTorch (CPU) and hand-written NumPy on the same workloads.",
     )
-    parser.add_argument(
+    add_names_argument(
+        parser,
         "--workloads",
-        nargs="+",
-        choices=WORKLOADS,
-        default=list(WORKLOADS),
+        WORKLOADS,
+        list(WORKLOADS),
+        f"which to run (default: all of {', '.join(WORKLOADS)})",
         metavar="NAME",
-        help=f"which to run (default: all of {', '.join(WORKLOADS)})",
     )
     parser.add_argument(
         "--repeat",
@@ -216,13 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = harness.format_failures(result["results"])
     result["passed"] = not failures
 
-    if args.json and args.json != "-":
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    if args.json == "-":
-        print(json.dumps(result, indent=1))
-    else:
-        print(report(result, names, harness))
+    print_result(result, args.json, lambda: report(result, names, harness))
     if failures:
         log(failures)
     return 0 if result["passed"] else 1

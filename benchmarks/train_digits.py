@@ -15,14 +15,20 @@ timed), and the ratio chainrule / PyTorch.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from machine import add_common_arguments, describe, log, set_threads
+from machine import (
+    add_common_arguments,
+    add_names_argument,
+    describe,
+    log,
+    print_result,
+    set_threads,
+)
 
 MODELS = ("mlp", "cnn")
 
@@ -31,13 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/train_digits.py", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument(
-        "--models",
-        nargs="+",
-        choices=MODELS,
-        default=list(MODELS),
-        help="which models (default: both)",
-    )
+    add_names_argument(parser, "--models", MODELS, list(MODELS), "which models (default: both)")
     parser.add_argument(
         "--epochs",
         type=int,
@@ -334,13 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = args.epochs or (2 if args.quick else DEFAULTS[("digits", name)][0])
         result["results"].append(run_model(name, epochs, args.seed, data, use_torch, args.threads))
     result["seconds"] = time.perf_counter() - started
-    if args.json and args.json != "-":
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    if args.json == "-":
-        print(json.dumps(result, indent=1))
-    else:
-        print(table(result))
+    print_result(result, args.json, lambda: table(result))
     return 0
 
 

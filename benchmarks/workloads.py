@@ -254,18 +254,6 @@ def cases(workload: str, apis: Apis, quick: bool) -> list[Case]:
     raise ValueError(f"unknown workload {workload!r}")
 
 
-WORKLOADS = (
-    "op_overhead",
-    "tutorial",
-    "mlp_small",
-    "mlp_medium",
-    "mlp_large",
-    "cnn_small",
-    "deep_chain",
-    "cat_many",
-)
-
-
 def chain_scaling(records: list[dict[str, Any]]) -> dict[str, float]:
     """time(long chain) / time(half-length chain) per framework; 2.0 is linear."""
     rows = [r for r in records if r["workload"] == "deep_chain"]

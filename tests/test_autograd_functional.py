@@ -29,6 +29,21 @@ def theirs(*values: np.ndarray) -> tuple:
     return tuple(torch.tensor(v, dtype=torch.float64) for v in values)
 
 
+def assert_same_as_torch(name: str, func, *arguments: list[np.ndarray]) -> None:
+    """``F.name(func, ...)`` equals ``torch.autograd.functional.name(func, ...)``; each argument
+    (the inputs, then any vector) is one tensor when it has one array, else a tuple."""
+
+    def api_form(convert, values):
+        tensors = convert(*values)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    mine = getattr(F, name)(func, *(api_form(ours, values) for values in arguments))
+    reference = getattr(torch.autograd.functional, name)(
+        func, *(api_form(theirs, values) for values in arguments)
+    )
+    assert_same(mine, reference)
+
+
 def assert_same(mine, reference) -> None:
     """Equal nested structure (tensor, tuple, tuple of tuples) and equal values."""
     if isinstance(reference, (tuple, list)):
@@ -72,13 +87,7 @@ JACOBIAN_CASES = [
 
 @pytest.mark.parametrize("func, shapes", JACOBIAN_CASES, ids=lambda c: getattr(c, "__name__", ""))
 def test_jacobian_matches_torch(func, shapes):
-    values = arrays(*shapes)
-    single = len(values) == 1
-    mine = F.jacobian(func, ours(*values)[0] if single else ours(*values))
-    reference = torch.autograd.functional.jacobian(
-        func, theirs(*values)[0] if single else theirs(*values)
-    )
-    assert_same(mine, reference)
+    assert_same_as_torch("jacobian", func, arrays(*shapes))
 
 
 def test_jacobian_of_elementwise_is_diagonal():
@@ -110,13 +119,7 @@ def test_jacobian_with_create_graph_is_differentiable():
     ids=["one_input", "two_inputs"],
 )
 def test_hessian_matches_torch(func, shapes):
-    values = arrays(*shapes, seed=3)
-    single = len(values) == 1
-    mine = F.hessian(func, ours(*values)[0] if single else ours(*values))
-    reference = torch.autograd.functional.hessian(
-        func, theirs(*values)[0] if single else theirs(*values)
-    )
-    assert_same(mine, reference)
+    assert_same_as_torch("hessian", func, arrays(*shapes, seed=3))
 
 
 def test_hessian_is_symmetric():
@@ -132,35 +135,12 @@ def test_vjp_matches_torch(func, shapes):
         tuple(o.shape)
         for o in (lambda r: r if isinstance(r, tuple) else (r,))(func(*theirs(*values)))
     ]
-    vs = arrays(*out_shapes, seed=8)
-    single_in, single_out = len(values) == 1, len(vs) == 1
-    mine = F.vjp(
-        func,
-        ours(*values)[0] if single_in else ours(*values),
-        ours(*vs)[0] if single_out else ours(*vs),
-    )
-    reference = torch.autograd.functional.vjp(
-        func,
-        theirs(*values)[0] if single_in else theirs(*values),
-        theirs(*vs)[0] if single_out else theirs(*vs),
-    )
-    assert_same(mine, reference)
+    assert_same_as_torch("vjp", func, values, arrays(*out_shapes, seed=8))
 
 
 @pytest.mark.parametrize("func, shapes", JACOBIAN_CASES, ids=lambda c: getattr(c, "__name__", ""))
 def test_jvp_matches_torch(func, shapes):
-    values = arrays(*shapes, seed=9)
-    vs = arrays(*shapes, seed=10)
-    single = len(values) == 1
-    mine = F.jvp(
-        func, ours(*values)[0] if single else ours(*values), ours(*vs)[0] if single else ours(*vs)
-    )
-    reference = torch.autograd.functional.jvp(
-        func,
-        theirs(*values)[0] if single else theirs(*values),
-        theirs(*vs)[0] if single else theirs(*vs),
-    )
-    assert_same(mine, reference)
+    assert_same_as_torch("jvp", func, arrays(*shapes, seed=9), arrays(*shapes, seed=10))
 
 
 def test_jvp_equals_jacobian_times_v():
@@ -178,18 +158,7 @@ def test_jvp_equals_jacobian_times_v():
     ids=["one_input", "two_inputs"],
 )
 def test_hvp_matches_torch(func, shapes):
-    values = arrays(*shapes, seed=13)
-    vs = arrays(*shapes, seed=14)
-    single = len(values) == 1
-    mine = F.hvp(
-        func, ours(*values)[0] if single else ours(*values), ours(*vs)[0] if single else ours(*vs)
-    )
-    reference = torch.autograd.functional.hvp(
-        func,
-        theirs(*values)[0] if single else theirs(*values),
-        theirs(*vs)[0] if single else theirs(*vs),
-    )
-    assert_same(mine, reference)
+    assert_same_as_torch("hvp", func, arrays(*shapes, seed=13), arrays(*shapes, seed=14))
 
 
 # ---- a small MLP: Hessian-vector product of its cross-entropy loss ------------------------------

@@ -4,6 +4,8 @@ bare NumPy message and never a chain of two tracebacks."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -213,19 +215,18 @@ def test_gradcheck_refuses_float32():
 
 # ---- dims out of range --------------------------------------------------------------------------
 X = cr.ones(2, 3)
+
+
+# the methods called as X.method(dim=d)
+DIM_METHODS = "sum mean prod var std amax max argmax logsumexp cumsum softmax log_softmax"
+
+
+def _with_dim(method: str) -> Callable[[int], Any]:
+    return lambda d: getattr(X, method)(dim=d)
+
+
 DIM_CALLS = {
-    "sum": lambda d: X.sum(dim=d),
-    "mean": lambda d: X.mean(dim=d),
-    "prod": lambda d: X.prod(dim=d),
-    "var": lambda d: X.var(dim=d),
-    "std": lambda d: X.std(dim=d),
-    "amax": lambda d: X.amax(dim=d),
-    "max": lambda d: X.max(dim=d),
-    "argmax": lambda d: X.argmax(dim=d),
-    "logsumexp": lambda d: X.logsumexp(dim=d),
-    "cumsum": lambda d: X.cumsum(dim=d),
-    "softmax": lambda d: X.softmax(dim=d),
-    "log_softmax": lambda d: X.log_softmax(dim=d),
+    **{method: _with_dim(method) for method in DIM_METHODS.split()},
     "squeeze": lambda d: X.squeeze(d),
     "transpose": lambda d: X.transpose(0, d),
     "permute": lambda d: X.permute(0, d),

@@ -4,18 +4,15 @@ No timing is asserted: timings live in the benchmark output, not in tests."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import HAS_TORCH, ROOT, run_benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "benchmarks" / "run.py"
-HAS_TORCH = importlib.util.find_spec("torch") is not None
 FRAMEWORKS = (
     ["chainrule", "replay", "torch", "numpy"] if HAS_TORCH else ["chainrule", "replay", "numpy"]
 )
@@ -40,21 +37,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quick_run() -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        str(RUNNER),
-        "--quick",
-        "--repeat",
-        "1",
-        "--warmup",
-        "0",
-        "--threads",
-        "1",
-        "--json",
-    ]
-    if not HAS_TORCH:
-        cmd.append("--no-torch")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    proc = run_benchmark(
+        "run.py", "--quick", "--repeat", "1", "--warmup", "0", "--threads", "1", "--json"
+    )
     assert proc.stdout, f"no output; stderr:\n{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout)
     result["returncode"] = proc.returncode

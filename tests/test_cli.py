@@ -191,31 +191,21 @@ def _command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "chainrule.cli"]
 
 
-def test_subprocess_tutorial_json_parses():
+def _shell(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` at the repository root, with this checkout's chainrule importable."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        _command() + ["tutorial", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+def test_subprocess_tutorial_json_parses():
+    done = _shell(_command() + ["tutorial", "--json"])
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["values"]["E_total"] > 0 and "w1" in data["gradients"]
 
 
 def test_subprocess_bad_argument_has_no_traceback():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        _command() + ["tutorial", "--lr", "abc"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = _shell(_command() + ["tutorial", "--lr", "abc"])
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("chainrule: error: ")
@@ -389,15 +379,7 @@ def test_version_flag(capsys):
 
 
 def test_python_dash_m_chainrule_runs_the_cli():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "chainrule", "version"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = _shell([sys.executable, "-m", "chainrule", "version"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("chainrule ")
 

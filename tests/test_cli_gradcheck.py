@@ -168,20 +168,16 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str], argv: list[str], mess
 
 
 def test_from_the_shell() -> None:
-    ok = subprocess.run(
-        [sys.executable, "-m", "chainrule.cli", "gradcheck", "--op", "exp"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    ok, bad = (
+        subprocess.run(
+            [sys.executable, "-m", "chainrule.cli", "gradcheck", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        for argv in (["--op", "exp"], ["--atol", "x"])
     )
     assert ok.returncode == 0 and ok.stderr == ""
-    bad = subprocess.run(
-        [sys.executable, "-m", "chainrule.cli", "gradcheck", "--atol", "x"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("chainrule: error: argument --atol: invalid number: 'x'")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_matplotlib
+from conftest import CLI, cli_json, needs_matplotlib
 
 from chainrule.datasets import TWO_LAYER
 from chainrule.explain import curves
@@ -184,14 +184,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @needs_matplotlib
-def test_cli_sweep_with_no_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["sweep"]) == 0
-    out = capsys.readouterr()
+def test_cli_sweep_with_no_arguments(tmp_path: Path, run_in_tmp: CLI) -> None:
+    out = run_in_tmp(["sweep"])
     lines = out.out.splitlines()
     assert lines[0] == "learning-rate sweep: 100 epochs, weights reset for each rate"
     assert [line.split()[0] for line in lines[2:]] == ["0.1", "0.2", "0.5", "0.8", "1", "2"]
@@ -201,36 +195,10 @@ def test_cli_sweep_with_no_arguments(
 
 @needs_matplotlib
 def test_cli_sweep_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from chainrule.cli import main
-
     figure = tmp_path / "sweep.svg"
-    assert (
-        main(
-            [
-                "sweep",
-                "--json",
-                "--epochs",
-                "5",
-                "--lrs",
-                "0.5",
-                "1",
-                "--carry-weights",
-                "--weights",
-                "0.1",
-                "0.2",
-                "0.3",
-                "0.4",
-                "0.5",
-                "0.6",
-                "0.7",
-                "0.8",
-                "-o",
-                str(figure),
-            ]
-        )
-        == 0
-    )
-    data = json.loads(capsys.readouterr().out)
+    weights = "0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8"
+    argv = f"sweep --json --epochs 5 --lrs 0.5 1 --carry-weights --weights {weights} -o"
+    data = cli_json([*argv.split(), str(figure)], capsys)
     assert data["figure"] == str(figure) and "<svg" in figure.read_text()
     assert data["carry_weights"] is True and [r["lr"] for r in data["runs"]] == [0.5, 1.0]
     first, second = data["runs"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import refused
+from conftest import CLI, cli_json
 
 import chainrule as cr
 from chainrule.explain import graphs
@@ -268,18 +268,13 @@ def test_number_format() -> None:
 
 # ---- the command line ------------------------------------------------------------------------
 @needs_dot
-def test_cli_graph_with_no_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["graph"]) == 0
+def test_cli_graph_with_no_arguments(tmp_path: Path, run_in_tmp: CLI) -> None:
+    out = run_in_tmp(["graph"]).out
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
         f"chainrule-{kind}.{ext}" for kind in ("network", "graph") for ext in ("dot", "svg", "png")
     )
-    assert "wrote chainrule-network.svg" in capsys.readouterr().out
+    assert "wrote chainrule-network.svg" in out
     network = (tmp_path / "chainrule-network.svg").read_text()
     assert "w5 = 0.4" in network and "∂E/∂w5 = 0.0128808" in network
     graph = (tmp_path / "chainrule-graph.dot").read_text()
@@ -288,14 +283,9 @@ def test_cli_graph_with_no_arguments(
 
 @needs_dot
 def test_cli_graph_one_weight_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from chainrule.cli import main
-
     prefix = tmp_path / "one"
-    assert (
-        main(["graph", "--example", "one-weight", "--format", "svg", "--json", "-o", str(prefix)])
-        == 0
-    )
-    data = json.loads(capsys.readouterr().out)
+    argv = "graph --example one-weight --format svg --json -o"
+    data = cli_json([*argv.split(), str(prefix)], capsys)
     assert data == {"written": [f"{prefix}-graph.dot", f"{prefix}-graph.svg"], "error": None}
     dot = Path(data["written"][0]).read_text()
     labels = node_labels(dot)
@@ -331,10 +321,5 @@ def test_cli_graph_without_graphviz(
         ["--inputs", "nan", "1"],
     ],
 )
-def test_cli_graph_bad_arguments(
-    argv: list[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    refused(["graph", *argv], tmp_path, monkeypatch, capsys)
+def test_cli_graph_bad_arguments(argv: list[str], refuse: CLI) -> None:
+    refuse(["graph", *argv])

@@ -4,6 +4,7 @@ clip_grad_value_, and parameters <-> vector."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +32,15 @@ def _ours(grads: list[np.ndarray]) -> list[cr.Tensor]:
     return params
 
 
+def _ours_and_theirs(rng: np.random.Generator, torch: Any) -> tuple[list[cr.Tensor], list[Any]]:
+    """The same random gradients on chainrule parameters and on PyTorch ones."""
+    grads = _grads(rng)
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, g in zip(theirs, grads, strict=True):
+        p.grad = torch.from_numpy(g.copy())
+    return _ours(grads), theirs
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
@@ -38,11 +48,7 @@ def test_clip_grad_norm_equals_torch(
     norm_type: float, max_norm: float, rng: np.random.Generator
 ) -> None:
     torch = pytest.importorskip("torch")
-    grads = _grads(rng)
-    ours = _ours(grads)
-    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for p, g in zip(theirs, grads, strict=True):
-        p.grad = torch.from_numpy(g.copy())
+    ours, theirs = _ours_and_theirs(rng, torch)
     total = clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert total.item() == pytest.approx(expected.item(), rel=1e-12)
@@ -73,11 +79,7 @@ def test_clip_grad_norm_skips_missing_grads_and_checks_finite(rng: np.random.Gen
 @pytest.mark.torch
 def test_clip_grad_value_equals_torch(rng: np.random.Generator) -> None:
     torch = pytest.importorskip("torch")
-    grads = _grads(rng)
-    ours = _ours(grads)
-    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for p, g in zip(theirs, grads, strict=True):
-        p.grad = torch.from_numpy(g.copy())
+    ours, theirs = _ours_and_theirs(rng, torch)
     clip_grad_value_(ours, 0.3)
     torch.nn.utils.clip_grad_value_(theirs, 0.3)
     for p, q in zip(ours, theirs, strict=True):

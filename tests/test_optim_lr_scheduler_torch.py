@@ -18,16 +18,7 @@ from test_optim_torch import assert_same_trajectory, run  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 
-pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Any:
-    """Tiny tensors: PyTorch's thread pool only spins against the other processes here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 STEPS = 100
@@ -42,7 +33,9 @@ METRICS = [
 ]
 
 SchedMaker = Callable[[Any, Any], Any]
-CASES: list[tuple[str, str, dict[str, Any], SchedMaker]] = [
+# (label, optimizer, its options, the scheduler made on it)
+Case = tuple[str, str, dict[str, Any], SchedMaker]
+CASES: list[Case] = [
     ("StepLR", "SGD", {}, lambda s, o: s.StepLR(o, step_size=7, gamma=0.5)),
     ("MultiStepLR", "SGD", {}, lambda s, o: s.MultiStepLR(o, [10, 30, 30, 60], gamma=0.3)),
     ("ExponentialLR", "SGD", {}, lambda s, o: s.ExponentialLR(o, gamma=0.95)),
@@ -126,6 +119,12 @@ def build(
     return opt, make_sched(lib.optim.lr_scheduler, opt)
 
 
+def in_both(case: Case) -> list[tuple[Any, Any]]:
+    """The case's optimizer and scheduler in chainrule, then in PyTorch."""
+    _, opt_name, opt_kwargs, make_sched = case
+    return [build(lib, opt_name, opt_kwargs, make_sched) for lib in (cr, torch)]
+
+
 def snapshot(opt: Any, sched: Any) -> list[Any]:
     """What a step decides: the reported and the actual lrs, and momentum / beta1."""
     groups = opt.param_groups
@@ -157,14 +156,11 @@ def assert_same_records(ours: list[Any], theirs: list[Any]) -> None:
             assert x == y, f"step {step}, {what}: {x} != {y} (torch)"
 
 
-@pytest.mark.parametrize(("label", "opt_name", "opt_kwargs", "make_sched"), CASES, ids=IDS)
-def test_lr_sequence_matches_torch(
-    label: str, opt_name: str, opt_kwargs: dict[str, Any], make_sched: SchedMaker
-) -> None:
-    records = []
-    for lib in (cr, torch):
-        opt, sched = build(lib, opt_name, opt_kwargs, make_sched)
-        records.append([snapshot(opt, sched), *advance(opt, sched, range(STEPS))])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_lr_sequence_matches_torch(case: Case) -> None:
+    records = [
+        [snapshot(opt, sched), *advance(opt, sched, range(STEPS))] for opt, sched in in_both(case)
+    ]
     assert_same_records(*records)
     lrs = [r[1][0] for r in records[0]]
     assert len(set(lrs)) >= 3, "the case should exercise the schedule"
@@ -180,13 +176,10 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize(("label", "opt_name", "opt_kwargs", "make_sched"), CASES, ids=IDS)
-def test_state_dict_equals_torch(
-    label: str, opt_name: str, opt_kwargs: dict[str, Any], make_sched: SchedMaker
-) -> None:
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_state_dict_equals_torch(case: Case) -> None:
     state_dicts = []
-    for lib in (cr, torch):
-        opt, sched = build(lib, opt_name, opt_kwargs, make_sched)
+    for opt, sched in in_both(case):
         advance(opt, sched, range(37))
         state_dicts.append((sched.state_dict(), opt.state_dict()["param_groups"]))
     (ours, ours_groups), (theirs, theirs_groups) = state_dicts
@@ -200,10 +193,9 @@ def test_state_dict_equals_torch(
     assert [sorted(g) for g in ours_groups] == [sorted(g) for g in theirs_groups]
 
 
-@pytest.mark.parametrize(("label", "opt_name", "opt_kwargs", "make_sched"), CASES, ids=IDS)
-def test_resuming_from_torch_state_dicts_follows_torch(
-    label: str, opt_name: str, opt_kwargs: dict[str, Any], make_sched: SchedMaker
-) -> None:
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_resuming_from_torch_state_dicts_follows_torch(case: Case) -> None:
+    _, opt_name, opt_kwargs, make_sched = case
     torch_opt, torch_sched = build(torch, opt_name, opt_kwargs, make_sched)
     advance(torch_opt, torch_sched, range(40))
     opt, sched = build(cr, opt_name, opt_kwargs, make_sched)

@@ -15,16 +15,7 @@ torch = pytest.importorskip("torch")
 
 import chainrule as cr  # noqa: E402
 
-pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Any:
-    """Tiny tensors: PyTorch's thread pool only spins against the other processes here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 # Measured: float64 trajectories agree to ~1e-14 absolute (FMA in PyTorch's kernels vs two

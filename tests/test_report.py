@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs_matplotlib, refused
+from conftest import CLI, cli_json, needs_matplotlib
 
 from chainrule.explain import graphs, report
 from chainrule.explain.graphs import number
@@ -214,45 +214,17 @@ def test_chromium_renders_the_derivation_and_the_pictures(
 
 
 # ---- the command line ------------------------------------------------------------------------
-def test_cli_report_with_no_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["report"]) == 0
-    assert capsys.readouterr().out == "wrote chainrule-report.html\n"
+def test_cli_report_with_no_arguments(tmp_path: Path, run_in_tmp: CLI) -> None:
+    assert run_in_tmp(["report"]).out == "wrote chainrule-report.html\n"
     page = (tmp_path / "chainrule-report.html").read_text()
     assert "<td>10</td>" in page and "<td>2</td><td>" in page  # 10 steps, lr 2 in the sweep
     assert [p.name for p in tmp_path.iterdir()] == ["chainrule-report.html"]
 
 
 def test_cli_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from chainrule.cli import main
-
     path = tmp_path / "r.html"
-    assert (
-        main(
-            [
-                "report",
-                "--json",
-                "--steps",
-                "2",
-                "--epochs",
-                "5",
-                "--lrs",
-                "0.5",
-                "1",
-                "--carry-weights",
-                "--lr",
-                "0.25",
-                "-o",
-                str(path),
-            ]
-        )
-        == 0
-    )
-    assert json.loads(capsys.readouterr().out) == {"report": str(path)}
+    argv = "report --json --steps 2 --epochs 5 --lrs 0.5 1 --carry-weights --lr 0.25 -o"
+    assert cli_json([*argv.split(), str(path)], capsys) == {"report": str(path)}
     page = path.read_text()
     assert "learning rate 0.25" in page and "each rate starting from the last" in page
 
@@ -267,10 +239,5 @@ def test_cli_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         ["--steps", "-3"],
     ],
 )
-def test_cli_report_bad_arguments(
-    argv: list[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    refused(["report", "--epochs", "2", *argv], tmp_path, monkeypatch, capsys)
+def test_cli_report_bad_arguments(argv: list[str], refuse: CLI) -> None:
+    refuse(["report", "--epochs", "2", *argv])

@@ -4,14 +4,13 @@ cell and a starting weight are changed."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import refused
+from conftest import CLI, cli_json
 
 from chainrule.explain import spreadsheet
 from chainrule.explain.seeds import SeedConfig, seed_tutorial
@@ -220,14 +219,8 @@ def test_libreoffice_recomputes_the_standard_library_workbook(
 
 
 # ---- the command line ------------------------------------------------------------------------
-def test_cli_sheet_with_no_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from chainrule.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    assert main(["sheet"]) == 0
-    assert capsys.readouterr().out == "wrote chainrule-training.xlsx\n"
+def test_cli_sheet_with_no_arguments(tmp_path: Path, run_in_tmp: CLI) -> None:
+    assert run_in_tmp(["sheet"]).out == "wrote chainrule-training.xlsx\n"
     sheet = openpyxl.load_workbook(tmp_path / "chainrule-training.xlsx").active
     assert sheet.max_row == FIRST_DATA_ROW + 100  # iterations 0..100
     assert sheet.cell(PARAMETER_ROW, parameter_column("lr")).value == 0.5
@@ -235,30 +228,9 @@ def test_cli_sheet_with_no_arguments(
 
 
 def test_cli_sheet_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from chainrule.cli import main
-
     path = tmp_path / "exercise.xlsx"
-    assert (
-        main(
-            [
-                "sheet",
-                "--json",
-                "--steps",
-                "5",
-                "--lr",
-                "0.1",
-                "--output-activation",
-                "identity",
-                "--biases",
-                "0.35",
-                "0.6",
-                "-o",
-                str(path),
-            ]
-        )
-        == 0
-    )
-    assert json.loads(capsys.readouterr().out) == {"sheet": str(path)}
+    argv = "sheet --json --steps 5 --lr 0.1 --output-activation identity --biases 0.35 0.6 -o"
+    assert cli_json([*argv.split(), str(path)], capsys) == {"sheet": str(path)}
     sheet = openpyxl.load_workbook(path).active
     config = SeedConfig(lr=0.1, output_activation="identity", biases=(0.35, 0.6))
     assert sheet.cell(PARAMETER_ROW, parameter_column("lr", config)).value == 0.1
@@ -280,13 +252,8 @@ def test_cli_sheet_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
         ["--train-biases"],
     ],
 )
-def test_cli_sheet_bad_arguments(
-    argv: list[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    refused(["sheet", *argv], tmp_path, monkeypatch, capsys)
+def test_cli_sheet_bad_arguments(argv: list[str], refuse: CLI) -> None:
+    refuse(["sheet", *argv])
 
 
 def test_cli_sheet_without_openpyxl(

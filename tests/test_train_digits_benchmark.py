@@ -3,25 +3,15 @@ does. No timing is asserted: timings live in the benchmark output, not in tests.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "train_digits.py"
-HAS_TORCH = importlib.util.find_spec("torch") is not None
+from conftest import HAS_TORCH, run_benchmark
 
 
 @pytest.mark.slow
 def test_quick_run() -> None:
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--json"]
-    if not HAS_TORCH:
-        cmd.append("--no-torch")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    proc = run_benchmark("train_digits.py", "--quick", "--threads", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["machine"]["threads"] == 1
@@ -47,20 +37,9 @@ def test_quick_run() -> None:
 
 @pytest.mark.slow
 def test_table() -> None:
-    cmd = [
-        sys.executable,
-        str(SCRIPT),
-        "--quick",
-        "--models",
-        "mlp",
-        "--epochs",
-        "1",
-        "--threads",
-        "1",
-    ]
-    if not HAS_TORCH:
-        cmd.append("--no-torch")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    proc = run_benchmark(
+        "train_digits.py", "--quick", "--models", "mlp", "--epochs", "1", "--threads", "1"
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "1 threads" in lines[0]

@@ -196,26 +196,7 @@ def build_report(
             "the weights w1..w8 with their values and, for step 1, ∂E_total/∂w.</p>"
             + picture_html(network, "the seed network", pictures),
         ),
-        Section("derivation", "The chain rule, step by step", derivation_html(run)),
-        Section(
-            "graph",
-            "The computation graph",
-            "<p>Every tensor the engine recorded (name, value, ∂E_total/∂tensor) and every "
-            "op between them, as backward() walks them in reverse.</p>"
-            + picture_html(computation, "the computation graph", pictures),
-        ),
-        Section(
-            "steps",
-            "Training, step by step",
-            f"<p>{steps} step{'s' if steps != 1 else ''} of gradient descent, "
-            "w ← w − η·∂E_total/∂w.</p>" + steps_table(run),
-        ),
-        Section(
-            "sweep",
-            "Learning rates",
-            f"<p>E_total against epoch for {len(result.runs)} learning rates, "
-            f"{result.epochs} epochs each.</p>" + curves_html(result, plots) + sweep_html(result),
-        ),
+        *_training_sections(run, steps, computation, result, "E_total", "w", pictures, plots),
     )
     return Report(
         "chainrule: the seed network, explained", run, network, computation, result, sections
@@ -240,12 +221,30 @@ def _one_weight_report(
         title="Computation graph of L (step 1)",
     )
     result = sweep(lrs, epochs, carry_weights=carry_weights, config=config)
-    sections = (
+    sections = _training_sections(run, steps, computation, result, "L", "W", pictures, plots)
+    return Report(
+        "chainrule: the one-weight example, explained", run, None, computation, result, sections
+    )
+
+
+def _training_sections(
+    run: Any,
+    steps: int,
+    computation: Any,
+    result: Any,
+    loss: str,
+    weight: str,
+    pictures: bool,
+    plots: bool,
+) -> tuple[Section, ...]:
+    """What both reports show after the network: the derivation, the computation graph, the
+    training steps and the sweep, for a loss named ``loss`` and weights written ``weight``."""
+    return (
         Section("derivation", "The chain rule, step by step", derivation_html(run)),
         Section(
             "graph",
             "The computation graph",
-            "<p>Every tensor the engine recorded (name, value, ∂L/∂tensor) and every op "
+            f"<p>Every tensor the engine recorded (name, value, ∂{loss}/∂tensor) and every op "
             "between them, as backward() walks them in reverse.</p>"
             + picture_html(computation, "the computation graph", pictures),
         ),
@@ -253,17 +252,14 @@ def _one_weight_report(
             "steps",
             "Training, step by step",
             f"<p>{steps} step{'s' if steps != 1 else ''} of gradient descent, "
-            "W ← W − η·∂L/∂W.</p>" + steps_table(run),
+            f"{weight} ← {weight} − η·∂{loss}/∂{weight}.</p>" + steps_table(run),
         ),
         Section(
             "sweep",
             "Learning rates",
-            f"<p>L against epoch for {len(result.runs)} learning rates, "
+            f"<p>{loss} against epoch for {len(result.runs)} learning rates, "
             f"{result.epochs} epochs each.</p>" + curves_html(result, plots) + sweep_html(result),
         ),
-    )
-    return Report(
-        "chainrule: the one-weight example, explained", run, None, computation, result, sections
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from chainrule import _dtype
 from chainrule.autograd.functional_api import grad as autograd_grad
+from chainrule.datasets.seeds import ONE_WEIGHT
 from chainrule.explain.records import Tutorial, TutorialStep  # re-exported: defined here once
 from chainrule.names import name
 from chainrule.ops import clone, linear, sigmoid, tensor
@@ -99,13 +100,14 @@ class SeedConfig:
 
 @dataclass(frozen=True)
 class OneWeightConfig:
-    """Seed 002's one-weight network: z = W·x + b, identity activation, L = (z − y)²."""
+    """Seed 002's one-weight network: z = W·x + b, identity activation, L = (z − y)²; the
+    defaults are the seed's (``chainrule.datasets.ONE_WEIGHT``)."""
 
-    x: float = 1.0
-    W: float = 0.5  # noqa: N815 - the seed's name
-    b: float = 0.0
-    y: float = 0.0
-    lr: float = 0.1
+    x: float = ONE_WEIGHT.x
+    W: float = ONE_WEIGHT.W  # noqa: N815 - the seed's name
+    b: float = ONE_WEIGHT.b
+    y: float = ONE_WEIGHT.y
+    lr: float = ONE_WEIGHT.learning_rate
     steps: int = 1
     train_biases: bool = False
 

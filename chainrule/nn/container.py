@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 from chainrule.nn.module import Module, _indent
 
@@ -18,7 +18,52 @@ def _renumber(modules: dict[str, Module]) -> None:
         modules[str(index)] = module
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ... in order, deleted by
+    index or slice, appended, extended and inserted."""
+
+    def _index(self, idx: int) -> str:
+        """The name of child ``idx`` (negative counts from the end), or IndexError."""
+        size = len(self._modules)
+        if not -size <= idx < size:
+            raise IndexError(
+                f"index {idx} is out of range for {type(self).__name__} of length {size}"
+            )
+        return list(self._modules)[idx % size]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        setattr(self, self._index(idx), module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)
+        for key in keys[idx] if isinstance(idx, slice) else [self._index(idx)]:
+            del self._modules[key]
+        _renumber(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Self:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Self:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for position, item in enumerate(modules):
+            self.add_module(str(position), item)
+
+
+class Sequential(_NumberedModules):
     """Modules applied one after another, as ``torch.nn.Sequential``.
 
     Built from modules (named "0", "1", ...) or from an ``OrderedDict`` of named modules.
@@ -46,53 +91,16 @@ class Sequential(Module):
             for index, module in enumerate(args):
                 self.add_module(str(index), module)
 
-    def _index(self, idx: int) -> int:
-        size = len(self._modules)
-        if not -size <= idx < size:
-            raise IndexError(
-                f"index {idx} is out of range for {type(self).__name__} of length {size}"
-            )
-        return idx % size
-
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(idx)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules)[self._index(idx)]
-        setattr(self, key, module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]:
-            del self._modules[key]
-        _renumber(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for module in modules:
-            self.append(module)
-        return self
+        return self._modules[self._index(idx)]
 
     def insert(self, index: int, module: Module) -> Sequential:
-        modules = list(self._modules.values())
-        size = len(modules)
+        size = len(self)
         if not -size <= index <= size:
             raise IndexError(f"index {index} is out of range for insertion into length {size}")
-        modules.insert(index, module)
-        self._modules.clear()
-        for position, item in enumerate(modules):
-            self.add_module(str(position), item)
+        self._insert(index, module)
         return self
 
     def forward(self, input: Any) -> Any:  # noqa: A002
@@ -101,7 +109,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules whose parameters the owner registers, as ``torch.nn.ModuleList``.
 
     Examples
@@ -122,50 +130,16 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _index(self, idx: int) -> str:
-        size = len(self._modules)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {size}")
-        return str(idx % size)
-
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
         return self._modules[self._index(idx)]
 
-    def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, self._index(idx), module)
-
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [self._index(idx)]:
-            del self._modules[key]
-        _renumber(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for module in modules:
-            self.append(module)
-        return self
-
     def insert(self, index: int, module: Module) -> None:
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules.clear()
-        for position, item in enumerate(modules):
-            self.add_module(str(position), item)
+        self._insert(index, module)
 
     def __repr__(self) -> str:
         # runs of identical modules print once, "(0-2): 3 x Linear(...)", as PyTorch 2 does

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from chainrule._checks import integer
-from chainrule.nn import init
-from chainrule.nn.linear import _empty
+from chainrule.nn.linear import _kaiming_default, _weight_and_bias
 from chainrule.nn.module import Module
 from chainrule.ops import conv1d, conv2d
 from chainrule.tensor import Tensor
@@ -70,21 +68,11 @@ class _ConvNd(Module):
         self.dilation = _tuple(dilation, n, "dilation")
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype)
-        if bias:
-            self.bias = _empty((out_channels,), dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        weight_shape = (out_channels, in_channels // groups) + self.kernel_size
+        _weight_and_bias(self, weight_shape, bias, dtype)
 
     def reset_parameters(self) -> None:
-        # PyTorch's default: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        _kaiming_default(self, bias_without_fan_in=False)
 
     def extra_repr(self) -> str:
         text = (

@@ -22,6 +22,29 @@ def _empty(shape: tuple[int, ...], dtype: Any) -> Parameter:
     return Parameter(Tensor._wrap(array))
 
 
+def _weight_and_bias(layer: Module, weight_shape: tuple[int, ...], bias: bool, dtype: Any) -> None:
+    """Give ``layer`` a weight of ``weight_shape`` and, with ``bias``, a bias of one entry per
+    output (its first dimension), and initialise them with ``reset_parameters``."""
+    layer.weight = _empty(weight_shape, dtype)
+    if bias:
+        layer.bias = _empty(weight_shape[:1], dtype)
+    else:
+        layer.register_parameter("bias", None)
+    layer.reset_parameters()
+
+
+def _kaiming_default(layer: Module, bias_without_fan_in: bool) -> None:
+    """PyTorch's default init of a linear or convolution layer: ``kaiming_uniform_(a=√5)`` for
+    the weight, U(±1/√fan_in) for the bias. With no fan-in Linear's bias is U(0, 0) = 0 and a
+    convolution leaves its bias as it is, as PyTorch's two layers do."""
+    init.kaiming_uniform_(layer.weight, a=math.sqrt(5))
+    if layer.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(layer.weight)
+        if fan_in > 0 or bias_without_fan_in:
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(layer.bias, -bound, bound)
+
+
 class Identity(Module):
     """Returns its input; any constructor arguments are ignored (as ``torch.nn.Identity``)."""
 
@@ -59,19 +82,10 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features = integer(in_features, "Linear: in_features", 0)
         self.out_features = out_features = integer(out_features, "Linear: out_features", 0)
-        self.weight = _empty((out_features, in_features), dtype)
-        if bias:
-            self.bias = _empty((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), bias, dtype)
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _kaiming_default(self, bias_without_fan_in=True)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return linear(input, self.weight, self.bias)

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsT, _check_nonnegative, _step_state
+from chainrule.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    _count_step,
+    _gradient,
+    _step_state,
+)
 from chainrule.tensor import Tensor
 
 
@@ -60,6 +66,13 @@ class Adagrad(Optimizer):
     """
 
     _param_shaped_state = ("sum",)
+    _nonnegative_options = (
+        ("lr", "learning rate"),
+        ("lr_decay", None),
+        ("weight_decay", None),
+        ("initial_accumulator_value", None),
+        ("eps", "epsilon value"),
+    )
 
     def __init__(
         self,
@@ -88,15 +101,6 @@ class Adagrad(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @classmethod
-    def _check_options(cls, options: dict[str, Any]) -> None:
-        super()._check_options(options)
-        _check_nonnegative(options, "lr", "learning rate")
-        _check_nonnegative(options, "lr_decay")
-        _check_nonnegative(options, "weight_decay")
-        _check_nonnegative(options, "initial_accumulator_value")
-        _check_nonnegative(options, "eps", "epsilon value")
-
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         for param in param_group["params"]:
@@ -110,22 +114,16 @@ class Adagrad(Optimizer):
 
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        weight_decay = group["weight_decay"]
         theta = param._data
-        grad = param.grad._data  # type: ignore[union-attr]
         if not self.state[param]:  # a state dict loaded without this parameter's entry
             self._init_state(param, group)
         state = self.state[param]
 
-        # 1. t ← t + 1 (counted in float32, as PyTorch does)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
+        # 1. t ← t + 1
+        step = _count_step(state)
 
-        # 2. g_t, negated to ascend, plus the L2 term λθ. New arrays: .grad is the caller's.
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * theta
+        # 2. g_t, negated to ascend, plus the L2 term λθ
+        grad = _gradient(param, group)
 
         # 3. decayed learning rate γ̃ = γ / (1 + (t − 1) η)
         clr = lr / (1 + (step - 1) * lr_decay)

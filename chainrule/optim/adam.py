@@ -11,9 +11,10 @@ from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
     _check_nonnegative,
+    _count_step,
+    _gradient,
+    _lazy_state,
     _lerp_,
-    _step_state,
-    _zeros_state,
 )
 from chainrule.tensor import Tensor
 
@@ -75,6 +76,7 @@ class Adam(Optimizer):
     """
 
     _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _nonnegative_options = (("lr", "learning rate"), ("eps", "epsilon value"))
 
     def __init__(
         self,
@@ -110,8 +112,6 @@ class Adam(Optimizer):
     @classmethod
     def _check_options(cls, options: dict[str, Any]) -> None:
         super()._check_options(options)
-        _check_nonnegative(options, "lr", "learning rate")
-        _check_nonnegative(options, "eps", "epsilon value")
         if "betas" in options:
             betas = options["betas"]
             if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -128,30 +128,20 @@ class Adam(Optimizer):
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        decoupled = group["decoupled_weight_decay"]
         theta = param._data
-        grad = param.grad._data  # type: ignore[union-attr]
-        state = self.state[param]
-        if not state:
-            state["step"] = _step_state()
-            state["exp_avg"] = _zeros_state(param)
-            state["exp_avg_sq"] = _zeros_state(param)
-            if amsgrad:
-                state["max_exp_avg_sq"] = _zeros_state(param)
+        buffers = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
+        state = _lazy_state(self.state[param], param, buffers)
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
 
-        # 1. t ← t + 1 (counted in float32, as PyTorch does)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
+        # 1. t ← t + 1
+        step = _count_step(state)
 
         # 2. g_t, negated to ascend; weight decay either shrinks θ (decoupled, AdamW) or adds
-        #    the L2 term λθ to g_t (Adam). New arrays: .grad belongs to the caller.
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                theta *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * theta
+        #    the L2 term λθ to g_t (Adam)
+        grad = _gradient(param, group, l2=not decoupled)
+        if decoupled and weight_decay != 0:
+            theta *= 1 - lr * weight_decay
 
         # 3. m_t = β1 m_{t-1} + (1 − β1) g_t, written m + (1 − β1)(g − m) as PyTorch's lerp
         _lerp_(exp_avg, grad, 1 - beta1)

@@ -63,6 +63,8 @@ class Optimizer:
 
     # State entries that have the parameter's shape; load_state_dict checks them.
     _param_shaped_state: tuple[str, ...] = ()
+    # Options that must be >= 0, in PyTorch's order, with the label its message gives them.
+    _nonnegative_options: tuple[tuple[str, str | None], ...] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self._check_options(defaults)
@@ -108,6 +110,8 @@ class Optimizer:
                 raise ValueError(
                     f"{name}=True is not supported by chainrule's optimizers: {why}; leave it False"
                 )
+        for name, label in cls._nonnegative_options:
+            _check_nonnegative(options, name, label)
 
     # ---- parameter groups ---------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -336,6 +340,34 @@ def _zeros_state(param: Tensor) -> Tensor:
 def _step_state() -> Tensor:
     """The step counter: a float32 scalar, as PyTorch keeps it (so state dicts carry over)."""
     return Tensor._wrap(np.zeros((), dtype=np.float32))
+
+
+def _lazy_state(state: dict[str, Any], param: Tensor, buffers: Iterable[str]) -> dict[str, Any]:
+    """``state``, given at a parameter's first step a step counter and zero ``buffers``."""
+    if not state:
+        state["step"] = _step_state()
+        for name in buffers:
+            state[name] = _zeros_state(param)
+    return state
+
+
+def _count_step(state: dict[str, Any]) -> float:
+    """t ← t + 1 (counted in float32, as PyTorch does); returns t."""
+    state["step"]._data += 1
+    return float(state["step"]._data)
+
+
+def _gradient(param: Tensor, group: dict[str, Any], l2: bool = True) -> np.ndarray:
+    """g_t: ``param``'s gradient, negated to ascend, plus (with ``l2``) the L2 term λθ.
+
+    A new array whenever it differs from ``.grad``, which belongs to the caller.
+    """
+    grad = param.grad._data  # type: ignore[union-attr]
+    if group["maximize"]:
+        grad = -grad
+    if l2 and group["weight_decay"] != 0:
+        grad = grad + group["weight_decay"] * param._data
+    return grad
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
-    _check_nonnegative,
+    _count_step,
+    _gradient,
+    _lazy_state,
     _lerp_,
-    _step_state,
-    _zeros_state,
 )
 from chainrule.tensor import Tensor
 
@@ -72,6 +72,13 @@ class RMSprop(Optimizer):
     """
 
     _param_shaped_state = ("square_avg", "momentum_buffer", "grad_avg")
+    _nonnegative_options = (
+        ("lr", "learning rate"),
+        ("eps", "epsilon value"),
+        ("momentum", None),
+        ("weight_decay", None),
+        ("alpha", None),
+    )
 
     def __init__(
         self,
@@ -101,36 +108,18 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    @classmethod
-    def _check_options(cls, options: dict[str, Any]) -> None:
-        super()._check_options(options)
-        _check_nonnegative(options, "lr", "learning rate")
-        _check_nonnegative(options, "eps", "epsilon value")
-        _check_nonnegative(options, "momentum")
-        _check_nonnegative(options, "weight_decay")
-        _check_nonnegative(options, "alpha")
-
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        weight_decay, momentum = group["weight_decay"], group["momentum"]
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         theta = param._data
-        grad = param.grad._data  # type: ignore[union-attr]
-        state = self.state[param]
-        if not state:
-            state["step"] = _step_state()
-            state["square_avg"] = _zeros_state(param)
-            if momentum > 0:
-                state["momentum_buffer"] = _zeros_state(param)
-            if group["centered"]:
-                state["grad_avg"] = _zeros_state(param)
+        buffers = ["square_avg"]
+        buffers += ["momentum_buffer"] if momentum > 0 else []
+        buffers += ["grad_avg"] if group["centered"] else []
+        state = _lazy_state(self.state[param], param, buffers)
         square_avg = state["square_avg"]._data
-        state["step"]._data += 1
+        _count_step(state)
 
-        # 1. g_t, negated to ascend, plus the L2 term λθ. New arrays: .grad is the caller's.
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * theta
+        # 1. g_t, negated to ascend, plus the L2 term λθ
+        grad = _gradient(param, group)
 
         # 2. v_t = α v_{t-1} + (1 − α) g_t², the square as ((1 − α) g) g like PyTorch's
         #    addcmul; `scratch` is a temporary array reused in step 4

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsT, _check_nonnegative
+from chainrule.optim.optimizer import Optimizer, ParamsT, _gradient
 from chainrule.tensor import Tensor
 
 
@@ -62,6 +62,7 @@ class SGD(Optimizer):
     """
 
     _param_shaped_state = ("momentum_buffer",)
+    _nonnegative_options = (("lr", "learning rate"), ("momentum", None), ("weight_decay", None))
 
     def __init__(
         self,
@@ -93,9 +94,6 @@ class SGD(Optimizer):
     @classmethod
     def _check_options(cls, options: dict[str, Any]) -> None:
         super()._check_options(options)
-        _check_nonnegative(options, "lr", "learning rate")
-        _check_nonnegative(options, "momentum")
-        _check_nonnegative(options, "weight_decay")
         if options.get("nesterov") and (options["momentum"] <= 0 or options["dampening"] != 0):
             raise ValueError(
                 "Nesterov momentum requires a momentum and zero dampening (got "
@@ -105,15 +103,10 @@ class SGD(Optimizer):
 
     def _update(self, param: Tensor, group: dict[str, Any]) -> None:
         lr, momentum = group["lr"], group["momentum"]
-        weight_decay = group["weight_decay"]
         theta = param._data
-        grad = param.grad._data  # type: ignore[union-attr]
 
-        # 1. g_t: negated to ascend, plus the L2 term λθ. New arrays: .grad belongs to the caller.
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * theta
+        # 1. g_t: negated to ascend, plus the L2 term λθ
+        grad = _gradient(param, group)
 
         if momentum != 0:
             # 2. b_t = μ b_{t-1} + (1 − τ) g_t; the first buffer is g_1 itself, undampened.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chainrule.tensor import Tensor
 
@@ -41,20 +43,20 @@ def load_data(name: str, images: bool = False) -> Data:
     if name == "xor":
         points = datasets.xor()
         return Data(name, points, points, 2, "XOR's four points (trained and tested on)")
-    if name == "moons":
-        return Data(
-            name,
-            datasets.moons(400, noise=0.15, seed=0),
-            datasets.moons(400, noise=0.15, seed=1),
+    # the drawn datasets: (draw with a seed, classes, description); train seed 0, test seed 1
+    drawn: dict[str, tuple[Callable[[int], Any], int, str]] = {
+        "moons": (
+            lambda seed: datasets.moons(400, noise=0.15, seed=seed),
             2,
             "two moons, noise 0.15: 400 train, 400 test points",
-        )
-    if name == "spirals":
-        return Data(
-            name,
-            datasets.spirals(600, classes=3, seed=0),
-            datasets.spirals(600, classes=3, seed=1),
+        ),
+        "spirals": (
+            lambda seed: datasets.spirals(600, classes=3, seed=seed),
             3,
             "three spirals, angle noise 0.2: 600 train, 600 test points",
-        )
+        ),
+    }
+    if name in drawn:
+        draw, classes, description = drawn[name]
+        return Data(name, draw(0), draw(1), classes, description)
     raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
