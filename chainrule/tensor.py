@@ -17,6 +17,7 @@ from chainrule.autograd import versions
 from chainrule.autograd.engine import run_backward
 from chainrule.autograd.grad_mode import reads_data, thread_state
 from chainrule.errors import BadDataError, BadInputError, IndexOutOfRangeError
+from chainrule.tensor_methods import OpMethods
 
 if TYPE_CHECKING:
     from chainrule import ops as _ops
@@ -61,7 +62,7 @@ def _in_place_error(name: str, tensor: Tensor, args: tuple, exc: ValueError) -> 
     )
 
 
-class Tensor:
+class Tensor(OpMethods):
     """An n-dimensional array that records the ops applied to it, as ``torch.Tensor``.
 
     Examples
@@ -686,29 +687,16 @@ class Tensor:
         return self.div_(other)
 
     # ---- operators (recorded) -----------------------------------------------------------------
-    # chainrule/ops/methods.py rebinds +, -, *, /, **, @, unary - and [] to the op itself (one
-    # Python call less per operator; add, sub and mul go straight to the primitive for two
-    # tensors of one dtype); the bodies here say what each one is.
-    def __add__(self, other: Any) -> Tensor:
-        return _ops.add(self, other)
-
+    # +, -, *, /, **, @, unary - and [] are the ops themselves, declared in tensor_methods.py and
+    # bound by chainrule/ops/methods.py; the reflected ones swap the operands here.
     def __radd__(self, other: Any) -> Tensor:
         return _ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _ops.sub(other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _ops.mul(self, other)
-
     def __rmul__(self, other: Any) -> Tensor:
         return _ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         if (
@@ -718,29 +706,17 @@ class Tensor:
             return _ops.rdiv(self, other)  # as PyTorch: reciprocal(self) * other
         return _ops.div(other, self)
 
-    def __pow__(self, other: Any) -> Tensor:
-        return _ops.pow(self, other)
-
     def __rpow__(self, other: Any) -> Tensor:
         return _ops.pow(other, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return _ops.matmul(self, other)
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return _ops.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return _ops.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
         return _ops.abs(self)
-
-    def __getitem__(self, key: Any) -> Tensor:
-        return _ops.index(self, key)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         for i in range(len(self)):
