@@ -6,6 +6,9 @@ the engine and the Tensor modules are handed the ops they call, so none of them 
 from types import ModuleType
 
 from chainrule import tensor as _tensor
+from chainrule import tensor_conversion as _tensor_conversion
+from chainrule import tensor_history as _tensor_history
+from chainrule import tensor_in_place as _tensor_in_place
 from chainrule.autograd import engine as _engine
 from chainrule.tensor import Tensor
 from chainrule.tensor_methods import placeholders
@@ -28,12 +31,16 @@ def bind(ops: ModuleType) -> None:
     """Hand ``ops`` (chainrule.ops, once every op exists) to the layers below it:
 
     1. the engine's two ops: sum_to undoes broadcasting, cast fixes a gradient's dtype;
-    2. tensor.py's ops (casts, ``.T``, the in-place methods, the reflected operators);
+    2. the Tensor modules' ops (casts, ``.T``, the reflected operators, the in-place methods and
+       the history they write, new_*);
     3. the Tensor methods that are the ops themselves, over their placeholders.
     """
     _engine.sum_to = ops.sum_to
     _engine.cast = ops.cast
     _tensor._ops = ops
+    _tensor_history._ops = ops
+    _tensor_in_place._ops = ops
+    _tensor_conversion._ops = ops
     bind_methods(Tensor, ops)
 
 
