@@ -129,6 +129,9 @@ class Tensor:
         t._retains_grad = False
         t.name = None
         t.element_names = None
+        tracer = thread_state.tracing
+        if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+            tracer.on_wrap(array)
         return t
 
     # ---- properties ---------------------------------------------------------------------------

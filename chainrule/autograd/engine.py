@@ -13,6 +13,7 @@ from chainrule.autograd.node import Node, _user_frame
 from chainrule.autograd.versions import SavedTensorChangedError, as_saved
 
 if TYPE_CHECKING:
+    from chainrule.autograd.tracer import Tracer
     from chainrule.tensor import Tensor as Tensor  # `as`: exported, chainrule.ops rebinds it
 
 
@@ -157,7 +158,7 @@ def run_backward(
 _RELEASED: dict[str, Any] = {}
 
 
-def _check_traced(tracing: Any, nodes: Sequence[Node]) -> None:
+def _check_traced(tracing: Tracer, nodes: Sequence[Node]) -> None:
     """A step traced for replay must make its whole graph: a node from before the trace (an
     argument's history) would be replayed with the arrays it saved back then."""
     for node in nodes:

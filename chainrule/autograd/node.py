@@ -124,6 +124,9 @@ class Primitive:
                     break
         if state.anomaly:
             _check_forward(self, inputs, out_data)
+        tracer = thread_state.tracing
+        if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+            tracer.on_call(self, inputs, params, out)
         return out
 
 

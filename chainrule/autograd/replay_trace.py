@@ -1,11 +1,11 @@
-"""Tracing for chainrule.autograd.replay: run a step eagerly with a recorder attached to the two
-places every array passes through (a primitive's call, Tensor._wrap) and to the engine's leaf
-accumulation, and note whatever would make the recording stand for the wrong computation."""
+"""Tracing for chainrule.autograd.replay: run a step eagerly with a recorder as this thread's
+tracer (autograd/tracer.py), which the two places every array passes through (a primitive's call,
+Tensor._wrap) and the engine's leaf accumulation report to, and note whatever would make the
+recording stand for the wrong computation."""
 
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ _CONSTANT_SITES: set[tuple[str, str]] = {
     ("chainrule/ops/losses.py", "_ce_backward_grad_g"),
     ("chainrule/ops/indexing.py", "_gather_grad"),
     ("chainrule/ops/_coerce.py", "to_tensor"),
+    ("chainrule/ops/_coerce.py", "_constant"),  # Python numbers in expressions
     ("chainrule/ops/extremes.py", "_extreme"),  # max and min
     ("chainrule/ops/pooling.py", "avg_pool2d"),
     ("chainrule/nn/functional.py", "binary_cross_entropy_with_logits"),
@@ -216,55 +217,6 @@ def _is_tensor(value: Any) -> bool:
     return isinstance(value, Tensor)
 
 
-# ---- tracing: the two entry points every array passes through, swapped while a step traces --
-_plain_call = Primitive.__call__
-
-
-def _recording_call(op: Primitive, *inputs: Tensor, **params: Any) -> Tensor:
-    out = _plain_call(op, *inputs, **params)
-    recorder = thread_state.tracing
-    if recorder is not None:
-        recorder.on_call(op, inputs, params, out)
-    return out
-
-
-def _tracing_wrap(cls: type, array: np.ndarray) -> Tensor:
-    recorder = thread_state.tracing
-    if recorder is not None:
-        recorder.on_wrap(array)
-    return _plain_wrap.__func__(cls, array)  # type: ignore[no-any-return]
-
-
-_plain_wrap: Any = None  # Tensor's own _wrap, kept while the tracing one stands in
-# The two entry points are swapped while any thread traces (the first tracer swaps them in, the
-# last one back); each thread's ops reach only its own recorder, through thread_state.
-_swap_lock = threading.Lock()
-_tracers = 0
-
-
-def _swap_in() -> None:
-    from chainrule.tensor import Tensor
-
-    global _plain_wrap, _tracers
-    with _swap_lock:
-        if _tracers == 0:
-            _plain_wrap = Tensor.__dict__["_wrap"]
-            Primitive.__call__ = _recording_call  # type: ignore[method-assign, assignment]
-            Tensor._wrap = classmethod(_tracing_wrap)  # type: ignore[method-assign, assignment]
-        _tracers += 1
-
-
-def _swap_out() -> None:
-    from chainrule.tensor import Tensor
-
-    global _tracers
-    with _swap_lock:
-        _tracers -= 1
-        if _tracers == 0:
-            Primitive.__call__ = _plain_call  # type: ignore[method-assign]
-            Tensor._wrap = _plain_wrap  # type: ignore[method-assign]
-
-
 def _traced(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, _Recorder]:
@@ -277,13 +229,11 @@ def _traced(
             "stand for it)"
         )
     writes = state.writes
-    _swap_in()
-    thread_state.tracing = recorder
+    thread_state.tracing = recorder  # the engine's entry points report to it (tracer.py)
     try:
         result = fn(*args, **kwargs)
     finally:
         thread_state.tracing = None
-        _swap_out()
     if state.writes != writes:  # the root cause of whatever else it saw
         recorder.reason = "it writes a tensor in place"
     recorder.finish(result)
