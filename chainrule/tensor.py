@@ -114,8 +114,10 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> Tensor:
-        """Fast constructor for op results: no conversion, no checks."""
+    def _wrap(cls, array: np.ndarray, constant: bool = False) -> Tensor:
+        """Fast constructor for op results: no conversion, no checks. ``constant=True`` marks an
+        array made here from no data (a seed of ones, a zero), which a step traced for replay
+        may keep as it is; any other array made outside a primitive stops the replay."""
         t = object.__new__(cls)
         t._data = array
         t.requires_grad = False
@@ -130,7 +132,7 @@ class Tensor:
         t.name = None
         t.element_names = None
         tracer = thread_state.tracing
-        if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+        if tracer is not None and not constant:  # a step traced for replay (autograd/tracer.py)
             tracer.on_wrap(array)
         return t
 
@@ -231,7 +233,7 @@ class Tensor:
             and self._data.size == 1
         ):
             # the usual loss.backward(): seed with 1 and go, without the general argument checks
-            seed = Tensor._wrap(_ones_like_one(self._data))
+            seed = Tensor._wrap(_ones_like_one(self._data), constant=True)
             run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
             return
         from chainrule.autograd.functional_api import backward

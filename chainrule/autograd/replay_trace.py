@@ -5,13 +5,11 @@ recording stand for the wrong computation."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule._source import package_relative
 from chainrule.autograd.engine import accumulate_array
 from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.node import Primitive, _creation_order
@@ -25,21 +23,6 @@ from chainrule.autograd.replay_plan import (
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
-
-
-# Functions whose Tensor._wrap calls make constants (a seed of ones, a zero), never arrays
-# computed from the data, so a trace may keep their arrays as they are. Filled by name below.
-_CONSTANT_SITES: set[tuple[str, str]] = {
-    ("chainrule/tensor.py", "backward"),
-    ("chainrule/ops/selection.py", "_zero"),
-    ("chainrule/ops/losses.py", "_ce_backward_grad_g"),
-    ("chainrule/ops/indexing.py", "_gather_grad"),
-    ("chainrule/ops/_coerce.py", "to_tensor"),
-    ("chainrule/ops/_coerce.py", "_constant"),  # Python numbers in expressions
-    ("chainrule/ops/extremes.py", "_extreme"),  # max and min
-    ("chainrule/ops/pooling.py", "avg_pool2d"),
-    ("chainrule/nn/functional.py", "binary_cross_entropy_with_logits"),
-}
 
 
 class _Recorder:
@@ -142,13 +125,12 @@ class _Recorder:
         self.plan.calls.append((op.forward, ins, params, out_slot, ()))
 
     def on_wrap(self, array: np.ndarray) -> None:
+        # (constants, made with Tensor._wrap(..., constant=True), are not reported: a trace
+        # keeps their arrays as they are)
         if id(array) in self.slot_of:
             return
-        code = sys._getframe(2).f_code
-        site = (_package_path(code.co_filename), code.co_name)
-        if site not in _CONSTANT_SITES:
-            self.foreign[id(array)] = f"{site[0]} in {site[1]}"
-            self.keep.append(array)
+        self.foreign[id(array)] = f"{array.dtype}, shape {array.shape}"
+        self.keep.append(array)
 
     def on_accumulate(self, tensor: Tensor, grad: Tensor, fresh: bool) -> None:
         ins = (self._target_slot(tensor), self._slot(grad))
@@ -203,12 +185,6 @@ class _Recorder:
             return ("const", value)
         self.refuse(f"it returns a {type(value).__name__}, which can't be recomputed by replay")
         return ("const", None)
-
-
-def _package_path(filename: str) -> str:
-    """A constant site's file as ``chainrule/...`` (its key in _CONSTANT_SITES); a file outside
-    the package keeps its own path, so it never matches one of ours."""
-    return package_relative(filename) or filename
 
 
 def _is_tensor(value: Any) -> bool:

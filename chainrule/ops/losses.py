@@ -142,7 +142,8 @@ def _ce_backward_grad_g(
     cache: dict[str, Any] | None = None,
 ) -> Tensor:
     # out is linear in g: d out / d g · G = Σ (p − y) G (scaled like the forward)
-    unit = _cross_entropy_backward(Tensor._wrap(np.ones((), g.dtype)), x, labels, mean=mean)
+    one = Tensor._wrap(np.ones((), g.dtype), constant=True)
+    unit = _cross_entropy_backward(one, x, labels, mean=mean)
     from chainrule.ops.reduce import sum as sum_
 
     return sum_(unit * grad)
