@@ -149,6 +149,7 @@ def run_backward(
             if not retain_graph:
                 node.inputs = None  # step 4: release what the rules needed
                 node.params = _RELEASED
+                node.saved = None
         _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
     finally:
         state.anomaly, thread_state.grad_enabled = anomaly, grad_mode

@@ -18,10 +18,13 @@ from chainrule.autograd.replay_plan import (
     _clear,
     _free_after_last_use,
     _Guard,
+    _output_part,
     _Plan,
+    _saved_part,
 )
 
 if TYPE_CHECKING:
+    from chainrule.autograd.tracer import Params, Saved
     from chainrule.tensor import Tensor
 
 
@@ -38,6 +41,7 @@ class _Recorder:
         self.reason: str | None = None
         self.wrote = False  # a gradient was stored: guards must come before that
         self.stored_grads: set[int] = set()  # id() of the .grad arrays backward stored
+        self.saved_slots: set[int] = set()  # the slots of what forwards saved for their rules
         self.first_seq = next(_creation_order)  # nodes made before the trace have lower numbers
         for position, value in enumerate(args):
             if _is_tensor(value) and id(value._data) not in self.slot_of:
@@ -114,15 +118,34 @@ class _Recorder:
 
     # ---- what the hooks report ----------------------------------------------------------------
     def on_call(
-        self, op: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], out: Tensor
+        self, op: Primitive, inputs: tuple[Any, ...], params: Params, out: Tensor, saved: Saved
     ) -> None:
         ins = tuple(self._slot(t) for t in inputs)
         for name, value in params.items():
             self._check_param(name, value)
-        if id(out._data) in self.slot_of:
+        if op.returns_saved:
+            pair = len(self.plan.template)  # the slot of the forward's (out, saved)
+            self.plan.template.append(None)
+            self.plan.calls.append((op.forward, ins, params, pair, ()))
+            self._split(pair, out, saved)
+            return
+        known = self.slot_of.get(id(out._data))
+        if known is not None and known not in self.saved_slots:
             return  # the op handed back an array the plan already has (a no-op reshape)
+        # (an op may hand back a saved array written into: cross-entropy's backward, its softmax)
         out_slot = self._new_slot(out._data)
         self.plan.calls.append((op.forward, ins, params, out_slot, ()))
+
+    def _split(self, pair: int, out: Tensor, saved: Saved) -> None:
+        """After a forward that returns (out, saved): the output and each saved array get slots
+        of their own, freed after their last use like any other (a replayed step keeps none of
+        them for the next)."""
+        self.plan.calls.append((_output_part, (pair,), {}, self._new_slot(out._data), ()))
+        for index, array in enumerate(saved or ()):
+            if id(array) not in self.slot_of:
+                slot = self._new_slot(array)
+                self.saved_slots.add(slot)
+                self.plan.calls.append((_saved_part, (pair,), {"index": index}, slot, ()))
 
     def on_wrap(self, array: np.ndarray) -> None:
         # (constants, made with Tensor._wrap(..., constant=True), are not reported: a trace

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
 
+Params = dict[str, Any]  # a primitive's static parameters
+Saved = tuple["np.ndarray", ...] | None  # what a forward saved for its rules (returns_saved)
+
+
 class Tracer(Protocol):
     """What a recorder of a step (replay_trace._Recorder) answers to."""
 
@@ -28,9 +32,10 @@ class Tracer(Protocol):
         """The step can't be replayed (the first reason given is the one reported)."""
 
     def on_call(
-        self, op: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any], out: Tensor
+        self, op: Primitive, inputs: tuple[Tensor, ...], params: Params, out: Tensor, saved: Saved
     ) -> None:
-        """A primitive ran its forward on ``inputs`` and made ``out``."""
+        """A primitive ran its forward on ``inputs`` and made ``out`` (and ``saved``, for an op
+        whose forward returns what its rules reuse)."""
 
     def on_wrap(self, array: np.ndarray) -> None:
         """``Tensor._wrap`` made a tensor of ``array`` outside a primitive."""
