@@ -77,6 +77,7 @@ def torch_twin(model: Any, torch: Any) -> Any:
                     layer.kernel_size,
                     stride=layer.stride,
                     padding=layer.padding,
+                    bias=layer.bias is not None,
                 )
             )
         elif isinstance(layer, cnn.BatchNorm2d):

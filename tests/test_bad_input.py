@@ -75,7 +75,7 @@ BINARY = {
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b,
-    "pow": lambda a, b: a**b,
+    "pow_tensor": lambda a, b: a**b,  # x ** y with a tensor y (x ** 2 is "pow")
     "maximum": cr.maximum,
     "minimum": cr.minimum,
     "where": lambda a, b: cr.where(cr.ones(3, 4, dtype=cr.bool), a, b),

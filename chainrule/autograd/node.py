@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import operator
+import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # A rule maps (grad, out, *inputs, **params) -> the gradient for one input, as Tensors, so that
 # create_graph=True differentiates the rule itself.
 Rule = Callable[..., "Tensor"]
+
+# What a primitive's kind may be (see Primitive)
+KINDS = ("elementwise", "move", "copy", "sum", "layer", "other")
 
 
 class Primitive:
@@ -52,6 +56,23 @@ class Primitive:
         rules reuse (conv2d's im2col columns), or None. The node owns them (``Node.saved``) and
         drops them with its inputs; a rule reaches them with ``saved_of(out, op)``. Parameters
         stay static values.
+    kind : str
+        How output elements depend on input elements, for the explainer: ``"elementwise"``
+        (element k reads each input at k's broadcast position), ``"move"`` (each element is a
+        copy of one input element: reshape, permute, index), ``"copy"`` (both: clone, cast),
+        ``"sum"`` (sums of input elements), ``"layer"`` (a weighted sum, δᵀa at tensor level:
+        matmul, linear, conv), ``"other"``.
+    inputs : sequence of str, optional
+        The letters that stand for the inputs in ``tex`` (default x, y, z).
+    params : sequence of str
+        The names of the static parameters the forward takes by keyword (``dim``, ``stride``).
+    symbols : mapping of str to str, optional
+        The letter in ``tex`` of each parameter that appears there (``{"exponent": "n"}``).
+    bare : sequence of str
+        The input letters that need no parentheses where they stand in ``tex`` (x in x + y).
+    why : str, optional
+        Why this is a primitive and not composed from others: the composite would be
+        unstable or slow (STYLE.md, principle 1); None where it can't be composed.
     """
 
     __slots__ = (
@@ -64,6 +85,13 @@ class Primitive:
         "view",
         "variadic",
         "returns_saved",
+        "kind",
+        "inputs",
+        "params",
+        "symbols",
+        "bare",
+        "why",
+        "module",
     )
 
     def __init__(
@@ -77,6 +105,12 @@ class Primitive:
         view: bool = False,
         variadic: bool = False,
         returns_saved: bool = False,
+        kind: str = "other",
+        inputs: Sequence[str] | None = None,
+        params: Sequence[str] = (),
+        symbols: Mapping[str, str] | None = None,
+        bare: Sequence[str] = (),
+        why: str | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -87,6 +121,29 @@ class Primitive:
         self.view = view
         self.variadic = variadic
         self.returns_saved = returns_saved
+        if kind not in KINDS:
+            raise ValueError(f"primitive {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.inputs = tuple("xyz"[: len(self.grads)] if inputs is None else inputs)
+        self.params = tuple(params)
+        self.symbols = dict(symbols or {})
+        unknown = set(self.symbols) - set(self.params)
+        if unknown:
+            raise ValueError(f"primitive {name!r}: symbols for undeclared params {sorted(unknown)}")
+        self.bare = tuple(bare)
+        self.why = why
+        # the module that declared it (for the handout; a factory's caller is the factory)
+        self.module: str = sys._getframe(1).f_globals.get("__name__", "")
+
+    @property
+    def elementwise(self) -> bool:
+        """Each output element reads the inputs at its broadcast position only."""
+        return self.kind in ("elementwise", "copy")
+
+    @property
+    def moves(self) -> bool:
+        """Each output element is a copy of one element of input 0."""
+        return self.kind in ("move", "copy")
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from chainrule import _atomic  # noqa: F401 - chainrule.cli._atomic, for tests that patch writes
 from chainrule.cli import (
+    derivatives,
     evaluate,
     explore,
     gradcheck,
@@ -160,6 +161,13 @@ COMMANDS: list[Command] = [
         "per parameter (norms, errors, worst element)",
         gradcheck.arguments,
         gradcheck.run,
+    ),
+    (
+        "derivatives",
+        "every primitive's forward and local derivatives on one page, like a calculus "
+        "handout (generated from the op table)",
+        derivatives.arguments,
+        derivatives.run,
     ),
     ("version", "print chainrule's version", version.arguments, version.run),
 ]

@@ -22,7 +22,6 @@ __all__ = ["deltas", "diagnostics", "reuse", "updates"]
 
 # ops whose output is a layer's pre-activation (z = W a + b): a δ is shown for them even when
 # unnamed, so an nn.Sequential reads δ_z per layer as in the seeds
-LAYER_OPS = frozenset({"linear", "matmul", "conv2d", "conv1d"})
 SATURATED = 1e-3  # a sigmoid/tanh whose local derivative is below this passes almost nothing
 EXPLODING = 1e3  # a gradient norm above this
 VANISHING = 1e-3  # a gradient norm below this fraction of the largest one
@@ -96,7 +95,7 @@ def _gradients(graph: Graph, items: Sequence[Traced]) -> dict[int, np.ndarray | 
 def _stops(graph: Graph, named: Sequence[Traced]) -> set[int]:
     stops = {item.position for item in named}
     for item in graph.items:
-        if item.node is not None and item.node.op.name in LAYER_OPS:
+        if item.node is not None and item.node.op.kind == "layer":
             stops.add(item.position)
     stops.add(len(graph.items) - 1)
     return stops

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule.explain.latex import paren
 from chainrule.explain.records import Derivation
+from chainrule.ops.registry import lookup
 
 __all__ = [
     "DIGITS",
@@ -86,7 +87,17 @@ _SYMBOLS = {
     r"\displaystyle": "",
     r"\left": "",
     r"\right": "",
+    r"\star": "⋆",
+    r"\leftarrow": "←",
+    r"\lVert": "‖",
+    r"\rVert": "‖",
+    r"\arg\max": "argmax",
+    r"\#": "#",
 }
+
+# accents: x̂ (a normalised x), Ḡ (a gradient's conjugate role); an overline is a mean
+_ACCENT = re.compile(r"\\(hat|bar)\s*(?:\{(\w)\}|(\w))")
+_OVERLINE = re.compile(r"\\overline\{([^{}]*)\}")
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-+T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ᵀ")
@@ -135,6 +146,11 @@ def tex_to_text(tex: str | None) -> str:
         return "½"
     text = text.replace(r"\tfrac{1}{2}", "½")
     text = text.replace(r"\,", "·").replace(r"\;", " ").replace(r"\!", "")
+    text = text.replace(r"\{", "\x01").replace(r"\}", "\x02")  # literal braces, kept
+    text = _ACCENT.sub(
+        lambda m: (m.group(2) or m.group(3)) + ("\u0302" if m.group(1) == "hat" else "\u0304"),
+        text,
+    )
     for command in sorted(_SYMBOLS, key=len, reverse=True):
         text = re.sub(re.escape(command) + r"(?![A-Za-z])", _SYMBOLS[command], text)
     # innermost groups first: subscripts and superscripts, then fractions and roots around them
@@ -144,10 +160,11 @@ def tex_to_text(tex: str | None) -> str:
         replaced = _SUP.sub(_superscript, replaced)
         replaced = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", replaced)
         replaced = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", replaced)
+        replaced = _OVERLINE.sub(lambda m: f"mean({m.group(1).strip()})", replaced)
         if replaced == text:
             break
         text = replaced
-    text = text.replace("{", "").replace("}", "")
+    text = text.replace("{", "").replace("}", "").replace("\x01", "{").replace("\x02", "}")
     text = re.sub(r"(?<=[\w)⁰¹²³⁴⁵⁶⁷⁸⁹ᵀ])(ln|sin|cos|tanh|exp)(?=[ (])", r" \1", text)
     text = re.sub(r"(?<=[\w)\]]) - ", " − ", text).replace("(-", "(−")
     if text.startswith("-"):
@@ -287,15 +304,17 @@ def path_labels(paths: Sequence[Any]) -> list[str]:
                 f"input {slot + 1} of {op}"
                 for step in path.steps
                 for op, slot in zip(step.ops, step.slots, strict=False)
-                if op in _SHARED_OPS
+                if _takes_two(op)
             )
             label += f" ({inputs})" if inputs else f" (path {twins.index(path) + 1})"
         labels.append(label)
     return labels
 
 
-# binary ops whose two inputs can be the same tensor
-_SHARED_OPS = ("mul", "add", "sub", "div", "matmul", "maximum", "minimum", "pow")
+def _takes_two(op: str) -> bool:
+    """Whether ``op`` has two or more differentiable inputs (so one tensor can be two of them)."""
+    primitive = lookup(op)
+    return primitive is not None and sum(rule is not None for rule in primitive.grads) > 1
 
 
 def step_tex(step: Any) -> str:

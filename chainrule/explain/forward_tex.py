@@ -1,7 +1,7 @@
-"""The forward formulas of the traced graph: which ops the explainer writes element by element,
-the letters of each op's LaTeX, and each element of an op's output written in its inputs'
-labels (h1 = w1·i1 + w2·i2, a_o1 = σ(o1)). A mixin of :class:`chainrule.explain.trace.Graph`,
-which supplies the labels (``element_tex``, ``source_map``, ``is_weight``, ``items``)."""
+"""The forward formulas of the traced graph: each element of an op's output written in its
+inputs' labels (h1 = w1·i1 + w2·i2, a_o1 = σ(o1)), from the op's own Primitive (its kind, tex,
+input letters and symbols). A mixin of :class:`chainrule.explain.trace.Graph`, which supplies
+the labels (``element_tex``, ``source_map``, ``is_weight``, ``items``)."""
 
 from __future__ import annotations
 
@@ -13,79 +13,10 @@ import numpy as np
 from chainrule.explain.latex import number_tex, paren, simplify, substitute
 
 if TYPE_CHECKING:
+    from chainrule.autograd.node import Primitive
     from chainrule.explain.trace import Traced
 
-__all__ = ["ELEMENTWISE", "PASS_THROUGH", "SUMS", "ForwardFormulas", "broadcast_index"]
-
-
-# ops whose output element k depends on input elements at k's broadcast position only
-ELEMENTWISE = frozenset(
-    {
-        "add",
-        "sub",
-        "mul",
-        "div",
-        "neg",
-        "pow",
-        "exp",
-        "log",
-        "log1p",
-        "sqrt",
-        "sin",
-        "cos",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "abs",
-        "sign",
-        "erf",
-        "leaky_relu",
-        "elu",
-        "softplus",
-        "clamp",
-        "maximum",
-        "minimum",
-        "where",
-        "cast",
-        "clone",
-        "binary_cross_entropy",
-        "binary_cross_entropy_with_logits",
-    }
-)
-
-
-# ops that only move or copy elements: an element keeps the name of the element it came from
-PASS_THROUGH = frozenset({"reshape", "permute", "expand", "index", "flip", "clone", "cast"})
-
-
-SUMS = frozenset({"sum", "sum_to"})
-
-
-# the letters of each op's tex that stand for its inputs (default x, y) and for its parameters
-_INPUT_LETTERS = {
-    "where": ("c", "x", "y"),
-    "matmul": ("A", "B"),
-    "linear": ("x", "W", "b"),
-    "binary_cross_entropy": ("x", "t"),
-    "binary_cross_entropy_with_logits": ("x", "t", "p"),
-}
-
-
-_PARAM_LETTERS = {
-    "leaky_relu": {"s": "negative_slope"},
-    "elu": {r"\alpha": "alpha"},
-    "softplus": {r"\beta": "beta"},
-    "clamp": {"a": "min", "b": "max"},
-    "pow": {"n": "exponent"},
-}
-
-
-# add and sub need no parentheses around the operand on their left
-_BARE_OPERANDS = {"add": ("x", "y"), "sub": ("x",)}
-
-
-def _bare(op: str) -> tuple[str, ...]:
-    return _BARE_OPERANDS.get(op, ())
+__all__ = ["ForwardFormulas", "broadcast_index"]
 
 
 def broadcast_index(
@@ -126,26 +57,27 @@ class ForwardFormulas:
             source = self.items[item.inputs[0]]
             source_index = np.unravel_index(int(mapped[index]), source.tensor.shape)
             return self.element_tex(source.position, tuple(int(i) for i in source_index))
-        if op in ELEMENTWISE and node.op.tex is not None:
-            letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        if node.op.elementwise and node.op.tex is not None:
+            letters = node.op.inputs
             mapping = {
                 letters[k]: self._operand(position, index, shape)
                 for k, position in enumerate(item.inputs)
             }
-            mapping.update(self._param_mapping(op, node.params))
-            return simplify(substitute(node.op.tex[0], mapping, _bare(op)))
+            mapping.update(self._param_mapping(node.op, node.params))
+            return simplify(substitute(node.op.tex[0], mapping, node.op.bare))
         if op == "matmul":
             return self._matmul_expression(item, index)
         if op == "linear":
             return self._linear_expression(item, index)
-        if op in SUMS:
+        if node.op.kind == "sum":
             terms = self._summed_elements(item, index)
             return None if terms is None or len(terms) > 4 else " + ".join(terms)
         return None
 
-    def _param_mapping(self, op: str, params: Mapping[str, Any]) -> dict[str, str]:
+    def _param_mapping(self, op: Primitive, params: Mapping[str, Any]) -> dict[str, str]:
+        """The op's parameters that its LaTeX names (the n of x^n), as numbers."""
         mapping = {}
-        for letter, key in _PARAM_LETTERS.get(op, {}).items():
+        for key, letter in op.symbols.items():
             if key not in params:
                 continue
             value = params[key]

@@ -14,15 +14,7 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.explain import formulas
-from chainrule.explain.forward_tex import (
-    _INPUT_LETTERS,
-    ELEMENTWISE,
-    PASS_THROUGH,
-    SUMS,
-    ForwardFormulas,
-    _bare,
-    broadcast_index,
-)
+from chainrule.explain.forward_tex import ForwardFormulas, broadcast_index
 from chainrule.explain.latex import (
     number_tex,
     paren,
@@ -153,11 +145,11 @@ class Graph(ForwardFormulas):
     def source_map(self, item: Traced) -> np.ndarray | None:
         """For a pass-through op: the flat index of the input element behind each element."""
         node = item.node
-        if node is None or node.op.name not in PASS_THROUGH:
+        if node is None or not node.op.moves:
             return None
         source = self.items[item.inputs[0]].tensor
         flat = np.arange(source._data.size).reshape(source.shape)
-        if node.op.name in ("clone", "cast"):
+        if node.op.kind == "copy":  # same positions (clone, cast)
             return flat
         try:
             mapped = np.asarray(node.op.forward(flat, **node.params))
@@ -264,7 +256,7 @@ class Graph(ForwardFormulas):
         special = formulas.element(self, position, slot, out_index, in_index)
         if special is not None:
             return special
-        if op in PASS_THROUGH or op in SUMS:
+        if node.op.moves or node.op.kind == "sum":
             return "1"
         if op == "linear":  # out[…, k] = Σ_j W[k, j] x[…, j] + b[k]
             if slot == 0:
@@ -279,18 +271,18 @@ class Graph(ForwardFormulas):
                 return self.element_tex(b, b_index(in_index[-1]))
             j = in_index[0] if self.items[b].tensor.ndim == 1 else in_index[-2]
             return self.element_tex(a, a_index(j))
-        if op not in ELEMENTWISE or node.op.tex is None:
+        if not node.op.elementwise or node.op.tex is None:
             return None
         template = node.op.tex[1][slot]
         if len(node.op.tex[0]) > 1 and item.element_tex is not None:
             # σ'(x) = σ(x)(1 − σ(x)) reads a_o1 (1 − a_o1) when the output is named a_o1
             template = template.replace(node.op.tex[0], "\0")
-        letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        letters = node.op.inputs
         mapping = {
             letters[k]: self._operand(p, out_index, item.tensor.shape)
             for k, p in enumerate(item.inputs)
         }
-        mapping.update(self._param_mapping(op, node.params))
+        mapping.update(self._param_mapping(node.op, node.params))
         tex = substitute(template, mapping)
         if "\0" in tex:
             tex = tex.replace("\0", paren(self.element_tex(position, out_index)))
@@ -300,18 +292,17 @@ class Graph(ForwardFormulas):
         """An elementwise op's local derivative for a whole tensor, in the tensors' names."""
         item = self.items[position]
         node = item.node
-        op = node.op.name
         special = formulas.tensor(self, position, slot)
         if special is not None:
             return special
-        if op not in ELEMENTWISE or node.op.tex is None:
+        if not node.op.elementwise or node.op.tex is None:
             return None
         template = node.op.tex[1][slot]
         if len(node.op.tex[0]) > 1 and item.named:
             template = template.replace(node.op.tex[0], "\0")
-        letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        letters = node.op.inputs
         mapping = {letters[k]: tensor_tex(self, p) for k, p in enumerate(item.inputs)}
-        mapping.update(self._param_mapping(op, node.params))
+        mapping.update(self._param_mapping(node.op, node.params))
         tex = substitute(template, mapping).replace("\0", paren(item.tex))
         return simplify(tex)
 
@@ -325,16 +316,16 @@ class Graph(ForwardFormulas):
             return item.tex
         node = item.node
         op = node.op.name
-        if op in PASS_THROUGH:
+        if node.op.moves:
             return self._tensor_tex[item.inputs[0]]
-        if (op in ELEMENTWISE or op in ("matmul", "linear")) and node.op.tex is not None:
-            letters = _INPUT_LETTERS.get(op, ("x", "y"))
+        if (node.op.elementwise or op in ("matmul", "linear")) and node.op.tex is not None:
+            letters = node.op.inputs
             mapping = {letters[k]: self._tensor_tex[p] for k, p in enumerate(item.inputs)}
-            mapping.update(self._param_mapping(op, node.params))
+            mapping.update(self._param_mapping(node.op, node.params))
             template = node.op.tex[0]
             if op == "linear" and len(item.inputs) == 2:
                 template = template.replace(" + b", "")
-            tex = simplify(substitute(template, mapping, _bare(op)))
+            tex = simplify(substitute(template, mapping, node.op.bare))
             if len(tex) <= MAX_EXPRESSION // 2:
                 return tex
         return item.tex

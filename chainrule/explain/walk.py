@@ -51,6 +51,10 @@ class CompositeOp:
 
     variadic = False
     tex = None
+    kind = "other"  # none of the generic formulas applies: explain/formulas.py has its own
+    elementwise = moves = False
+    symbols: dict[str, str] = {}
+    bare = ()
 
     def __init__(self, composite: Composite) -> None:
         self.name = composite.op

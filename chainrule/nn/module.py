@@ -1,19 +1,18 @@
 """Module: the base class of every layer and model, with PyTorch's registration, traversal,
-state-dict and mode-switching behaviour."""
+state-dict and mode-switching behaviour. Each method is here; the longer ones delegate to the
+module of their concept: ``_module_traversal`` (walking the tree), ``_module_dtype``
+(``to``), ``_state_dict`` (state dicts)."""
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from chainrule import _dtype
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.nn import _state_dict
+from chainrule.nn import _module_dtype, _module_traversal, _state_dict
 from chainrule.nn._hooks import RemovableHandle
 from chainrule.nn._state_dict import IncompatibleKeys
 from chainrule.nn.parameter import Parameter
@@ -109,15 +108,7 @@ class Module:
 
         Persistent buffers are part of ``state_dict``; ``to(dtype)`` converts float buffers.
         """
-        self._check_name(name, "buffer")
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(
-                f"cannot assign '{type(tensor).__name__}' object to buffer "
-                f"'{name}' (chainrule Tensor or None required)"
-            )
-        self._buffers[name] = tensor
+        self._register("_buffers", "buffer", name, tensor, Tensor, "chainrule Tensor")
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -125,15 +116,22 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or a None placeholder such as a layer's absent ``bias``)."""
-        self._check_name(name, "parameter")
-        if hasattr(self, name) and name not in self._parameters:
+        self._register("_parameters", "parameter", name, param, Parameter, "nn.Parameter")
+
+    def _register(
+        self, registry: str, what: str, name: Any, value: Any, kind: type, required: str
+    ) -> None:
+        """Add ``value`` (a ``kind`` or None) to ``registry`` under a valid name that no other
+        attribute has, or raise PyTorch's error."""
+        self._check_name(name, what)
+        if hasattr(self, name) and name not in getattr(self, registry):
             raise KeyError(f"attribute '{name}' already exists")
-        if param is not None and not isinstance(param, Parameter):
+        if value is not None and not isinstance(value, kind):
             raise TypeError(
-                f"cannot assign '{type(param).__name__}' object to parameter "
-                f"'{name}' (nn.Parameter or None required)"
+                f"cannot assign '{type(value).__name__}' object to {what} "
+                f"'{name}' ({required} or None required)"
             )
-        self._parameters[name] = param
+        getattr(self, registry)[name] = value
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module, reachable as the attribute ``name``."""
@@ -219,59 +217,26 @@ class Module:
         self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
         """Every module in the tree, this one first, in PyTorch's (depth-first) order."""
-        seen = set() if memo is None else memo
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            if remove_duplicate:
-                seen.add(id(module))
-            yield name, module
-            children = [
-                (f"{name}.{key}" if name else key, child)
-                for key, child in module._modules.items()
-                if child is not None
-            ]
-            stack.extend(reversed(children))
+        return _module_traversal.named_modules(self, memo, prefix, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
-        for name, module in self._modules.items():
-            if module is not None and id(module) not in seen:
-                seen.add(id(module))
-                yield name, module
+        return _module_traversal.named_children(self)
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(
-        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
-    ) -> Iterator[tuple[str, Any]]:
-        seen: set[int] = set()
-        modules = (
-            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
-            if recurse
-            else [(prefix, self)]
-        )
-        for module_prefix, module in modules:
-            for key, value in module.__dict__[registry].items():
-                if value is None or id(value) in seen:
-                    continue
-                if remove_duplicate:
-                    seen.add(id(value))
-                yield (f"{module_prefix}.{key}" if module_prefix else key), value
-
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Parameter]]:
         """``(name, parameter)`` pairs: each module's own parameters, then its children's."""
-        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+        return _module_traversal.named_members(
+            self, "_parameters", prefix, recurse, remove_duplicate
+        )
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
@@ -280,7 +245,7 @@ class Module:
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
-        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+        return _module_traversal.named_members(self, "_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
@@ -288,15 +253,7 @@ class Module:
 
     def get_submodule(self, target: str) -> Module:
         """The module at a dotted path such as ``"features.0"``."""
-        module = self
-        for part in target.split(".") if target else []:
-            child = module._modules.get(part)
-            if child is None:
-                raise AttributeError(
-                    f"{type(module).__name__} has no submodule {part!r} (looking up {target!r})"
-                )
-            module = child
-        return module
+        return _module_traversal.get_submodule(self, target)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first, as PyTorch) and then on this one."""
@@ -346,36 +303,13 @@ class Module:
         Device arguments ('cpu') are accepted and ignored; integer buffers such as
         ``num_batches_tracked`` keep their dtype.
         """
-        dtype = kwargs.get("dtype")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif not (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
-                dtype = arg
-        if dtype is None:
-            return self
-        dtype = _dtype.as_dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, got {dtype}")
-        return self._apply_dtype(dtype)
-
-    def _apply_dtype(self, dtype: np.dtype) -> Module:
-        for module in self.modules():
-            for tensor in itertools.chain(module._parameters.values(), module._buffers.values()):
-                if tensor is None or tensor.dtype.kind != "f" or tensor.dtype == dtype:
-                    continue
-                # keep the same Parameter objects (optimizers hold them), swap their storage
-                tensor._data = tensor._data.astype(dtype)
-                tensor._bump_version()
-                if tensor.grad is not None:
-                    tensor.grad._data = tensor.grad._data.astype(dtype)
-        return self
+        return _module_dtype.to(self, args, kwargs)
 
     def float(self) -> Module:
-        return self._apply_dtype(_dtype.float32)
+        return _module_dtype.apply_dtype(self, _dtype.float32)
 
     def double(self) -> Module:
-        return self._apply_dtype(_dtype.float64)
+        return _module_dtype.apply_dtype(self, _dtype.float64)
 
     def cpu(self) -> Module:
         return self

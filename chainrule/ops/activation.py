@@ -43,6 +43,9 @@ _leaky_relu = Primitive(
     _leaky_relu_forward,
     grads=[lambda grad, out, x, negative_slope: where(x > 0, grad, grad * negative_slope)],
     tex=(r"\max(0, x) + s \min(0, x)", [r"[x > 0] + s\,[x \le 0]"]),
+    kind="elementwise",
+    params=("negative_slope",),
+    symbols={"negative_slope": "s"},
 )
 
 
@@ -67,6 +70,9 @@ _elu = Primitive(
         r"x \text{ if } x > 0 \text{ else } \alpha(e^{x} - 1)",
         [r"1 \text{ if } x > 0 \text{ else } \alpha e^{x}"],
     ),
+    kind="elementwise",
+    params=("alpha",),
+    symbols={"alpha": r"\alpha"},
 )
 
 
@@ -90,6 +96,10 @@ _softplus = Primitive(
         )
     ],
     tex=(r"\frac{1}{\beta}\ln(1 + e^{\beta x})", [r"\sigma(\beta x)"]),
+    kind="elementwise",
+    params=("beta", "threshold"),
+    symbols={"beta": r"\beta"},
+    why="stable: the composite ln(1 + e^x) overflows for large x",
 )
 
 

@@ -41,6 +41,8 @@ _softmax = Primitive(
     saves_out=True,
     grads=[lambda grad, out, x, dim: out * (grad - sum(grad * out, dim=dim, keepdim=True))],
     tex=(r"\frac{e^{x_i}}{\sum_j e^{x_j}}", [r"s_i(\delta_{ij} - s_j)"]),
+    params=("dim",),
+    why="stable: e^x of the composite overflows; the max is subtracted first",
 )
 _log_softmax = Primitive(
     "log_softmax",
@@ -49,6 +51,8 @@ _log_softmax = Primitive(
     saves_out=True,
     grads=[lambda grad, out, x, dim: grad - exp(out) * sum(grad, dim=dim, keepdim=True)],
     tex=(r"x_i - \ln\sum_j e^{x_j}", [r"\delta_{ij} - s_j"]),
+    params=("dim",),
+    why="stable: the composite ln(softmax) gives -inf where softmax underflows",
 )
 
 
@@ -114,4 +118,5 @@ _one_hot = Primitive(
     lambda labels, num_classes: (labels[..., None] == np.arange(num_classes)).astype(np.int64),
     grads=[None],
     saves=(),
+    params=("num_classes",),
 )

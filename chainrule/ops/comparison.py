@@ -16,13 +16,14 @@ from chainrule.tensor import Tensor
 # Comparisons are primitives without rules (a bool result has no gradient): as primitives they
 # name themselves in shape errors, and a replayed step recomputes them from the new data.
 def _compare(name: str, ufunc: np.ufunc) -> Any:
-    op = Primitive(name, ufunc, grads=[None, None], saves=())
+    op = Primitive(name, ufunc, grads=[None, None], saves=(), kind="elementwise")
 
     def function(input: Any, other: Any) -> Tensor:  # noqa: A002
         return op(*promote(input, other))
 
     function.__name__ = name
     function.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."
+    function.primitive = op  # type: ignore[attr-defined]
     return function
 
 
@@ -38,10 +39,10 @@ logical_xor = _compare("logical_xor", np.logical_xor)
 greater, less, equal = gt, lt, eq
 
 
-_logical_not = Primitive("logical_not", np.logical_not, grads=[None], saves=())
-_isnan = Primitive("isnan", np.isnan, grads=[None], saves=())
-_isfinite = Primitive("isfinite", np.isfinite, grads=[None], saves=())
-_isinf = Primitive("isinf", np.isinf, grads=[None], saves=())
+_logical_not = Primitive("logical_not", np.logical_not, grads=[None], saves=(), kind="elementwise")
+_isnan = Primitive("isnan", np.isnan, grads=[None], saves=(), kind="elementwise")
+_isfinite = Primitive("isfinite", np.isfinite, grads=[None], saves=(), kind="elementwise")
+_isinf = Primitive("isinf", np.isinf, grads=[None], saves=(), kind="elementwise")
 
 
 def logical_not(input: Tensor) -> Tensor:  # noqa: A002

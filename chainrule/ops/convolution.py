@@ -221,6 +221,10 @@ _conv2d = Primitive(
     grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
     tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
     returns_saved=True,
+    kind="layer",
+    params=("stride", "padding", "dilation", "groups"),
+    why="faster: one im2col and one matrix product per call",
+    inputs=("x", "W", "b"),
 )
 _conv2d_input = Primitive(
     "conv2d_input_grad",
@@ -230,6 +234,8 @@ _conv2d_input = Primitive(
         lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p),
     ],
     tex=(r"G \star^{T} W", ["W", "G"]),
+    params=("x_shape", "stride", "padding", "dilation", "groups"),
+    inputs=("G", "W"),
 )
 _conv2d_weight: Primitive = Primitive(
     "conv2d_weight_grad",
@@ -240,6 +246,8 @@ _conv2d_weight: Primitive = Primitive(
         None,  # the saved columns: x's, whose gradient is the rule above
     ],
     tex=(r"G \star x", ["x", "G"]),
+    params=("w_shape", "stride", "padding", "dilation", "groups"),
+    inputs=("G", "x", "C"),  # C: x's im2col columns, when the forward saved them
 )
 
 

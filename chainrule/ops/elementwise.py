@@ -24,6 +24,8 @@ _add = Primitive(
     saves=(),
     grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: grad],
     tex=("x + y", ["1", "1"]),
+    kind="elementwise",
+    bare=("x", "y"),
 )
 _sub = Primitive(
     "sub",
@@ -31,12 +33,15 @@ _sub = Primitive(
     saves=(),
     grads=[lambda grad, out, x, y: grad, lambda grad, out, x, y: -grad],
     tex=("x - y", ["1", "-1"]),
+    kind="elementwise",
+    bare=("x",),
 )
 _mul = Primitive(
     "mul",
     np.multiply,
     grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * x],
     tex=(r"x \cdot y", ["y", "x"]),
+    kind="elementwise",
 )
 _div = Primitive(
     "div",
@@ -44,9 +49,15 @@ _div = Primitive(
     # -g·(x/y)/y, not -g·x/y²: y² overflows for |y| > 1.8e19 in float32 (a norm of 1e30 values)
     grads=[lambda grad, out, x, y: grad / y, lambda grad, out, x, y: -grad * (x / y) / y],
     tex=(r"\frac{x}{y}", [r"\frac{1}{y}", r"-\frac{x}{y^{2}}"]),
+    kind="elementwise",
 )
 _neg = Primitive(
-    "neg", np.negative, saves=(), grads=[lambda grad, out, x: -grad], tex=("-x", ["-1"])
+    "neg",
+    np.negative,
+    saves=(),
+    grads=[lambda grad, out, x: -grad],
+    tex=("-x", ["-1"]),
+    kind="elementwise",
 )
 
 
@@ -61,11 +72,12 @@ def _pow_grad_exponent(grad: Tensor, out: Tensor, x: Tensor, y: Tensor) -> Tenso
 
 
 _pow = Primitive(
-    "pow",
+    "pow_tensor",  # x ** y with a tensor exponent; "pow" is the scalar exponent's
     np.power,
     grads=[_pow_grad_base, _pow_grad_exponent],
     saves_out=True,
     tex=("x^{y}", [r"y\,x^{y-1}", r"x^{y}\ln x"]),
+    kind="elementwise",
 )
 
 
@@ -128,7 +140,14 @@ def _pow_scalar_grad(grad: Tensor, out: Tensor, x: Tensor, exponent: float) -> T
 # A tensor to a fixed Python power (x ** 2): the exponent is a parameter, not an input, so it
 # needs neither promotion nor the exponent's derivative — a benchmark-driven special case of pow.
 _pow_scalar = Primitive(
-    "pow", _pow_scalar_forward, grads=[_pow_scalar_grad], tex=("x^{n}", [r"n\,x^{n-1}"])
+    "pow",
+    _pow_scalar_forward,
+    grads=[_pow_scalar_grad],
+    tex=("x^{n}", [r"n\,x^{n-1}"]),
+    kind="elementwise",
+    params=("exponent",),
+    symbols={"exponent": "n"},
+    why="faster: a fixed exponent needs no promotion and no derivative of its own",
 )
 
 
@@ -155,6 +174,8 @@ _reciprocal = Primitive(
     saves_out=True,
     grads=[lambda grad, out, x: -grad * (out * out)],
     tex=(r"\frac{1}{x}", [r"-\frac{1}{x^{2}}"]),
+    why="its rule reads only its output (−out²), as PyTorch's does",
+    kind="elementwise",
 )
 
 
@@ -176,9 +197,16 @@ _cast = Primitive(
     saves=(),
     grads=[lambda grad, out, x, dtype: cast(grad, x.dtype)],
     tex=("x", ["1"]),
+    kind="copy",
+    params=("dtype",),
 )
 _clone = Primitive(
-    "clone", lambda x: x.copy(), saves=(), grads=[lambda grad, out, x: grad], tex=("x", ["1"])
+    "clone",
+    lambda x: x.copy(),
+    saves=(),
+    grads=[lambda grad, out, x: grad],
+    tex=("x", ["1"]),
+    kind="copy",
 )
 
 

@@ -51,6 +51,7 @@ _amax = Primitive(
     grads=[_extreme_grad],
     saves_out=True,
     tex=(r"\max_i x_i", [r"[x_i = \max]"]),
+    params=("axes", "keepdim"),
 )
 _amin = Primitive(
     "amin",
@@ -58,6 +59,7 @@ _amin = Primitive(
     grads=[_extreme_grad],
     saves_out=True,
     tex=(r"\min_i x_i", [r"[x_i = \min]"]),
+    params=("axes", "keepdim"),
 )
 
 
@@ -93,9 +95,16 @@ def _arg_extreme_forward(x: np.ndarray, find: Any, axis: int | None, keepdim: bo
 
 # argmax/argmin (and an index's squeeze) as primitives without rules: integer results, which a
 # replayed step recomputes from the new data
-_arg_extreme = Primitive("arg_extreme", _arg_extreme_forward, grads=[None], saves=())
+_arg_extreme = Primitive(
+    "arg_extreme", _arg_extreme_forward, grads=[None], saves=(), params=("find", "axis", "keepdim")
+)
 _squeeze_dim = Primitive(
-    "squeeze", lambda x, dim: np.squeeze(x, axis=dim), grads=[None], saves=(), view=True
+    "squeeze",
+    lambda x, dim: np.squeeze(x, axis=dim),
+    grads=[None],
+    saves=(),
+    view=True,
+    params=("dim",),
 )
 
 

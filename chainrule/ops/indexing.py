@@ -72,6 +72,8 @@ _index_put_add = Primitive(
     saves=(),
     grads=[lambda grad, out, g, shape, key: index(grad, key)],
     tex=(r"\operatorname{scatter}(g)", ["1"]),
+    params=("shape", "key"),
+    inputs=("g",),
 )
 _index = Primitive(
     "index",
@@ -80,6 +82,8 @@ _index = Primitive(
     view=True,
     grads=[lambda grad, out, x, key: _index_put_add(grad, shape=x.shape, key=key)],
     tex=("x[k]", ["1"]),
+    kind="move",
+    params=("key",),
 )
 
 
@@ -146,6 +150,8 @@ _gather = Primitive(
     saves=(1,),
     grads=[_gather_grad, None],
     tex=(r"x_{\operatorname{index}}", ["1"]),
+    params=("dim",),
+    inputs=("x", "index"),
 )
 _scatter_add = Primitive(
     "scatter_add",
@@ -153,6 +159,8 @@ _scatter_add = Primitive(
     saves=(1,),
     grads=[lambda grad, out, x, index, src, dim: grad, None, _scatter_src_grad],
     tex=(r"x + \operatorname{scatter}(src)", ["1", "0", "1"]),
+    params=("dim",),
+    inputs=("x", "index", "src"),
 )
 
 
@@ -223,6 +231,8 @@ _zero_at: Primitive = Primitive(
     saves=(),
     grads=[lambda grad, out, g, key: _zero_at(grad, key=key)],
     tex=(r"g\,[\lnot k]", [r"[\lnot k]"]),
+    params=("key",),
+    inputs=("g",),
 )
 _index_put = Primitive(
     "index_put",
@@ -233,6 +243,8 @@ _index_put = Primitive(
         _index_put_value_grad,
     ],
     tex=(r"x[k] \leftarrow v", [r"[\lnot k]", "1"]),
+    params=("key",),
+    inputs=("x", "v"),
 )
 
 
@@ -275,6 +287,8 @@ _view_zero: Primitive = Primitive(
     saves=(),
     grads=[lambda grad, out, g, chain: _view_zero(grad, chain=chain)],
     tex=(r"g\,[\lnot \text{view}]", [r"[\lnot \text{view}]"]),
+    params=("chain",),
+    inputs=("g",),
 )
 _view_put = Primitive(
     "view_put",
@@ -285,6 +299,8 @@ _view_put = Primitive(
         lambda grad, out, x, v, chain: _through_view(grad, chain),
     ],
     tex=(r"x[\text{view}] \leftarrow v", [r"[\lnot \text{view}]", "1"]),
+    params=("chain",),
+    inputs=("x", "v"),
 )
 
 

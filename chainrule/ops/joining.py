@@ -37,6 +37,7 @@ class _Cat(Primitive):
             lambda *xs, dim: np.concatenate(xs, axis=dim),
             grads=[],
             tex=(r"[x_1; x_2; \dots]", ["1"]),
+            params=("dim",),
         )
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
@@ -47,7 +48,15 @@ class _Cat(Primitive):
             stop = start + x._data.shape[dim]
             rules.append(_cat_grad(dim, start, stop) if x.requires_grad else None)
             start = stop
-        op = Primitive("cat", self.forward, grads=rules, saves=(), tex=self.tex, variadic=True)
+        op = Primitive(
+            "cat",
+            self.forward,
+            grads=rules,
+            saves=(),
+            tex=self.tex,
+            variadic=True,
+            params=self.params,
+        )
         return op(*inputs, **params)
 
 

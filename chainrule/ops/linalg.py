@@ -72,6 +72,8 @@ _matmul = Primitive(
     np.matmul,
     grads=[_matmul_grad_a, _matmul_grad_b],
     tex=("A B", [r"G B^{T}", r"A^{T} G"]),
+    kind="layer",
+    inputs=("A", "B"),
 )
 
 
@@ -165,6 +167,7 @@ _weight_grad = Primitive(
         lambda grad, out, g, x: _matmul(g, grad),
     ],  # (..., O) @ (O, I)
     tex=(r"G^{T} X", [r"X \bar{G}^{T}", r"G \bar{G}"]),
+    inputs=("G", "X"),
 )
 
 
@@ -188,6 +191,9 @@ _linear = Primitive(
     ],
     saves=(0, 1),
     tex=(r"x W^{T} + b", [r"W", r"G^{T} x", "1"]),
+    kind="layer",
+    inputs=("x", "W", "b"),
+    why="faster: one node instead of matmul, transpose and add",
 )
 
 

@@ -46,6 +46,9 @@ binary_cross_entropy = Primitive(
     _bce_forward,
     grads=[_bce_grad_input, _bce_grad_target],
     tex=(r"-[t \ln x + (1 - t)\ln(1 - x)]", [r"\frac{x - t}{x(1 - x)}", r"\ln(1 - x) - \ln x"]),
+    kind="elementwise",
+    inputs=("x", "t"),
+    why="stable: composed from log, log(0) turns into nan gradients",
 )
 
 
@@ -89,6 +92,9 @@ binary_cross_entropy_with_logits = Primitive(
         r"(1 - t)x - (1 + (p - 1)t)\ln\sigma(x)",
         [r"(1 + (p - 1)t)\sigma(x) - p t", r"p\ln(1 + e^{-x}) - \ln(1 + e^{x})", "0"],
     ),
+    kind="elementwise",
+    inputs=("x", "t", "p"),
+    why="stable: composed from softplus, σ(x) − t loses every digit for large |x|",
 )
 
 
@@ -159,6 +165,8 @@ _cross_entropy_backward = Primitive(
     saves=(1,),
     grads=[_ce_backward_grad_g, _ce_backward_grad_x, None, None],
     tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]),
+    params=("mean",),
+    inputs=("s", "x", "y", "p"),  # p: the forward's softmax, when it saved it
 )
 
 
@@ -181,6 +189,9 @@ _cross_entropy: Primitive = Primitive(
         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"],
     ),
     returns_saved=True,
+    params=("mean", "save_softmax"),
+    why="faster and stable: one fused log-softmax and pick, gradient (softmax − y)/N",
+    inputs=("x", "y"),
 )
 
 

@@ -10,7 +10,7 @@ from chainrule.ops.comparison import eq
 from chainrule.ops.extremes import amax, amin
 from chainrule.ops.reduce import Dims, _axes, _unreduce, sum
 from chainrule.ops.selection import where
-from chainrule.ops.unary import abs as abs_
+from chainrule.ops.unary import abs as _abs
 from chainrule.ops.unary import sign
 from chainrule.tensor import Tensor
 
@@ -45,17 +45,17 @@ def _norm_grad(
     safe = where(eq(kept_out, 0.0), 1.0, kept_out)
     if p == 2:
         return kept_grad * (x / safe)
-    return kept_grad * (sign(x) * (abs_(x) / safe) ** (p - 1.0))
+    return kept_grad * (sign(x) * (_abs(x) / safe) ** (p - 1.0))
 
 
-# a primitive because the composite (Σ|x|^p)^(1/p) overflows, underflows and has a NaN gradient
-# at the zero vector
 _norm = Primitive(
     "norm",
     _norm_forward,
     grads=[_norm_grad],
     saves_out=True,
     tex=(r"\lVert x \rVert_p", [r"\operatorname{sign}(x)\,(|x| / \lVert x \rVert_p)^{p-1}"]),
+    params=("p", "axes", "keepdim"),
+    why="stable: the composite (Σ|x|^p)^(1/p) overflows, underflows and has a nan gradient at 0",
 )
 
 
@@ -72,6 +72,7 @@ _count_nonzero = Primitive(
     grads=[_count_nonzero_grad],
     saves=(),
     tex=(r"\#\{x \ne 0\}", ["0"]),
+    params=("axes", "keepdim"),
 )
 
 
@@ -82,13 +83,13 @@ def norm(input: Tensor, p: float | str = 2, dim: Dims = None, keepdim: bool = Fa
     axes = _axes(dim, input.ndim, "norm")
     order = 2.0 if p == "fro" else float(p)
     if order == float("inf"):
-        return amax(abs_(input), dim=axes, keepdim=keepdim)
+        return amax(_abs(input), dim=axes, keepdim=keepdim)
     if order == float("-inf"):
-        return amin(abs_(input), dim=axes, keepdim=keepdim)
+        return amin(_abs(input), dim=axes, keepdim=keepdim)
     if order == 0:
         return _count_nonzero(input, axes=axes, keepdim=keepdim)
     if order == 1:
-        return sum(abs_(input), dim=axes, keepdim=keepdim)
+        return sum(_abs(input), dim=axes, keepdim=keepdim)
     if order < 0:
         raise BadInputError(f"norm: p must be 0, positive, inf or -inf, got {p}")
     return _norm(input, p=order, axes=axes, keepdim=keepdim)

@@ -120,6 +120,8 @@ _max_pool_scatter = Primitive(
     saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_gather(grad, x, y, **p), None, None],
     tex=(r"\operatorname{scatter}_{\arg\max}(g)", ["1", "0", "0"]),
+    params=("kernel", "stride", "padding", "dilation"),
+    inputs=("g", "x", "y"),
 )
 _max_pool_gather: Primitive = Primitive(
     "max_pool2d_gather",
@@ -127,6 +129,8 @@ _max_pool_gather: Primitive = Primitive(
     saves=(1, 2),
     grads=[lambda grad, out, g, x, y, **p: _max_pool_scatter(grad, x, y, **p), None, None],
     tex=(r"g_{\arg\max}", ["1", "0", "0"]),
+    params=("kernel", "stride", "padding", "dilation"),
+    inputs=("g", "x", "y"),
 )
 
 
@@ -146,6 +150,8 @@ _max_pool = Primitive(
     saves_out=True,
     grads=[_max_pool_rule],
     tex=(r"\max_{\text{window}} x", [r"[x = \max]"]),
+    params=("kernel", "stride", "padding", "dilation"),
+    why="faster: the unfold-and-max composite copied every window",
 )
 
 

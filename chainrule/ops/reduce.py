@@ -62,6 +62,8 @@ _spread = Primitive(
     saves=(),
     grads=[lambda grad, out, g, keep, shape: _reshape(sum_to(grad, keep), shape=g._data.shape)],
     tex=("g", ["1"]),
+    params=("keep", "shape"),
+    inputs=("g",),
 )
 
 
@@ -77,6 +79,8 @@ _sum = Primitive(
     saves=(),
     grads=[_sum_grad],
     tex=(r"\sum_i x_i", ["1"]),
+    kind="sum",
+    params=("axes", "keepdim"),
 )
 
 
@@ -152,6 +156,7 @@ _prod = Primitive(
     grads=[_prod_grad],
     saves_out=True,
     tex=(r"\prod_i x_i", [r"\prod_{j \ne i} x_j"]),
+    params=("axes", "keepdim"),
 )
 
 
@@ -174,7 +179,9 @@ def _centre(input: Tensor, axes: tuple[int, ...]) -> Tensor:  # noqa: A002
 
 # x₀ for centre: an op without a rule (the shift cancels, so no gradient goes through it), and a
 # recorded op, so a replayed step takes it from the new data
-_origin = Primitive("origin", lambda x, first: x[first].copy(), grads=[None], saves=())
+_origin = Primitive(
+    "origin", lambda x, first: x[first].copy(), grads=[None], saves=(), params=("first",)
+)
 
 
 def var(
@@ -255,6 +262,8 @@ _logsumexp = Primitive(
         )
     ],
     tex=(r"\ln \sum_i e^{x_i}", [r"\operatorname{softmax}(x)_i"]),
+    params=("axes", "keepdim"),
+    why="stable: the composite ln Σ e^x overflows; the max is taken out first",
 )
 
 
@@ -277,6 +286,7 @@ _cumsum = Primitive(
     grads=[_cumsum_grad],
     saves=(),
     tex=(r"\sum_{j \le i} x_j", [r"[j \le i]"]),
+    params=("dim",),
 )
 _flip = Primitive(
     "flip",
@@ -285,6 +295,8 @@ _flip = Primitive(
     saves=(),
     grads=[lambda grad, out, x, dim: flip(grad, dim)],
     tex=("x", ["1"]),
+    kind="move",
+    params=("dim",),
 )
 
 

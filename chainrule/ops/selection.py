@@ -38,7 +38,9 @@ def _clamp_mask_forward(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noq
     return mask
 
 
-_clamp_mask = Primitive("clamp_mask", _clamp_mask_forward, grads=[None], saves=())
+_clamp_mask = Primitive(
+    "clamp_mask", _clamp_mask_forward, grads=[None], saves=(), params=("min", "max")
+)
 
 
 def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Tensor:  # noqa: A002
@@ -46,7 +48,13 @@ def _clamp_grad(grad: Tensor, out: Tensor, x: Tensor, min: Any, max: Any) -> Ten
 
 
 _clamp = Primitive(
-    "clamp", _clamp_forward, grads=[_clamp_grad], tex=(r"\min(\max(x, a), b)", [r"[a \le x \le b]"])
+    "clamp",
+    _clamp_forward,
+    grads=[_clamp_grad],
+    tex=(r"\min(\max(x, a), b)", [r"[a \le x \le b]"]),
+    kind="elementwise",
+    params=("min", "max"),
+    symbols={"min": "a", "max": "b"},
 )
 
 
@@ -88,6 +96,7 @@ _maximum = Primitive(
         lambda grad, out, x, y: _pick_grad(grad, y > x, x == y),
     ],
     tex=(r"\max(x, y)", [r"[x > y]", r"[y > x]"]),
+    kind="elementwise",
 )
 _minimum = Primitive(
     "minimum",
@@ -97,6 +106,7 @@ _minimum = Primitive(
         lambda grad, out, x, y: _pick_grad(grad, y < x, x == y),
     ],
     tex=(r"\min(x, y)", [r"[x < y]", r"[y < x]"]),
+    kind="elementwise",
 )
 
 
@@ -118,6 +128,8 @@ _where = Primitive(
         lambda grad, out, cond, x, y: where(cond, _zero(grad), grad),
     ],
     tex=(r"c\,?\,x : y", ["0", "[c]", "[\\lnot c]"]),
+    kind="elementwise",
+    inputs=("c", "x", "y"),
 )
 
 

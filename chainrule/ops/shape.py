@@ -58,6 +58,8 @@ _sum_to = Primitive(
     saves=(),
     grads=[lambda grad, out, x, shape: expand(grad, x.shape)],
     tex=(r"\textstyle\sum_{\text{broadcast}} x", ["1"]),
+    kind="sum",
+    params=("shape",),
 )
 _expand = Primitive(
     "expand",
@@ -66,6 +68,8 @@ _expand = Primitive(
     view=True,
     grads=[lambda grad, out, x, shape: sum_to(grad, x.shape)],
     tex=("x", ["1"]),
+    kind="move",
+    params=("shape",),
 )
 
 
@@ -125,6 +129,8 @@ _reshape = Primitive(
     view=True,
     grads=[lambda grad, out, x, shape: _reshape(grad, shape=x._data.shape)],
     tex=("x", ["1"]),
+    kind="move",
+    params=("shape",),
 )
 
 
@@ -201,6 +207,8 @@ _permute = Primitive(
     view=True,
     grads=[lambda grad, out, x, dims: permute(grad, tuple(np.argsort(dims)))],
     tex=("x^{T}", ["1"]),
+    kind="move",
+    params=("dims",),
 )
 
 
@@ -258,6 +266,7 @@ _pad = Primitive(
     grads=[_pad_grad],
     saves=(),
     tex=(r"\operatorname{pad}(x)", ["1"]),
+    params=("pad", "value"),
 )
 
 

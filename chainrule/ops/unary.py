@@ -26,9 +26,17 @@ def _unary(
     saves_out: bool = False,
     saves_x: bool = True,
     keeps_int: bool = False,
+    why: str | None = None,
 ) -> _UnaryOp:
     op = Primitive(
-        name, forward, grads=[rule], tex=tex, saves_out=saves_out, saves=(0,) if saves_x else ()
+        name,
+        forward,
+        grads=[rule],
+        tex=tex,
+        saves_out=saves_out,
+        saves=(0,) if saves_x else (),
+        kind="elementwise",
+        why=why,
     )
 
     def function(input: Tensor) -> Tensor:  # noqa: A002
@@ -88,6 +96,8 @@ _tanh_backward: Primitive = Primitive(
         lambda grad, out, g, y: grad * g * y * -2.0,
     ],
     tex=(r"g\,(1 - y^{2})", [r"1 - y^{2}", r"-2 g y"]),
+    why="faster: one node in backward instead of three",
+    inputs=("g", "y"),
 )
 _sigmoid_backward: Primitive = Primitive(
     "sigmoid_backward",
@@ -97,6 +107,8 @@ _sigmoid_backward: Primitive = Primitive(
         lambda grad, out, g, y: grad * g * (1 - y * 2.0),
     ],
     tex=(r"g\,y(1 - y)", [r"y(1 - y)", r"g(1 - 2y)"]),
+    why="faster: one node in backward instead of three",
+    inputs=("g", "y"),
 )
 # the mask's own derivative is zero almost everywhere, so only g gets a rule
 _relu_backward: Primitive = Primitive(
@@ -104,6 +116,8 @@ _relu_backward: Primitive = Primitive(
     lambda g, x: g * (x > 0),
     grads=[lambda grad, out, g, x: _relu_backward(grad, x), None],
     tex=(r"g\,[x > 0]", [r"[x > 0]", "0"]),
+    why="faster: one node in backward instead of three",
+    inputs=("g", "x"),
 )
 
 tanh = _unary(
@@ -114,7 +128,6 @@ tanh = _unary(
     saves_out=True,
     saves_x=False,
 )
-# a primitive because the composite 1 / (1 + e^{-x}) overflows for x << 0
 sigmoid = _unary(
     "sigmoid",
     _sigmoid_array,
@@ -122,6 +135,7 @@ sigmoid = _unary(
     (r"\sigma(x)", [r"\sigma(x)\,(1 - \sigma(x))"]),
     saves_out=True,
     saves_x=False,
+    why="stable: the composite 1/(1 + e^−x) overflows for x ≪ 0",
 )
 # relu'(0) = 0, as in PyTorch
 relu = _unary(
@@ -176,6 +190,8 @@ _rsqrt = Primitive(
     saves_out=True,
     grads=[lambda grad, out, x: grad * (out * out * out) * -0.5],
     tex=(r"\frac{1}{\sqrt{x}}", [r"-\frac{1}{2 x^{3/2}}"]),
+    why="its rule reads only its output (−out³/2), and rsqrt(−0) = −inf, as in PyTorch",
+    kind="elementwise",
 )
 
 

@@ -106,6 +106,7 @@ _unfold = Primitive(
         )
     ],
     tex=(r"\operatorname{im2col}(x)", ["1"]),
+    params=("kernel", "stride", "dilation"),
 )
 _fold: Primitive = Primitive(
     "fold",
@@ -117,6 +118,7 @@ _fold: Primitive = Primitive(
         )
     ],
     tex=(r"\operatorname{col2im}(x)", ["1"]),
+    params=("shape", "stride", "dilation"),
 )
 
 

@@ -40,3 +40,8 @@ GENERATED.mkdir(exist_ok=True)
 _run = seed_tutorial()
 (GENERATED / "tutorial.txt").write_text(render_text(_run, color=False), encoding="utf-8")
 (GENERATED / "tutorial.html").write_text(render_html(_run), encoding="utf-8")
+
+# the derivatives page is the handout generated from the primitives (chainrule derivatives)
+from chainrule.explain.handout import render_handout  # noqa: E402
+
+(GENERATED / "derivatives.txt").write_text(render_handout(), encoding="utf-8")
