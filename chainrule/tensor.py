@@ -17,6 +17,7 @@ from chainrule.autograd import engine as _engine
 from chainrule.autograd import node as _node
 from chainrule.autograd import versions
 from chainrule.autograd.engine import run_backward
+from chainrule.autograd.grad_mode import thread_state
 from chainrule.tensor_arrays import as_array, ones_like_one
 from chainrule.tensor_conversion import ConversionMethods
 from chainrule.tensor_in_place import InPlaceMethods
@@ -77,8 +78,10 @@ class Tensor(OpMethods, InPlaceMethods, ConversionMethods):
             self.requires_grad_(True)
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> Tensor:
-        """Fast constructor for op results: no conversion, no checks."""
+    def _wrap(cls, array: np.ndarray, constant: bool = False) -> Tensor:
+        """Fast constructor for op results: no conversion, no checks. ``constant=True`` marks an
+        array made here from no data (a seed of ones, a zero), which a step traced for replay
+        may keep as it is; any other array made outside a primitive stops the replay."""
         t = object.__new__(cls)
         t._data = array
         t.requires_grad = False
@@ -92,6 +95,9 @@ class Tensor(OpMethods, InPlaceMethods, ConversionMethods):
         t._retains_grad = False
         t.name = None
         t.element_names = None
+        tracer = thread_state.tracing
+        if tracer is not None and not constant:  # a step traced for replay (autograd/tracer.py)
+            tracer.on_wrap(array)
         return t
 
     # ---- properties (shape, dtype, ndim: tensor_fields.py) ---------------------------------------
@@ -169,7 +175,7 @@ class Tensor(OpMethods, InPlaceMethods, ConversionMethods):
             and self._data.size == 1
         ):
             # the usual loss.backward(): seed with 1 and go, without the general argument checks
-            seed = Tensor._wrap(ones_like_one(self._data))
+            seed = Tensor._wrap(ones_like_one(self._data), constant=True)
             run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
             return
         from chainrule.autograd.functional_api import backward

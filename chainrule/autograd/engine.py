@@ -13,6 +13,7 @@ from chainrule.autograd.node import Node, _user_frame
 from chainrule.autograd.versions import SavedTensorChangedError, as_saved
 
 if TYPE_CHECKING:
+    from chainrule.autograd.tracer import Tracer
     from chainrule.tensor import Tensor as Tensor  # `as`: exported, chainrule.ops rebinds it
 
 
@@ -148,6 +149,7 @@ def run_backward(
             if not retain_graph:
                 node.inputs = None  # step 4: release what the rules needed
                 node.params = _RELEASED
+                node.saved = None
         _finish_leaves(leaf_grads, wanted, results, accumulate, create_graph)
     finally:
         state.anomaly, thread_state.grad_enabled = anomaly, grad_mode
@@ -157,7 +159,7 @@ def run_backward(
 _RELEASED: dict[str, Any] = {}
 
 
-def _check_traced(tracing: Any, nodes: Sequence[Node]) -> None:
+def _check_traced(tracing: Tracer, nodes: Sequence[Node]) -> None:
     """A step traced for replay must make its whole graph: a node from before the trace (an
     argument's history) would be replayed with the arrays it saved back then."""
     for node in nodes:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tracer import Tracer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,9 +34,10 @@ class _ThreadState(threading.local):
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        # the recorder of chainrule.autograd.replay while this thread traces a step: another
-        # thread's ops at the same moment are not part of the step
-        self.tracing: Any = None
+        # the recorder of chainrule.autograd.replay while this thread traces a step (the hook
+        # autograd/tracer.py describes): another thread's ops at the same moment are not part of
+        # the step
+        self.tracing: Tracer | None = None
 
 
 thread_state = _ThreadState()

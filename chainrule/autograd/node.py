@@ -35,7 +35,7 @@ class Primitive:
     name : str
         The op's name, used in errors, anomaly reports and the explainer.
     forward : callable
-        ``forward(*arrays, **params) -> ndarray``.
+        ``forward(*arrays, **params) -> ndarray`` (``-> (ndarray, saved)`` with ``returns_saved``).
     grads : sequence of rules
         ``grads[i](grad, out, *inputs, **params)`` returns dL/d(input i) as a Tensor; ``None``
         for an input that is never differentiable (an index, a mask).
@@ -51,6 +51,11 @@ class Primitive:
     variadic : bool
         Any number of inputs (cat): the rules take ``(grad, out, **params)`` only, so that a
         backward through n inputs doesn't pass all n to each of the n rules (n² work).
+    returns_saved : bool
+        The forward returns ``(out, saved)``: ``saved`` a tuple of arrays it made that the
+        rules reuse (conv2d's im2col columns), or None. The node owns them (``Node.saved``) and
+        drops them with its inputs; a rule reaches them with ``saved_of(out, op)``. Parameters
+        stay static values.
     kind : str
         How output elements depend on input elements, for the explainer: ``"elementwise"``
         (element k reads each input at k's broadcast position), ``"move"`` (each element is a
@@ -79,6 +84,7 @@ class Primitive:
         "saves_out",
         "view",
         "variadic",
+        "returns_saved",
         "kind",
         "inputs",
         "params",
@@ -91,13 +97,14 @@ class Primitive:
     def __init__(
         self,
         name: str,
-        forward: Callable[..., np.ndarray],
+        forward: Callable[..., np.ndarray] | Callable[..., tuple[np.ndarray, Any]],
         grads: Sequence[Rule | None],
         tex: tuple[str, Sequence[str]] | None = None,
         saves: Sequence[int] | None = None,
         saves_out: bool = False,
         view: bool = False,
         variadic: bool = False,
+        returns_saved: bool = False,
         kind: str = "other",
         inputs: Sequence[str] | None = None,
         params: Sequence[str] = (),
@@ -113,6 +120,7 @@ class Primitive:
         self.saves_out = saves_out
         self.view = view
         self.variadic = variadic
+        self.returns_saved = returns_saved
         if kind not in KINDS:
             raise ValueError(f"primitive {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
         self.kind = kind
@@ -153,10 +161,14 @@ class Primitive:
             # NumPy's message names neither the op nor which operands; ours names both. The try
             # costs nothing until something fails.
             raise _forward_error(self, inputs, exc) from None
+        saved = None
         if type(out_data) is not np.ndarray:
-            # NumPy's full reductions give scalars; a tensor holds an array (in-place writes,
-            # views and .data share it)
-            out_data = np.asarray(out_data)
+            if self.returns_saved:
+                out_data, saved = out_data
+            if type(out_data) is not np.ndarray:
+                # NumPy's full reductions give scalars; a tensor holds an array (in-place
+                # writes, views and .data share it)
+                out_data = np.asarray(out_data)
         # Tensor._wrap and Node.__init__ spelled out: this is every op's path, and the two
         # calls cost as much as one small NumPy op
         out: Tensor = _new_tensor(_tensor_class)
@@ -183,6 +195,7 @@ class Primitive:
                         node.op = self
                         node.inputs = inputs
                         node.params = params
+                        node.saved = saved
                         node.stamp = state.writes
                         node.seq = next(_creation_order)
                         node.created_at = _user_frame() if state.anomaly else None
@@ -190,6 +203,9 @@ class Primitive:
                     break
         if state.anomaly:
             _check_forward(self, inputs, out_data)
+        tracer = thread_state.tracing
+        if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+            tracer.on_call(self, inputs, params, out, saved)
         return out
 
 
@@ -219,6 +235,7 @@ class Node:
         "op",
         "inputs",
         "params",
+        "saved",
         "stamp",
         "seq",
         "created_at",
@@ -228,7 +245,8 @@ class Node:
     # Made only by Primitive.__call__ (inline, on every op's path):
     op: Primitive
     inputs: tuple[Tensor, ...] | None  # None once backward released them
-    params: dict[str, Any]
+    params: dict[str, Any]  # static values only
+    saved: tuple[np.ndarray, ...] | None  # what the forward saved for the rules (returns_saved)
     # the in-place writes so far (state.writes): a saved tensor written later has a larger
     # number in its version box, which backward checks (only if anything was written since)
     stamp: int
@@ -247,6 +265,7 @@ class Node:
         """Drop what backward needed; a later backward through this node fails clearly."""
         self.inputs = None
         self.params = {}
+        self.saved = None
 
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
@@ -260,10 +279,31 @@ def make_node(
     node.op = op
     node.inputs = inputs
     node.params = params
+    node.saved = None
     node.stamp = stamp
     node.seq = next(_creation_order)
     node.created_at = _user_frame() if state.anomaly else None
     return node
+
+
+def saved_of(out: Tensor, op: Primitive) -> tuple[np.ndarray, ...] | None:
+    """What ``op``'s forward saved for its rules (``returns_saved``), reached from its output
+    ``out`` (a rule's second argument); None where there is nothing (a rule called outside
+    backward, a node already released), so the rule computes it again."""
+    node = out.grad_fn
+    if node is None or node.op is not op:
+        return None
+    return node.saved
+
+
+def take_saved(out: Tensor, op: Primitive) -> tuple[np.ndarray, ...] | None:
+    """``saved_of``, handed over: the node forgets it, for a rule whose op writes into the
+    arrays (a second backward through the node computes them again)."""
+    node = out.grad_fn
+    if node is None or node.op is not op:
+        return None
+    saved, node.saved = node.saved, None
+    return saved
 
 
 def _shares(out: np.ndarray, source: np.ndarray) -> bool:

@@ -36,6 +36,15 @@ def _clear(tensor: Tensor) -> None:
     tensor.grad = None
 
 
+# The two halves of what a forward declared returns_saved gives back: (out, saved)
+def _output_part(pair: tuple[np.ndarray, Any]) -> np.ndarray:
+    return pair[0]
+
+
+def _saved_part(pair: tuple[np.ndarray, tuple[np.ndarray, ...]], *, index: int) -> np.ndarray:
+    return pair[1][index]
+
+
 _SCRATCH = 0  # the slot that instructions without a result write to
 
 # One recorded call: (forward, input slots, params, output slot, slots to free after it)

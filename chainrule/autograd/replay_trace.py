@@ -1,17 +1,15 @@
-"""Tracing for chainrule.autograd.replay: run a step eagerly with a recorder attached to the two
-places every array passes through (a primitive's call, Tensor._wrap) and to the engine's leaf
-accumulation, and note whatever would make the recording stand for the wrong computation."""
+"""Tracing for chainrule.autograd.replay: run a step eagerly with a recorder as this thread's
+tracer (autograd/tracer.py), which the two places every array passes through (a primitive's call,
+Tensor._wrap) and the engine's leaf accumulation report to, and note whatever would make the
+recording stand for the wrong computation."""
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule._source import package_relative
 from chainrule.autograd.engine import accumulate_array
 from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.node import Primitive, _creation_order
@@ -20,25 +18,14 @@ from chainrule.autograd.replay_plan import (
     _clear,
     _free_after_last_use,
     _Guard,
+    _output_part,
     _Plan,
+    _saved_part,
 )
 
 if TYPE_CHECKING:
+    from chainrule.autograd.tracer import Params, Saved
     from chainrule.tensor import Tensor
-
-
-# Functions whose Tensor._wrap calls make constants (a seed of ones, a zero), never arrays
-# computed from the data, so a trace may keep their arrays as they are. Filled by name below.
-_CONSTANT_SITES: set[tuple[str, str]] = {
-    ("chainrule/tensor.py", "backward"),
-    ("chainrule/ops/selection.py", "_zero"),
-    ("chainrule/ops/losses.py", "_ce_backward_grad_g"),
-    ("chainrule/ops/indexing.py", "_gather_grad"),
-    ("chainrule/ops/_coerce.py", "to_tensor"),
-    ("chainrule/ops/extremes.py", "_extreme"),  # max and min
-    ("chainrule/ops/pooling.py", "avg_pool2d"),
-    ("chainrule/nn/functional.py", "binary_cross_entropy_with_logits"),
-}
 
 
 class _Recorder:
@@ -54,6 +41,7 @@ class _Recorder:
         self.reason: str | None = None
         self.wrote = False  # a gradient was stored: guards must come before that
         self.stored_grads: set[int] = set()  # id() of the .grad arrays backward stored
+        self.saved_slots: set[int] = set()  # the slots of what forwards saved for their rules
         self.first_seq = next(_creation_order)  # nodes made before the trace have lower numbers
         for position, value in enumerate(args):
             if _is_tensor(value) and id(value._data) not in self.slot_of:
@@ -130,24 +118,42 @@ class _Recorder:
 
     # ---- what the hooks report ----------------------------------------------------------------
     def on_call(
-        self, op: Primitive, inputs: tuple[Any, ...], params: dict[str, Any], out: Tensor
+        self, op: Primitive, inputs: tuple[Any, ...], params: Params, out: Tensor, saved: Saved
     ) -> None:
         ins = tuple(self._slot(t) for t in inputs)
         for name, value in params.items():
             self._check_param(name, value)
-        if id(out._data) in self.slot_of:
+        if op.returns_saved:
+            pair = len(self.plan.template)  # the slot of the forward's (out, saved)
+            self.plan.template.append(None)
+            self.plan.calls.append((op.forward, ins, params, pair, ()))
+            self._split(pair, out, saved)
+            return
+        known = self.slot_of.get(id(out._data))
+        if known is not None and known not in self.saved_slots:
             return  # the op handed back an array the plan already has (a no-op reshape)
+        # (an op may hand back a saved array written into: cross-entropy's backward, its softmax)
         out_slot = self._new_slot(out._data)
         self.plan.calls.append((op.forward, ins, params, out_slot, ()))
 
+    def _split(self, pair: int, out: Tensor, saved: Saved) -> None:
+        """After a forward that returns (out, saved): the output and each saved array get slots
+        of their own, freed after their last use like any other (a replayed step keeps none of
+        them for the next)."""
+        self.plan.calls.append((_output_part, (pair,), {}, self._new_slot(out._data), ()))
+        for index, array in enumerate(saved or ()):
+            if id(array) not in self.slot_of:
+                slot = self._new_slot(array)
+                self.saved_slots.add(slot)
+                self.plan.calls.append((_saved_part, (pair,), {"index": index}, slot, ()))
+
     def on_wrap(self, array: np.ndarray) -> None:
+        # (constants, made with Tensor._wrap(..., constant=True), are not reported: a trace
+        # keeps their arrays as they are)
         if id(array) in self.slot_of:
             return
-        code = sys._getframe(2).f_code
-        site = (_package_path(code.co_filename), code.co_name)
-        if site not in _CONSTANT_SITES:
-            self.foreign[id(array)] = f"{site[0]} in {site[1]}"
-            self.keep.append(array)
+        self.foreign[id(array)] = f"{array.dtype}, shape {array.shape}"
+        self.keep.append(array)
 
     def on_accumulate(self, tensor: Tensor, grad: Tensor, fresh: bool) -> None:
         ins = (self._target_slot(tensor), self._slot(grad))
@@ -204,65 +210,10 @@ class _Recorder:
         return ("const", None)
 
 
-def _package_path(filename: str) -> str:
-    """A constant site's file as ``chainrule/...`` (its key in _CONSTANT_SITES); a file outside
-    the package keeps its own path, so it never matches one of ours."""
-    return package_relative(filename) or filename
-
-
 def _is_tensor(value: Any) -> bool:
     from chainrule.tensor import Tensor
 
     return isinstance(value, Tensor)
-
-
-# ---- tracing: the two entry points every array passes through, swapped while a step traces --
-_plain_call = Primitive.__call__
-
-
-def _recording_call(op: Primitive, *inputs: Tensor, **params: Any) -> Tensor:
-    out = _plain_call(op, *inputs, **params)
-    recorder = thread_state.tracing
-    if recorder is not None:
-        recorder.on_call(op, inputs, params, out)
-    return out
-
-
-def _tracing_wrap(cls: type, array: np.ndarray) -> Tensor:
-    recorder = thread_state.tracing
-    if recorder is not None:
-        recorder.on_wrap(array)
-    return _plain_wrap.__func__(cls, array)  # type: ignore[no-any-return]
-
-
-_plain_wrap: Any = None  # Tensor's own _wrap, kept while the tracing one stands in
-# The two entry points are swapped while any thread traces (the first tracer swaps them in, the
-# last one back); each thread's ops reach only its own recorder, through thread_state.
-_swap_lock = threading.Lock()
-_tracers = 0
-
-
-def _swap_in() -> None:
-    from chainrule.tensor import Tensor
-
-    global _plain_wrap, _tracers
-    with _swap_lock:
-        if _tracers == 0:
-            _plain_wrap = Tensor.__dict__["_wrap"]
-            Primitive.__call__ = _recording_call  # type: ignore[method-assign, assignment]
-            Tensor._wrap = classmethod(_tracing_wrap)  # type: ignore[method-assign, assignment]
-        _tracers += 1
-
-
-def _swap_out() -> None:
-    from chainrule.tensor import Tensor
-
-    global _tracers
-    with _swap_lock:
-        _tracers -= 1
-        if _tracers == 0:
-            Primitive.__call__ = _plain_call  # type: ignore[method-assign]
-            Tensor._wrap = _plain_wrap  # type: ignore[method-assign]
 
 
 def _traced(
@@ -277,13 +228,11 @@ def _traced(
             "stand for it)"
         )
     writes = state.writes
-    _swap_in()
-    thread_state.tracing = recorder
+    thread_state.tracing = recorder  # the engine's entry points report to it (tracer.py)
     try:
         result = fn(*args, **kwargs)
     finally:
         thread_state.tracing = None
-        _swap_out()
     if state.writes != writes:  # the root cause of whatever else it saw
         recorder.reason = "it writes a tensor in place"
     recorder.finish(result)

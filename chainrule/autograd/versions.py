@@ -301,6 +301,7 @@ def as_saved(
     seen_out = as_of(out, stamp, node)
     if _written_since(seen_out, stamp):
         seen_out = _overwritten(seen_out, _describe(node, seen_out, "its output"))
+        seen_out.grad_fn = node  # what the forward saved stays within reach (saved_of)
     return edges, rule_inputs, seen_out
 
 

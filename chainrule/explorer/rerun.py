@@ -76,12 +76,8 @@ class Rerun:
                 made[id(tensor)] = new
                 continue
             inputs = [made[id(t)] for t in node.inputs or ()]
-            params = {
-                k: ({} if k == "cache" and isinstance(v, dict) else v)
-                for k, v in node.params.items()
-            }
             try:
-                new = node.op(*inputs, **params)
+                new = node.op(*inputs, **node.params)
             except Exception as error:  # noqa: BLE001 - named for the user, with the op
                 raise BadInputError(
                     f"explore: running '{node.op.name}' again on the edited values failed: {error}"

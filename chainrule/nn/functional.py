@@ -170,7 +170,7 @@ def binary_cross_entropy_with_logits(
             f"{tuple(input.shape)}"
         )
     if pos_weight is None:
-        positive = Tensor._wrap(np.ones((), input.dtype))
+        positive = Tensor._wrap(np.ones((), input.dtype), constant=True)
     else:
         positive = to_tensor(pos_weight, input.dtype).detach()
     loss = _losses.binary_cross_entropy_with_logits(input, target, positive)

@@ -24,7 +24,7 @@ def to_tensor(value: Any, dtype: np.dtype | None = None) -> Tensor:
             if np.ndim(value) == 0 and not isinstance(value, np.ndarray)
             else None
         )
-    return Tensor._wrap(np.asarray(value, dtype=dtype))
+    return Tensor._wrap(np.asarray(value, dtype=dtype), constant=True)
 
 
 _NUMBERS = (float, int)
@@ -37,7 +37,7 @@ def _constant(value: float, dtype: np.dtype) -> Tensor:
     shared (read-only), since expressions and derivative rules meet the same few (2.0, 1, 0.5)
     over and over. Zeros are not shared: 0.0 == -0.0 as keys, but not as factors."""
     if not value or value != value:
-        return _wrap(np.array(value, dtype))
+        return _wrap(np.array(value, dtype), constant=True)
     key = (type(value), value, dtype)
     tensor = _CONSTANTS.get(key)
     if tensor is None:
@@ -45,7 +45,7 @@ def _constant(value: float, dtype: np.dtype) -> Tensor:
             _CONSTANTS.clear()
         array = np.array(value, dtype)
         array.flags.writeable = False
-        tensor = _CONSTANTS[key] = _wrap(array)
+        tensor = _CONSTANTS[key] = _wrap(array, constant=True)
     return tensor
 
 

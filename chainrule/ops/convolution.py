@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.node import Primitive
+from chainrule.autograd.node import Primitive, saved_of
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote, to_tensor
 from chainrule.ops.reduce import sum
@@ -76,8 +76,8 @@ def conv2d(
         )
     x, w = promote(input, weight)
     if bias is None:
-        return _conv2d(x, w, cache={}, **geometry)
-    return _conv2d(x, w, to_tensor(bias, w.dtype), cache={}, **geometry)
+        return _conv2d(x, w, **geometry)
+    return _conv2d(x, w, to_tensor(bias, w.dtype), **geometry)
 
 
 # ---- convolution as three primitives ---------------------------------------------------------
@@ -114,14 +114,11 @@ def _conv2d_forward(
     padding: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    cache: dict[str, Any] | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[np.ndarray]]:
     B = x.shape[0]
     O, Cg, kh, kw = w.shape
     oh, ow = _pool_geometry(x.shape, (kh, kw), stride, padding, dilation)
     cols = _columns(x, (kh, kw), stride, padding, dilation)  # (C*K, B*L)
-    if cache is not None:
-        cache["cols"] = cols  # saved for the weight gradient (x is version-checked)
     out = _grouped_matmul(
         w.reshape(groups, O // groups, Cg * kh * kw),
         cols.reshape(groups, Cg * kh * kw, B * oh * ow),
@@ -129,7 +126,9 @@ def _conv2d_forward(
     out = out.reshape(O, B, oh, ow)
     if b is not None:
         out += b.reshape(O, 1, 1, 1)
-    return out.transpose(1, 0, 2, 3)  # (B, O, oh, ow), a view of the channel-first result
+    # (B, O, oh, ow), a view of the channel-first result; the columns saved for the weight
+    # gradient (x is version-checked)
+    return out.transpose(1, 0, 2, 3), (cols,)
 
 
 def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -177,38 +176,36 @@ def _conv2d_input_forward(
 def _conv2d_weight_forward(
     g: np.ndarray,
     x: np.ndarray,
+    cols: np.ndarray | None = None,
     *,
     w_shape: tuple[int, ...],
     stride: tuple[int, int],
     padding: tuple[int, int],
     dilation: tuple[int, int],
     groups: int,
-    cache: dict[str, Any] | None = None,
 ) -> np.ndarray:
     O, Cg, kh, kw = w_shape
-    # taken, not read: a replayed plan keeps its params (and this dict) between steps, and the
-    # columns must not outlive the backward that needed them (a second backward recomputes)
-    cols = cache.pop("cols", None) if cache else None
+    # cols: the forward's im2col columns of x when its node still has them
     if cols is None:
         cols = _columns(x, (kh, kw), stride, padding, dilation)
     cols = cols.reshape(groups, Cg * kh * kw, -1)  # (G, K, B*L)
     return _grouped_matmul(_grad_planes(g, groups), cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
-def _geometry(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
-
-
 def _conv2d_rule_x(
     grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
 ) -> Tensor:
-    return _conv2d_input(grad, w, x_shape=x.shape, **_geometry(params))
+    return _conv2d_input(grad, w, x_shape=x.shape, **params)
 
 
 def _conv2d_rule_w(
     grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, **params: Any
 ) -> Tensor:
-    return _conv2d_weight(grad, x, w_shape=w.shape, cache=params["cache"], **_geometry(params))
+    saved = saved_of(out, _conv2d)
+    if saved is None:
+        return _conv2d_weight(grad, x, w_shape=w.shape, **params)
+    cols = Tensor._wrap(saved[0])  # (C*K, B*L), made by the forward from x
+    return _conv2d_weight(grad, x, cols, w_shape=w.shape, **params)
 
 
 def _conv2d_rule_b(
@@ -223,8 +220,9 @@ _conv2d = Primitive(
     saves=(0, 1),
     grads=[_conv2d_rule_x, _conv2d_rule_w, _conv2d_rule_b],
     tex=(r"x \star W + b", [r"G \star^{T} W", r"G \star x", "1"]),
+    returns_saved=True,
     kind="layer",
-    params=("stride", "padding", "dilation", "groups", "cache"),
+    params=("stride", "padding", "dilation", "groups"),
     why="faster: one im2col and one matrix product per call",
     inputs=("x", "W", "b"),
 )
@@ -232,7 +230,7 @@ _conv2d_input = Primitive(
     "conv2d_input_grad",
     _conv2d_input_forward,
     grads=[
-        lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, cache=None, **p),
+        lambda grad, out, g, w, x_shape, **p: _conv2d(grad, w, **p),
         lambda grad, out, g, w, x_shape, **p: _conv2d_weight(g, grad, w_shape=w.shape, **p),
     ],
     tex=(r"G \star^{T} W", ["W", "G"]),
@@ -243,14 +241,13 @@ _conv2d_weight: Primitive = Primitive(
     "conv2d_weight_grad",
     _conv2d_weight_forward,
     grads=[
-        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d(x, grad, cache=None, **p),
-        lambda grad, out, g, x, w_shape, cache=None, **p: _conv2d_input(
-            g, grad, x_shape=x.shape, **p
-        ),
+        lambda grad, out, g, x, *cols, w_shape, **p: _conv2d(x, grad, **p),
+        lambda grad, out, g, x, *cols, w_shape, **p: _conv2d_input(g, grad, x_shape=x.shape, **p),
+        None,  # the saved columns: x's, whose gradient is the rule above
     ],
     tex=(r"G \star x", ["x", "G"]),
-    params=("w_shape", "stride", "padding", "dilation", "groups", "cache"),
-    inputs=("G", "x"),
+    params=("w_shape", "stride", "padding", "dilation", "groups"),
+    inputs=("G", "x", "C"),  # C: x's im2col columns, when the forward saved them
 )
 
 

@@ -121,7 +121,7 @@ def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # n
     axis = normalize_dims(dim, input.ndim, name)[0]
     _check_nonempty(input._data, (axis,), name)
     if not input.ndim:
-        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64)))
+        return MaxMin(input, Tensor._wrap(np.zeros((), np.int64), constant=True))
     find = np.argmax if largest else np.argmin
     kept = _arg_extreme(input, find=find, axis=axis, keepdim=True)
     values = _values_at(input, kept, axis, keepdim)

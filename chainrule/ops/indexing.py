@@ -140,7 +140,8 @@ def _scatter_src_grad(
 
 
 def _gather_grad(grad: Tensor, out: Tensor, x: Tensor, index: Tensor, dim: int) -> Tensor:
-    return scatter_add(Tensor._wrap(np.zeros(x.shape, grad.dtype)), dim, index, grad)
+    zeros = Tensor._wrap(np.zeros(x.shape, grad.dtype), constant=True)
+    return scatter_add(zeros, dim, index, grad)
 
 
 _gather = Primitive(

@@ -8,12 +8,10 @@ Reductions and the ``weight`` factor are applied outside, by ``chainrule.nn.func
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from chainrule.autograd.grad_mode import thread_state
-from chainrule.autograd.node import Primitive
+from chainrule.autograd.node import Primitive, take_saved
 from chainrule.ops.activation import softplus
 from chainrule.ops.selection import clamp
 from chainrule.ops.unary import log, log1p, sigmoid
@@ -106,8 +104,8 @@ binary_cross_entropy_with_logits = Primitive(
 # (N, C) logits, class-index targets, no weight, no ignored target, no smoothing; everything else
 # goes through the composed form in chainrule.nn.functional.
 def _cross_entropy_forward(
-    x: np.ndarray, labels: np.ndarray, mean: bool, cache: dict[str, Any] | None = None
-) -> np.ndarray:
+    x: np.ndarray, labels: np.ndarray, mean: bool, save_softmax: bool = False
+) -> tuple[np.ndarray, tuple[np.ndarray] | None]:
     # ufunc reductions rather than the ndarray methods: a quarter of the time at small N
     shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)  # (N, C)
     exps = np.exp(shifted)
@@ -115,20 +113,20 @@ def _cross_entropy_forward(
     rows = np.arange(x.shape[0])
     losses = np.log(norms[:, 0]) - shifted[rows, labels]  # (N,)
     total = np.add.reduce(losses)
-    if cache is not None:
-        # softmax for the backward, which would otherwise compute the same four arrays again
-        cache["probs"] = np.divide(exps, norms, out=exps)
-    return np.asarray(total / x.shape[0] if mean else total, dtype=x.dtype)
+    # softmax for the backward, which would otherwise compute the same four arrays again
+    saved = (np.divide(exps, norms, out=exps),) if save_softmax else None
+    return np.asarray(total / x.shape[0] if mean else total, dtype=x.dtype), saved
 
 
 def _cross_entropy_backward_forward(
     g: np.ndarray,
     x: np.ndarray,
     labels: np.ndarray,
+    probs: np.ndarray | None = None,
+    *,
     mean: bool,
-    cache: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    probs = cache.pop("probs", None) if cache is not None else None
+    # probs: the forward's softmax, handed over by its node (this writes into it)
     if probs is None:
         exps = np.exp(x - np.maximum.reduce(x, axis=1, keepdims=True))
         probs = np.divide(exps, np.add.reduce(exps, axis=1, keepdims=True), out=exps)
@@ -139,29 +137,18 @@ def _cross_entropy_backward_forward(
 
 
 def _ce_backward_grad_g(
-    grad: Tensor,
-    out: Tensor,
-    g: Tensor,
-    x: Tensor,
-    labels: Tensor,
-    mean: bool,
-    cache: dict[str, Any] | None = None,
+    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, *saved: Tensor, mean: bool
 ) -> Tensor:
     # out is linear in g: d out / d g · G = Σ (p − y) G (scaled like the forward)
-    unit = _cross_entropy_backward(Tensor._wrap(np.ones((), g.dtype)), x, labels, mean=mean)
+    one = Tensor._wrap(np.ones((), g.dtype), constant=True)
+    unit = _cross_entropy_backward(one, x, labels, mean=mean)
     from chainrule.ops.reduce import sum as sum_
 
     return sum_(unit * grad)
 
 
 def _ce_backward_grad_x(
-    grad: Tensor,
-    out: Tensor,
-    g: Tensor,
-    x: Tensor,
-    labels: Tensor,
-    mean: bool,
-    cache: dict[str, Any] | None = None,
+    grad: Tensor, out: Tensor, g: Tensor, x: Tensor, labels: Tensor, *saved: Tensor, mean: bool
 ) -> Tensor:
     # d/dx of s·(softmax(x) − y): s · p ⊙ (G − Σ_c G p), the softmax Jacobian applied to G
     from chainrule.ops.categorical import softmax
@@ -176,27 +163,33 @@ _cross_entropy_backward = Primitive(
     "cross_entropy_backward",
     _cross_entropy_backward_forward,
     saves=(1,),
-    grads=[_ce_backward_grad_g, _ce_backward_grad_x, None],
+    grads=[_ce_backward_grad_g, _ce_backward_grad_x, None, None],
     tex=(r"s\,(\operatorname{softmax}(x) - y)", ["s (p - y)", r"s\,p(\delta - p)"]),
-    params=("mean", "cache"),
-    inputs=("s", "x", "y"),
+    params=("mean",),
+    inputs=("s", "x", "y", "p"),  # p: the forward's softmax, when it saved it
 )
 
-_cross_entropy = Primitive(
+
+def _cross_entropy_rule(
+    grad: Tensor, out: Tensor, x: Tensor, labels: Tensor, mean: bool, save_softmax: bool
+) -> Tensor:
+    saved = take_saved(out, _cross_entropy)
+    if saved is None:
+        return _cross_entropy_backward(grad, x, labels, mean=mean)
+    return _cross_entropy_backward(grad, x, labels, Tensor._wrap(saved[0]), mean=mean)
+
+
+_cross_entropy: Primitive = Primitive(
     "cross_entropy",
     _cross_entropy_forward,
     saves=(0,),
-    grads=[
-        lambda grad, out, x, labels, mean, cache: _cross_entropy_backward(
-            grad, x, labels, mean=mean, cache=cache
-        ),
-        None,
-    ],
+    grads=[_cross_entropy_rule, None],
     tex=(
         r"-\frac{1}{N}\sum_i \ln \operatorname{softmax}(x_i)_{y_i}",
         [r"\frac{1}{N}(\operatorname{softmax}(x) - y)", "0"],
     ),
-    params=("mean", "cache"),
+    returns_saved=True,
+    params=("mean", "save_softmax"),
     why="faster and stable: one fused log-softmax and pick, gradient (softmax − y)/N",
     inputs=("x", "y"),
 )
@@ -204,8 +197,6 @@ _cross_entropy = Primitive(
 
 def fused_cross_entropy(logits: Tensor, labels: Tensor, mean: bool = True) -> Tensor:
     """Cross-entropy of (N, C) logits against int64 class indices, mean or sum over N."""
-    # the forward leaves softmax in the cache for the backward when one can follow
-    cache: dict[str, Any] | None = (
-        {} if logits.requires_grad and thread_state.grad_enabled else None
-    )
-    return _cross_entropy(logits, labels, mean=mean, cache=cache)
+    # the forward saves softmax for the backward when one can follow
+    save_softmax = logits.requires_grad and thread_state.grad_enabled
+    return _cross_entropy(logits, labels, mean=mean, save_softmax=save_softmax)

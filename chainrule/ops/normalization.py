@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule._checks import number
 from chainrule.autograd.grad_mode import no_grad, thread_state
-from chainrule.autograd.node import Primitive
+from chainrule.autograd.node import Primitive, saved_of
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote
 from chainrule.ops.reduce import _centre, mean, sum
@@ -49,16 +49,8 @@ def _channel(t: Tensor, ndim: int) -> Tensor:
     return _reshape(t, shape=(1, t._data.shape[0]) + (1,) * (ndim - 2))
 
 
-def _batch_norm_train_forward(
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray,
-    *,
-    dims: tuple[int, ...],
-    eps: float,
-    cache: dict[str, Any] | None,
-) -> np.ndarray:
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+def _batch_statistics(x: np.ndarray, dims: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """The batch's mean and biased variance, and x centred, each channel over ``dims``."""
     # centred from x − x₀ (one element per channel): a constant channel gives exact zeros, as
     # reduce._centre explains
     origin = x[tuple(slice(0, 1) if i in dims else slice(None) for i in range(x.ndim))]
@@ -67,21 +59,27 @@ def _batch_norm_train_forward(
     centred = shifted - shifted_mean
     batch_mean = shifted_mean + origin
     batch_var = (centred * centred).mean(axis=dims, keepdims=True)
+    return batch_mean, batch_var, centred
+
+
+def _batch_norm_train_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, dims: tuple[int, ...], eps: float
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    batch_mean, batch_var, centred = _batch_statistics(x, dims)
     inv_std = 1.0 / np.sqrt(batch_var + eps)
     x_hat = centred * inv_std
-    if cache is not None:  # saved for the rules and the running statistics (x is version-checked)
-        cache.update(mean=batch_mean, var=batch_var, inv_std=inv_std, x_hat=x_hat)
     out: np.ndarray = x_hat * w.reshape(shape) + b.reshape(shape)
-    return out
+    # saved for the rules and the running statistics (x is version-checked)
+    return out, (batch_mean, batch_var, inv_std, x_hat)
 
 
-def _normalised(
-    x: Tensor, dims: tuple[int, ...], eps: float, cache: dict[str, Any] | None
-) -> tuple[Tensor, Tensor]:
-    """x̂ and 1/σ: the saved arrays as constants for a first derivative, recomputed from x as
-    Tensors when a graph of the derivative is being built (create_graph)."""
-    if cache and not thread_state.grad_enabled:
-        return Tensor._wrap(cache["x_hat"]), Tensor._wrap(cache["inv_std"])
+def _normalised(x: Tensor, out: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor]:
+    """x̂ and 1/σ: the arrays the forward saved, as constants for a first derivative; computed
+    again from x as Tensors when a graph of the derivative is being built (create_graph)."""
+    saved = saved_of(out, _batch_norm_train)
+    if saved is not None and not thread_state.grad_enabled:
+        return Tensor._wrap(saved[3]), Tensor._wrap(saved[2])
     centred = _centre(x, dims)
     inv_std = (mean(centred * centred, dim=dims, keepdim=True) + eps) ** -0.5
     return centred * inv_std, inv_std
@@ -91,7 +89,7 @@ def _batch_norm_rule_x(
     grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, **p: Any
 ) -> Tensor:
     # dL/dx = (1/σ) (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)) with ĝ = g w, means over the batch dims
-    x_hat, inv_std = _normalised(x, p["dims"], p["eps"], p["cache"])
+    x_hat, inv_std = _normalised(x, out, p["dims"], p["eps"])
     g_hat = grad * _channel(w, x._data.ndim)
     dims = p["dims"]
     return inv_std * (
@@ -104,11 +102,11 @@ def _batch_norm_rule_x(
 def _batch_norm_rule_w(
     grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, **p: Any
 ) -> Tensor:
-    x_hat, _ = _normalised(x, p["dims"], p["eps"], p["cache"])
+    x_hat, _ = _normalised(x, out, p["dims"], p["eps"])
     return sum(grad * x_hat, dim=p["dims"])
 
 
-_batch_norm_train = Primitive(
+_batch_norm_train: Primitive = Primitive(
     "batch_norm",
     _batch_norm_train_forward,
     saves=(0, 1),
@@ -125,7 +123,8 @@ _batch_norm_train = Primitive(
             r"\sum g",
         ],
     ),
-    params=("dims", "eps", "cache"),
+    returns_saved=True,
+    params=("dims", "eps"),
     why="faster: one node with the batch statistics computed once",
     inputs=("x", "w", "b"),
 )
@@ -166,17 +165,19 @@ def batch_norm(
             )
         if weight is not None and bias is not None and input.dtype.kind == "f":
             # the affine training case as one node (benchmark-driven: ~12 composite ops)
-            cache: dict[str, Any] = {}
             x, w, b = promote(input, weight, bias)
-            out = _batch_norm_train(x, w, b, dims=dims, eps=eps, cache=cache)
-            batch_mean_data, batch_var_data = cache["mean"], cache["var"]
+            out = _batch_norm_train(x, w, b, dims=dims, eps=eps)
+            stats = saved_of(out, _batch_norm_train)  # what its forward saved, if it has a node
         else:
             batch_mean = mean(input, dim=dims, keepdim=True)
             centred = input - batch_mean
             batch_var = mean(centred * centred, dim=dims, keepdim=True)
             out = centred * (batch_var + eps) ** -0.5
-            batch_mean_data, batch_var_data = batch_mean._data, batch_var._data
+            stats = (batch_mean._data, batch_var._data)
         if running_mean is not None and running_var is not None:
+            if stats is None:  # no graph was recorded: the fused forward's statistics, again
+                stats = _batch_statistics(x._data, dims)
+            batch_mean_data, batch_var_data = stats[0], stats[1]
             with no_grad():
                 m = momentum
                 running_mean.mul_(1 - m).add_(batch_mean_data.reshape(C), alpha=m)

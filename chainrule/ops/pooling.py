@@ -247,7 +247,7 @@ def avg_pool2d(
     elif count_include_pad or _pair(padding, "padding") == (0, 0):
         out = total / (kernel[0] * kernel[1])
     else:
-        ones = Tensor._wrap(np.ones((1, 1) + input.shape[2:], input.dtype))  # a constant
+        ones = Tensor._wrap(np.ones((1, 1) + input.shape[2:], input.dtype), constant=True)
         counts = sum(unfold_windows(ones, kernel, stride, padding), dim=(2, 3))
         out = total / counts
     return reshape(out, out.shape[1:]) if squeeze else out

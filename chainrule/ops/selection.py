@@ -15,7 +15,7 @@ from chainrule.tensor import Tensor
 
 
 def _zero(grad: Tensor) -> Tensor:
-    return Tensor._wrap(np.zeros((), grad.dtype))
+    return Tensor._wrap(np.zeros((), grad.dtype), constant=True)
 
 
 # ---- clamps ----------------------------------------------------------------------------------
