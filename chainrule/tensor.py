@@ -17,7 +17,7 @@ from chainrule.autograd import engine as _engine
 from chainrule.autograd import node as _node
 from chainrule.autograd import versions
 from chainrule.autograd.engine import run_backward
-from chainrule.autograd.grad_mode import thread_state
+from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.tensor_arrays import as_array, ones_like_one
 from chainrule.tensor_conversion import ConversionMethods
 from chainrule.tensor_in_place import InPlaceMethods
@@ -95,9 +95,10 @@ class Tensor(OpMethods, InPlaceMethods, ConversionMethods):
         t._retains_grad = False
         t.name = None
         t.element_names = None
-        tracer = thread_state.tracing
-        if tracer is not None and not constant:  # a step traced for replay (autograd/tracer.py)
-            tracer.on_wrap(array)
+        if state.tracers and not constant:
+            tracer = thread_state._tracing
+            if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+                tracer.on_wrap(array)
         return t
 
     # ---- properties (shape, dtype, ndim: tensor_fields.py) ---------------------------------------

@@ -52,9 +52,12 @@ def run_backward(
     # Anomaly mode checks each rule's result as a whole, naming the op whose backward it is, so
     # the ops a rule runs inside (the div in sqrt's rule) must not report themselves.
     anomaly, grad_mode, writes = state.anomaly, thread_state.grad_enabled, state.writes
-    tracing = thread_state.tracing
+    tracing = thread_state._tracing if state.tracers else None
     if tracing is not None and (retain_graph or create_graph):
         tracing.refuse("its backward keeps the graph (retain_graph or create_graph)")
+    # Without create_graph (and outside a trace, which records every sum as an op) two paths'
+    # gradients are summed as arrays: the sum needs no node, only a Tensor around it
+    sum_arrays = not create_graph and tracing is None
     state.anomaly = False
     thread_state.grad_enabled = create_graph  # step 5: rules record a graph only for create_graph
     try:
@@ -112,7 +115,8 @@ def run_backward(
                 data, target = input_grad._data, tensor._data
                 if data.shape != target.shape:
                     input_grad = sum_to(input_grad, target.shape)
-                if input_grad._data.dtype != target.dtype:
+                dtype = input_grad._data.dtype
+                if dtype is not target.dtype and dtype != target.dtype:  # `is` first: cheaper
                     input_grad = cast(input_grad, target.dtype)
                 if anomaly:
                     _check_backward(node, i, grad, input_grad)
@@ -122,7 +126,11 @@ def run_backward(
                     # reshape): such an array is not ours to keep as .grad; a computed one is.
                     entry = leaf_grads.get(id(tensor))
                     if entry is not None:
-                        entry[1] = entry[1] + input_grad  # a sum is always a fresh array
+                        # (a sum is always a fresh array)
+                        if sum_arrays:
+                            entry[1] = Tensor._wrap(entry[1]._data + input_grad._data, True)
+                        else:
+                            entry[1] = entry[1] + input_grad
                         entry[2] = True
                         continue
                     data = input_grad._data
@@ -144,6 +152,8 @@ def run_backward(
                     heappush(ready, (-child.seq, child))
                     if tracing is not None:
                         _check_traced(tracing, (child,))
+                elif sum_arrays:
+                    entry[0] = Tensor._wrap(entry[0]._data + input_grad._data, True)
                 else:
                     entry[0] = entry[0] + input_grad
             if not retain_graph:
@@ -236,7 +246,7 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, fresh: bool = 
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
     fresh = fresh and grad.grad_fn is None
-    tracing = thread_state.tracing
+    tracing = thread_state._tracing if state.tracers else None
     if tracing is not None:
         tracing.on_accumulate(tensor, grad, fresh)
     accumulate_array(tensor, grad._data, fresh)

@@ -15,7 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("anomaly", "writes", "modes")
+    __slots__ = ("anomaly", "writes", "modes", "tracers")
 
     def __init__(self) -> None:
         self.anomaly = False  # process-wide, as PyTorch's anomaly mode
@@ -23,6 +23,9 @@ class _State:
         # version checks in backward if it is still n (no tensor can have changed since).
         self.writes = 0
         self.modes = 0  # changes of any module's train/eval mode (a replayed step depends on it)
+        # threads tracing a step for replay right now: while 0, the hot paths skip the
+        # thread-local read of their tracer (a process-wide read costs half as much)
+        self.tracers = 0
 
 
 state = _State()
@@ -36,8 +39,22 @@ class _ThreadState(threading.local):
         self.grad_enabled = True
         # the recorder of chainrule.autograd.replay while this thread traces a step (the hook
         # autograd/tracer.py describes): another thread's ops at the same moment are not part of
-        # the step
-        self.tracing: Tracer | None = None
+        # the step (set through the property below, which keeps state.tracers)
+        self._tracing: Tracer | None = None
+
+    @property
+    def tracing(self) -> Tracer | None:
+        return self._tracing
+
+    @tracing.setter
+    def tracing(self, tracer: Tracer | None) -> None:
+        if (tracer is None) != (self._tracing is None):
+            with _tracers_lock:  # (+= is no atomic step: two threads could lose a count)
+                state.tracers += 1 if tracer is not None else -1
+        self._tracing = tracer
+
+
+_tracers_lock = threading.Lock()
 
 
 thread_state = _ThreadState()

@@ -151,10 +151,16 @@ class Primitive:
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on the inputs' arrays and, in grad mode, record a Node."""
         try:
-            if len(inputs) == 2:
-                out_data = self.forward(inputs[0]._data, inputs[1]._data, **params)
-            elif len(inputs) == 1:
-                out_data = self.forward(inputs[0]._data, **params)
+            n = len(inputs)
+            if params:
+                if n == 1:
+                    out_data = self.forward(inputs[0]._data, **params)
+                else:
+                    out_data = self.forward(*map(_data_of, inputs), **params)
+            elif n == 2:  # (an empty **params still costs a dict: the common ops take none)
+                out_data = self.forward(inputs[0]._data, inputs[1]._data)
+            elif n == 1:
+                out_data = self.forward(inputs[0]._data)
             else:
                 out_data = self.forward(*map(_data_of, inputs), **params)
         except (ValueError, IndexError) as exc:
@@ -203,9 +209,10 @@ class Primitive:
                     break
         if state.anomaly:
             _check_forward(self, inputs, out_data)
-        tracer = thread_state.tracing
-        if tracer is not None:  # a step traced for replay (autograd/tracer.py)
-            tracer.on_call(self, inputs, params, out, saved)
+        if state.tracers:
+            tracer = thread_state._tracing
+            if tracer is not None:  # a step traced for replay (autograd/tracer.py)
+                tracer.on_call(self, inputs, params, out, saved)
         return out
 
 

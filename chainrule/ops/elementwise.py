@@ -36,10 +36,13 @@ _sub = Primitive(
     kind="elementwise",
     bare=("x",),
 )
+_mul: Primitive  # declared: its rules refer to it
 _mul = Primitive(
     "mul",
     np.multiply,
-    grads=[lambda grad, out, x, y: grad * y, lambda grad, out, x, y: grad * x],
+    # the product primitive itself, not the operator: grad has the inputs' dtype, so the
+    # operator's promotion would only cost a call (every product's backward runs these)
+    grads=[lambda grad, out, x, y: _mul(grad, y), lambda grad, out, x, y: _mul(grad, x)],
     tex=(r"x \cdot y", ["y", "x"]),
     kind="elementwise",
 )
