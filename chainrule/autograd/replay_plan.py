@@ -65,6 +65,7 @@ class _Plan:
         "first_write",
         "external_ids",
         "verified",
+        "compiled",
     )
 
     def __init__(self) -> None:
@@ -80,6 +81,10 @@ class _Plan:
         self.first_write = 0  # calls before this one write nothing outside the slots
         self.external_ids: set[int] = set()  # id() of the externals' arrays
         self.verified = False
+        # (the calls it was made from, the calls before first_write, the rest) as straight-line
+        # functions of the slots: see _compile
+        self.compiled: tuple[list[Call], Callable[[list[Any]], None], Callable[..., None]] | None
+        self.compiled = None
 
     def current(self, args: tuple[Any, ...]) -> bool:
         """Whether every tensor read from outside still holds the array it held when traced
@@ -104,15 +109,21 @@ class _Plan:
             slots[slot] = args[position]._data
         for position, slot in self.arg_tensors:
             slots[slot] = args[position]
-        head = self.first_write
+        compiled = self.compiled
+        if compiled is None or compiled[0] is not self.calls:
+            head = self.first_write
+            compiled = self.compiled = (
+                self.calls,
+                _compile(self.calls[:head]),
+                _compile(self.calls[head:]),
+            )
         try:
-            _execute(self.calls[:head] if head < len(self.calls) else self.calls, slots)
+            compiled[1](slots)
         except Exception:
             # nothing is written yet, so the eager run can take over and raise its own error
             # (a class index out of range) or take the other branch
             raise _GuardFailedError from None
-        if head < len(self.calls):
-            _execute(self.calls[head:], slots)
+        compiled[2](slots)
         return _build(self.outputs, slots)
 
     def target_tensors(self, args: tuple[Any, ...]) -> list[Tensor]:
@@ -124,17 +135,37 @@ class _Plan:
 
 
 def _execute(calls: list[Call], slots: list[Any]) -> None:
-    """The hot loop: one NumPy call per recorded op, the arity spelled out to avoid a list."""
+    """The calls one after another: what a compiled plan does, as a loop (for plans too long to
+    compile, and as the reference its tests compare with)."""
     for forward, ins, params, out, drops in calls:
-        n = len(ins)
-        if n == 1:
-            slots[out] = forward(slots[ins[0]], **params)
-        elif n == 2:
-            slots[out] = forward(slots[ins[0]], slots[ins[1]], **params)
-        else:
-            slots[out] = forward(*[slots[i] for i in ins], **params)
+        slots[out] = forward(*[slots[i] for i in ins], **params)
         for slot in drops:
             slots[slot] = None
+
+
+_COMPILE_LIMIT = 20_000  # calls; a longer plan runs through _execute's loop
+
+
+def _compile(calls: list[Call]) -> Callable[[list[Any]], None]:
+    """The calls as one straight-line Python function of the slots, ``s[3] = f0(s[1], s[2])``
+    and so on: no loop, no unpacking of the call tuples, no empty ``**params``. A replayed
+    step's cost beyond its NumPy calls is mostly that loop's, so this is its hot path."""
+    if len(calls) > _COMPILE_LIMIT:
+        return lambda slots: _execute(calls, slots)
+    names: dict[str, Any] = {}
+    lines = ["def run(s):"]
+    for k, (forward, ins, params, out, drops) in enumerate(calls):
+        names[f"f{k}"] = forward
+        arguments = ", ".join(f"s[{i}]" for i in ins)
+        if params:
+            names[f"p{k}"] = params
+            arguments += ", **p" + str(k) if ins else "**p" + str(k)
+        lines.append(f"    s[{out}] = f{k}({arguments})")
+        lines.extend(f"    s[{slot}] = None" for slot in drops)
+    lines.append("    return None")
+    exec(compile("\n".join(lines), "<replayed step>", "exec"), names)  # noqa: S102 - our own text
+    run: Callable[[list[Any]], None] = names["run"]
+    return run
 
 
 def _build(structure: Any, slots: list[Any]) -> Any:
