@@ -52,7 +52,7 @@ def _first_max_masks(
             nan_here = nan_out & np.isnan(window)
             hit |= nan_here if real is None else nan_here & real[:, :, rows, columns]
         if n:
-            hit &= ~taken
+            np.greater(hit, taken, out=hit)  # hit and not taken, without a temporary
             taken |= hit
         else:
             taken = hit.copy()  # the first offset takes every maximum it holds
@@ -68,14 +68,17 @@ def _max_pool_forward(
 ) -> np.ndarray:
     padded = _pool_padded(x, padding, -np.inf)
     oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
-    out = None
-    # the running maximum of one strided view per kernel offset: no window copies at all
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows, columns = _window(i, j, (oh, ow), stride, dilation)
-            window = padded[:, :, rows, columns]
-            out = window.copy() if out is None else np.maximum(out, window)
-    assert out is not None
+    windows = [
+        padded[(slice(None), slice(None)) + _window(i, j, (oh, ow), stride, dilation)]
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+    if len(windows) == 1:
+        return windows[0].copy()
+    # the running maximum of one strided view per kernel offset, in one buffer: no window copies
+    out: np.ndarray = np.maximum(windows[0], windows[1])
+    for window in windows[2:]:
+        np.maximum(out, window, out=out)
     return out
 
 
