@@ -54,22 +54,35 @@ def _batch_statistics(x: np.ndarray, dims: tuple[int, ...]) -> tuple[np.ndarray,
     # centred from x − x₀ (one element per channel): a constant channel gives exact zeros, as
     # reduce._centre explains
     origin = x[tuple(slice(0, 1) if i in dims else slice(None) for i in range(x.ndim))]
-    shifted = x - origin
-    shifted_mean = shifted.mean(axis=dims, keepdims=True)
-    centred = shifted - shifted_mean
+    centred = x - origin
+    shifted_mean = centred.mean(axis=dims, keepdims=True)
+    centred -= shifted_mean  # in place: one temporary the size of x, not two
     batch_mean = shifted_mean + origin
-    batch_var = (centred * centred).mean(axis=dims, keepdims=True)
+    batch_var = _mean_square(centred, dims)
     return batch_mean, batch_var, centred
+
+
+def _mean_square(centred: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    """mean(c²) over ``dims``, keepdims; for images one einsum, with no temporary the size of c
+    (a sum of squares cancels nothing: relative error ~1e-6 in float32, measured)."""
+    result: np.ndarray
+    if centred.ndim == 4 and dims == (0, 2, 3):
+        per_channel = np.einsum("bchw,bchw->c", centred, centred)
+        result = (per_channel / (centred.size // centred.shape[1])).reshape(1, -1, 1, 1)
+    else:
+        result = np.mean(centred * centred, axis=dims, keepdims=True)
+    return result
 
 
 def _batch_norm_train_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, dims: tuple[int, ...], eps: float
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    batch_mean, batch_var, centred = _batch_statistics(x, dims)
+    batch_mean, batch_var, x_hat = _batch_statistics(x, dims)
     inv_std = 1.0 / np.sqrt(batch_var + eps)
-    x_hat = centred * inv_std
-    out: np.ndarray = x_hat * w.reshape(shape) + b.reshape(shape)
+    x_hat *= inv_std  # the centred temporary becomes x̂ in place
+    out: np.ndarray = x_hat * w.reshape(shape)
+    out += b.reshape(shape)
     # saved for the rules and the running statistics (x is version-checked)
     return out, (batch_mean, batch_var, inv_std, x_hat)
 
@@ -88,14 +101,14 @@ def _normalised(x: Tensor, out: Tensor, dims: tuple[int, ...], eps: float) -> tu
 def _batch_norm_rule_x(
     grad: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, **p: Any
 ) -> Tensor:
-    # dL/dx = (1/σ) (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)) with ĝ = g w, means over the batch dims
+    # dL/dx = (1/σ) (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)) with ĝ = g w, means over the batch dims;
+    # w is per channel, so it is taken out of the means into one (1, C, 1, …) scale
     x_hat, inv_std = _normalised(x, out, p["dims"], p["eps"])
-    g_hat = grad * _channel(w, x._data.ndim)
     dims = p["dims"]
-    return inv_std * (
-        g_hat
-        - mean(g_hat, dim=dims, keepdim=True)
-        - x_hat * mean(g_hat * x_hat, dim=dims, keepdim=True)
+    return (inv_std * _channel(w, x._data.ndim)) * (
+        grad
+        - mean(grad, dim=dims, keepdim=True)
+        - x_hat * mean(grad * x_hat, dim=dims, keepdim=True)
     )
 
 

@@ -32,24 +32,31 @@ def _first_max_masks(
     # equals nothing (PyTorch skips the padding too)
     floating = x.dtype.kind == "f"
     padded = _pool_padded(x, padding, np.nan if floating else np.iinfo(x.dtype).min)
-    taken = np.zeros(out.shape, dtype=bool)
+    taken = np.zeros((), dtype=bool)
     nan_out = np.isnan(out) if out.dtype.kind == "f" else None
     if nan_out is not None and not nan_out.any():
         nan_out = None  # the usual case: no NaN to match, one comparison per offset
     real = None
     if nan_out is not None and any(padding):
         real = _pool_padded(np.ones(x.shape, dtype=bool), padding, False)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows, columns = _window(i, j, out.shape[2:], stride, dilation)
-            window = padded[:, :, rows, columns]
-            hit = window == out
-            if nan_out is not None:
-                nan_here = nan_out & np.isnan(window)
-                hit |= nan_here if real is None else nan_here & real[:, :, rows, columns]
-            hit &= ~taken
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    for n, (i, j) in enumerate(offsets):
+        rows, columns = _window(i, j, out.shape[2:], stride, dilation)
+        if n == len(offsets) - 1 and nan_out is None and n:
+            # without NaN some offset holds each maximum: the last holds those not yet taken
+            yield i, j, rows, columns, ~taken
+            return
+        window = padded[:, :, rows, columns]
+        hit = window == out
+        if nan_out is not None:
+            nan_here = nan_out & np.isnan(window)
+            hit |= nan_here if real is None else nan_here & real[:, :, rows, columns]
+        if n:
+            np.greater(hit, taken, out=hit)  # hit and not taken, without a temporary
             taken |= hit
-            yield i, j, rows, columns, hit
+        else:
+            taken = hit.copy()  # the first offset takes every maximum it holds
+        yield i, j, rows, columns, hit
 
 
 def _max_pool_forward(
@@ -61,14 +68,17 @@ def _max_pool_forward(
 ) -> np.ndarray:
     padded = _pool_padded(x, padding, -np.inf)
     oh, ow = _pool_geometry(x.shape, kernel, stride, padding, dilation)
-    out = None
-    # the running maximum of one strided view per kernel offset: no window copies at all
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows, columns = _window(i, j, (oh, ow), stride, dilation)
-            window = padded[:, :, rows, columns]
-            out = window.copy() if out is None else np.maximum(out, window)
-    assert out is not None
+    windows = [
+        padded[(slice(None), slice(None)) + _window(i, j, (oh, ow), stride, dilation)]
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+    if len(windows) == 1:
+        return windows[0].copy()
+    # the running maximum of one strided view per kernel offset, in one buffer: no window copies
+    out: np.ndarray = np.maximum(windows[0], windows[1])
+    for window in windows[2:]:
+        np.maximum(out, window, out=out)
     return out
 
 

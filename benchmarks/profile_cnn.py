@@ -1,0 +1,68 @@
+"""Where chainrule's time goes in the course CNN (benchmarks/course_cnn.py): training steps
+run under cProfile, the functions with the most own time printed with their share.
+
+    python benchmarks/profile_cnn.py                     # 6 replayed steps, 1 thread
+    python benchmarks/profile_cnn.py --steps 12 --top 30 --eager
+
+Profiling slows Python calls more than NumPy's, so read the shares as pointers; the speed
+itself is course_cnn.py's to measure (against PyTorch, in one process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from course_cnn import BATCH, _data, course_cnn  # noqa: E402
+from machine import set_threads  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/profile_cnn.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--steps", type=int, default=6, help="steps profiled (default 6)")
+    parser.add_argument("--top", type=int, default=25, help="functions listed")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--eager", action="store_true", help="the eager step, not the replayed")
+    args = parser.parse_args(argv)
+    if min(args.steps, args.top, args.threads) < 1:
+        parser.error("--steps, --top and --threads must be at least 1")
+    set_threads(args.threads)
+    import chainrule as cr
+    from chainrule.train import training_step
+
+    x, y = _data(0, args.steps)
+    cr.manual_seed(0)
+    model = course_cnn()
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    step = training_step(model, optimizer)
+    if not args.eager:
+        step = cr.autograd.replay(step, warn=False)
+    batches = [
+        (cr.from_numpy(x[i : i + BATCH]), cr.from_numpy(y[i : i + BATCH]))
+        for i in range(0, len(x), BATCH)
+    ]
+    for xb, yb in batches[:2]:  # warm up (a replayed step traces and checks itself)
+        step(xb, yb)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for xb, yb in batches:
+        step(xb, yb)
+        optimizer.step()
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(args.top)
+    print(text.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
