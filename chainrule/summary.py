@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn._modes import set_training
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -184,7 +185,7 @@ def summary(
         for handle in handles:
             handle.remove()
         for module, mode in modes:
-            object.__setattr__(module, "training", mode)
+            set_training((module,), mode)
     return Summary(
         tuple(rows),
         shape,

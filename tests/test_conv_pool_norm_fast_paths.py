@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import chainrule as cr
 import chainrule.ops.convolution as convolution
 from chainrule.autograd import gradcheck, gradgradcheck
+
+torch = pytest.importorskip("torch")  # (every case here is a cross-check with PyTorch too)
 
 CONV_CASES = [
     # (B, C, H, W), (O, C/g, kh, kw), stride, padding, dilation, groups

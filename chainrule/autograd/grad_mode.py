@@ -22,7 +22,8 @@ class _State:
         # In-place writes to any tensor so far: a node created when this was n can skip its
         # version checks in backward if it is still n (no tensor can have changed since).
         self.writes = 0
-        self.modes = 0  # changes of any module's train/eval mode (a replayed step depends on it)
+        # the modules in eval mode (nn/_modes.py): a replayed step is traced for each set
+        self.modes: frozenset[int] = frozenset()
         # threads tracing a step for replay right now: while 0, the hot paths skip the
         # thread-local read of their tracer (a process-wide read costs half as much)
         self.tracers = 0

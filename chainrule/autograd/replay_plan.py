@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.random import get_rng_state, set_rng_state
+
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
@@ -66,6 +68,8 @@ class _Plan:
         "external_ids",
         "verified",
         "compiled",
+        "draws",
+        "updates",
     )
 
     def __init__(self) -> None:
@@ -81,6 +85,8 @@ class _Plan:
         self.first_write = 0  # calls before this one write nothing outside the slots
         self.external_ids: set[int] = set()  # id() of the externals' arrays
         self.verified = False
+        self.draws = False  # it draws random numbers (chainrule.random.draw), in its head
+        self.updates: list[Tensor] = []  # the buffers it updates in place (update_buffers)
         # (the calls it was made from, the calls before first_write, the rest) as straight-line
         # functions of the slots: see _compile
         self.compiled: tuple[list[Call], Callable[[list[Any]], None], Callable[..., None]] | None
@@ -117,11 +123,15 @@ class _Plan:
                 _compile(self.calls[:head]),
                 _compile(self.calls[head:]),
             )
+        rng = get_rng_state() if self.draws else None
         try:
             compiled[1](slots)
         except Exception:
             # nothing is written yet, so the eager run can take over and raise its own error
-            # (a class index out of range) or take the other branch
+            # (a class index out of range) or take the other branch; the draws the head made
+            # are taken back, so eager draws the same numbers
+            if rng is not None:
+                set_rng_state(rng)
             raise _GuardFailedError from None
         compiled[2](slots)
         return _build(self.outputs, slots)

@@ -15,6 +15,7 @@ from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.node import Primitive, _creation_order
 from chainrule.autograd.replay_plan import (
     _SCRATCH,
+    Call,
     _clear,
     _free_after_last_use,
     _Guard,
@@ -42,6 +43,10 @@ class _Recorder:
         self.wrote = False  # a gradient was stored: guards must come before that
         self.stored_grads: set[int] = set()  # id() of the .grad arrays backward stored
         self.saved_slots: set[int] = set()  # the slots of what forwards saved for their rules
+        # buffer updates (update_buffers), made at the start of the plan's tail: see on_update
+        self.updates: list[Call] = []
+        self.updated: set[int] = set()  # id() of the updated buffers' arrays
+        self.bumps = 0  # the version bumps those updates made (not writes that refuse a trace)
         self.first_seq = next(_creation_order)  # nodes made before the trace have lower numbers
         for position, value in enumerate(args):
             if _is_tensor(value) and id(value._data) not in self.slot_of:
@@ -66,6 +71,9 @@ class _Recorder:
         array = tensor._data
         if id(array) in self.stored_grads:
             self.refuse("it reads a .grad that its own backward stored")
+        if id(array) in self.updated:
+            # (replay makes the update later than eager did, after the step's checks)
+            self.refuse("it reads a tensor after updating it in place")
         slot = self.slot_of.get(id(array))
         if slot is not None:
             if slot in self.arg_slots and id(tensor) not in self.arg_ids:
@@ -155,6 +163,44 @@ class _Recorder:
         self.foreign[id(array)] = f"{array.dtype}, shape {array.shape}"
         self.keep.append(array)
 
+    def on_draw(self, redraw: Callable[..., np.ndarray], params: Params, array: np.ndarray) -> None:
+        for name, value in params.items():
+            self._check_param(name, value)
+        self.plan.calls.append((redraw, (), params, self._new_slot(array), ()))
+        self.plan.draws = True
+
+    def on_update(
+        self,
+        update: Callable[..., None],
+        buffers: tuple[Tensor, ...],
+        arrays: tuple[np.ndarray, ...],
+        params: Params,
+    ) -> None:
+        """Recorded for the start of the plan's tail, after every guard: a replay that falls
+        back to eager must not have updated the buffers already (eager updates them again)."""
+        self.bumps += len(buffers)
+        for name, value in params.items():
+            self._check_param(name, value)
+        buffer_slots = []
+        for buffer in buffers:
+            slot = self.slot_of.get(id(buffer._data))
+            if slot is None and id(buffer._data) not in self.foreign:
+                slot = self._slot(buffer)  # an external, as a parameter is
+            if slot is None or self.plan.template[slot] is not buffer._data:
+                self.refuse("it updates a buffer that the step itself made")
+                return
+            buffer_slots.append(slot)
+        array_slots = []
+        for array in arrays:
+            slot = self.slot_of.get(id(array))
+            if slot is None or id(array) in self.foreign:
+                self.refuse("an array made outside a primitive feeds a buffer update")
+                return
+            array_slots.append(slot)
+        self.updates.append((update, (*buffer_slots, *array_slots), params, _SCRATCH, ()))
+        self.updated.update(id(buffer._data) for buffer in buffers)
+        self.plan.updates.extend(buffers)
+
     def on_accumulate(self, tensor: Tensor, grad: Tensor, fresh: bool) -> None:
         ins = (self._target_slot(tensor), self._slot(grad))
         self.plan.calls.append((accumulate_array, ins, {"fresh": fresh}, _SCRATCH, ()))
@@ -181,11 +227,13 @@ class _Recorder:
     # ---- the end of the trace -----------------------------------------------------------------
     def finish(self, result: Any) -> _Plan:
         self.plan.outputs = self._outputs(result)
-        _free_after_last_use(self.plan)
-        self.plan.first_write = next(
-            (i for i, call in enumerate(self.plan.calls) if call[0] is accumulate_array),
-            len(self.plan.calls),
+        calls = self.plan.calls
+        first_write = next(
+            (i for i, call in enumerate(calls) if call[0] is accumulate_array), len(calls)
         )
+        calls[first_write:first_write] = self.updates
+        self.plan.first_write = first_write
+        _free_after_last_use(self.plan)
         return self.plan
 
     def _outputs(self, value: Any) -> Any:
@@ -233,7 +281,7 @@ def _traced(
         result = fn(*args, **kwargs)
     finally:
         thread_state.tracing = None
-    if state.writes != writes:  # the root cause of whatever else it saw
+    if state.writes != writes + recorder.bumps:  # the root cause of whatever else it saw
         recorder.reason = "it writes a tensor in place"
     recorder.finish(result)
     return result, recorder

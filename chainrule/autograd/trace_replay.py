@@ -5,8 +5,9 @@ The list holds each primitive's forward as it ran (the forward ops, the ops insi
 rules, the engine's broadcasting sums) and, at the end, where each leaf gradient goes. Replaying
 it gives the same numbers as running the step eagerly, bit for bit, without building Tensors,
 graph nodes or the backward walk. What a trace cannot see makes it fall back to eager, for good,
-with a warning that says why: a value read into Python (``item()``, ``if t > 0``), a random draw,
-an in-place write, a hook, ``retain_graph``/``create_graph``, an array made outside a primitive.
+with a warning that says why: a value read into Python (``item()``, ``if t > 0``), a random draw
+other than dropout's, an in-place write other than BatchNorm's running statistics, a hook,
+``retain_graph``/``create_graph``, an array made outside a primitive.
 
 This module is the user's side (the decorator, its cache of plans and the check against eager);
 replay_trace.py records a plan, replay_plan.py holds and runs one.
@@ -24,6 +25,7 @@ from chainrule import _dtype
 from chainrule.autograd.grad_mode import state, thread_state
 from chainrule.autograd.replay_plan import _GuardFailedError, _Plan
 from chainrule.autograd.replay_trace import _is_tensor, _traced
+from chainrule.random import get_rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
@@ -51,17 +53,24 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     ``.grad`` itself. The second call's comparison with eager catches most breaches of this;
     the rest is yours to keep.
 
-    A step that reads a value into Python (``item()``, ``if t > 0``, ``allclose``), draws random
-    numbers, writes a tensor in place, indexes with a tensor (``x[idx]``, ``index_select``,
-    ``Embedding``), registers hooks, uses ``retain_graph``/``create_graph``, reads a ``.grad``
-    its backward stored, reaches a graph built before the call, or returns a tensor with a live
-    graph can't be replayed: it runs eagerly on every call, with one warning saying why.
+    Dropout and BatchNorm replay: each replay draws a fresh dropout mask from chainrule's
+    generator, as eager would (under ``manual_seed``, the very same numbers), and updates the
+    running statistics after the step's data checks (so a call that falls back to eager
+    doesn't update them twice; the step must not read them after the update).
+
+    A step that reads a value into Python (``item()``, ``if t > 0``, ``allclose``), draws other
+    random numbers (``randn``, ``rand``, ...) or seeds the generator, writes a tensor in place,
+    indexes with a tensor (``x[idx]``, ``index_select``, ``Embedding``), registers hooks, uses
+    ``retain_graph``/``create_graph``, reads a ``.grad`` its backward stored, reaches a graph
+    built before the call, or returns a tensor with a live graph can't be replayed: it runs
+    eagerly on every call, with one warning saying why.
     Decisions the library takes from the data (cross-entropy's fast path, a class index's
     range, a zero in ``prod``) are checked again on each replay; when one comes out
     differently, that call runs eagerly. A parameter that gets a new array (``p.data = ...``,
-    a dtype change), a new ``requires_grad`` or a hook makes the step trace again, and so does
-    any change of a module's train/eval mode (any module's: an ``eval()`` and ``train()`` in
-    between calls, as for an evaluation, means one more trace and check).
+    a dtype change), a new ``requires_grad`` or a hook makes the step trace again. Modules'
+    train/eval modes are part of the signature: a step is traced and checked once for each set
+    of modules in eval mode, so an ``eval()`` for an evaluation and ``train()`` after it find
+    the training plan again.
 
     Parameters
     ----------
@@ -160,6 +169,9 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         """Run the plan, put the gradients back, run eagerly, and compare everything."""
         targets = plan.target_tensors(args)
         before = [(t, t.grad, None if t.grad is None else t.grad._data.copy()) for t in targets]
+        # the random stream and the buffers go back too, so eager draws and updates the same
+        rng = get_rng_state() if plan.draws else None
+        buffers = [(t, t._data.copy()) for t in plan.updates]
         try:
             replayed = plan.run(args)
         except _GuardFailedError:
@@ -168,11 +180,19 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
             _restore(before)
             return self._eager(args, kwargs)
         replayed_grads = [None if t.grad is None else t.grad._data.copy() for t in targets]
+        replayed_buffers = [t._data.copy() for t, _ in buffers]
         _restore(before)
+        for tensor, saved in buffers:
+            tensor._data[...] = saved
+        if rng is not None:
+            set_rng_state(rng)
         result = self.fn(*args, **kwargs)
         eager_grads = [None if t.grad is None else t.grad._data for t in targets]
-        problem = _difference(replayed, result) or _difference(
-            replayed_grads, eager_grads, "gradient"
+        eager_buffers = [t._data for t, _ in buffers]
+        problem = (
+            _difference(replayed, result)
+            or _difference(replayed_grads, eager_grads, "gradient")
+            or _difference(replayed_buffers, eager_buffers, "buffer")
         )
         if problem is not None:
             self._refuse(key, f"its replay differs from eager ({problem})")

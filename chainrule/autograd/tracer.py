@@ -40,6 +40,19 @@ class Tracer(Protocol):
     def on_wrap(self, array: np.ndarray) -> None:
         """``Tensor._wrap`` made a tensor of ``array`` outside a primitive."""
 
+    def on_draw(self, redraw: Callable[..., np.ndarray], params: Params, array: np.ndarray) -> None:
+        """chainrule.random.draw made ``array``; ``redraw(**params)`` makes the next one."""
+
+    def on_update(
+        self,
+        update: Callable[..., None],
+        buffers: tuple[Tensor, ...],
+        arrays: tuple[np.ndarray, ...],
+        params: Params,
+    ) -> None:
+        """update_buffers wrote into ``buffers`` (from ``arrays``); ``update(*the buffers'
+        arrays, *arrays, **params)`` writes again."""
+
     def on_accumulate(self, tensor: Tensor, grad: Tensor, fresh: bool) -> None:
         """backward is about to add ``grad`` into ``tensor.grad``."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from chainrule import _dtype
 from chainrule.autograd import grad_mode
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.nn import _module_dtype, _module_traversal, _state_dict
+from chainrule.nn import _modes, _module_dtype, _module_traversal, _state_dict
 from chainrule.nn._hooks import RemovableHandle
 from chainrule.nn._state_dict import IncompatibleKeys
 from chainrule.nn.parameter import Parameter
@@ -177,8 +177,16 @@ class Module:
                     "(chainrule Tensor or None expected)"
                 )
             self._buffers[name] = value
+        elif name == "training" and isinstance(value, bool):
+            _modes.set_training((self,), value)
         else:
             object.__setattr__(self, name, value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy (``copy.deepcopy``, unpickling) of a module in eval mode is in the key of a
+        replayed step on its own."""
+        self.__dict__.update(state)
+        _modes.copied(self)
 
     def _forget(self, name: str, keep: str) -> None:
         """Remove ``name`` from the other registries before it is registered in ``keep``
@@ -267,10 +275,7 @@ class Module:
         """Set training mode (Dropout active, BatchNorm on batch statistics) on the whole tree."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for module in self.modules():
-            if module.training is not mode:
-                grad_mode.state.modes += 1  # a replayed step traced in the other mode is stale
-            object.__setattr__(module, "training", mode)
+        _modes.set_training(self.modules(), mode)  # (a replayed step is traced per mode)
         return self
 
     def eval(self) -> Module:

@@ -8,11 +8,16 @@ import numpy as np
 
 from chainrule import _dtype
 from chainrule._checks import integer
+from chainrule.autograd.buffer_updates import update_buffers
 from chainrule.nn import init
 from chainrule.nn.linear import _empty
 from chainrule.nn.module import Module
 from chainrule.ops import batch_norm, layer_norm
 from chainrule.tensor import Tensor
+
+
+def _count_batch(count: np.ndarray) -> None:
+    count += 1
 
 
 class _BatchNorm(Module):
@@ -90,7 +95,7 @@ class _BatchNorm(Module):
         # momentum=None, m = 1 / num_batches_tracked, a cumulative average
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
+            update_buffers(_count_batch, (self.num_batches_tracked,))
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.item())
         # in eval mode without running statistics, batch statistics are used, as in PyTorch

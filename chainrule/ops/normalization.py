@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from chainrule._checks import number
-from chainrule.autograd.grad_mode import no_grad, thread_state
+from chainrule.autograd.buffer_updates import update_buffers
+from chainrule.autograd.grad_mode import thread_state
 from chainrule.autograd.node import Primitive, saved_of
 from chainrule.errors import BadInputError
 from chainrule.ops._coerce import promote
@@ -143,6 +144,24 @@ _batch_norm_train: Primitive = Primitive(
 )
 
 
+def _update_running_stats(
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    batch_mean: np.ndarray,
+    batch_var: np.ndarray,
+    *,
+    momentum: float,
+    count: int,
+) -> None:
+    """running = (1 − m) running + m batch, in place, with the batch's unbiased variance."""
+    channels = running_mean.shape[0]
+    np.multiply(running_mean, 1 - momentum, out=running_mean)
+    running_mean += momentum * batch_mean.reshape(channels)
+    unbiased = batch_var.reshape(channels) * (count / (count - 1))
+    np.multiply(running_var, 1 - momentum, out=running_var)
+    running_var += momentum * unbiased
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -190,12 +209,15 @@ def batch_norm(
         if running_mean is not None and running_var is not None:
             if stats is None:  # no graph was recorded: the fused forward's statistics, again
                 stats = _batch_statistics(x._data, dims)
-            batch_mean_data, batch_var_data = stats[0], stats[1]
-            with no_grad():
-                m = momentum
-                running_mean.mul_(1 - m).add_(batch_mean_data.reshape(C), alpha=m)
-                unbiased = batch_var_data.reshape(C) * (count / (count - 1))
-                running_var.mul_(1 - m).add_(unbiased, alpha=m)
+            # (through update_buffers: a replayed step updates them too)
+            update_buffers(
+                _update_running_stats,
+                (running_mean, running_var),
+                stats[0],
+                stats[1],
+                momentum=momentum,
+                count=count,
+            )
         if weight is not None and bias is not None and input.dtype.kind == "f":
             return out
     else:

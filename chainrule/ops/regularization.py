@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from chainrule.errors import BadInputError
-from chainrule.random import generator
+from chainrule.random import draw
 from chainrule.tensor import Tensor
 
 
@@ -16,5 +18,14 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
         return input
     if p == 1.0:
         return input * 0.0
-    keep = generator().random(input.shape) >= p
-    return input * Tensor._wrap((keep / (1.0 - p)).astype(input.dtype))
+    # (through draw: a replayed step draws a fresh mask each call, as eager does)
+    scale = draw(_dropout_scale, shape=tuple(input.shape), p=p, dtype=input.dtype)
+    return input * Tensor._wrap(scale)
+
+
+def _dropout_scale(
+    generator: np.random.Generator, *, shape: tuple[int, ...], p: float, dtype: np.dtype
+) -> np.ndarray:
+    """The mask times 1/(1-p): 0 where an element is dropped."""
+    keep = generator.random(shape) >= p
+    return (keep / (1.0 - p)).astype(dtype)

@@ -151,7 +151,7 @@ def fit(
     global generator, so ``manual_seed(seed)`` before building the model repeats a run
     exactly. The schedule is stepped after every batch. With ``replay`` the forward and
     backward of each batch run under ``chainrule.autograd.replay`` (the same numbers, bit for
-    bit; a model it can't replay, with dropout or BatchNorm, quietly runs eagerly).
+    bit, dropout and BatchNorm included; a model it can't replay quietly runs eagerly).
 
     ``optimizer`` is a name (``make_optimizer`` builds it over the model's parameters) or an
     optimizer already built over them, e.g. with a state loaded to resume a training; the

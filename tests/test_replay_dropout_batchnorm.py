@@ -1,0 +1,237 @@
+"""Dropout and BatchNorm under chainrule.autograd.replay: a replayed training step draws fresh
+dropout masks from the same generator as eager and updates BatchNorm's running statistics, so
+that a whole training run is bit-identical to the same run done eagerly under a seed; train/eval
+switches trace once per mode and then find their plans again."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
+from chainrule.autograd import grad_mode
+
+
+def _cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        nn.Conv2d(4, 3, 1, bias=False),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
+
+
+def _mlp_without_affine() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(5, 6),
+        nn.BatchNorm1d(6, affine=False),
+        nn.Tanh(),
+        nn.Dropout(0.4),
+        nn.Linear(6, 3),
+    )
+
+
+def _batches(shape, count, seed=7):
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            cr.tensor(rng.standard_normal((8, *shape)).astype(np.float32)),
+            cr.tensor(rng.integers(0, 3, 8)),
+        )
+        for _ in range(count)
+    ]
+
+
+def _run(make_model, batches, use_replay):
+    """Train from manual_seed(0): the losses, and the state everything ends in."""
+    cr.manual_seed(0)
+    model = make_model()
+    for p in model.parameters():
+        p.data = p.data.float()
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    stepper = cr.autograd.replay(step) if use_replay else step
+    losses, grads = [], []
+    for x, y in batches:
+        losses.append(stepper(x, y).detach().numpy().copy())
+        grads.append([p.grad.numpy().copy() for p in model.parameters()])
+        optimizer.step()
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return losses, grads, state, cr.random.get_rng_state(), stepper
+
+
+def _assert_same_runs(replayed, eager):
+    for a, b in zip(replayed[0], eager[0], strict=True):
+        assert np.array_equal(a, b), "losses differ"
+    for step_a, step_b in zip(replayed[1], eager[1], strict=True):
+        for a, b in zip(step_a, step_b, strict=True):
+            assert np.array_equal(a, b), "gradients differ"
+    assert replayed[2].keys() == eager[2].keys()
+    for name in eager[2]:  # parameters, running_mean, running_var, num_batches_tracked
+        assert np.array_equal(replayed[2][name], eager[2][name]), name
+    assert replayed[3] == eager[3], "the generator ends in another state"
+
+
+@pytest.mark.parametrize(
+    ("make_model", "shape"),
+    [(_cnn, (1, 8, 8)), (_mlp_without_affine, (5,))],
+    ids=["conv_batchnorm2d_dropout", "batchnorm1d_no_affine_dropout"],
+)
+def test_replayed_training_is_bit_identical_to_eager(make_model, shape):
+    batches = _batches(shape, 6)
+    replayed = _run(make_model, batches, use_replay=True)
+    eager = _run(make_model, batches, use_replay=False)
+    assert replayed[4].counts == {"traced": 1, "verified": 1, "replayed": 4, "eager": 0}
+    _assert_same_runs(replayed, eager)
+    assert int(replayed[2][next(k for k in replayed[2] if "num_batches" in k)]) == 6
+    # dropout really dropped something, and differently in each step
+    assert not np.array_equal(replayed[1][2][0], replayed[1][3][0])
+
+
+def test_a_guard_that_falls_back_draws_and_updates_once():
+    batches = _batches((1, 8, 8), 5)
+    labels = batches[3][1].numpy().copy()
+    labels[0] = -100  # an ignored target: cross-entropy's fused path no longer applies
+    batches[3] = (batches[3][0], cr.tensor(labels))
+    replayed = _run(_cnn, batches, use_replay=True)
+    eager = _run(_cnn, batches, use_replay=False)
+    assert replayed[4].counts == {"traced": 1, "verified": 1, "replayed": 2, "eager": 1}
+    _assert_same_runs(replayed, eager)
+
+
+def test_epochs_of_train_and_eval_trace_once_per_mode():
+    cr.manual_seed(1)
+    model = _cnn()
+    x = cr.randn(8, 1, 8, 8)
+    y = cr.tensor(np.arange(8) % 3)
+
+    @cr.autograd.replay
+    def step(x, y):
+        model.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    @cr.autograd.replay
+    def evaluate(x):
+        with cr.no_grad():
+            return model(x)
+
+    for _ in range(4):  # epochs: three training steps, then an evaluation
+        model.train()
+        for _ in range(3):
+            step(x, y)
+        model.eval()
+        for _ in range(3):
+            evaluate(x)
+    assert step.counts == {"traced": 1, "verified": 1, "replayed": 10, "eager": 0}
+    assert evaluate.counts == {"traced": 1, "verified": 1, "replayed": 10, "eager": 0}
+    # the evaluation reads the running statistics the replayed training steps wrote
+    eager = model(x).detach().numpy()
+    assert np.array_equal(evaluate(x).numpy(), eager)
+
+
+def test_reading_a_buffer_after_its_update_is_refused():
+    bn = nn.BatchNorm1d(3)
+    x = cr.randn(4, 3, requires_grad=True)
+
+    @cr.autograd.replay
+    def step(x):
+        loss = bn(x).sum() + bn.running_mean.sum()
+        loss.backward()
+        return loss
+
+    with pytest.warns(RuntimeWarning, match="reads a tensor after updating it in place"):
+        for _ in range(3):
+            step(x)
+    assert step.counts["replayed"] == 0
+    assert int(bn.num_batches_tracked) == 3  # each eager call updated once
+
+
+def test_cumulative_momentum_reads_the_count_and_runs_eagerly():
+    bn = nn.BatchNorm1d(3, momentum=None)  # m = 1 / num_batches_tracked: a value read
+    x = cr.randn(4, 3, requires_grad=True)
+    step = cr.autograd.replay(lambda x: bn(x).sum().backward(), warn=False)
+    for _ in range(3):
+        step(x)
+    assert "item()" in step.reason()
+
+
+def test_a_random_draw_other_than_dropout_and_seeding_are_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def seeded(x):
+        cr.manual_seed(0)
+        loss = F.dropout(w * x, 0.5).sum()
+        loss.backward()
+        return loss
+
+    step = cr.autograd.replay(seeded, warn=False)
+    for _ in range(3):
+        step(cr.tensor([1.0, 1.0]))
+    assert "seeds the random generator" in step.reason()
+
+
+def _eval_step(model):
+    def step(x):
+        with cr.no_grad():
+            return model(x)
+
+    return cr.autograd.replay(step)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copy_in_eval_mode_has_a_mode_of_its_own(how):
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    model.eval()
+    twin = copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+    model.train()  # the original only: the copy stays in eval mode, and the key says so
+    assert not twin.training
+    step = _eval_step(twin)
+    x = cr.randn(2, 3)
+    for _ in range(3):
+        step(x)
+    twin.train()  # dropout now drops: the eval plan must not be used
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = step(x)
+    assert step.counts["traced"] == 2
+    assert not np.array_equal(out.numpy(), twin.eval()(x).detach().numpy())
+
+
+def test_setting_training_directly_and_collecting_a_module_keep_the_key():
+    gc.collect()  # (modules of earlier tests, still in eval mode, leave the set here)
+    before = grad_mode.state.modes
+    model = nn.Dropout(0.5)
+    model.training = False
+    assert grad_mode.state.modes != before
+    model.training = True
+    assert grad_mode.state.modes == before
+    model.eval()
+    del model
+    gc.collect()
+    assert grad_mode.state.modes == before
+
+
+def test_summary_leaves_the_modes_as_they_were():
+    model = _cnn()
+    before = grad_mode.state.modes
+    cr.summary(model, (1, 8, 8))
+    assert model.training and grad_mode.state.modes == before
