@@ -108,6 +108,7 @@ def _runners(args: argparse.Namespace, which: tuple[str, ...]) -> tuple[dict[str
             return time.perf_counter() - begin
 
         runs["chainrule"] = cr_run
+        runs["replay_counts"] = step.counts  # (kept up to date by the step)
     if "torch" in which:
         import torch
         from train_digits import torch_epoch, torch_twin
@@ -148,6 +149,7 @@ def measure(args: argparse.Namespace, which: tuple[str, ...]) -> dict[str, Any]:
 
     runs, parameters = _runners(args, which)
     agreement = runs.pop("initial_max_abs_diff", None)
+    counts = runs.pop("replay_counts", None)
     rng = np.random.default_rng(args.seed)
     n = args.batches * BATCH
     for run in runs.values():  # one untimed epoch each: the trace, the caches, the allocator
@@ -169,6 +171,7 @@ def measure(args: argparse.Namespace, which: tuple[str, ...]) -> dict[str, Any]:
         "seconds_per_epoch": times,
         "median_seconds": {fw: statistics.median(t) for fw, t in times.items()},
         "initial_max_abs_diff": agreement,
+        "replay_counts": counts,  # chainrule's steps: traced, verified, replayed, eager
     }
     if len(runs) == 2:
         median = result["median_seconds"]
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             f"median epoch: chainrule {1000 * median['chainrule']:.0f} ms, PyTorch "
             f"{1000 * median['torch']:.0f} ms, ratio {result['ratio']:.2f}"
         )
+        print(f"chainrule's steps: {result['replay_counts']}")
         if "peak_rss_mib" in result:
             rss = result["peak_rss_mib"]
             print(f"peak RSS: chainrule {rss['chainrule']:.0f} MiB, PyTorch {rss['torch']:.0f} MiB")

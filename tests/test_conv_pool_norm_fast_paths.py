@@ -1,6 +1,7 @@
 """The fast paths of issue 11's second round against PyTorch and finite differences:
-conv2d's forward and input gradient run a few images at a time (a block size forced small here
-so that every case crosses several blocks), max pooling's shortened first-maximum masks (ties,
+conv2d's forward and input gradient run a block at a time, of images or (the input gradient
+at stride 1) of flat positions (a block size forced small here so that every case crosses
+several blocks), max pooling's shortened first-maximum masks (ties,
 as ReLU makes them, padding, -inf), and batch_norm's einsum variance and folded scale."""
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ torch = pytest.importorskip("torch")  # (every case here is a cross-check with P
 CONV_CASES = [
     # (B, C, H, W), (O, C/g, kh, kw), stride, padding, dilation, groups
     ((5, 3, 9, 8), (4, 3, 3, 3), 1, 0, 1, 1),
+    # stride 1: the input gradient by flat shifts, with padding, dilation and groups
+    ((4, 4, 9, 8), (6, 2, 3, 2), 1, (1, 2), (2, 1), 2),
     ((5, 4, 11, 9), (6, 2, 3, 2), (2, 1), (1, 2), 1, 2),
     ((3, 2, 10, 10), (3, 2, 3, 3), 2, 1, (2, 1), 1),
     ((4, 6, 7, 7), (6, 1, 3, 3), 1, 1, 1, 6),

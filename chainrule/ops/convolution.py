@@ -144,13 +144,15 @@ def _conv2d_forward(
     kernel = w.reshape(groups, O // groups, Cg * kh * kw)
     cols = np.empty((C, kh, kw, B, oh, ow), dtype=x.dtype)  # saved for the weight gradient
     out = np.empty((O, B, L), dtype=np.result_type(x, w))
+    out_rows = out.reshape(groups, O // groups, B * L)
     for block in _batch_blocks(B, C * kh * kw * L):
         part = cols[:, :, :, block]
         _fill_columns(x[block], part, stride, padding, dilation)
-        n = part.shape[3] * L
-        out[:, block] = _grouped_matmul(kernel, part.reshape(groups, Cg * kh * kw, n)).reshape(
-            O, -1, L
-        )
+        products = part.reshape(groups, Cg * kh * kw, -1)
+        if groups == 1:  # the product straight into its place (rows of out, one GEMM)
+            _grouped_matmul(kernel, products, out=out_rows[:, :, block.start * L : block.stop * L])
+        else:
+            out[:, block] = _grouped_matmul(kernel, products).reshape(O, -1, L)
     out4 = out.reshape(O, B, oh, ow)
     if b is not None:
         out4 += b.reshape(O, 1, 1, 1)
@@ -159,15 +161,19 @@ def _conv2d_forward(
     return out4.transpose(1, 0, 2, 3), (cols.reshape(C * kh * kw, B * L),)
 
 
-def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """One product per group; a single group goes to BLAS as a plain 2-D GEMM, transposed
-    operands included (batched np.matmul copies or loops over strided operands)."""
-    out: np.ndarray
+def _grouped_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One product per group (into ``out`` if given); a single group goes to BLAS as a plain
+    2-D GEMM, transposed operands included (batched np.matmul copies or loops over strided
+    operands)."""
+    product: np.ndarray
     if a.shape[0] == 1:
-        out = (a[0] @ b[0])[None]
+        if out is None:
+            product = (a[0] @ b[0])[None]
+            return product
+        np.matmul(a[0], b[0], out=out[0])
         return out
-    out = np.matmul(a, b)
-    return out
+    product = np.matmul(a, b, out=out)
+    return product
 
 
 def _grad_planes(g: np.ndarray, groups: int) -> np.ndarray:
@@ -191,6 +197,10 @@ def _conv2d_input_forward(
     oh, ow = g.shape[2:]
     L = oh * ow
     kernel_t = w.reshape(groups, O // groups, Cg * kh * kw).transpose(0, 2, 1)  # (G, K, Og)
+    # (the flat path multiplies the kernel by zeros where no output is: an inf in it would make
+    # NaNs that the general path doesn't)
+    if stride == (1, 1) and g.size and np.isfinite(w).all():
+        return _conv2d_input_flat(g, kernel_t, x_shape, w.shape, padding, dilation)
     g_planes = _grad_planes(g, groups).reshape(groups, O // groups, B, L)
     planes = np.zeros((C, B, H + 2 * padding[0], W + 2 * padding[1]), dtype=g.dtype)
     # col2im a block of images at a time, while the block's columns are still in cache
@@ -205,6 +215,51 @@ def _conv2d_input_forward(
                 rows, columns = _window(i, j, (oh, ow), stride, dilation)
                 target[:, :, rows, columns] += dcols[:, i, j]
     return planes[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W].transpose(
+        1, 0, 2, 3
+    )
+
+
+def _conv2d_input_flat(
+    g: np.ndarray,
+    kernel_t: np.ndarray,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
+    """The input gradient at stride 1, by flat shifts: with the gradient laid on the padded
+    input's grid (zero where no output is), flattened to (O, B*Hp*Wp), kernel offset (i, j)
+    reaches input element p + i*d*Wp + j*d from output element p. So col2im becomes one
+    contiguous shifted add per offset, where the general path adds rows of ``ow`` elements
+    (measured on the course CNN's layers: 1.4× to 3× faster, most on small images)."""
+    B, C, H, W = x_shape
+    O, Cg, kh, kw = w_shape
+    groups = kernel_t.shape[0]
+    Hp, Wp = H + 2 * padding[0], W + 2 * padding[1]
+    oh, ow = g.shape[2:]
+    grid = np.zeros((O, B, Hp, Wp), dtype=g.dtype)
+    grid[:, :, :oh, :ow] = g.transpose(1, 0, 2, 3)
+    offsets = [i * dilation[0] * Wp + j * dilation[1] for i in range(kh) for j in range(kw)]
+    # every output element lies before span (the last one plus the largest offset is the grid's
+    # last element), so the shifted adds stay inside the grid
+    span = B * Hp * Wp - offsets[-1]
+    g_flat = grid.reshape(groups, O // groups, B * Hp * Wp)
+    planes = np.zeros((C, B * Hp * Wp), dtype=g.dtype)
+    # a block of columns at a time, while its part of the products is still in cache, each
+    # block's products written into the same buffer (a new one per block costs as much as the
+    # products: measured, its pages are fresh each time)
+    K = Cg * kh * kw
+    step = max(1, _BLOCK_ELEMENTS // (C * kh * kw))
+    buffer = np.empty(groups * K * min(step, span), dtype=np.result_type(g, kernel_t))
+    for start in range(0, span, step):
+        stop = min(start + step, span)
+        products = buffer[: groups * K * (stop - start)].reshape(groups, K, stop - start)
+        _grouped_matmul(kernel_t, g_flat[:, :, start:stop], out=products)
+        dcols = products.reshape(C, kh * kw, -1)
+        for k, offset in enumerate(offsets):
+            planes[:, start + offset : stop + offset] += dcols[:, k]
+    planes4 = planes.reshape(C, B, Hp, Wp)
+    return planes4[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W].transpose(
         1, 0, 2, 3
     )
 
