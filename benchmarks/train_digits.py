@@ -158,8 +158,8 @@ def run_model(
             index = order[start : start + batch_size]
             yield cr.from_numpy(x_train[index]), cr.from_numpy(y_train[index])
 
-    # as chainrule.train.fit: each batch's forward+backward replayed where the model allows
-    # (the CNN's dropout and BatchNorm make it run eagerly)
+    # as chainrule.train.fit: each batch's forward+backward replayed (the CNN's dropout and
+    # BatchNorm included)
     step = cr.autograd.replay(training_step(model, optimizer), warn=False)
 
     def cr_run(order: np.ndarray) -> float:

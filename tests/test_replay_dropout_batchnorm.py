@@ -235,3 +235,22 @@ def test_summary_leaves_the_modes_as_they_were():
     before = grad_mode.state.modes
     cr.summary(model, (1, 8, 8))
     assert model.training and grad_mode.state.modes == before
+
+
+def test_epochs_as_fit_runs_them_trace_once_per_batch_shape():
+    from chainrule.train import digits_cnn, evaluate, run_epoch, training_step
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    cr.manual_seed(0)
+    model = digits_cnn()  # BatchNorm and dropout, as `chainrule train --model cnn` trains
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    step = cr.autograd.replay(training_step(model, optimizer))
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((20, 1, 8, 8)).astype(np.float32))
+    y = cr.tensor(rng.integers(0, 10, 20))
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, seed=0)  # 8, 8, 4
+    for _ in range(3):  # each epoch ends with an evaluation in eval mode, as fit's do
+        run_epoch(model, loader, optimizer, step=step)
+        evaluate(model, x, y)
+    # each batch shape traced and checked once, in the first epoch; nothing runs eagerly
+    assert step.counts == {"traced": 2, "verified": 2, "replayed": 5, "eager": 0}

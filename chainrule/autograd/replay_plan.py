@@ -178,11 +178,25 @@ def _compile(calls: list[Call]) -> Callable[[list[Any]], None]:
     return run
 
 
-def _build(structure: Any, slots: list[Any]) -> Any:
-    from chainrule.tensor import Tensor
+_TENSOR: list[Any] = []  # chainrule.tensor.Tensor, once it is loaded: see _tensor_class
 
+
+def _tensor_class() -> type[Tensor]:
+    """The Tensor class (tensor.py imports autograd, so it is looked up on first use; an import
+    statement on each call would cost more than the rest of a replayed call's bookkeeping)."""
+    if not _TENSOR:
+        from chainrule.tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    tensor_class: type[Tensor] = _TENSOR[0]
+    return tensor_class
+
+
+def _build(structure: Any, slots: list[Any]) -> Any:
     if isinstance(structure, tuple) and len(structure) == 2 and structure[0] in ("slot", "const"):
-        return Tensor._wrap(slots[structure[1]]) if structure[0] == "slot" else structure[1]
+        if structure[0] == "slot":
+            return _tensor_class()._wrap(slots[structure[1]])
+        return structure[1]
     if isinstance(structure, (tuple, list)):
         return type(structure)(_build(s, slots) for s in structure)
     return {k: _build(v, slots) for k, v in structure.items()}

@@ -22,6 +22,7 @@ from chainrule.autograd.replay_plan import (
     _output_part,
     _Plan,
     _saved_part,
+    _tensor_class,
 )
 
 if TYPE_CHECKING:
@@ -259,9 +260,7 @@ class _Recorder:
 
 
 def _is_tensor(value: Any) -> bool:
-    from chainrule.tensor import Tensor
-
-    return isinstance(value, Tensor)
+    return isinstance(value, _tensor_class())
 
 
 def _traced(

@@ -23,7 +23,7 @@ import numpy as np
 
 from chainrule import _dtype
 from chainrule.autograd.grad_mode import state, thread_state
-from chainrule.autograd.replay_plan import _GuardFailedError, _Plan
+from chainrule.autograd.replay_plan import _GuardFailedError, _Plan, _tensor_class
 from chainrule.autograd.replay_trace import _is_tensor, _traced
 from chainrule.random import get_rng_state, set_rng_state
 
@@ -211,10 +211,12 @@ def _restore(before: list[tuple[Tensor, Any, np.ndarray | None]]) -> None:
 
 def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
     """What a plan is valid for; None when an argument can't be part of a key."""
+    # (on every call of a replayed step: written for speed, the tensor test inlined)
+    tensor_class = _tensor_class()
     parts: list[Any] = [thread_state.grad_enabled, state.modes, _dtype.get_default_dtype()]
     seen: dict[int, int] = {}
     for position, value in enumerate(args):
-        if _is_tensor(value):
+        if isinstance(value, tensor_class):
             array = value._data
             # which earlier argument shares this storage, if any (the plan binds one slot)
             alias = seen.setdefault(id(array), position)
@@ -222,10 +224,11 @@ def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]
             parts.append((array.shape, array.dtype, value.requires_grad, alias, hooked))
         else:
             parts.append(_value_key(value))
-    for name in sorted(kwargs):
-        if _is_tensor(kwargs[name]):
-            return None  # tensors go in positional arguments
-        parts.append((name, _value_key(kwargs[name])))
+    if kwargs:
+        for name in sorted(kwargs):
+            if isinstance(kwargs[name], tensor_class):
+                return None  # tensors go in positional arguments
+            parts.append((name, _value_key(kwargs[name])))
     key = tuple(parts)
     try:
         hash(key)

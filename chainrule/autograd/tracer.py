@@ -1,8 +1,9 @@
 """The one hook a step traced for chainrule.autograd.replay is recorded through: what the engine's
 entry points report to this thread's tracer (``thread_state.tracing``) while it is set.
 
-``Primitive.__call__`` (after each forward), ``Tensor._wrap``, the engine's leaf accumulation and
-the few library places that make a decision from the data call it directly, after one check of
+``Primitive.__call__`` (after each forward), ``Tensor._wrap``, the engine's leaf accumulation,
+``chainrule.random.draw`` (dropout's mask), ``update_buffers`` (BatchNorm's running statistics)
+and the few library places that make a decision from the data call it directly, after one check of
 ``thread_state.tracing``; when no step is being traced in this thread, that check is all they do.
 Each thread has its own tracer, so a trace in one thread never sees another thread's ops.
 """
