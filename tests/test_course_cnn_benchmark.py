@@ -31,5 +31,18 @@ def test_quick_run_with_memory() -> None:
         assert result["median_seconds"][framework] > 0
         assert result["peak_rss_mib"][framework] > 20
     assert result["ratio"] > 0
+    # its BatchNorm and Dropout replay: one trace and one check, then every step replayed
+    assert result["replay_counts"] == {"traced": 1, "verified": 1, "replayed": 4, "eager": 0}
     # each child's peak is its own: PyTorch's import alone is bigger than chainrule's
     assert result["peak_rss_mib"]["chainrule"] != result["peak_rss_mib"]["torch"]
+
+
+def test_profile_times_each_replayed_call() -> None:
+    script = ROOT / "benchmarks" / "profile_cnn.py"
+    cmd = [sys.executable, str(script), "--steps", "3", "--calls", "--top", "4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert int(lines[0].split()[0]) > 100 and "calls per step" in lines[0]  # the whole step
+    rows = lines[2:]
+    assert len(rows) == 4 and any("_conv2d_forward" in row for row in rows)
