@@ -254,3 +254,73 @@ def test_epochs_as_fit_runs_them_trace_once_per_batch_shape():
         evaluate(model, x, y)
     # each batch shape traced and checked once, in the first epoch; nothing runs eagerly
     assert step.counts == {"traced": 2, "verified": 2, "replayed": 5, "eager": 0}
+
+
+def _accumulating_run(use_replay):
+    """Two micro-batches per step (a BatchNorm forward after the first backward)."""
+    cr.manual_seed(0)
+    model = _mlp_without_affine()
+    model[1] = nn.BatchNorm1d(6)  # affine, with running statistics
+    rng = np.random.default_rng(1)
+    batches = [(cr.randn(6, 5), cr.randn(6, 5)) for _ in range(5)]
+
+    def step(a, b):
+        model.zero_grad()
+        first = (model(a) ** 2).mean()
+        first.backward()
+        second = (model(b) ** 2).mean()
+        second.backward()
+        return first, second
+
+    stepper = cr.autograd.replay(step) if use_replay else step
+    losses = [[t.detach().numpy().copy() for t in stepper(a, b)] for a, b in batches]
+    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    del rng
+    return losses, grads, state, cr.random.get_rng_state(), stepper
+
+
+def test_gradient_accumulation_updates_each_micro_batch_in_place():
+    replayed = _accumulating_run(True)
+    eager = _accumulating_run(False)
+    assert replayed[4].counts == {"traced": 1, "verified": 1, "replayed": 3, "eager": 0}
+    for a, b in zip(replayed[0], eager[0], strict=True):
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    for a, b in zip(replayed[1], eager[1], strict=True):
+        assert np.array_equal(a, b)
+    for name in eager[2]:
+        assert np.array_equal(replayed[2][name], eager[2][name]), name
+    assert int(replayed[2]["1.num_batches_tracked"]) == 10  # two updates per step
+    assert replayed[3] == eager[3]
+
+
+def test_a_new_buffer_or_parameter_on_a_module_traces_again():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    x = cr.randn(4, 3)
+    step = cr.autograd.replay(lambda x: model(x).sum().backward())
+    for _ in range(3):
+        step(x)
+    model[1].running_mean = cr.zeros(3)  # a new tensor: the plan updates the old one
+    for _ in range(3):
+        step(x)
+    assert step.counts["traced"] == 2
+    eager_mean = model[1].running_mean.numpy().copy()
+    assert not np.array_equal(eager_mean, np.zeros(3))  # the new buffer was updated
+    model[0].weight = nn.Parameter(cr.ones(3, 3))
+    step(x)
+    assert step.counts["traced"] == 3
+
+
+class _Slotted(nn.Module):
+    __slots__ = ("scale",)
+
+    def __init__(self):
+        super().__init__()
+        self.scale = 2.0
+
+
+def test_copies_of_a_module_with_slots_keep_them():
+    module = _Slotted().eval()
+    for copy_of in (copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
+        assert copy_of.scale == 2.0 and not copy_of.training

@@ -15,7 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("anomaly", "writes", "modes", "tracers")
+    __slots__ = ("anomaly", "writes", "modes", "registrations", "tracers")
 
     def __init__(self) -> None:
         self.anomaly = False  # process-wide, as PyTorch's anomaly mode
@@ -24,6 +24,9 @@ class _State:
         self.writes = 0
         # the modules in eval mode (nn/_modes.py): a replayed step is traced for each set
         self.modes: frozenset[int] = frozenset()
+        # parameters, buffers and submodules of modules replaced so far (a replayed step reads
+        # the ones of its trace, so it is traced again after a change: nn/module._replacing)
+        self.registrations = 0
         # threads tracing a step for replay right now: while 0, the hot paths skip the
         # thread-local read of their tracer (a process-wide read costs half as much)
         self.tracers = 0

@@ -85,7 +85,7 @@ class _Plan:
         self.first_write = 0  # calls before this one write nothing outside the slots
         self.external_ids: set[int] = set()  # id() of the externals' arrays
         self.verified = False
-        self.draws = False  # it draws random numbers (chainrule.random.draw), in its head
+        self.draws = False  # it draws random numbers (chainrule.random.draw)
         self.updates: list[Tensor] = []  # the buffers it updates in place (update_buffers)
         # (the calls it was made from, the calls before first_write, the rest) as straight-line
         # functions of the slots: see _compile

@@ -44,8 +44,9 @@ class _Recorder:
         self.wrote = False  # a gradient was stored: guards must come before that
         self.stored_grads: set[int] = set()  # id() of the .grad arrays backward stored
         self.saved_slots: set[int] = set()  # the slots of what forwards saved for their rules
-        # buffer updates (update_buffers), made at the start of the plan's tail: see on_update
-        self.updates: list[Call] = []
+        # buffer updates (update_buffers) with the number of calls recorded before each: see
+        # on_update and finish
+        self.updates: list[tuple[int, Call]] = []
         self.updated: set[int] = set()  # id() of the updated buffers' arrays
         self.bumps = 0  # the version bumps those updates made (not writes that refuse a trace)
         self.first_seq = next(_creation_order)  # nodes made before the trace have lower numbers
@@ -177,8 +178,9 @@ class _Recorder:
         arrays: tuple[np.ndarray, ...],
         params: Params,
     ) -> None:
-        """Recorded for the start of the plan's tail, after every guard: a replay that falls
-        back to eager must not have updated the buffers already (eager updates them again)."""
+        """Made no earlier than the start of the plan's tail, after every guard: a replay that
+        falls back to eager must not have updated the buffers already (eager updates them
+        again). An update recorded later (a second forward after a backward) stays in place."""
         self.bumps += len(buffers)
         for name, value in params.items():
             self._check_param(name, value)
@@ -198,7 +200,8 @@ class _Recorder:
                 self.refuse("an array made outside a primitive feeds a buffer update")
                 return
             array_slots.append(slot)
-        self.updates.append((update, (*buffer_slots, *array_slots), params, _SCRATCH, ()))
+        call = (update, (*buffer_slots, *array_slots), params, _SCRATCH, ())
+        self.updates.append((len(self.plan.calls), call))
         self.updated.update(id(buffer._data) for buffer in buffers)
         self.plan.updates.extend(buffers)
 
@@ -232,7 +235,17 @@ class _Recorder:
         first_write = next(
             (i for i, call in enumerate(calls) if call[0] is accumulate_array), len(calls)
         )
-        calls[first_write:first_write] = self.updates
+        # each update at the tail's start or where it was recorded, whichever is later
+        merged: list[Call] = []
+        pending = iter(self.updates)
+        update = next(pending, None)
+        for index in range(len(calls) + 1):
+            while update is not None and max(update[0], first_write) == index:
+                merged.append(update[1])
+                update = next(pending, None)
+            if index < len(calls):
+                merged.append(calls[index])
+        self.plan.calls = merged
         self.plan.first_write = first_write
         _free_after_last_use(self.plan)
         return self.plan

@@ -45,9 +45,11 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
     walk. Gradients land in ``.grad`` as eagerly; returned tensors are detached.
 
     The step must do the same thing on every call: what it reads from outside other than
-    tensor values is taken as fixed — Python numbers and flags, which model and which parameter
-    objects (assigning a new Parameter to a module needs a new ``replay``), and a tensor it
-    reads from outside must not also be passed in as an argument (refused when the argument is
+    tensor values is taken as fixed — Python numbers and flags (a learning rate, dropout's
+    ``p``, BatchNorm's ``momentum``), which model and which tensor objects (assigning a new
+    Parameter, buffer or submodule to any module makes it trace again; a tensor it reads from
+    a variable of its own must stay that object), and a tensor it reads from outside must not
+    also be passed in as an argument (refused when the argument is
     a global or closure variable of the step, or shares a read tensor's storage). It may clear
     gradients with ``zero_grad()`` (``set_to_none=True``, the default) but not by assigning
     ``.grad`` itself. The second call's comparison with eager catches most breaches of this;
@@ -172,12 +174,22 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
         # the random stream and the buffers go back too, so eager draws and updates the same
         rng = get_rng_state() if plan.draws else None
         buffers = [(t, t._data.copy()) for t in plan.updates]
+        problem: str | None = None
         try:
             replayed = plan.run(args)
         except _GuardFailedError:
             replayed = _FALL_BACK
+        except Exception as error:  # (a plan that can't run: everything goes back, then eager)
+            replayed = _FALL_BACK
+            problem = f"its replay raised {type(error).__name__}: {error}"
         if replayed is _FALL_BACK:
             _restore(before)
+            if problem is not None:
+                for tensor, saved in buffers:
+                    tensor._data[...] = saved
+                if rng is not None:
+                    set_rng_state(rng)
+                self._refuse(key, problem)
             return self._eager(args, kwargs)
         replayed_grads = [None if t.grad is None else t.grad._data.copy() for t in targets]
         replayed_buffers = [t._data.copy() for t, _ in buffers]
@@ -213,7 +225,12 @@ def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]
     """What a plan is valid for; None when an argument can't be part of a key."""
     # (on every call of a replayed step: written for speed, the tensor test inlined)
     tensor_class = _tensor_class()
-    parts: list[Any] = [thread_state.grad_enabled, state.modes, _dtype.get_default_dtype()]
+    parts: list[Any] = [
+        thread_state.grad_enabled,
+        state.modes,
+        state.registrations,
+        _dtype.get_default_dtype(),
+    ]
     seen: dict[int, int] = {}
     for position, value in enumerate(args):
         if isinstance(value, tensor_class):

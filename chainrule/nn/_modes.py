@@ -6,6 +6,7 @@ training mode is used again (chainrule.autograd.replay keeps one plan per key)."
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -17,10 +18,18 @@ if TYPE_CHECKING:
 
 _serials = itertools.count(1)
 _in_eval: set[int] = set()
+# (a change and its snapshot as one step: two threads switching modes at once must not store an
+# older snapshot over a newer one, which would give back a key of another configuration)
+_lock = threading.RLock()
 
 
 def set_training(modules: Iterable[Module], mode: bool) -> None:
     """``module.training = mode`` for each of ``modules`` (not their children), kept in the key."""
+    with _lock:
+        _set_training(modules, mode)
+
+
+def _set_training(modules: Iterable[Module], mode: bool) -> None:
     changed = False
     for module in modules:
         serial = module.__dict__.get("_mode_serial")
@@ -57,6 +66,7 @@ def _new_serial(module: Module) -> int:
 
 def _forget(serial: int) -> None:
     """A module in the set was collected."""
-    if serial in _in_eval:
-        _in_eval.discard(serial)
-        grad_mode.state.modes = frozenset(_in_eval)
+    with _lock:  # (an RLock: a collection can run inside set_training, on this thread)
+        if serial in _in_eval:
+            _in_eval.discard(serial)
+            grad_mode.state.modes = frozenset(_in_eval)

@@ -18,6 +18,17 @@ from chainrule.nn._state_dict import IncompatibleKeys
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
+_REMOVED = object()  # what __delattr__ replaces a member with
+
+
+def _replacing(registry: dict[str, Any], name: str, value: Any) -> None:
+    """Called before ``registry[name] = value``: when that replaces a parameter, buffer or
+    submodule, a replayed step traced before would read the old one, so the count of
+    replacements is part of its key. (A new name is no replacement: building modules, a loss
+    made inside an evaluation, trace nothing again.)"""
+    if name in registry and registry[name] is not value:
+        grad_mode.state.registrations += 1
+
 
 class Module:
     """Base class for layers and models, as ``torch.nn.Module``.
@@ -131,7 +142,9 @@ class Module:
                 f"cannot assign '{type(value).__name__}' object to {what} "
                 f"'{name}' ({required} or None required)"
             )
-        getattr(self, registry)[name] = value
+        members = getattr(self, registry)
+        _replacing(members, name, value)
+        members[name] = value
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module, reachable as the attribute ``name``."""
@@ -140,6 +153,7 @@ class Module:
             raise KeyError(f"attribute '{name}' already exists")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        _replacing(self._modules, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -157,11 +171,13 @@ class Module:
                     f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                     "(nn.Parameter or None expected)"
                 )
+            _replacing(params, name, None)
             params[name] = None
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._forget(name, keep="_modules")
+            _replacing(self._modules, name, value)
             self._modules[name] = value
         elif params is not None and name in self._modules:
             if value is not None:
@@ -169,6 +185,7 @@ class Module:
                     f"cannot assign '{type(value).__name__}' as child module "
                     f"'{name}' (nn.Module or None expected)"
                 )
+            _replacing(self._modules, name, None)
             self._modules[name] = None
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -176,16 +193,22 @@ class Module:
                     f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                     "(chainrule Tensor or None expected)"
                 )
+            _replacing(self._buffers, name, value)
             self._buffers[name] = value
         elif name == "training" and isinstance(value, bool):
             _modes.set_training((self,), value)
         else:
             object.__setattr__(self, name, value)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: Any) -> None:
         """A copy (``copy.deepcopy``, unpickling) of a module in eval mode is in the key of a
         replayed step on its own."""
-        self.__dict__.update(state)
+        if isinstance(state, tuple):  # (__dict__, slots) for a subclass that declares __slots__
+            state, slots = state
+            for name, value in (slots or {}).items():
+                object.__setattr__(self, name, value)
+        if state:
+            self.__dict__.update(state)
         _modes.copied(self)
 
     def _forget(self, name: str, keep: str) -> None:
@@ -210,6 +233,7 @@ class Module:
         for registry in ("_parameters", "_buffers", "_modules"):
             members = self.__dict__[registry]
             if name in members:
+                _replacing(members, name, _REMOVED)
                 del members[name]
                 self._non_persistent_buffers_set.discard(name)
                 return
