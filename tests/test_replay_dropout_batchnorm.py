@@ -324,3 +324,33 @@ def test_copies_of_a_module_with_slots_keep_them():
     module = _Slotted().eval()
     for copy_of in (copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
         assert copy_of.scale == 2.0 and not copy_of.training
+
+
+def test_a_plan_that_raises_while_checked_runs_eagerly_with_everything_restored():
+    from chainrule.autograd.buffer_updates import update_buffers
+
+    buffer = cr.zeros(2)
+    writes = []
+
+    def write(data, batch):
+        writes.append(1)
+        if len(writes) == 2:  # the check's replay: after its gradient was accumulated
+            raise ValueError("no room")
+        data += batch
+
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward()
+        update_buffers(write, (buffer,), (w * x * 2.0)._data)  # recorded after the backward
+        return loss
+
+    replayed = cr.autograd.replay(step)
+    x = cr.tensor([3.0, 5.0])
+    replayed(x)
+    with pytest.warns(RuntimeWarning, match="its replay raised ValueError: no room"):
+        replayed(x)
+    assert replayed.counts == {"traced": 1, "verified": 0, "replayed": 0, "eager": 1}
+    assert w.grad.tolist() == [6.0, 10.0]  # two eager calls' worth, not three
+    assert buffer.tolist() == [12.0, 40.0]  # updated by the trace and by the eager call
