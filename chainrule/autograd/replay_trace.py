@@ -202,8 +202,9 @@ class _Recorder:
             array_slots.append(slot)
         call = (update, (*buffer_slots, *array_slots), params, _SCRATCH, ())
         self.updates.append((len(self.plan.calls), call))
+        # (a buffer updated twice, once per micro-batch, is saved and compared once)
+        self.plan.updates.extend(b for b in buffers if id(b._data) not in self.updated)
         self.updated.update(id(buffer._data) for buffer in buffers)
-        self.plan.updates.extend(buffers)
 
     def on_accumulate(self, tensor: Tensor, grad: Tensor, fresh: bool) -> None:
         ins = (self._target_slot(tensor), self._slot(grad))

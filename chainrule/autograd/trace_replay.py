@@ -184,20 +184,14 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
             problem = f"its replay raised {type(error).__name__}: {error}"
         if replayed is _FALL_BACK:
             _restore(before)
-            if problem is not None:
-                for tensor, saved in buffers:
-                    tensor._data[...] = saved
-                if rng is not None:
-                    set_rng_state(rng)
+            if problem is not None:  # (a failed guard wrote nothing: buffers and rng are as were)
+                _rewind(buffers, rng)
                 self._refuse(key, problem)
             return self._eager(args, kwargs)
         replayed_grads = [None if t.grad is None else t.grad._data.copy() for t in targets]
         replayed_buffers = [t._data.copy() for t, _ in buffers]
         _restore(before)
-        for tensor, saved in buffers:
-            tensor._data[...] = saved
-        if rng is not None:
-            set_rng_state(rng)
+        _rewind(buffers, rng)
         result = self.fn(*args, **kwargs)
         eager_grads = [None if t.grad is None else t.grad._data for t in targets]
         eager_buffers = [t._data for t, _ in buffers]
@@ -212,6 +206,14 @@ class replay:  # noqa: N801 - used as a decorator, like functools.cache
             plan.verified = True
             self.counts["verified"] += 1
         return result
+
+
+def _rewind(buffers: list[tuple[Tensor, np.ndarray]], rng: dict[str, Any] | None) -> None:
+    """Put the buffers' values and the random stream back as they were before a replay."""
+    for tensor, saved in buffers:
+        tensor._data[...] = saved
+    if rng is not None:
+        set_rng_state(rng)
 
 
 def _restore(before: list[tuple[Tensor, Any, np.ndarray | None]]) -> None:
